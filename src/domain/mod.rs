@@ -1,0 +1,122 @@
+//! Domain types of relais: validated values and rules, with no I/O.
+//!
+//! Everything that crosses an edge (a form, a spreadsheet cell, an API body, a CLI flag) is parsed into one of
+//! these types first, so an invalid value cannot travel further into the store.
+
+pub mod email;
+pub mod pipeline;
+pub mod role;
+pub mod scale;
+
+pub use email::EmailAddress;
+pub use pipeline::{InteractionKind, LeadSource, PoliticalColour, Priority, Stage};
+pub use role::Role;
+pub use scale::Scale;
+
+/// Defines a closed set of codes stored as text, with a French label for people and a parser that also
+/// accepts the French label (so spreadsheets and forms can use either).
+macro_rules! code_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $code:literal, $label:literal $(| $alias:literal)*;)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The code stored in the database and used in the API.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+
+            /// The French label shown to people.
+            pub fn label(self) -> &'static str {
+                match self { $($name::$variant => $label),+ }
+            }
+
+            /// Parses a code or a French label, ignoring case, accents and punctuation.
+            pub fn parse(text: &str) -> Option<Self> {
+                let wanted = $crate::domain::fold(text);
+                $(
+                    if wanted == $crate::domain::fold($code) || wanted == $crate::domain::fold($label)
+                        $(|| wanted == $crate::domain::fold($alias))* {
+                        return Some($name::$variant);
+                    }
+                )+
+                None
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use code_enum;
+
+/// Folds a text for lenient comparison: lowercase, accents removed, punctuation and spaces dropped.
+pub fn fold(text: &str) -> String {
+    deunicode::deunicode(text)
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// The text kept beside a row for accent- and case-insensitive search: words lowercased, accents removed,
+/// punctuation turned into single spaces, so `LIKE '%…%'` behaves the same on SQLite and PostgreSQL.
+pub fn search_text(parts: &[&str]) -> String {
+    let joined = parts.join(" ");
+    let ascii = deunicode::deunicode(&joined).to_ascii_lowercase();
+    ascii
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '@' && c != '.')
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A search typed by a person, folded like [`search_text`], with "st"/"ste" read as "saint"/"sainte".
+pub fn search_query(query: &str) -> String {
+    search_text(&[query])
+        .split(' ')
+        .map(|word| match word {
+            "st" => "saint",
+            "ste" => "sainte",
+            other => other,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A calendar date as staff type it: ISO `2026-12-01` or French `01/12/2026`.
+pub fn parse_date(text: &str) -> Option<chrono::NaiveDate> {
+    let text = text.trim();
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(text, "%d/%m/%Y"))
+        .or_else(|_| chrono::NaiveDate::parse_from_str(text, "%d/%m/%y"))
+        .or_else(|_| chrono::NaiveDate::parse_from_str(text, "%d-%m-%Y"))
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_read_in_iso_and_french_forms() {
+        let expected = chrono::NaiveDate::from_ymd_opt(2026, 12, 1);
+        assert_eq!(parse_date("2026-12-01"), expected);
+        assert_eq!(parse_date(" 01/12/2026 "), expected);
+        assert_eq!(parse_date("1/12/26"), expected);
+        assert_eq!(parse_date("demain"), None);
+    }
+
+    #[test]
+    fn fold_ignores_case_accents_and_punctuation() {
+        assert_eq!(fold("Élu·e / Contact"), "eluecontact");
+        assert_eq!(fold("En discussion"), fold("en-discussion"));
+    }
+}

@@ -1,0 +1,311 @@
+//! Accounts: users and their territories, sessions, failed logins, API tokens.
+
+use super::{Scope, Store, StoreError, StoreResult, with_db};
+use crate::domain::Role;
+
+/// An account that can log in.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub association_id: Option<i64>,
+    pub active: bool,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
+}
+
+impl User {
+    pub fn role(&self) -> Role {
+        // The CHECK constraint keeps the column to the four codes; a viewer is the safe reading otherwise.
+        Role::parse(&self.role).unwrap_or(Role::Viewer)
+    }
+
+    pub fn scope(&self) -> Scope {
+        if self.role().sees_everything() { Scope::All } else { Scope::Relay(self.id) }
+    }
+}
+
+/// A new account, already validated.
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+    pub password_hash: &'a str,
+    pub association_id: Option<i64>,
+    pub territories: &'a [String],
+}
+
+/// One line of the "who sees what" page.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct AccessRow {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub active: bool,
+    pub association: Option<String>,
+    pub territories: Option<String>,
+    pub last_login_at: Option<i64>,
+}
+
+/// An API token as listed (never its secret).
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+const USER_COLUMNS: &str =
+    "id, email, name, role, password_hash, association_id, active, created_at, last_login_at";
+
+impl Store {
+    #[tracing::instrument(skip(self, user), fields(email = user.email))]
+    pub async fn create_user(&self, user: &NewUser<'_>, now: i64) -> StoreResult<i64> {
+        let mut tx = self.begin().await?;
+        let id: i64 = super::with_tx!(&mut tx, |c| sqlx::query_scalar(
+            "INSERT INTO users (email, name, role, password_hash, association_id, active, created_at)
+             VALUES ($1, $2, $3, $4, $5, TRUE, $6) RETURNING id"
+        )
+        .bind(user.email)
+        .bind(user.name)
+        .bind(user.role.as_str())
+        .bind(user.password_hash)
+        .bind(user.association_id)
+        .bind(now)
+        .fetch_one(c)
+        .await
+        .map_err(StoreError::from_write))?;
+        for code in user.territories {
+            super::with_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO user_territories (user_id, departement_code) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+            )
+            .bind(id)
+            .bind(code)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql).bind(email).fetch_optional(p).await)?)
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql).bind(id).fetch_optional(p).await)?)
+    }
+
+    /// Active accounts that can own targets (staff and admins), for owner pickers and filters.
+    pub async fn list_owners(&self) -> StoreResult<Vec<(i64, String)>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT id, name FROM users WHERE active AND role IN ('admin', 'staff') ORDER BY name"
+        )
+        .fetch_all(p)
+        .await)?)
+    }
+
+    pub async fn user_territories(&self, user_id: i64) -> StoreResult<Vec<String>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_scalar(
+            "SELECT departement_code FROM user_territories WHERE user_id = $1 ORDER BY departement_code"
+        )
+        .bind(user_id)
+        .fetch_all(p)
+        .await)?)
+    }
+
+    pub async fn count_users(&self) -> StoreResult<i64> {
+        Ok(with_db!(&self.db, |p| sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(p).await)?)
+    }
+
+    pub async fn record_login(&self, user_id: i64, now: i64) -> StoreResult<()> {
+        with_db!(&self.db, |p| sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Everyone with access, their role, association, territories and last login.
+    pub async fn list_access(&self) -> StoreResult<Vec<AccessRow>> {
+        // string_agg / group_concat differ: build the territory list in Rust instead of in SQL.
+        let mut rows: Vec<AccessRow> = with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT u.id, u.name, u.email, u.role, u.active, o.name AS association,
+                    CAST(NULL AS TEXT) AS territories, u.last_login_at
+             FROM users u LEFT JOIN organisations o ON o.id = u.association_id
+             ORDER BY u.role, u.name"
+        )
+        .fetch_all(p)
+        .await)?;
+        let territories: Vec<(i64, String)> = with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT user_id, departement_code FROM user_territories ORDER BY user_id, departement_code"
+        )
+        .fetch_all(p)
+        .await)?;
+        for row in &mut rows {
+            let codes: Vec<&str> =
+                territories.iter().filter(|(id, _)| *id == row.id).map(|(_, code)| code.as_str()).collect();
+            if !codes.is_empty() {
+                row.territories = Some(codes.join(", "));
+            }
+        }
+        Ok(rows)
+    }
+
+    // --- sessions -------------------------------------------------------------------------------------------
+
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        with_db!(&self.db, |p| sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)"
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(csrf_token)
+        .bind(now)
+        .bind(expires_at)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The user and CSRF token of a live session of an active account.
+    pub async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<(User, String)>> {
+        let row: Option<(i64, String)> = with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT s.user_id, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active"
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(p)
+        .await)?;
+        let Some((user_id, csrf)) = row else { return Ok(None) };
+        Ok(self.user_by_id(user_id).await?.map(|user| (user, csrf)))
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        with_db!(&self.db, |p| sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64> {
+        let done = with_db!(&self.db, |p| sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done)
+    }
+
+    // --- login rate limiting --------------------------------------------------------------------------------
+
+    pub async fn record_login_failure(&self, account: &str, address: &str, now: i64) -> StoreResult<()> {
+        with_db!(&self.db, |p| sqlx::query(
+            "INSERT INTO login_failures (account, address, failed_at) VALUES ($1, $2, $3)"
+        )
+        .bind(account)
+        .bind(address)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Failures since `since` for this account and for this address.
+    pub async fn count_login_failures(&self, account: &str, address: &str, since: i64) -> StoreResult<(i64, i64)> {
+        Ok(with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM login_failures WHERE account = $1 AND failed_at >= $3),
+                    (SELECT COUNT(*) FROM login_failures WHERE address = $2 AND failed_at >= $3)"
+        )
+        .bind(account)
+        .bind(address)
+        .bind(since)
+        .fetch_one(p)
+        .await)?)
+    }
+
+    /// A successful login clears the failures of the account (not those of the address).
+    pub async fn clear_login_failures(&self, account: &str) -> StoreResult<()> {
+        with_db!(&self.db, |p| sqlx::query("DELETE FROM login_failures WHERE account = $1")
+            .bind(account)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    // --- API tokens -----------------------------------------------------------------------------------------
+
+    pub async fn create_api_token(&self, name: &str, role: Role, token_hash: &str, now: i64) -> StoreResult<i64> {
+        Ok(with_db!(&self.db, |p| sqlx::query_scalar(
+            "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id"
+        )
+        .bind(name)
+        .bind(role.as_str())
+        .bind(token_hash)
+        .bind(now)
+        .fetch_one(p)
+        .await
+        .map_err(StoreError::from_write))?)
+    }
+
+    /// The token of this hash if it is not revoked; marks it used.
+    pub async fn use_api_token(&self, token_hash: &str, now: i64) -> StoreResult<Option<ApiToken>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_as(
+            "UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL
+             RETURNING id, name, role, created_at, last_used_at, revoked_at"
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(p)
+        .await)?)
+    }
+
+    pub async fn list_api_tokens(&self) -> StoreResult<Vec<ApiToken>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT id, name, role, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY id"
+        )
+        .fetch_all(p)
+        .await)?)
+    }
+
+    pub async fn revoke_api_token(&self, id: i64, now: i64) -> StoreResult<()> {
+        let done = with_db!(&self.db, |p| sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL"
+        )
+        .bind(id)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}

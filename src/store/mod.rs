@@ -1,0 +1,216 @@
+//! The store: every SQL statement of relais, over SQLite or PostgreSQL from one code base.
+//!
+//! The two databases are native sqlx pools in an enum; each query is one portable SQL text (`$1` placeholders,
+//! `RETURNING`, epoch-millisecond timestamps) run on whichever pool is configured, through [`with_db!`] and
+//! [`with_tx!`]. Migrations live in two folders changed in pairs. Read-then-write transactions on SQLite start
+//! with `BEGIN IMMEDIATE`, so concurrent writers queue on the write lock instead of failing.
+//!
+//! Queries that read pipeline data take a [`Scope`]: a relay account only ever sees the rows of its territories,
+//! and that filter is written into the SQL itself, not applied by the pages afterwards.
+
+pub mod accounts;
+pub mod audit;
+pub mod dashboard;
+pub mod organisations;
+pub mod people;
+pub mod targets;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+/// Errors of the store. A unique-constraint violation is told apart so callers can say "already exists".
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("not found")]
+    NotFound,
+    #[error("already exists: {0}")]
+    Conflict(String),
+}
+
+impl StoreError {
+    /// Turns unique-constraint violations into [`StoreError::Conflict`].
+    fn from_write(error: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &error
+            && db.is_unique_violation()
+        {
+            return StoreError::Conflict(db.message().to_string());
+        }
+        StoreError::Database(error)
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One of the two supported databases, as a native pool.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// An open transaction on either database.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs the same body on whichever pool is configured; `$p` is the pool.
+macro_rules! with_db {
+    ($db:expr, |$p:ident| $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($p) => $body,
+            $crate::store::Db::Postgres($p) => $body,
+        }
+    };
+}
+/// Runs the same body inside a transaction; `$c` is the connection (`&mut *transaction`).
+macro_rules! with_tx {
+    ($tx:expr, |$c:ident| $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::store::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use {with_db, with_tx};
+
+impl Tx {
+    pub async fn commit(self) -> StoreResult<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// Which rows of the pipeline a reader may see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Staff, viewers and API tokens: everything.
+    All,
+    /// A relay account: only organisations in the départements listed for this user id.
+    Relay(i64),
+}
+
+impl Scope {
+    /// The value bound to the `($n IS NULL OR departement_code IN (territories of $n))` filter.
+    pub fn relay_user(self) -> Option<i64> {
+        match self {
+            Scope::All => None,
+            Scope::Relay(user_id) => Some(user_id),
+        }
+    }
+}
+
+/// The SQL condition that keeps an organisation aliased `o` inside the scope bound at `$n`.
+macro_rules! scope_filter {
+    ($n:literal) => {
+        concat!(
+            "($",
+            $n,
+            " IS NULL OR o.departement_code IN (SELECT departement_code FROM user_territories WHERE user_id = $",
+            $n,
+            "))"
+        )
+    };
+}
+pub(crate) use scope_filter;
+
+/// The handle the application keeps: a database and nothing else.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Db,
+}
+
+impl Store {
+    /// Connects to `sqlite://…` (the file and its folder are created) or `postgres://…`.
+    #[tracing::instrument(skip(url), fields(backend))]
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Store> {
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            tracing::Span::current().record("backend", "postgres");
+            let options = PgConnectOptions::from_str(url)?;
+            Db::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?,
+            )
+        } else {
+            tracing::Span::current().record("backend", "sqlite");
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            if let Some(parent) = options.get_filename().parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            }
+            Db::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?,
+            )
+        };
+        Ok(Store { db })
+    }
+
+    /// Applies the migrations of the connected database that have not run yet.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match &self.db {
+            Db::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
+            Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match &self.db {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Whether the database answers, for `/readyz`.
+    pub async fn ping(&self) -> StoreResult<()> {
+        with_db!(&self.db, |p| sqlx::query("SELECT 1").execute(p).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Starts a read-then-write transaction (`BEGIN IMMEDIATE` on SQLite).
+    pub async fn begin(&self) -> StoreResult<Tx> {
+        Ok(match &self.db {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    pub async fn close(&self) {
+        with_db!(&self.db, |p| p.close().await)
+    }
+}
+
+/// Current time in epoch milliseconds from a chrono timestamp (the form every timestamp column uses).
+pub fn millis(at: chrono::DateTime<chrono::Utc>) -> i64 {
+    at.timestamp_millis()
+}

@@ -1,0 +1,533 @@
+//! Targets of the outreach pipeline: the list with filters, one target with its history, stage changes,
+//! edits of the follow-up fields, interactions, local needs and memberships. Nothing is overwritten: stage
+//! changes and interactions are appended, and every edit leaves its before/after in the audit log.
+
+use chrono::NaiveDate;
+
+use super::organisations::{NewOrganisation, find_or_insert_organisation};
+use super::people::{NewPerson, insert_person};
+use super::{Scope, Store, StoreError, StoreResult, Tx, audit, scope_filter, with_db, with_tx};
+use crate::domain::Stage;
+
+/// A target as lists, the board and the API show it (its collectivity joined in).
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct Target {
+    pub id: i64,
+    pub organisation_id: i64,
+    pub name: String,
+    pub collectivity_kind: Option<String>,
+    pub official_code: Option<String>,
+    pub departement_code: Option<String>,
+    pub region_code: Option<String>,
+    pub population: Option<i64>,
+    pub scale: Option<String>,
+    pub stage: String,
+    pub declined_reason: String,
+    pub on_hold_until: Option<NaiveDate>,
+    pub owner_id: Option<i64>,
+    pub owner_name: Option<String>,
+    pub political_colour: String,
+    pub lead_source: String,
+    pub priority: String,
+    pub next_action: String,
+    pub next_action_date: Option<NaiveDate>,
+    pub has_squats: bool,
+    pub notes: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const TARGET_SELECT: &str = "SELECT t.id, t.organisation_id, o.name, o.collectivity_kind, o.official_code,
+        o.departement_code, o.region_code, o.population, o.scale, t.stage, t.declined_reason, t.on_hold_until,
+        t.owner_id, u.name AS owner_name, t.political_colour, t.lead_source, t.priority, t.next_action,
+        t.next_action_date, t.has_squats, t.notes, t.created_at, t.updated_at
+    FROM targets t JOIN organisations o ON o.id = t.organisation_id LEFT JOIN users u ON u.id = t.owner_id";
+
+/// The follow-up fields staff edit on a target.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Default)]
+pub struct TargetFields {
+    pub owner_id: Option<i64>,
+    pub political_colour: String,
+    pub lead_source: String,
+    pub priority: String,
+    pub next_action: String,
+    pub next_action_date: Option<NaiveDate>,
+    pub has_squats: bool,
+    pub notes: String,
+}
+
+impl Target {
+    pub fn fields(&self) -> TargetFields {
+        TargetFields {
+            owner_id: self.owner_id,
+            political_colour: self.political_colour.clone(),
+            lead_source: self.lead_source.clone(),
+            priority: self.priority.clone(),
+            next_action: self.next_action.clone(),
+            next_action_date: self.next_action_date,
+            has_squats: self.has_squats,
+            notes: self.notes.clone(),
+        }
+    }
+}
+
+/// A new target: its collectivity, its first stage and follow-up fields, and contacts met on the way in.
+#[derive(Debug, Clone)]
+pub struct NewTarget {
+    pub organisation: NewOrganisation,
+    pub stage: Stage,
+    pub fields: TargetFields,
+    pub contacts: Vec<NewPerson>,
+}
+
+/// Filters of the targets list; `None` means "any".
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct TargetFilter {
+    pub q: Option<String>,
+    pub stage: Option<String>,
+    pub region: Option<String>,
+    pub departement: Option<String>,
+    pub scale: Option<String>,
+    pub owner: Option<i64>,
+    pub colour: Option<String>,
+    pub source: Option<String>,
+    /// Only targets whose next action is due on or before this date.
+    pub due_by: Option<NaiveDate>,
+}
+
+/// Sort orders offered by the list; each maps to a fixed ORDER BY, never to user text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetSort {
+    #[default]
+    Name,
+    Stage,
+    NextActionDate,
+    Population,
+    Updated,
+}
+
+impl TargetSort {
+    fn order_by(self) -> &'static str {
+        match self {
+            TargetSort::Name => "o.name, t.id",
+            TargetSort::Stage => {
+                "CASE t.stage WHEN 'identified' THEN 0 WHEN 'contacted' THEN 1 WHEN 'in_discussion' THEN 2 \
+                 WHEN 'survey_sent' THEN 3 WHEN 'survey_answered' THEN 4 WHEN 'member' THEN 5 \
+                 WHEN 'declined' THEN 6 ELSE 7 END, o.name, t.id"
+            }
+            TargetSort::NextActionDate => "CASE WHEN t.next_action_date IS NULL THEN 1 ELSE 0 END, t.next_action_date, t.id",
+            TargetSort::Population => "CASE WHEN o.population IS NULL THEN 1 ELSE 0 END, o.population DESC, t.id",
+            TargetSort::Updated => "t.updated_at DESC, t.id DESC",
+        }
+    }
+}
+
+const FILTER_WHERE: &str = "o.search_text LIKE $1 AND ($2 IS NULL OR t.stage = $2) AND ($3 IS NULL OR o.region_code = $3)
+    AND ($4 IS NULL OR o.departement_code = $4) AND ($5 IS NULL OR o.scale = $5) AND ($6 IS NULL OR t.owner_id = $6)
+    AND ($7 IS NULL OR t.political_colour = $7) AND ($8 IS NULL OR t.lead_source = $8)
+    AND ($9 IS NULL OR t.next_action_date <= $9)";
+
+/// A stage change as the history shows it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct StageChange {
+    pub id: i64,
+    pub target_id: i64,
+    pub from_stage: Option<String>,
+    pub to_stage: String,
+    pub reason: String,
+    pub changed_at: i64,
+    pub author_label: String,
+}
+
+/// An interaction with a target, with the names of the people involved.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct Interaction {
+    pub id: i64,
+    pub target_id: i64,
+    pub kind: String,
+    pub occurred_on: NaiveDate,
+    pub author_label: String,
+    pub summary: String,
+    pub outcome: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewInteraction {
+    pub kind: String,
+    pub occurred_on: NaiveDate,
+    pub summary: String,
+    pub outcome: String,
+    pub people: Vec<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct LocalNeed {
+    pub id: i64,
+    pub description: String,
+    pub author_label: String,
+    pub created_at: i64,
+}
+
+/// How a stage change is asked for.
+#[derive(Debug, Clone)]
+pub struct StageMove {
+    pub to: Stage,
+    /// Required when declining; kept for any move.
+    pub reason: String,
+    pub on_hold_until: Option<NaiveDate>,
+    /// The date recorded as join date when the move makes the target a member.
+    pub today: NaiveDate,
+}
+
+fn lock_clause(tx: &Tx) -> &'static str {
+    match tx {
+        Tx::Sqlite(_) => "",
+        Tx::Postgres(_) => " FOR UPDATE",
+    }
+}
+
+/// Inserts a target (and its collectivity and contacts when new) inside `tx`, with its first stage change.
+pub(crate) async fn insert_target(tx: &mut Tx, new: &NewTarget, actor: &audit::Actor, now: i64) -> StoreResult<i64> {
+    let organisation_id = find_or_insert_organisation(tx, &new.organisation, now).await?;
+    let f = &new.fields;
+    let id: i64 = with_tx!(tx, |c| sqlx::query_scalar(
+        "INSERT INTO targets (organisation_id, stage, owner_id, political_colour, lead_source, priority, next_action,
+                              next_action_date, has_squats, notes, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id"
+    )
+    .bind(organisation_id)
+    .bind(new.stage.as_str())
+    .bind(f.owner_id)
+    .bind(&f.political_colour)
+    .bind(&f.lead_source)
+    .bind(&f.priority)
+    .bind(&f.next_action)
+    .bind(f.next_action_date)
+    .bind(f.has_squats)
+    .bind(&f.notes)
+    .bind(now)
+    .fetch_one(c)
+    .await
+    .map_err(|e| match StoreError::from_write(e) {
+        StoreError::Conflict(_) => StoreError::Conflict(format!("{} est déjà une cible", new.organisation.name)),
+        other => other,
+    }))?;
+    insert_stage_change(tx, id, None, new.stage, "", actor, now).await?;
+    for contact in &new.contacts {
+        let contact = NewPerson { organisation_id: Some(organisation_id), ..contact.clone() };
+        insert_person(tx, &contact, now).await?;
+    }
+    audit::record(tx, actor, "create", "target", Some(id), serde_json::json!({"name": new.organisation.name, "stage": new.stage}), now).await?;
+    Ok(id)
+}
+
+async fn insert_stage_change(
+    tx: &mut Tx,
+    target_id: i64,
+    from: Option<&str>,
+    to: Stage,
+    reason: &str,
+    actor: &audit::Actor,
+    now: i64,
+) -> StoreResult<()> {
+    with_tx!(tx, |c| sqlx::query(
+        "INSERT INTO stage_changes (target_id, from_stage, to_stage, reason, changed_at, author_id, author_label)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    )
+    .bind(target_id)
+    .bind(from)
+    .bind(to.as_str())
+    .bind(reason)
+    .bind(now)
+    .bind(actor.user_id)
+    .bind(&actor.label)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Replaces the follow-up fields of a target inside `tx`, auditing what changed.
+pub(crate) async fn update_target_fields(
+    tx: &mut Tx,
+    id: i64,
+    before: &TargetFields,
+    after: &TargetFields,
+    actor: &audit::Actor,
+    now: i64,
+) -> StoreResult<()> {
+    if before == after {
+        return Ok(());
+    }
+    with_tx!(tx, |c| sqlx::query(
+        "UPDATE targets SET owner_id = $2, political_colour = $3, lead_source = $4, priority = $5, next_action = $6,
+                next_action_date = $7, has_squats = $8, notes = $9, updated_at = $10 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(after.owner_id)
+    .bind(&after.political_colour)
+    .bind(&after.lead_source)
+    .bind(&after.priority)
+    .bind(&after.next_action)
+    .bind(after.next_action_date)
+    .bind(after.has_squats)
+    .bind(&after.notes)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    audit::record(tx, actor, "update", "target", Some(id), serde_json::json!({"before": before, "after": after}), now).await
+}
+
+impl Store {
+    #[tracing::instrument(skip_all)]
+    pub async fn create_target(&self, new: &NewTarget, actor: &audit::Actor, now: i64) -> StoreResult<i64> {
+        let mut tx = self.begin().await?;
+        let id = insert_target(&mut tx, new, actor, now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn target(&self, scope: Scope, id: i64) -> StoreResult<Option<Target>> {
+        let sql = format!("{TARGET_SELECT} WHERE t.id = $1 AND {}", scope_filter!("2"));
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql).bind(id).bind(scope.relay_user()).fetch_optional(p).await)?)
+    }
+
+    /// The target of a collectivity, looked up by its official code, whatever the scope (for imports).
+    pub async fn target_by_official_code(&self, collectivity_kind: &str, code: &str) -> StoreResult<Option<Target>> {
+        let sql = format!("{TARGET_SELECT} WHERE o.collectivity_kind = $1 AND o.official_code = $2");
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql).bind(collectivity_kind).bind(code).fetch_optional(p).await)?)
+    }
+
+    /// One page of targets and the total count for the same filters.
+    pub async fn list_targets(
+        &self,
+        scope: Scope,
+        filter: &TargetFilter,
+        sort: TargetSort,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<Target>, i64)> {
+        let scope_sql = scope_filter!("10");
+        let rows_sql = format!(
+            "{TARGET_SELECT} WHERE {FILTER_WHERE} AND {scope_sql} ORDER BY {} LIMIT $11 OFFSET $12",
+            sort.order_by()
+        );
+        let count_sql = format!(
+            "SELECT COUNT(*) FROM targets t JOIN organisations o ON o.id = t.organisation_id WHERE {FILTER_WHERE} AND {scope_sql}"
+        );
+        let pattern = format!("%{}%", crate::domain::search_query(filter.q.as_deref().unwrap_or("")));
+        macro_rules! bind_filter {
+            ($query:expr) => {
+                $query
+                    .bind(&pattern)
+                    .bind(&filter.stage)
+                    .bind(&filter.region)
+                    .bind(&filter.departement)
+                    .bind(&filter.scale)
+                    .bind(filter.owner)
+                    .bind(&filter.colour)
+                    .bind(&filter.source)
+                    .bind(filter.due_by)
+                    .bind(scope.relay_user())
+            };
+        }
+        let rows = with_db!(&self.db, |p| bind_filter!(sqlx::query_as(&rows_sql))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(p)
+            .await)?;
+        let total = with_db!(&self.db, |p| bind_filter!(sqlx::query_scalar(&count_sql)).fetch_one(p).await)?;
+        Ok((rows, total))
+    }
+
+    /// Moves a target to another stage, keeping the change; becoming a member opens a membership.
+    #[tracing::instrument(skip(self, actor, change), fields(to = %change.to))]
+    pub async fn change_stage(
+        &self,
+        scope: Scope,
+        id: i64,
+        change: &StageMove,
+        actor: &audit::Actor,
+        now: i64,
+    ) -> StoreResult<()> {
+        if self.target(scope, id).await?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let mut tx = self.begin().await?;
+        let sql = format!("SELECT stage FROM targets WHERE id = $1{}", lock_clause(&tx));
+        let from: String = with_tx!(&mut tx, |c| sqlx::query_scalar(&sql).bind(id).fetch_one(c).await)?;
+        if from == change.to.as_str() {
+            return Ok(());
+        }
+        let declined_reason = if change.to == Stage::Declined { change.reason.as_str() } else { "" };
+        let on_hold_until = if change.to == Stage::OnHold { change.on_hold_until } else { None };
+        with_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE targets SET stage = $2, declined_reason = $3, on_hold_until = $4, updated_at = $5 WHERE id = $1"
+        )
+        .bind(id)
+        .bind(change.to.as_str())
+        .bind(declined_reason)
+        .bind(on_hold_until)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        insert_stage_change(&mut tx, id, Some(&from), change.to, &change.reason, actor, now).await?;
+        if change.to == Stage::Member {
+            with_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO memberships (organisation_id, joined_on, created_at)
+                 SELECT organisation_id, $2, $3 FROM targets WHERE id = $1 ON CONFLICT (organisation_id) DO NOTHING"
+            )
+            .bind(id)
+            .bind(change.today)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        audit::record(&mut tx, actor, "stage", "target", Some(id), serde_json::json!({"from": from, "to": change.to, "reason": change.reason}), now).await?;
+        tx.commit().await
+    }
+
+    /// Saves the follow-up fields; only what differs is written and audited.
+    pub async fn update_target(
+        &self,
+        scope: Scope,
+        id: i64,
+        after: &TargetFields,
+        actor: &audit::Actor,
+        now: i64,
+    ) -> StoreResult<()> {
+        let before = self.target(scope, id).await?.ok_or(StoreError::NotFound)?.fields();
+        let mut tx = self.begin().await?;
+        update_target_fields(&mut tx, id, &before, after, actor, now).await?;
+        tx.commit().await
+    }
+
+    pub async fn stage_history(&self, scope: Scope, target_id: i64) -> StoreResult<Vec<StageChange>> {
+        let sql = format!(
+            "SELECT s.id, s.target_id, s.from_stage, s.to_stage, s.reason, s.changed_at, s.author_label
+             FROM stage_changes s JOIN targets t ON t.id = s.target_id JOIN organisations o ON o.id = t.organisation_id
+             WHERE s.target_id = $1 AND {} ORDER BY s.changed_at DESC, s.id DESC",
+            scope_filter!("2")
+        );
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql).bind(target_id).bind(scope.relay_user()).fetch_all(p).await)?)
+    }
+
+    /// Logs an interaction; the people involved must belong to the target's collectivity.
+    pub async fn record_interaction(
+        &self,
+        scope: Scope,
+        target_id: i64,
+        new: &NewInteraction,
+        actor: &audit::Actor,
+        now: i64,
+    ) -> StoreResult<i64> {
+        let target = self.target(scope, target_id).await?.ok_or(StoreError::NotFound)?;
+        let mut tx = self.begin().await?;
+        let id: i64 = with_tx!(&mut tx, |c| sqlx::query_scalar(
+            "INSERT INTO interactions (target_id, kind, occurred_on, author_id, author_label, summary, outcome, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"
+        )
+        .bind(target_id)
+        .bind(&new.kind)
+        .bind(new.occurred_on)
+        .bind(actor.user_id)
+        .bind(&actor.label)
+        .bind(&new.summary)
+        .bind(&new.outcome)
+        .bind(now)
+        .fetch_one(c)
+        .await)?;
+        for person in &new.people {
+            let linked = with_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO interaction_people (interaction_id, person_id)
+                 SELECT $1, id FROM people WHERE id = $2 AND organisation_id = $3"
+            )
+            .bind(id)
+            .bind(person)
+            .bind(target.organisation_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+            if linked == 0 {
+                return Err(StoreError::NotFound);
+            }
+        }
+        with_tx!(&mut tx, |c| sqlx::query("UPDATE targets SET updated_at = $2 WHERE id = $1")
+            .bind(target_id)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        audit::record(&mut tx, actor, "interaction", "target", Some(target_id), serde_json::json!({"interaction": id, "kind": new.kind}), now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Interactions of a target, newest first, each with the names of the people involved.
+    pub async fn interactions(&self, scope: Scope, target_id: i64) -> StoreResult<Vec<(Interaction, Vec<String>)>> {
+        let sql = format!(
+            "SELECT i.id, i.target_id, i.kind, i.occurred_on, i.author_label, i.summary, i.outcome, i.created_at
+             FROM interactions i JOIN targets t ON t.id = i.target_id JOIN organisations o ON o.id = t.organisation_id
+             WHERE i.target_id = $1 AND {} ORDER BY i.occurred_on DESC, i.id DESC",
+            scope_filter!("2")
+        );
+        let rows: Vec<Interaction> =
+            with_db!(&self.db, |p| sqlx::query_as(&sql).bind(target_id).bind(scope.relay_user()).fetch_all(p).await)?;
+        let names: Vec<(i64, String)> = with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT ip.interaction_id, p.full_name FROM interaction_people ip
+             JOIN interactions i ON i.id = ip.interaction_id JOIN people p ON p.id = ip.person_id
+             WHERE i.target_id = $1 ORDER BY p.full_name"
+        )
+        .bind(target_id)
+        .fetch_all(p)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let people = names.iter().filter(|(id, _)| *id == row.id).map(|(_, n)| n.clone()).collect();
+                (row, people)
+            })
+            .collect())
+    }
+
+    pub async fn add_local_need(
+        &self,
+        scope: Scope,
+        target_id: i64,
+        description: &str,
+        actor: &audit::Actor,
+        now: i64,
+    ) -> StoreResult<i64> {
+        self.target(scope, target_id).await?.ok_or(StoreError::NotFound)?;
+        let mut tx = self.begin().await?;
+        let id: i64 = with_tx!(&mut tx, |c| sqlx::query_scalar(
+            "INSERT INTO local_needs (target_id, description, author_id, author_label, created_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id"
+        )
+        .bind(target_id)
+        .bind(description)
+        .bind(actor.user_id)
+        .bind(&actor.label)
+        .bind(now)
+        .fetch_one(c)
+        .await)?;
+        audit::record(&mut tx, actor, "local_need", "target", Some(target_id), serde_json::json!({"need": id}), now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn local_needs(&self, scope: Scope, target_id: i64) -> StoreResult<Vec<LocalNeed>> {
+        let sql = format!(
+            "SELECT n.id, n.description, n.author_label, n.created_at FROM local_needs n
+             JOIN targets t ON t.id = n.target_id JOIN organisations o ON o.id = t.organisation_id
+             WHERE n.target_id = $1 AND {} ORDER BY n.created_at DESC",
+            scope_filter!("2")
+        );
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql).bind(target_id).bind(scope.relay_user()).fetch_all(p).await)?)
+    }
+}
