@@ -6,10 +6,11 @@
 //! `referential::regenerate::tests::regenerate_embedded_data` and commit the new file.
 //!
 //! [`get()`] parses the embedded file lazily, once per process. Code lookups, name matching
-//! (spreadsheet import) and type-ahead search (UI completion, see [`search`]) work on it.
+//! (spreadsheet import) and type-ahead search (UI completion, see [`Referential::search`]) work
+//! on it.
 
-mod search;
 pub mod regenerate;
+mod search;
 
 use std::io::Read;
 use std::ops::Range;
@@ -24,7 +25,7 @@ pub use search::normalize;
 /// The embedded data: `kind code name departement region population`, one header line.
 static EMBEDDED: &[u8] = include_bytes!("data/collectivities.tsv.gz");
 
-/// Header line of the TSV; shared with [`regenerate`] so writer and reader cannot drift apart.
+/// Header line of the TSV; shared with [`regenerate()`] so writer and reader cannot drift apart.
 pub(crate) const TSV_HEADER: &str = "kind\tcode\tname\tdepartement\tregion\tpopulation";
 
 /// The level of a collectivity. The declaration order is the order of the TSV and the
@@ -118,6 +119,14 @@ pub struct Referential {
     by_name: Vec<u32>,
 }
 
+impl std::fmt::Debug for Referential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Referential")
+            .field("entries", &self.entries.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// The embedded referential, parsed on first use.
 pub fn get() -> &'static Referential {
     Referential::get()
@@ -139,7 +148,9 @@ pub fn decode(bytes: &[u8]) -> anyhow::Result<Referential> {
         entries.push(entry);
     }
     // The file is written sorted, but lookups rely on it: check, and sort if needed.
-    let key = |e: &Entry| (e.kind, e.code.as_str());
+    fn key(e: &Entry) -> (CollectivityKind, &str) {
+        (e.kind, &e.code)
+    }
     if !entries.is_sorted_by(|a, b| key(a) <= key(b)) {
         entries.sort_by(|a, b| key(a).cmp(&key(b)));
     }
@@ -150,7 +161,8 @@ pub fn decode(bytes: &[u8]) -> anyhow::Result<Referential> {
     });
     let names = search::Names::build(&entries);
     let mut by_name: Vec<u32> = (0..entries.len() as u32).collect();
-    by_name.sort_by(|&a, &b| names.get(a as usize).cmp(names.get(b as usize)));
+    // Equal names stay in entry order (kind, then code), so results are deterministic.
+    by_name.sort_unstable_by(|&a, &b| (names.get(a as usize), a).cmp(&(names.get(b as usize), b)));
     Ok(Referential {
         entries,
         names,
@@ -282,7 +294,7 @@ impl Referential {
             return None;
         }
         let range = self.kind_ranges[CollectivityKind::Departement.index()].clone();
-        let by_name = range.clone().find(|&i| {
+        let by_name = range.into_iter().find(|&i| {
             let name = self.names.get(i);
             name == wanted || strip_article(name) == wanted
         });
@@ -350,7 +362,10 @@ mod tests {
         assert!(r.by_code(Some(K::Commune), "200046977").is_none());
         // "11" is both Aude and Île-de-France: without a kind the département wins.
         assert_eq!(r.by_code(None, "11").unwrap().name, "Aude");
-        assert_eq!(r.by_code(Some(K::Region), "11").unwrap().name, "Île-de-France");
+        assert_eq!(
+            r.by_code(Some(K::Region), "11").unwrap().name,
+            "Île-de-France"
+        );
     }
 
     #[test]
@@ -365,7 +380,10 @@ mod tests {
         let codes: Vec<&str> = r.departements().map(|d| d.code.as_str()).collect();
         assert!(codes.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(&codes[..2], ["01", "02"]);
-        assert!(r.regions().all(|e| e.departement.is_none() && e.population.is_some()));
+        assert!(
+            r.regions()
+                .all(|e| e.departement.is_none() && e.population.is_some())
+        );
     }
 
     #[test]

@@ -182,7 +182,10 @@ fn data_dir(source_dir: &Path) -> anyhow::Result<PathBuf> {
             return Ok(dir);
         }
     }
-    bail!("no communes.json in {} nor in its data/ folder", source_dir.display())
+    bail!(
+        "no communes.json in {} nor in its data/ folder",
+        source_dir.display()
+    )
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, file: &str) -> anyhow::Result<T> {
@@ -230,7 +233,11 @@ fn write_tsv(rows: &[Row], out_file: &Path) -> anyhow::Result<RegenerateSummary>
             &population,
         ];
         if fields.iter().any(|f| f.contains(['\t', '\n', '\r'])) {
-            bail!("{} {}: a field contains a tab or a newline", row.kind.as_str(), row.code);
+            bail!(
+                "{} {}: a field contains a tab or a newline",
+                row.kind.as_str(),
+                row.code
+            );
         }
         let line = fields.join("\t");
         text.push_str(&line);

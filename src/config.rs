@@ -1,0 +1,258 @@
+//! Settings: the documented defaults of `config/relais.toml` (built into the binary), then an optional file,
+//! then `RELAIS_<SECTION>__<KEY>` environment variables. Every invalid or unknown key is reported at once,
+//! each with its name, so a bad configuration is fixed in one go.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::de::DeserializeOwned;
+
+const DEFAULTS: &str = include_str!("../config/relais.toml");
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub data_dir: PathBuf,
+    pub log: LogSettings,
+    pub security: SecuritySettings,
+    pub pipeline: PipelineSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub max_upload_mb: u64,
+}
+
+impl ServerSettings {
+    /// Cookies carry `Secure` when relais is reached over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SecuritySettings {
+    pub login_max_failures: i64,
+    pub login_window_minutes: i64,
+    pub session_hours: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    pub target_objective: i64,
+    pub member_objective_min: i64,
+    pub member_objective_max: i64,
+}
+
+/// All the problems found in a configuration, one line each.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n{}", .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError(pub Vec<String>);
+
+/// Reads keys one by one so every error is collected instead of stopping at the first.
+struct Reader {
+    figment: Figment,
+    errors: Vec<String>,
+}
+
+impl Reader {
+    fn get<T: DeserializeOwned + Default>(&mut self, key: &str) -> T {
+        match self.figment.extract_inner::<T>(key) {
+            Ok(value) => value,
+            Err(error) => {
+                let error = error.to_string();
+                self.errors.push(format!("{key}: {error}"));
+                T::default()
+            }
+        }
+    }
+
+    fn check(&mut self, key: &str, ok: bool, message: &str) {
+        if !ok {
+            self.errors.push(format!("{key}: {message}"));
+        }
+    }
+}
+
+const KNOWN_KEYS: &[&str] = &[
+    "server.listen",
+    "server.public_url",
+    "server.max_upload_mb",
+    "database.url",
+    "database.max_connections",
+    "data.dir",
+    "log.format",
+    "log.level",
+    "security.login_max_failures",
+    "security.login_window_minutes",
+    "security.session_hours",
+    "pipeline.target_objective",
+    "pipeline.member_objective_min",
+    "pipeline.member_objective_max",
+];
+
+impl Settings {
+    /// Loads the defaults, then `file` when given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError(vec![format!("{}: file not found", file.display())]));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed("RELAIS_").split("__").filter(|key| key.as_str() != "password"));
+        Self::from_figment(figment)
+    }
+
+    fn from_figment(figment: Figment) -> Result<Settings, ConfigError> {
+        let mut errors = Vec::new();
+        match figment.extract::<std::collections::BTreeMap<String, figment::value::Value>>() {
+            Ok(sections) => {
+                {
+                    for (section, value) in &sections {
+                        match value.as_dict() {
+                            Some(keys) => {
+                                for key in keys.keys() {
+                                    let full = format!("{section}.{key}");
+                                    if !KNOWN_KEYS.contains(&full.as_str()) {
+                                        errors.push(format!("{full}: unknown key"));
+                                    }
+                                }
+                            }
+                            None => errors.push(format!("{section}: expected a section, found a value")),
+                        }
+                    }
+                }
+            }
+            Err(error) => return Err(ConfigError(vec![error.to_string()])),
+        }
+        let mut r = Reader { figment, errors };
+        let listen_text: String = r.get("server.listen");
+        let listen = listen_text.parse::<SocketAddr>().ok();
+        r.check("server.listen", listen.is_some() || listen_text.is_empty(), "expected an address such as 127.0.0.1:8080");
+        let public_url: String = r.get("server.public_url");
+        r.check(
+            "server.public_url",
+            public_url.starts_with("http://") || public_url.starts_with("https://"),
+            "expected a URL starting with http:// or https://",
+        );
+        let max_upload_mb: u64 = r.get("server.max_upload_mb");
+        r.check("server.max_upload_mb", max_upload_mb > 0, "must be at least 1");
+        let url: String = r.get("database.url");
+        r.check(
+            "database.url",
+            url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"),
+            "expected sqlite://PATH or postgres://USER@HOST/DATABASE",
+        );
+        let max_connections: u32 = r.get("database.max_connections");
+        r.check("database.max_connections", max_connections > 0, "must be at least 1");
+        let data_dir: String = r.get("data.dir");
+        r.check("data.dir", !data_dir.is_empty(), "must name a folder");
+        let format_text: String = r.get("log.format");
+        let format = match format_text.as_str() {
+            "json" => LogFormat::Json,
+            "human" => LogFormat::Human,
+            _ => {
+                r.check("log.format", false, "expected \"human\" or \"json\"");
+                LogFormat::Human
+            }
+        };
+        let level: String = r.get("log.level");
+        r.check(
+            "log.level",
+            tracing_subscriber::EnvFilter::try_new(&level).is_ok(),
+            "expected a tracing filter such as \"info\"",
+        );
+        let security = SecuritySettings {
+            login_max_failures: r.get("security.login_max_failures"),
+            login_window_minutes: r.get("security.login_window_minutes"),
+            session_hours: r.get("security.session_hours"),
+        };
+        r.check("security.login_max_failures", security.login_max_failures > 0, "must be at least 1");
+        r.check("security.login_window_minutes", security.login_window_minutes > 0, "must be at least 1");
+        r.check("security.session_hours", security.session_hours > 0, "must be at least 1");
+        let pipeline = PipelineSettings {
+            target_objective: r.get("pipeline.target_objective"),
+            member_objective_min: r.get("pipeline.member_objective_min"),
+            member_objective_max: r.get("pipeline.member_objective_max"),
+        };
+        r.check(
+            "pipeline.member_objective_max",
+            pipeline.member_objective_min <= pipeline.member_objective_max,
+            "must not be below pipeline.member_objective_min",
+        );
+        if !r.errors.is_empty() {
+            return Err(ConfigError(r.errors));
+        }
+        Ok(Settings {
+            server: ServerSettings {
+                listen: listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+                public_url: public_url.trim_end_matches('/').to_string(),
+                max_upload_mb,
+            },
+            database: DatabaseSettings { url, max_connections },
+            data_dir: PathBuf::from(data_dir),
+            log: LogSettings { format, level },
+            security,
+            pipeline,
+        })
+    }
+
+    /// Settings for tests and benchmarks: the defaults with a database URL and a data folder.
+    pub fn for_tests(database_url: &str, data_dir: &Path) -> Settings {
+        let mut settings = Self::from_figment(Figment::from(Toml::string(DEFAULTS))).expect("built-in defaults are valid");
+        settings.database.url = database_url.to_string();
+        settings.data_dir = data_dir.to_path_buf();
+        settings.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_defaults_are_valid() {
+        let settings = Settings::from_figment(Figment::from(Toml::string(DEFAULTS))).unwrap();
+        assert_eq!(settings.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.database.url, "sqlite://data/relais.db");
+        assert!(!settings.server.secure_cookies());
+    }
+
+    #[test]
+    fn every_bad_key_is_reported_at_once() {
+        let figment = Figment::from(Toml::string(DEFAULTS)).merge(Toml::string(
+            "[server]\nlisten = \"nowhere\"\n[database]\nurl = \"mysql://x\"\nmax_connections = \"many\"\n[log]\nformat = \"xml\"\n[colour]\nsky = 1\n",
+        ));
+        let errors = Settings::from_figment(figment).unwrap_err().0;
+        let joined = errors.join("\n");
+        for key in ["server.listen", "database.url", "database.max_connections", "log.format", "colour.sky"] {
+            assert!(joined.contains(key), "{key} missing from:\n{joined}");
+        }
+    }
+}

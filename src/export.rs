@@ -1,0 +1,85 @@
+//! Exports of any list as CSV (UTF-8 with BOM and semicolons, which French Excel opens as is) or XLSX.
+
+use rust_xlsxwriter::{Format, Workbook};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Csv,
+    Xlsx,
+}
+
+impl ExportFormat {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "text/csv; charset=utf-8",
+            ExportFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Xlsx => "xlsx",
+        }
+    }
+}
+
+/// A table ready to be written: French headers and text cells.
+pub struct Sheet {
+    pub name: String,
+    pub headers: Vec<&'static str>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Sheet {
+    pub fn to_bytes(&self, format: ExportFormat) -> Result<Vec<u8>, String> {
+        match format {
+            ExportFormat::Csv => self.to_csv(),
+            ExportFormat::Xlsx => self.to_xlsx(),
+        }
+    }
+
+    fn to_csv(&self) -> Result<Vec<u8>, String> {
+        let mut out = "\u{feff}".as_bytes().to_vec();
+        {
+            let mut writer = csv::WriterBuilder::new().delimiter(b';').from_writer(&mut out);
+            writer.write_record(&self.headers).map_err(|e| e.to_string())?;
+            for row in &self.rows {
+                writer.write_record(row).map_err(|e| e.to_string())?;
+            }
+            writer.flush().map_err(|e| e.to_string())?;
+        }
+        Ok(out)
+    }
+
+    fn to_xlsx(&self) -> Result<Vec<u8>, String> {
+        let mut workbook = Workbook::new();
+        let sheet = workbook.add_worksheet();
+        sheet.set_name(&self.name).map_err(|e| e.to_string())?;
+        let bold = Format::new().set_bold();
+        for (col, header) in self.headers.iter().enumerate() {
+            sheet.write_string_with_format(0, col as u16, *header, &bold).map_err(|e| e.to_string())?;
+        }
+        for (r, row) in self.rows.iter().enumerate() {
+            for (col, cell) in row.iter().enumerate() {
+                sheet.write_string(r as u32 + 1, col as u16, cell).map_err(|e| e.to_string())?;
+            }
+        }
+        workbook.save_to_buffer().map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_exports_open_in_french_excel() {
+        let sheet = Sheet { name: "Cibles".into(), headers: vec!["Collectivité", "Notes"], rows: vec![vec!["Lyon".into(), "a;b".into()]] };
+        let text = String::from_utf8(sheet.to_bytes(ExportFormat::Csv).unwrap()).unwrap();
+        assert_eq!(text, "\u{feff}Collectivité;Notes\nLyon;\"a;b\"\n");
+        let xlsx = sheet.to_bytes(ExportFormat::Xlsx).unwrap();
+        assert!(xlsx.starts_with(b"PK"));
+    }
+}

@@ -1,0 +1,60 @@
+//! The web side of relais: the staff web app (server-rendered askama pages with a little JavaScript served by
+//! relais itself), the JSON API under `/api/v1`, and the operational endpoints (`/healthz`, `/readyz`,
+//! `/metrics`). One router per resource, merged here; one state shared by all.
+
+pub mod api;
+pub mod assets;
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod pages;
+pub mod view;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::store::Store;
+
+/// Everything a handler may need.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub clock: Clock,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let upload_limit = state.settings.server.max_upload_mb as usize * 1024 * 1024;
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::render))
+        .merge(assets::router())
+        .merge(auth::router())
+        .merge(pages::router(state.clone()))
+        .nest("/api/v1", api::router())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(upload_limit))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Ready when the database answers.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(error) => {
+            tracing::warn!(%error, "database not reachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The staff web app: one file per page family. Every route here needs a session; state-changing routes also
+//! pass through the CSRF guard.
+
+mod access;
+mod board;
+mod dashboard;
+mod directory;
+mod import;
+mod target;
+mod targets;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use super::AppState;
+use super::auth::{Session, csrf_guard};
+use crate::referential::Referential;
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .merge(dashboard::router())
+        .merge(targets::router())
+        .merge(target::router())
+        .merge(board::router())
+        .merge(directory::router())
+        .merge(access::router())
+        .merge(import::router())
+        .route("/referential/search", get(complete_collectivity))
+        .route_layer(axum::middleware::from_fn_with_state(state, csrf_guard))
+}
+
+#[derive(serde::Deserialize)]
+struct CompletionQuery {
+    q: String,
+}
+
+/// Completion of collectivity names while typing: for a relay, only its own départements are offered.
+async fn complete_collectivity(
+    session: Session,
+    State(state): State<AppState>,
+    Query(query): Query<CompletionQuery>,
+) -> super::error::WebResult<impl IntoResponse> {
+    let territories = match session.scope() {
+        crate::store::Scope::All => None,
+        crate::store::Scope::Relay(id) => Some(state.store.user_territories(id).await?),
+    };
+    let referential = Referential::get();
+    let entries: Vec<serde_json::Value> = referential
+        .search(&query.q, 40)
+        .into_iter()
+        .filter(|e| territories.as_ref().is_none_or(|t| e.departement.as_ref().is_some_and(|d| t.contains(d))))
+        .take(10)
+        .map(|e| {
+            serde_json::json!({
+                "kind": e.kind.as_str(),
+                "kind_label": e.kind.label_fr(),
+                "code": e.code,
+                "name": e.name,
+                "departement": e.departement,
+                "departement_name": e.departement.as_deref().and_then(|d| referential.departement_name(d)),
+                "population": e.population,
+            })
+        })
+        .collect();
+    Ok(axum::Json(entries))
+}
