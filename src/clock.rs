@@ -21,7 +21,9 @@ impl Clock {
 
     /// A clock that only moves when told to.
     pub fn manual(start: DateTime<Utc>) -> Clock {
-        Clock { manual: Some(Arc::new(Mutex::new(start))) }
+        Clock {
+            manual: Some(Arc::new(Mutex::new(start))),
+        }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -62,7 +64,9 @@ mod tests {
 
     #[test]
     fn a_manual_clock_moves_only_when_told() {
-        let start = DateTime::parse_from_rfc3339("2026-11-30T23:30:00Z").unwrap().with_timezone(&Utc);
+        let start = DateTime::parse_from_rfc3339("2026-11-30T23:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let clock = Clock::manual(start);
         assert_eq!(clock.now(), start);
         // 23:30 UTC is already the next day in Paris.

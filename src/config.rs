@@ -120,11 +120,19 @@ impl Settings {
         let mut figment = Figment::from(Toml::string(DEFAULTS));
         if let Some(file) = file {
             if !file.exists() {
-                return Err(ConfigError(vec![format!("{}: file not found", file.display())]));
+                return Err(ConfigError(vec![format!(
+                    "{}: file not found",
+                    file.display()
+                )]));
             }
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment = figment.merge(Env::prefixed("RELAIS_").split("__").filter(|key| key.as_str() != "password"));
+        // Only RELAIS_<SECTION>__<KEY> variables are settings; RELAIS_PASSWORD and the like are not.
+        figment = figment.merge(
+            Env::prefixed("RELAIS_")
+                .filter(|key| key.as_str().contains("__"))
+                .split("__"),
+        );
         Self::from_figment(figment)
     }
 
@@ -132,18 +140,18 @@ impl Settings {
         let mut errors = Vec::new();
         match figment.extract::<std::collections::BTreeMap<String, figment::value::Value>>() {
             Ok(sections) => {
-                {
-                    for (section, value) in &sections {
-                        match value.as_dict() {
-                            Some(keys) => {
-                                for key in keys.keys() {
-                                    let full = format!("{section}.{key}");
-                                    if !KNOWN_KEYS.contains(&full.as_str()) {
-                                        errors.push(format!("{full}: unknown key"));
-                                    }
+                for (section, value) in &sections {
+                    match value.as_dict() {
+                        Some(keys) => {
+                            for key in keys.keys() {
+                                let full = format!("{section}.{key}");
+                                if !KNOWN_KEYS.contains(&full.as_str()) {
+                                    errors.push(format!("{full}: unknown key"));
                                 }
                             }
-                            None => errors.push(format!("{section}: expected a section, found a value")),
+                        }
+                        None => {
+                            errors.push(format!("{section}: expected a section, found a value"))
                         }
                     }
                 }
@@ -153,7 +161,11 @@ impl Settings {
         let mut r = Reader { figment, errors };
         let listen_text: String = r.get("server.listen");
         let listen = listen_text.parse::<SocketAddr>().ok();
-        r.check("server.listen", listen.is_some() || listen_text.is_empty(), "expected an address such as 127.0.0.1:8080");
+        r.check(
+            "server.listen",
+            listen.is_some() || listen_text.is_empty(),
+            "expected an address such as 127.0.0.1:8080",
+        );
         let public_url: String = r.get("server.public_url");
         r.check(
             "server.public_url",
@@ -161,15 +173,25 @@ impl Settings {
             "expected a URL starting with http:// or https://",
         );
         let max_upload_mb: u64 = r.get("server.max_upload_mb");
-        r.check("server.max_upload_mb", max_upload_mb > 0, "must be at least 1");
+        r.check(
+            "server.max_upload_mb",
+            max_upload_mb > 0,
+            "must be at least 1",
+        );
         let url: String = r.get("database.url");
         r.check(
             "database.url",
-            url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://"),
+            url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"),
             "expected sqlite://PATH or postgres://USER@HOST/DATABASE",
         );
         let max_connections: u32 = r.get("database.max_connections");
-        r.check("database.max_connections", max_connections > 0, "must be at least 1");
+        r.check(
+            "database.max_connections",
+            max_connections > 0,
+            "must be at least 1",
+        );
         let data_dir: String = r.get("data.dir");
         r.check("data.dir", !data_dir.is_empty(), "must name a folder");
         let format_text: String = r.get("log.format");
@@ -192,9 +214,21 @@ impl Settings {
             login_window_minutes: r.get("security.login_window_minutes"),
             session_hours: r.get("security.session_hours"),
         };
-        r.check("security.login_max_failures", security.login_max_failures > 0, "must be at least 1");
-        r.check("security.login_window_minutes", security.login_window_minutes > 0, "must be at least 1");
-        r.check("security.session_hours", security.session_hours > 0, "must be at least 1");
+        r.check(
+            "security.login_max_failures",
+            security.login_max_failures > 0,
+            "must be at least 1",
+        );
+        r.check(
+            "security.login_window_minutes",
+            security.login_window_minutes > 0,
+            "must be at least 1",
+        );
+        r.check(
+            "security.session_hours",
+            security.session_hours > 0,
+            "must be at least 1",
+        );
         let pipeline = PipelineSettings {
             target_objective: r.get("pipeline.target_objective"),
             member_objective_min: r.get("pipeline.member_objective_min"),
@@ -214,7 +248,10 @@ impl Settings {
                 public_url: public_url.trim_end_matches('/').to_string(),
                 max_upload_mb,
             },
-            database: DatabaseSettings { url, max_connections },
+            database: DatabaseSettings {
+                url,
+                max_connections,
+            },
             data_dir: PathBuf::from(data_dir),
             log: LogSettings { format, level },
             security,
@@ -224,7 +261,8 @@ impl Settings {
 
     /// Settings for tests and benchmarks: the defaults with a database URL and a data folder.
     pub fn for_tests(database_url: &str, data_dir: &Path) -> Settings {
-        let mut settings = Self::from_figment(Figment::from(Toml::string(DEFAULTS))).expect("built-in defaults are valid");
+        let mut settings = Self::from_figment(Figment::from(Toml::string(DEFAULTS)))
+            .expect("built-in defaults are valid");
         settings.database.url = database_url.to_string();
         settings.data_dir = data_dir.to_path_buf();
         settings.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -251,7 +289,13 @@ mod tests {
         ));
         let errors = Settings::from_figment(figment).unwrap_err().0;
         let joined = errors.join("\n");
-        for key in ["server.listen", "database.url", "database.max_connections", "log.format", "colour.sky"] {
+        for key in [
+            "server.listen",
+            "database.url",
+            "database.max_connections",
+            "log.format",
+            "colour.sky",
+        ] {
             assert!(joined.contains(key), "{key} missing from:\n{joined}");
         }
     }

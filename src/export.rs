@@ -13,7 +13,9 @@ impl ExportFormat {
     pub fn content_type(self) -> &'static str {
         match self {
             ExportFormat::Csv => "text/csv; charset=utf-8",
-            ExportFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ExportFormat::Xlsx => {
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            }
         }
     }
 
@@ -43,8 +45,12 @@ impl Sheet {
     fn to_csv(&self) -> Result<Vec<u8>, String> {
         let mut out = "\u{feff}".as_bytes().to_vec();
         {
-            let mut writer = csv::WriterBuilder::new().delimiter(b';').from_writer(&mut out);
-            writer.write_record(&self.headers).map_err(|e| e.to_string())?;
+            let mut writer = csv::WriterBuilder::new()
+                .delimiter(b';')
+                .from_writer(&mut out);
+            writer
+                .write_record(&self.headers)
+                .map_err(|e| e.to_string())?;
             for row in &self.rows {
                 writer.write_record(row).map_err(|e| e.to_string())?;
             }
@@ -59,11 +65,15 @@ impl Sheet {
         sheet.set_name(&self.name).map_err(|e| e.to_string())?;
         let bold = Format::new().set_bold();
         for (col, header) in self.headers.iter().enumerate() {
-            sheet.write_string_with_format(0, col as u16, *header, &bold).map_err(|e| e.to_string())?;
+            sheet
+                .write_string_with_format(0, col as u16, *header, &bold)
+                .map_err(|e| e.to_string())?;
         }
         for (r, row) in self.rows.iter().enumerate() {
             for (col, cell) in row.iter().enumerate() {
-                sheet.write_string(r as u32 + 1, col as u16, cell).map_err(|e| e.to_string())?;
+                sheet
+                    .write_string(r as u32 + 1, col as u16, cell)
+                    .map_err(|e| e.to_string())?;
             }
         }
         workbook.save_to_buffer().map_err(|e| e.to_string())
@@ -76,7 +86,11 @@ mod tests {
 
     #[test]
     fn csv_exports_open_in_french_excel() {
-        let sheet = Sheet { name: "Cibles".into(), headers: vec!["Collectivité", "Notes"], rows: vec![vec!["Lyon".into(), "a;b".into()]] };
+        let sheet = Sheet {
+            name: "Cibles".into(),
+            headers: vec!["Collectivité", "Notes"],
+            rows: vec![vec!["Lyon".into(), "a;b".into()]],
+        };
         let text = String::from_utf8(sheet.to_bytes(ExportFormat::Csv).unwrap()).unwrap();
         assert_eq!(text, "\u{feff}Collectivité;Notes\nLyon;\"a;b\"\n");
         let xlsx = sheet.to_bytes(ExportFormat::Xlsx).unwrap();

@@ -3,8 +3,15 @@
 //! One binary runs the staff web app, the JSON API and (in later capabilities) the mail pipeline, over SQLite or
 //! PostgreSQL. `docs/ARCHITECTURE.md` tells how the modules below fit together.
 
+pub mod app;
+pub mod cli;
 pub mod clock;
-pub mod domain;
-pub mod referential;
-pub mod store;
 pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod export;
+pub mod import;
+pub mod referential;
+pub mod security;
+pub mod store;
+pub mod web;

@@ -12,7 +12,9 @@ pub const MIN_PASSWORD_LENGTH: usize = 10;
 
 pub fn hash_password(password: &str) -> Result<String, String> {
     if password.chars().count() < MIN_PASSWORD_LENGTH {
-        return Err(format!("le mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères"));
+        return Err(format!(
+            "le mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères"
+        ));
     }
     Argon2::default()
         .hash_password(password.as_bytes())
@@ -21,7 +23,11 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
 }
 
 /// A fixed hash checked when the account does not exist, so a login takes as long either way.
@@ -44,7 +50,11 @@ pub fn sha256_hex(text: &str) -> String {
 
 /// Compares two secrets in time independent of where they differ.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 #[cfg(test)]

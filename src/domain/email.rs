@@ -11,11 +11,15 @@ impl EmailAddress {
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         let Some((local, domain)) = text.rsplit_once('@') else {
-            return Err(format!("« {text} » n'est pas une adresse email (il manque « @ »)"));
+            return Err(format!(
+                "« {text} » n'est pas une adresse email (il manque « @ »)"
+            ));
         };
         let valid_local = !local.is_empty()
             && local.len() <= 64
-            && local.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c))
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c))
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..");
@@ -51,12 +55,25 @@ mod tests {
 
     #[test]
     fn valid_addresses_are_lowercased() {
-        assert_eq!(EmailAddress::parse(" Maire@Ville-Exemple.fr ").unwrap().as_str(), "maire@ville-exemple.fr");
+        assert_eq!(
+            EmailAddress::parse(" Maire@Ville-Exemple.fr ")
+                .unwrap()
+                .as_str(),
+            "maire@ville-exemple.fr"
+        );
     }
 
     #[test]
     fn invalid_addresses_are_refused_with_a_reason() {
-        for bad in ["", "maire", "maire@", "@ville.fr", "maire@ville", "ma ire@ville.fr", "a..b@ville.fr"] {
+        for bad in [
+            "",
+            "maire",
+            "maire@",
+            "@ville.fr",
+            "maire@ville",
+            "ma ire@ville.fr",
+            "a..b@ville.fr",
+        ] {
             let error = EmailAddress::parse(bad).unwrap_err();
             assert!(error.contains("adresse email"), "{bad}: {error}");
         }

@@ -33,7 +33,10 @@ impl Stage {
 
     /// Position in the funnel (exits come last), for sorting and for counting "reached at least".
     pub fn rank(self) -> usize {
-        Stage::ALL.iter().position(|s| *s == self).unwrap_or(usize::MAX)
+        Stage::ALL
+            .iter()
+            .position(|s| *s == self)
+            .unwrap_or(usize::MAX)
     }
 }
 
@@ -90,7 +93,10 @@ mod tests {
     fn stages_parse_from_codes_and_french_labels() {
         assert_eq!(Stage::parse("in_discussion"), Some(Stage::InDiscussion));
         assert_eq!(Stage::parse("En discussion"), Some(Stage::InDiscussion));
-        assert_eq!(Stage::parse("Questionnaire envoyé"), Some(Stage::SurveySent));
+        assert_eq!(
+            Stage::parse("Questionnaire envoyé"),
+            Some(Stage::SurveySent)
+        );
         assert_eq!(Stage::parse("CONTACTÉE"), Some(Stage::Contacted));
         assert_eq!(Stage::parse("perdu"), None);
     }
@@ -105,6 +111,9 @@ mod tests {
     #[test]
     fn colours_accept_party_abbreviations() {
         assert_eq!(PoliticalColour::parse("EELV"), Some(PoliticalColour::Green));
-        assert_eq!(PoliticalColour::parse("sans etiquette"), Some(PoliticalColour::NonPartisan));
+        assert_eq!(
+            PoliticalColour::parse("sans etiquette"),
+            Some(PoliticalColour::NonPartisan)
+        );
     }
 }

@@ -36,7 +36,9 @@ impl Scale {
                 p if p < MEDIUM_TOWN_BELOW => Scale::MediumTown,
                 _ => Scale::LargeCity,
             },
-            CollectivityKind::Cc | CollectivityKind::Ca | CollectivityKind::Cu => Scale::Intercommunality,
+            CollectivityKind::Cc | CollectivityKind::Ca | CollectivityKind::Cu => {
+                Scale::Intercommunality
+            }
             CollectivityKind::Metropole => Scale::Metropole,
             CollectivityKind::Departement => Scale::Departement,
             CollectivityKind::Region => Scale::Region,
@@ -50,11 +52,29 @@ mod tests {
 
     #[test]
     fn communes_are_scaled_by_population() {
-        assert_eq!(Scale::of(CollectivityKind::Commune, Some(860)), Scale::RuralCommune);
-        assert_eq!(Scale::of(CollectivityKind::Commune, Some(2_000)), Scale::SmallTown);
-        assert_eq!(Scale::of(CollectivityKind::Commune, Some(45_000)), Scale::MediumTown);
-        assert_eq!(Scale::of(CollectivityKind::Commune, Some(516_000)), Scale::LargeCity);
-        assert_eq!(Scale::of(CollectivityKind::Metropole, None), Scale::Metropole);
-        assert_eq!(Scale::of(CollectivityKind::Ca, Some(90_000)), Scale::Intercommunality);
+        assert_eq!(
+            Scale::of(CollectivityKind::Commune, Some(860)),
+            Scale::RuralCommune
+        );
+        assert_eq!(
+            Scale::of(CollectivityKind::Commune, Some(2_000)),
+            Scale::SmallTown
+        );
+        assert_eq!(
+            Scale::of(CollectivityKind::Commune, Some(45_000)),
+            Scale::MediumTown
+        );
+        assert_eq!(
+            Scale::of(CollectivityKind::Commune, Some(516_000)),
+            Scale::LargeCity
+        );
+        assert_eq!(
+            Scale::of(CollectivityKind::Metropole, None),
+            Scale::Metropole
+        );
+        assert_eq!(
+            Scale::of(CollectivityKind::Ca, Some(90_000)),
+            Scale::Intercommunality
+        );
     }
 }

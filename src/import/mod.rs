@@ -25,7 +25,10 @@ use crate::store::{Store, StoreError};
 
 pub use crate::store::import::{DuplicatePolicy, ImportOutcome};
 pub use columns::{Field, apply_overrides, guess_mapping, overrides_from_names};
-pub use plan::{Candidate, ImportPlan, PlannedRow, RowStatus, StatusCounts, plan_import, plan_import_with_progress};
+pub use plan::{
+    Candidate, ImportPlan, PlannedRow, RowStatus, StatusCounts, plan_import,
+    plan_import_with_progress,
+};
 pub use read::{Table, read_table};
 
 /// Why a file cannot be imported at all (as opposed to a row that cannot, which the plan reports).
@@ -33,12 +36,18 @@ pub use read::{Table, read_table};
 pub enum ImportError {
     #[error("le fichier « {0} » est vide")]
     EmptyFile(String),
-    #[error("le fichier « {0} » n'a pas de ligne d'en-tête (la première ligne doit nommer les colonnes)")]
+    #[error(
+        "le fichier « {0} » n'a pas de ligne d'en-tête (la première ligne doit nommer les colonnes)"
+    )]
     NoHeader(String),
     #[error("le fichier « {file} » ne peut pas être lu comme un classeur Excel : {reason}")]
     UnreadableSpreadsheet { file: String, reason: String },
     #[error("le fichier « {file} » ne peut pas être lu comme un CSV (ligne {line}) : {reason}")]
-    UnreadableCsv { file: String, line: usize, reason: String },
+    UnreadableCsv {
+        file: String,
+        line: usize,
+        reason: String,
+    },
     #[error(
         "aucune colonne ne désigne la collectivité : il faut une colonne « Collectivité » ou « Code INSEE » \
          (colonnes trouvées : {0})"
@@ -65,20 +74,37 @@ pub async fn import_file(
 ) -> Result<(ImportPlan, Option<ImportOutcome>), ImportError> {
     let table = read_table(bytes, file_name)?;
     let mapping = guess_mapping(&table.headers);
-    if !mapping.iter().any(|f| matches!(f, Some(Field::Name | Field::OfficialCode))) {
-        let found = table.headers.iter().map(|h| format!("« {h} »")).collect::<Vec<_>>().join(", ");
+    if !mapping
+        .iter()
+        .any(|f| matches!(f, Some(Field::Name | Field::OfficialCode)))
+    {
+        let found = table
+            .headers
+            .iter()
+            .map(|h| format!("« {h} »"))
+            .collect::<Vec<_>>()
+            .join(", ");
         return Err(ImportError::NoIdentifyingColumn(found));
     }
     let owners = store.import_owners().await?;
     // Planning is the first half of the bar and writing the second, so the bar never moves backwards.
-    let total = if dry_run { table.rows.len() } else { table.rows.len() * 2 };
-    let plan = plan_import_with_progress(store, &table, &mapping, &owners, |done| progress(done, total)).await?;
+    let total = if dry_run {
+        table.rows.len()
+    } else {
+        table.rows.len() * 2
+    };
+    let plan = plan_import_with_progress(store, &table, &mapping, &owners, |done| {
+        progress(done, total)
+    })
+    .await?;
     if dry_run || !plan.is_clean() {
         return Ok((plan, None));
     }
     let offset = table.rows.len();
     let outcome = store
-        .apply_import_with_progress(&plan, on_duplicate, actor, now, |done| progress(offset + done, total))
+        .apply_import_with_progress(&plan, on_duplicate, actor, now, |done| {
+            progress(offset + done, total)
+        })
         .await?;
     progress(total, total);
     Ok((plan, Some(outcome)))
@@ -87,25 +113,49 @@ pub async fn import_file(
 /// The French line-by-line report of a plan: one line per non-empty row (with its errors and candidates
 /// indented below), then a summary.
 pub fn report_lines(plan: &ImportPlan) -> Vec<String> {
-    let mut lines: Vec<String> = plan.problems.iter().map(|p| format!("Fichier : {p}")).collect();
+    let mut lines: Vec<String> = plan
+        .problems
+        .iter()
+        .map(|p| format!("Fichier : {p}"))
+        .collect();
     for row in &plan.rows {
         let headline = match row.status {
             RowStatus::Empty => continue,
             RowStatus::New => format!("ligne {} : {} — nouvelle cible", row.line, row.label),
             RowStatus::Duplicate => match row.duplicate_of_line {
-                Some(first) => format!("ligne {} : {} — doublon de la ligne {first}", row.line, row.label),
-                None => format!("ligne {} : {} — déjà suivie (cible existante)", row.line, row.label),
+                Some(first) => format!(
+                    "ligne {} : {} — doublon de la ligne {first}",
+                    row.line, row.label
+                ),
+                None => format!(
+                    "ligne {} : {} — déjà suivie (cible existante)",
+                    row.line, row.label
+                ),
             },
-            RowStatus::Ambiguous => format!("ligne {} : {} — AMBIGUË, plusieurs collectivités possibles", row.line, row.label),
-            RowStatus::Unknown => format!("ligne {} : {} — INCONNUE du référentiel", row.line, row.label),
+            RowStatus::Ambiguous => format!(
+                "ligne {} : {} — AMBIGUË, plusieurs collectivités possibles",
+                row.line, row.label
+            ),
+            RowStatus::Unknown => format!(
+                "ligne {} : {} — INCONNUE du référentiel",
+                row.line, row.label
+            ),
             RowStatus::Invalid => format!("ligne {} : {} — À CORRIGER", row.line, row.label),
         };
         lines.push(headline);
         lines.extend(row.errors.iter().map(|e| format!("    – {e}")));
         if !row.candidates.is_empty() {
-            let title = if row.status == RowStatus::Unknown { "suggestions" } else { "candidates" };
+            let title = if row.status == RowStatus::Unknown {
+                "suggestions"
+            } else {
+                "candidates"
+            };
             lines.push(format!("    {title} :"));
-            lines.extend(row.candidates.iter().map(|c| format!("      · {}", c.describe())));
+            lines.extend(
+                row.candidates
+                    .iter()
+                    .map(|c| format!("      · {}", c.describe())),
+            );
         }
     }
     lines.push(plan.summary());
@@ -118,8 +168,15 @@ mod tests {
 
     #[test]
     fn import_errors_speak_french() {
-        assert_eq!(ImportError::EmptyFile("a.csv".into()).to_string(), "le fichier « a.csv » est vide");
-        let error = ImportError::UnreadableCsv { file: "a.csv".into(), line: 3, reason: "x".into() };
+        assert_eq!(
+            ImportError::EmptyFile("a.csv".into()).to_string(),
+            "le fichier « a.csv » est vide"
+        );
+        let error = ImportError::UnreadableCsv {
+            file: "a.csv".into(),
+            line: 3,
+            reason: "x".into(),
+        };
         assert!(error.to_string().contains("ligne 3"));
     }
 }

@@ -25,7 +25,11 @@ impl User {
     }
 
     pub fn scope(&self) -> Scope {
-        if self.role().sees_everything() { Scope::All } else { Scope::Relay(self.id) }
+        if self.role().sees_everything() {
+            Scope::All
+        } else {
+            Scope::Relay(self.id)
+        }
     }
 }
 
@@ -70,7 +74,8 @@ impl Store {
     #[tracing::instrument(skip(self, user), fields(email = user.email))]
     pub async fn create_user(&self, user: &NewUser<'_>, now: i64) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
-        let id: i64 = super::with_tx!(&mut tx, |c| sqlx::query_scalar(
+        let id: i64 = super::with_tx!(&mut tx, |c| {
+            sqlx::query_scalar(
             "INSERT INTO users (email, name, role, password_hash, association_id, active, created_at)
              VALUES ($1, $2, $3, $4, $5, TRUE, $6) RETURNING id"
         )
@@ -82,16 +87,19 @@ impl Store {
         .bind(now)
         .fetch_one(c)
         .await
-        .map_err(StoreError::from_write))?;
+        .map_err(StoreError::from_write)
+        })?;
         for code in user.territories {
-            super::with_tx!(&mut tx, |c| sqlx::query(
+            super::with_tx!(&mut tx, |c| {
+                sqlx::query(
                 "INSERT INTO user_territories (user_id, departement_code) VALUES ($1, $2) ON CONFLICT DO NOTHING"
             )
             .bind(id)
             .bind(code)
             .execute(c)
             .await
-            .map(|r| r.rows_affected()))?;
+            .map(|r| r.rows_affected())
+            })?;
         }
         tx.commit().await?;
         Ok(id)
@@ -99,12 +107,18 @@ impl Store {
 
     pub async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
-        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql).bind(email).fetch_optional(p).await)?)
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(email)
+            .fetch_optional(p)
+            .await)?)
     }
 
     pub async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql).bind(id).fetch_optional(p).await)?)
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(p)
+            .await)?)
     }
 
     /// Active accounts that can own targets (staff and admins), for owner pickers and filters.
@@ -117,25 +131,33 @@ impl Store {
     }
 
     pub async fn user_territories(&self, user_id: i64) -> StoreResult<Vec<String>> {
-        Ok(with_db!(&self.db, |p| sqlx::query_scalar(
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_scalar(
             "SELECT departement_code FROM user_territories WHERE user_id = $1 ORDER BY departement_code"
         )
         .bind(user_id)
         .fetch_all(p)
-        .await)?)
+        .await
+        })?)
     }
 
     pub async fn count_users(&self) -> StoreResult<i64> {
-        Ok(with_db!(&self.db, |p| sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(p).await)?)
+        Ok(with_db!(&self.db, |p| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users"
+        )
+        .fetch_one(p)
+        .await)?)
     }
 
     pub async fn record_login(&self, user_id: i64, now: i64) -> StoreResult<()> {
-        with_db!(&self.db, |p| sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
-            .bind(user_id)
-            .bind(now)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
+        with_db!(&self.db, |p| sqlx::query(
+            "UPDATE users SET last_login_at = $2 WHERE id = $1"
+        )
+        .bind(user_id)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -150,14 +172,19 @@ impl Store {
         )
         .fetch_all(p)
         .await)?;
-        let territories: Vec<(i64, String)> = with_db!(&self.db, |p| sqlx::query_as(
+        let territories: Vec<(i64, String)> = with_db!(&self.db, |p| {
+            sqlx::query_as(
             "SELECT user_id, departement_code FROM user_territories ORDER BY user_id, departement_code"
         )
         .fetch_all(p)
-        .await)?;
+        .await
+        })?;
         for row in &mut rows {
-            let codes: Vec<&str> =
-                territories.iter().filter(|(id, _)| *id == row.id).map(|(_, code)| code.as_str()).collect();
+            let codes: Vec<&str> = territories
+                .iter()
+                .filter(|(id, _)| *id == row.id)
+                .map(|(_, code)| code.as_str())
+                .collect();
             if !codes.is_empty() {
                 row.territories = Some(codes.join(", "));
             }
@@ -175,7 +202,8 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> StoreResult<()> {
-        with_db!(&self.db, |p| sqlx::query(
+        with_db!(&self.db, |p| {
+            sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)"
         )
         .bind(token_hash)
@@ -185,12 +213,17 @@ impl Store {
         .bind(expires_at)
         .execute(p)
         .await
-        .map(|r| r.rows_affected()))?;
+        .map(|r| r.rows_affected())
+        })?;
         Ok(())
     }
 
     /// The user and CSRF token of a live session of an active account.
-    pub async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<Option<(User, String)>> {
+    pub async fn session_user(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Option<(User, String)>> {
         let row: Option<(i64, String)> = with_db!(&self.db, |p| sqlx::query_as(
             "SELECT s.user_id, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active"
@@ -199,31 +232,42 @@ impl Store {
         .bind(now)
         .fetch_optional(p)
         .await)?;
-        let Some((user_id, csrf)) = row else { return Ok(None) };
+        let Some((user_id, csrf)) = row else {
+            return Ok(None);
+        };
         Ok(self.user_by_id(user_id).await?.map(|user| (user, csrf)))
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        with_db!(&self.db, |p| sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
+        with_db!(&self.db, |p| sqlx::query(
+            "DELETE FROM sessions WHERE token_hash = $1"
+        )
+        .bind(token_hash)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     pub async fn delete_expired_sessions(&self, now: i64) -> StoreResult<u64> {
-        let done = with_db!(&self.db, |p| sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(now)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
+        let done = with_db!(&self.db, |p| sqlx::query(
+            "DELETE FROM sessions WHERE expires_at <= $1"
+        )
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(done)
     }
 
     // --- login rate limiting --------------------------------------------------------------------------------
 
-    pub async fn record_login_failure(&self, account: &str, address: &str, now: i64) -> StoreResult<()> {
+    pub async fn record_login_failure(
+        &self,
+        account: &str,
+        address: &str,
+        now: i64,
+    ) -> StoreResult<()> {
         with_db!(&self.db, |p| sqlx::query(
             "INSERT INTO login_failures (account, address, failed_at) VALUES ($1, $2, $3)"
         )
@@ -237,7 +281,12 @@ impl Store {
     }
 
     /// Failures since `since` for this account and for this address.
-    pub async fn count_login_failures(&self, account: &str, address: &str, since: i64) -> StoreResult<(i64, i64)> {
+    pub async fn count_login_failures(
+        &self,
+        account: &str,
+        address: &str,
+        since: i64,
+    ) -> StoreResult<(i64, i64)> {
         Ok(with_db!(&self.db, |p| sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM login_failures WHERE account = $1 AND failed_at >= $3),
                     (SELECT COUNT(*) FROM login_failures WHERE address = $2 AND failed_at >= $3)"
@@ -251,18 +300,27 @@ impl Store {
 
     /// A successful login clears the failures of the account (not those of the address).
     pub async fn clear_login_failures(&self, account: &str) -> StoreResult<()> {
-        with_db!(&self.db, |p| sqlx::query("DELETE FROM login_failures WHERE account = $1")
-            .bind(account)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
+        with_db!(&self.db, |p| sqlx::query(
+            "DELETE FROM login_failures WHERE account = $1"
+        )
+        .bind(account)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     // --- API tokens -----------------------------------------------------------------------------------------
 
-    pub async fn create_api_token(&self, name: &str, role: Role, token_hash: &str, now: i64) -> StoreResult<i64> {
-        Ok(with_db!(&self.db, |p| sqlx::query_scalar(
+    pub async fn create_api_token(
+        &self,
+        name: &str,
+        role: Role,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<i64> {
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_scalar(
             "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id"
         )
         .bind(name)
@@ -271,7 +329,8 @@ impl Store {
         .bind(now)
         .fetch_one(p)
         .await
-        .map_err(StoreError::from_write))?)
+        .map_err(StoreError::from_write)
+        })?)
     }
 
     /// The token of this hash if it is not revoked; marks it used.
@@ -287,11 +346,13 @@ impl Store {
     }
 
     pub async fn list_api_tokens(&self) -> StoreResult<Vec<ApiToken>> {
-        Ok(with_db!(&self.db, |p| sqlx::query_as(
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_as(
             "SELECT id, name, role, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY id"
         )
         .fetch_all(p)
-        .await)?)
+        .await
+        })?)
     }
 
     pub async fn revoke_api_token(&self, id: i64, now: i64) -> StoreResult<()> {

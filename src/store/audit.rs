@@ -11,7 +11,10 @@ pub struct Actor {
 
 impl Actor {
     pub fn command_line() -> Actor {
-        Actor { user_id: None, label: "ligne de commande".into() }
+        Actor {
+            user_id: None,
+            label: "ligne de commande".into(),
+        }
     }
 }
 
@@ -36,7 +39,8 @@ pub async fn record(
     details: serde_json::Value,
     now: i64,
 ) -> StoreResult<()> {
-    with_tx!(tx, |c| sqlx::query(
+    with_tx!(tx, |c| {
+        sqlx::query(
         "INSERT INTO audit_log (at, actor, action, entity, entity_id, details) VALUES ($1, $2, $3, $4, $5, $6)"
     )
     .bind(now)
@@ -47,13 +51,18 @@ pub async fn record(
     .bind(details.to_string())
     .execute(c)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
 impl Store {
     /// The latest entries, newest first, optionally for one entity.
-    pub async fn list_audit(&self, entity: Option<(&str, i64)>, limit: i64) -> StoreResult<Vec<AuditEntry>> {
+    pub async fn list_audit(
+        &self,
+        entity: Option<(&str, i64)>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEntry>> {
         let (entity, entity_id) = entity.map_or((None, None), |(e, id)| (Some(e), Some(id)));
         Ok(with_db!(&self.db, |p| sqlx::query_as(
             "SELECT id, at, actor, action, entity, entity_id, details FROM audit_log

@@ -42,7 +42,10 @@ impl Store {
              WHERE {} GROUP BY t.stage",
             scope_filter!("1")
         );
-        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql).bind(scope.relay_user()).fetch_all(p).await)?)
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(scope.relay_user())
+            .fetch_all(p)
+            .await)?)
     }
 
     /// Targets still in the pipeline (not declined) grouped for the diversity matrix.
@@ -55,7 +58,10 @@ impl Store {
              GROUP BY o.region_code, o.scale, t.political_colour",
             scope_filter!("1")
         );
-        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql).bind(scope.relay_user()).fetch_all(p).await)?)
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(scope.relay_user())
+            .fetch_all(p)
+            .await)?)
     }
 
     /// Open follow-ups per owner, as of `today`.
@@ -95,6 +101,10 @@ impl Store {
              ) AS activity ORDER BY at DESC LIMIT $2",
             scope = scope_filter!("1")
         );
-        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql).bind(scope.relay_user()).bind(limit).fetch_all(p).await)?)
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(scope.relay_user())
+            .bind(limit)
+            .fetch_all(p)
+            .await)?)
     }
 }

@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod dashboard;
+pub mod import;
 pub mod organisations;
 pub mod people;
 pub mod targets;
@@ -162,7 +163,8 @@ impl Store {
             if let Some(parent) = options.get_filename().parent()
                 && !parent.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(parent).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
             }
             Db::Sqlite(
                 SqlitePoolOptions::new()
@@ -193,7 +195,10 @@ impl Store {
 
     /// Whether the database answers, for `/readyz`.
     pub async fn ping(&self) -> StoreResult<()> {
-        with_db!(&self.db, |p| sqlx::query("SELECT 1").execute(p).await.map(|r| r.rows_affected()))?;
+        with_db!(&self.db, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 

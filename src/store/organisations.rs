@@ -41,7 +41,11 @@ pub(crate) const ORGANISATION_COLUMNS: &str = "o.id, o.kind, o.name, o.collectiv
      o.departement_code, o.region_code, o.population, o.scale, o.website, o.notes, o.created_at, o.updated_at";
 
 /// Returns the id of the organisation with the same official code, or inserts it.
-pub(crate) async fn find_or_insert_organisation(tx: &mut Tx, new: &NewOrganisation, now: i64) -> StoreResult<i64> {
+pub(crate) async fn find_or_insert_organisation(
+    tx: &mut Tx,
+    new: &NewOrganisation,
+    now: i64,
+) -> StoreResult<i64> {
     if let (Some(kind), Some(code)) = (&new.collectivity_kind, &new.official_code) {
         let existing: Option<i64> = with_tx!(tx, |c| sqlx::query_scalar(
             "SELECT id FROM organisations WHERE collectivity_kind = $1 AND official_code = $2"
@@ -54,8 +58,10 @@ pub(crate) async fn find_or_insert_organisation(tx: &mut Tx, new: &NewOrganisati
             return Ok(id);
         }
     }
-    let search_text = crate::domain::search_text(&[&new.name, new.official_code.as_deref().unwrap_or("")]);
-    Ok(with_tx!(tx, |c| sqlx::query_scalar(
+    let search_text =
+        crate::domain::search_text(&[&new.name, new.official_code.as_deref().unwrap_or("")]);
+    Ok(with_tx!(tx, |c| {
+        sqlx::query_scalar(
         "INSERT INTO organisations (kind, name, collectivity_kind, official_code, departement_code, region_code,
                                     population, scale, website, notes, search_text, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id"
@@ -74,14 +80,29 @@ pub(crate) async fn find_or_insert_organisation(tx: &mut Tx, new: &NewOrganisati
     .bind(now)
     .fetch_one(c)
     .await
-    .map_err(StoreError::from_write))?)
+    .map_err(StoreError::from_write)
+    })?)
 }
 
 impl Store {
-    pub async fn create_organisation(&self, new: &NewOrganisation, actor: &super::audit::Actor, now: i64) -> StoreResult<i64> {
+    pub async fn create_organisation(
+        &self,
+        new: &NewOrganisation,
+        actor: &super::audit::Actor,
+        now: i64,
+    ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
         let id = find_or_insert_organisation(&mut tx, new, now).await?;
-        super::audit::record(&mut tx, actor, "create", "organisation", Some(id), serde_json::json!({"name": new.name, "kind": new.kind}), now).await?;
+        super::audit::record(
+            &mut tx,
+            actor,
+            "create",
+            "organisation",
+            Some(id),
+            serde_json::json!({"name": new.name, "kind": new.kind}),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -91,7 +112,11 @@ impl Store {
             "SELECT {ORGANISATION_COLUMNS} FROM organisations o WHERE o.id = $1 AND {}",
             scope_filter!("2")
         );
-        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql).bind(id).bind(scope.relay_user()).fetch_optional(p).await)?)
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(id)
+            .bind(scope.relay_user())
+            .fetch_optional(p)
+            .await)?)
     }
 
     /// Organisations matching a search (folded text), of one kind or all, inside the scope.
@@ -128,5 +153,48 @@ impl Store {
         .bind(crate::domain::search_text(&[name]))
         .fetch_optional(p)
         .await)?)
+    }
+}
+
+impl Store {
+    /// The target id of an organisation, if it is in the pipeline.
+    pub async fn target_id_of_organisation(
+        &self,
+        organisation_id: i64,
+    ) -> StoreResult<Option<i64>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_scalar(
+            "SELECT id FROM targets WHERE organisation_id = $1"
+        )
+        .bind(organisation_id)
+        .fetch_optional(p)
+        .await)?)
+    }
+}
+
+impl NewOrganisation {
+    /// The organisation row of a collectivity of the referential, with its région and scale filled in.
+    pub fn from_referential(entry: &crate::referential::Entry) -> NewOrganisation {
+        let referential = crate::referential::Referential::get();
+        NewOrganisation {
+            kind: "collectivity".into(),
+            name: entry.name.clone(),
+            collectivity_kind: Some(entry.kind.as_str().into()),
+            official_code: Some(entry.code.clone()),
+            departement_code: entry.departement.clone(),
+            region_code: entry.region.clone().or_else(|| {
+                entry
+                    .departement
+                    .as_deref()
+                    .and_then(|d| referential.region_of_departement(d))
+                    .map(str::to_string)
+            }),
+            population: entry.population,
+            scale: Some(
+                crate::domain::Scale::of(entry.kind, entry.population)
+                    .as_str()
+                    .into(),
+            ),
+            ..Default::default()
+        }
     }
 }

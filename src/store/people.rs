@@ -21,11 +21,17 @@ pub struct Person {
 
 impl Person {
     pub fn emails(&self) -> Vec<&str> {
-        self.email_list.as_deref().map(|l| l.split('\n').filter(|e| !e.is_empty()).collect()).unwrap_or_default()
+        self.email_list
+            .as_deref()
+            .map(|l| l.split('\n').filter(|e| !e.is_empty()).collect())
+            .unwrap_or_default()
     }
 
     pub fn phones(&self) -> Vec<&str> {
-        self.phone_list.as_deref().map(|l| l.split('\n').filter(|e| !e.is_empty()).collect()).unwrap_or_default()
+        self.phone_list
+            .as_deref()
+            .map(|l| l.split('\n').filter(|e| !e.is_empty()).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -44,9 +50,13 @@ pub struct NewPerson {
 fn person_select(db_is_postgres: bool) -> String {
     let aggregate = |table: &str, column: &str| {
         if db_is_postgres {
-            format!("(SELECT string_agg({column}, E'\\n' ORDER BY {column}) FROM {table} x WHERE x.person_id = p.id)")
+            format!(
+                "(SELECT string_agg({column}, E'\\n' ORDER BY {column}) FROM {table} x WHERE x.person_id = p.id)"
+            )
         } else {
-            format!("(SELECT group_concat({column}, char(10)) FROM (SELECT {column} FROM {table} x WHERE x.person_id = p.id ORDER BY {column}))")
+            format!(
+                "(SELECT group_concat({column}, char(10)) FROM (SELECT {column} FROM {table} x WHERE x.person_id = p.id ORDER BY {column}))"
+            )
         }
     };
     format!(
@@ -60,8 +70,10 @@ fn person_select(db_is_postgres: bool) -> String {
 
 /// Inserts a person with emails and phones inside `tx`.
 pub(crate) async fn insert_person(tx: &mut Tx, new: &NewPerson, now: i64) -> StoreResult<i64> {
-    let search = crate::domain::search_text(&[&new.full_name, &new.function, &new.emails.join(" ")]);
-    let id: i64 = with_tx!(tx, |c| sqlx::query_scalar(
+    let search =
+        crate::domain::search_text(&[&new.full_name, &new.function, &new.emails.join(" ")]);
+    let id: i64 = with_tx!(tx, |c| {
+        sqlx::query_scalar(
         "INSERT INTO people (organisation_id, full_name, function, notes, search_text, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id"
     )
@@ -73,7 +85,8 @@ pub(crate) async fn insert_person(tx: &mut Tx, new: &NewPerson, now: i64) -> Sto
     .bind(now)
     .fetch_one(c)
     .await
-    .map_err(StoreError::from_write))?;
+    .map_err(StoreError::from_write)
+    })?;
     for email in &new.emails {
         with_tx!(tx, |c| sqlx::query(
             "INSERT INTO person_emails (person_id, email) VALUES ($1, $2) ON CONFLICT DO NOTHING"
@@ -120,19 +133,39 @@ impl Store {
         }
         let mut tx = self.begin().await?;
         let id = insert_person(&mut tx, new, now).await?;
-        audit::record(&mut tx, actor, "create", "person", Some(id), serde_json::json!({"name": new.full_name}), now)
-            .await?;
+        audit::record(
+            &mut tx,
+            actor,
+            "create",
+            "person",
+            Some(id),
+            serde_json::json!({"name": new.full_name}),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
 
     pub async fn person(&self, scope: Scope, id: i64) -> StoreResult<Option<Person>> {
-        let sql = format!("{} WHERE p.id = $1 AND {}", person_select(self.is_postgres()), scope_filter!("2"));
-        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql).bind(id).bind(scope.relay_user()).fetch_optional(p).await)?)
+        let sql = format!(
+            "{} WHERE p.id = $1 AND {}",
+            person_select(self.is_postgres()),
+            scope_filter!("2")
+        );
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(id)
+            .bind(scope.relay_user())
+            .fetch_optional(p)
+            .await)?)
     }
 
     /// People of one organisation.
-    pub async fn people_of_organisation(&self, scope: Scope, organisation_id: i64) -> StoreResult<Vec<Person>> {
+    pub async fn people_of_organisation(
+        &self,
+        scope: Scope,
+        organisation_id: i64,
+    ) -> StoreResult<Vec<Person>> {
         let sql = format!(
             "{} WHERE p.organisation_id = $1 AND {} ORDER BY p.full_name",
             person_select(self.is_postgres()),
@@ -146,7 +179,13 @@ impl Store {
     }
 
     /// People matching a search over name, function and emails, inside the scope.
-    pub async fn search_people(&self, scope: Scope, query: &str, limit: i64, offset: i64) -> StoreResult<Vec<Person>> {
+    pub async fn search_people(
+        &self,
+        scope: Scope,
+        query: &str,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<Person>> {
         let sql = format!(
             "{} WHERE p.search_text LIKE $1 AND {} ORDER BY p.full_name, p.id LIMIT $3 OFFSET $4",
             person_select(self.is_postgres()),

@@ -96,7 +96,7 @@ pub struct TargetFilter {
 }
 
 /// Sort orders offered by the list; each maps to a fixed ORDER BY, never to user text.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TargetSort {
     #[default]
@@ -116,8 +116,12 @@ impl TargetSort {
                  WHEN 'survey_sent' THEN 3 WHEN 'survey_answered' THEN 4 WHEN 'member' THEN 5 \
                  WHEN 'declined' THEN 6 ELSE 7 END, o.name, t.id"
             }
-            TargetSort::NextActionDate => "CASE WHEN t.next_action_date IS NULL THEN 1 ELSE 0 END, t.next_action_date, t.id",
-            TargetSort::Population => "CASE WHEN o.population IS NULL THEN 1 ELSE 0 END, o.population DESC, t.id",
+            TargetSort::NextActionDate => {
+                "CASE WHEN t.next_action_date IS NULL THEN 1 ELSE 0 END, t.next_action_date, t.id"
+            }
+            TargetSort::Population => {
+                "CASE WHEN o.population IS NULL THEN 1 ELSE 0 END, o.population DESC, t.id"
+            }
             TargetSort::Updated => "t.updated_at DESC, t.id DESC",
         }
     }
@@ -189,10 +193,16 @@ fn lock_clause(tx: &Tx) -> &'static str {
 }
 
 /// Inserts a target (and its collectivity and contacts when new) inside `tx`, with its first stage change.
-pub(crate) async fn insert_target(tx: &mut Tx, new: &NewTarget, actor: &audit::Actor, now: i64) -> StoreResult<i64> {
+pub(crate) async fn insert_target(
+    tx: &mut Tx,
+    new: &NewTarget,
+    actor: &audit::Actor,
+    now: i64,
+) -> StoreResult<i64> {
     let organisation_id = find_or_insert_organisation(tx, &new.organisation, now).await?;
     let f = &new.fields;
-    let id: i64 = with_tx!(tx, |c| sqlx::query_scalar(
+    let id: i64 = with_tx!(tx, |c| {
+        sqlx::query_scalar(
         "INSERT INTO targets (organisation_id, stage, owner_id, political_colour, lead_source, priority, next_action,
                               next_action_date, has_squats, notes, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id"
@@ -213,13 +223,26 @@ pub(crate) async fn insert_target(tx: &mut Tx, new: &NewTarget, actor: &audit::A
     .map_err(|e| match StoreError::from_write(e) {
         StoreError::Conflict(_) => StoreError::Conflict(format!("{} est déjà une cible", new.organisation.name)),
         other => other,
-    }))?;
+    })
+    })?;
     insert_stage_change(tx, id, None, new.stage, "", actor, now).await?;
     for contact in &new.contacts {
-        let contact = NewPerson { organisation_id: Some(organisation_id), ..contact.clone() };
+        let contact = NewPerson {
+            organisation_id: Some(organisation_id),
+            ..contact.clone()
+        };
         insert_person(tx, &contact, now).await?;
     }
-    audit::record(tx, actor, "create", "target", Some(id), serde_json::json!({"name": new.organisation.name, "stage": new.stage}), now).await?;
+    audit::record(
+        tx,
+        actor,
+        "create",
+        "target",
+        Some(id),
+        serde_json::json!({"name": new.organisation.name, "stage": new.stage}),
+        now,
+    )
+    .await?;
     Ok(id)
 }
 
@@ -232,7 +255,8 @@ async fn insert_stage_change(
     actor: &audit::Actor,
     now: i64,
 ) -> StoreResult<()> {
-    with_tx!(tx, |c| sqlx::query(
+    with_tx!(tx, |c| {
+        sqlx::query(
         "INSERT INTO stage_changes (target_id, from_stage, to_stage, reason, changed_at, author_id, author_label)
          VALUES ($1, $2, $3, $4, $5, $6, $7)"
     )
@@ -245,7 +269,8 @@ async fn insert_stage_change(
     .bind(&actor.label)
     .execute(c)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
@@ -261,7 +286,8 @@ pub(crate) async fn update_target_fields(
     if before == after {
         return Ok(());
     }
-    with_tx!(tx, |c| sqlx::query(
+    with_tx!(tx, |c| {
+        sqlx::query(
         "UPDATE targets SET owner_id = $2, political_colour = $3, lead_source = $4, priority = $5, next_action = $6,
                 next_action_date = $7, has_squats = $8, notes = $9, updated_at = $10 WHERE id = $1"
     )
@@ -277,13 +303,88 @@ pub(crate) async fn update_target_fields(
     .bind(now)
     .execute(c)
     .await
+    .map(|r| r.rows_affected())
+    })?;
+    audit::record(
+        tx,
+        actor,
+        "update",
+        "target",
+        Some(id),
+        serde_json::json!({"before": before, "after": after}),
+        now,
+    )
+    .await
+}
+
+/// Inserts an interaction, links the people involved (who must belong to the target's collectivity) and
+/// touches the target, inside `tx`.
+pub(crate) async fn insert_interaction(
+    tx: &mut Tx,
+    target: &Target,
+    new: &NewInteraction,
+    actor: &audit::Actor,
+    now: i64,
+) -> StoreResult<i64> {
+    let id: i64 = with_tx!(tx, |c| {
+        sqlx::query_scalar(
+            "INSERT INTO interactions (target_id, kind, occurred_on, author_id, author_label, summary, outcome, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"
+        )
+        .bind(target.id)
+        .bind(&new.kind)
+        .bind(new.occurred_on)
+        .bind(actor.user_id)
+        .bind(&actor.label)
+        .bind(&new.summary)
+        .bind(&new.outcome)
+        .bind(now)
+        .fetch_one(c)
+        .await
+    })?;
+    for person in &new.people {
+        let linked = with_tx!(tx, |c| sqlx::query(
+            "INSERT INTO interaction_people (interaction_id, person_id)
+                 SELECT $1, id FROM people WHERE id = $2 AND organisation_id = $3"
+        )
+        .bind(id)
+        .bind(person)
+        .bind(target.organisation_id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if linked == 0 {
+            return Err(StoreError::NotFound);
+        }
+    }
+    with_tx!(tx, |c| sqlx::query(
+        "UPDATE targets SET updated_at = $2 WHERE id = $1"
+    )
+    .bind(target.id)
+    .bind(now)
+    .execute(c)
+    .await
     .map(|r| r.rows_affected()))?;
-    audit::record(tx, actor, "update", "target", Some(id), serde_json::json!({"before": before, "after": after}), now).await
+    Ok(id)
+}
+
+/// Reads one target inside `tx` (whatever the scope), for work that continues in the same transaction.
+pub(crate) async fn target_in(tx: &mut Tx, id: i64) -> StoreResult<Target> {
+    let sql = format!("{TARGET_SELECT} WHERE t.id = $1");
+    Ok(with_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(id)
+        .fetch_one(c)
+        .await)?)
 }
 
 impl Store {
     #[tracing::instrument(skip_all)]
-    pub async fn create_target(&self, new: &NewTarget, actor: &audit::Actor, now: i64) -> StoreResult<i64> {
+    pub async fn create_target(
+        &self,
+        new: &NewTarget,
+        actor: &audit::Actor,
+        now: i64,
+    ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
         let id = insert_target(&mut tx, new, actor, now).await?;
         tx.commit().await?;
@@ -292,13 +393,26 @@ impl Store {
 
     pub async fn target(&self, scope: Scope, id: i64) -> StoreResult<Option<Target>> {
         let sql = format!("{TARGET_SELECT} WHERE t.id = $1 AND {}", scope_filter!("2"));
-        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql).bind(id).bind(scope.relay_user()).fetch_optional(p).await)?)
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(id)
+            .bind(scope.relay_user())
+            .fetch_optional(p)
+            .await)?)
     }
 
     /// The target of a collectivity, looked up by its official code, whatever the scope (for imports).
-    pub async fn target_by_official_code(&self, collectivity_kind: &str, code: &str) -> StoreResult<Option<Target>> {
-        let sql = format!("{TARGET_SELECT} WHERE o.collectivity_kind = $1 AND o.official_code = $2");
-        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql).bind(collectivity_kind).bind(code).fetch_optional(p).await)?)
+    pub async fn target_by_official_code(
+        &self,
+        collectivity_kind: &str,
+        code: &str,
+    ) -> StoreResult<Option<Target>> {
+        let sql =
+            format!("{TARGET_SELECT} WHERE o.collectivity_kind = $1 AND o.official_code = $2");
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(collectivity_kind)
+            .bind(code)
+            .fetch_optional(p)
+            .await)?)
     }
 
     /// One page of targets and the total count for the same filters.
@@ -318,7 +432,10 @@ impl Store {
         let count_sql = format!(
             "SELECT COUNT(*) FROM targets t JOIN organisations o ON o.id = t.organisation_id WHERE {FILTER_WHERE} AND {scope_sql}"
         );
-        let pattern = format!("%{}%", crate::domain::search_query(filter.q.as_deref().unwrap_or("")));
+        let pattern = format!(
+            "%{}%",
+            crate::domain::search_query(filter.q.as_deref().unwrap_or(""))
+        );
         macro_rules! bind_filter {
             ($query:expr) => {
                 $query
@@ -339,7 +456,9 @@ impl Store {
             .bind(offset)
             .fetch_all(p)
             .await)?;
-        let total = with_db!(&self.db, |p| bind_filter!(sqlx::query_scalar(&count_sql)).fetch_one(p).await)?;
+        let total = with_db!(&self.db, |p| bind_filter!(sqlx::query_scalar(&count_sql))
+            .fetch_one(p)
+            .await)?;
         Ok((rows, total))
     }
 
@@ -357,14 +476,29 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         let mut tx = self.begin().await?;
-        let sql = format!("SELECT stage FROM targets WHERE id = $1{}", lock_clause(&tx));
-        let from: String = with_tx!(&mut tx, |c| sqlx::query_scalar(&sql).bind(id).fetch_one(c).await)?;
+        let sql = format!(
+            "SELECT stage FROM targets WHERE id = $1{}",
+            lock_clause(&tx)
+        );
+        let from: String = with_tx!(&mut tx, |c| sqlx::query_scalar(&sql)
+            .bind(id)
+            .fetch_one(c)
+            .await)?;
         if from == change.to.as_str() {
             return Ok(());
         }
-        let declined_reason = if change.to == Stage::Declined { change.reason.as_str() } else { "" };
-        let on_hold_until = if change.to == Stage::OnHold { change.on_hold_until } else { None };
-        with_tx!(&mut tx, |c| sqlx::query(
+        let declined_reason = if change.to == Stage::Declined {
+            change.reason.as_str()
+        } else {
+            ""
+        };
+        let on_hold_until = if change.to == Stage::OnHold {
+            change.on_hold_until
+        } else {
+            None
+        };
+        with_tx!(&mut tx, |c| {
+            sqlx::query(
             "UPDATE targets SET stage = $2, declined_reason = $3, on_hold_until = $4, updated_at = $5 WHERE id = $1"
         )
         .bind(id)
@@ -374,10 +508,21 @@ impl Store {
         .bind(now)
         .execute(c)
         .await
-        .map(|r| r.rows_affected()))?;
-        insert_stage_change(&mut tx, id, Some(&from), change.to, &change.reason, actor, now).await?;
+        .map(|r| r.rows_affected())
+        })?;
+        insert_stage_change(
+            &mut tx,
+            id,
+            Some(&from),
+            change.to,
+            &change.reason,
+            actor,
+            now,
+        )
+        .await?;
         if change.to == Stage::Member {
-            with_tx!(&mut tx, |c| sqlx::query(
+            with_tx!(&mut tx, |c| {
+                sqlx::query(
                 "INSERT INTO memberships (organisation_id, joined_on, created_at)
                  SELECT organisation_id, $2, $3 FROM targets WHERE id = $1 ON CONFLICT (organisation_id) DO NOTHING"
             )
@@ -386,9 +531,19 @@ impl Store {
             .bind(now)
             .execute(c)
             .await
-            .map(|r| r.rows_affected()))?;
+            .map(|r| r.rows_affected())
+            })?;
         }
-        audit::record(&mut tx, actor, "stage", "target", Some(id), serde_json::json!({"from": from, "to": change.to, "reason": change.reason}), now).await?;
+        audit::record(
+            &mut tx,
+            actor,
+            "stage",
+            "target",
+            Some(id),
+            serde_json::json!({"from": from, "to": change.to, "reason": change.reason}),
+            now,
+        )
+        .await?;
         tx.commit().await
     }
 
@@ -401,20 +556,32 @@ impl Store {
         actor: &audit::Actor,
         now: i64,
     ) -> StoreResult<()> {
-        let before = self.target(scope, id).await?.ok_or(StoreError::NotFound)?.fields();
+        let before = self
+            .target(scope, id)
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .fields();
         let mut tx = self.begin().await?;
         update_target_fields(&mut tx, id, &before, after, actor, now).await?;
         tx.commit().await
     }
 
-    pub async fn stage_history(&self, scope: Scope, target_id: i64) -> StoreResult<Vec<StageChange>> {
+    pub async fn stage_history(
+        &self,
+        scope: Scope,
+        target_id: i64,
+    ) -> StoreResult<Vec<StageChange>> {
         let sql = format!(
             "SELECT s.id, s.target_id, s.from_stage, s.to_stage, s.reason, s.changed_at, s.author_label
              FROM stage_changes s JOIN targets t ON t.id = s.target_id JOIN organisations o ON o.id = t.organisation_id
              WHERE s.target_id = $1 AND {} ORDER BY s.changed_at DESC, s.id DESC",
             scope_filter!("2")
         );
-        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql).bind(target_id).bind(scope.relay_user()).fetch_all(p).await)?)
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(target_id)
+            .bind(scope.relay_user())
+            .fetch_all(p)
+            .await)?)
     }
 
     /// Logs an interaction; the people involved must belong to the target's collectivity.
@@ -426,58 +593,43 @@ impl Store {
         actor: &audit::Actor,
         now: i64,
     ) -> StoreResult<i64> {
-        let target = self.target(scope, target_id).await?.ok_or(StoreError::NotFound)?;
+        let target = self
+            .target(scope, target_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let mut tx = self.begin().await?;
-        let id: i64 = with_tx!(&mut tx, |c| sqlx::query_scalar(
-            "INSERT INTO interactions (target_id, kind, occurred_on, author_id, author_label, summary, outcome, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"
+        let id = insert_interaction(&mut tx, &target, new, actor, now).await?;
+        audit::record(
+            &mut tx,
+            actor,
+            "interaction",
+            "target",
+            Some(target_id),
+            serde_json::json!({"interaction": id, "kind": new.kind}),
+            now,
         )
-        .bind(target_id)
-        .bind(&new.kind)
-        .bind(new.occurred_on)
-        .bind(actor.user_id)
-        .bind(&actor.label)
-        .bind(&new.summary)
-        .bind(&new.outcome)
-        .bind(now)
-        .fetch_one(c)
-        .await)?;
-        for person in &new.people {
-            let linked = with_tx!(&mut tx, |c| sqlx::query(
-                "INSERT INTO interaction_people (interaction_id, person_id)
-                 SELECT $1, id FROM people WHERE id = $2 AND organisation_id = $3"
-            )
-            .bind(id)
-            .bind(person)
-            .bind(target.organisation_id)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
-            if linked == 0 {
-                return Err(StoreError::NotFound);
-            }
-        }
-        with_tx!(&mut tx, |c| sqlx::query("UPDATE targets SET updated_at = $2 WHERE id = $1")
-            .bind(target_id)
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
-        audit::record(&mut tx, actor, "interaction", "target", Some(target_id), serde_json::json!({"interaction": id, "kind": new.kind}), now).await?;
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
 
     /// Interactions of a target, newest first, each with the names of the people involved.
-    pub async fn interactions(&self, scope: Scope, target_id: i64) -> StoreResult<Vec<(Interaction, Vec<String>)>> {
+    pub async fn interactions(
+        &self,
+        scope: Scope,
+        target_id: i64,
+    ) -> StoreResult<Vec<(Interaction, Vec<String>)>> {
         let sql = format!(
             "SELECT i.id, i.target_id, i.kind, i.occurred_on, i.author_label, i.summary, i.outcome, i.created_at
              FROM interactions i JOIN targets t ON t.id = i.target_id JOIN organisations o ON o.id = t.organisation_id
              WHERE i.target_id = $1 AND {} ORDER BY i.occurred_on DESC, i.id DESC",
             scope_filter!("2")
         );
-        let rows: Vec<Interaction> =
-            with_db!(&self.db, |p| sqlx::query_as(&sql).bind(target_id).bind(scope.relay_user()).fetch_all(p).await)?;
+        let rows: Vec<Interaction> = with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(target_id)
+            .bind(scope.relay_user())
+            .fetch_all(p)
+            .await)?;
         let names: Vec<(i64, String)> = with_db!(&self.db, |p| sqlx::query_as(
             "SELECT ip.interaction_id, p.full_name FROM interaction_people ip
              JOIN interactions i ON i.id = ip.interaction_id JOIN people p ON p.id = ip.person_id
@@ -489,7 +641,11 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|row| {
-                let people = names.iter().filter(|(id, _)| *id == row.id).map(|(_, n)| n.clone()).collect();
+                let people = names
+                    .iter()
+                    .filter(|(id, _)| *id == row.id)
+                    .map(|(_, n)| n.clone())
+                    .collect();
                 (row, people)
             })
             .collect())
@@ -503,9 +659,13 @@ impl Store {
         actor: &audit::Actor,
         now: i64,
     ) -> StoreResult<i64> {
-        self.target(scope, target_id).await?.ok_or(StoreError::NotFound)?;
+        self.target(scope, target_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let mut tx = self.begin().await?;
-        let id: i64 = with_tx!(&mut tx, |c| sqlx::query_scalar(
+        let id: i64 =
+            with_tx!(&mut tx, |c| {
+                sqlx::query_scalar(
             "INSERT INTO local_needs (target_id, description, author_id, author_label, created_at)
              VALUES ($1, $2, $3, $4, $5) RETURNING id"
         )
@@ -515,8 +675,18 @@ impl Store {
         .bind(&actor.label)
         .bind(now)
         .fetch_one(c)
-        .await)?;
-        audit::record(&mut tx, actor, "local_need", "target", Some(target_id), serde_json::json!({"need": id}), now).await?;
+        .await
+            })?;
+        audit::record(
+            &mut tx,
+            actor,
+            "local_need",
+            "target",
+            Some(target_id),
+            serde_json::json!({"need": id}),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -528,6 +698,10 @@ impl Store {
              WHERE n.target_id = $1 AND {} ORDER BY n.created_at DESC",
             scope_filter!("2")
         );
-        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql).bind(target_id).bind(scope.relay_user()).fetch_all(p).await)?)
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(target_id)
+            .bind(scope.relay_user())
+            .fetch_all(p)
+            .await)?)
     }
 }

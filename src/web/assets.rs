@@ -13,11 +13,26 @@ const ICON: &str = include_str!("static/favicon.svg");
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/static/relais.css", get(|| async { asset("text/css; charset=utf-8", STYLE) }))
-        .route("/static/relais.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
-        .route("/favicon.svg", get(|| async { asset("image/svg+xml", ICON) }))
+        .route(
+            "/static/relais.css",
+            get(|| async { asset("text/css; charset=utf-8", STYLE) }),
+        )
+        .route(
+            "/static/relais.js",
+            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
+        )
+        .route(
+            "/favicon.svg",
+            get(|| async { asset("image/svg+xml", ICON) }),
+        )
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body)
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
 }

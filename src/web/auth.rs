@@ -47,35 +47,59 @@ impl Session {
     }
 
     pub fn actor(&self) -> Actor {
-        Actor { user_id: Some(self.user.id), label: self.user.name.clone() }
+        Actor {
+            user_id: Some(self.user.id),
+            label: self.user.name.clone(),
+        }
     }
 
     /// Refuses viewers: only roles that may change pipeline data pass.
     pub fn require_write(&self) -> WebResult<()> {
-        if self.role().can_write() { Ok(()) } else { Err(WebError::Forbidden) }
+        if self.role().can_write() {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden)
+        }
     }
 
     /// Only staff and admins pass (imports, the access page, the audit log).
     pub fn require_staff(&self) -> WebResult<()> {
-        if self.role().is_staff() { Ok(()) } else { Err(WebError::Forbidden) }
+        if self.role().is_staff() {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden)
+        }
     }
 }
 
 async fn load_session(state: &AppState, jar: &CookieJar) -> Result<Option<Session>, WebError> {
-    let Some(cookie) = jar.get(SESSION_COOKIE) else { return Ok(None) };
-    let found = state.store.session_user(&security::sha256_hex(cookie.value()), state.clock.now_millis()).await?;
+    let Some(cookie) = jar.get(SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let found = state
+        .store
+        .session_user(
+            &security::sha256_hex(cookie.value()),
+            state.clock.now_millis(),
+        )
+        .await?;
     Ok(found.map(|(user, csrf)| Session { user, csrf }))
 }
 
 impl FromRequestParts<AppState> for Session {
     type Rejection = WebError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(session) = parts.extensions.get::<Session>() {
             return Ok(session.clone());
         }
         let jar = CookieJar::from_headers(&parts.headers);
-        let session = load_session(state, &jar).await?.ok_or(WebError::LoginRequired)?;
+        let session = load_session(state, &jar)
+            .await?
+            .ok_or(WebError::LoginRequired)?;
         parts.extensions.insert(session.clone());
         Ok(session)
     }
@@ -86,7 +110,10 @@ const MAX_FORM_BYTES: usize = 1024 * 1024;
 
 /// Refuses any state-changing request of the web app that lacks the session's CSRF token.
 pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
         return next.run(request).await;
     }
     let jar = CookieJar::from_headers(request.headers());
@@ -140,7 +167,9 @@ fn query_field(encoded: &str, name: &str) -> Option<String> {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/login", get(login_page).post(login)).route("/logout", post(logout))
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
 }
 
 #[derive(Template)]
@@ -151,7 +180,13 @@ struct LoginPage {
 }
 
 async fn login_page() -> WebResult<Html<String>> {
-    Ok(Html(LoginPage { email: String::new(), error: None }.render()?))
+    Ok(Html(
+        LoginPage {
+            email: String::new(),
+            error: None,
+        }
+        .render()?,
+    ))
 }
 
 #[derive(serde::Deserialize)]
@@ -171,12 +206,20 @@ async fn login(
     let now = state.clock.now_millis();
     let security_settings = &state.settings.security;
     let since = now - security_settings.login_window_minutes * 60_000;
-    let (by_account, by_address) = state.store.count_login_failures(&account, &address, since).await?;
+    let (by_account, by_address) = state
+        .store
+        .count_login_failures(&account, &address, since)
+        .await?;
     let refuse = |status: StatusCode, message: &str| -> WebResult<Response> {
-        let page = LoginPage { email: account.clone(), error: Some(message.to_string()) };
+        let page = LoginPage {
+            email: account.clone(),
+            error: Some(message.to_string()),
+        };
         Ok((status, Html(page.render()?)).into_response())
     };
-    if by_account >= security_settings.login_max_failures || by_address >= security_settings.login_max_failures {
+    if by_account >= security_settings.login_max_failures
+        || by_address >= security_settings.login_max_failures
+    {
         tracing::warn!(%account, %address, "login refused: too many failures");
         return refuse(
             StatusCode::TOO_MANY_REQUESTS,
@@ -195,13 +238,28 @@ async fn login(
         }
     };
     let Some(user) = user.filter(|_| valid) else {
-        state.store.record_login_failure(&account, &address, now).await?;
-        return refuse(StatusCode::UNAUTHORIZED, "Adresse email ou mot de passe incorrect.");
+        state
+            .store
+            .record_login_failure(&account, &address, now)
+            .await?;
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "Adresse email ou mot de passe incorrect.",
+        );
     };
     state.store.clear_login_failures(&account).await?;
     let token = security::random_token();
     let expires = now + security_settings.session_hours * 3_600_000;
-    state.store.create_session(&security::sha256_hex(&token), user.id, &security::random_token(), now, expires).await?;
+    state
+        .store
+        .create_session(
+            &security::sha256_hex(&token),
+            user.id,
+            &security::random_token(),
+            now,
+            expires,
+        )
+        .await?;
     state.store.record_login(user.id, now).await?;
     tracing::info!(user = user.id, "logged in");
     let cookie = Cookie::build((SESSION_COOKIE, token))
@@ -216,7 +274,14 @@ async fn login(
 
 async fn logout(State(state): State<AppState>, jar: CookieJar) -> WebResult<Response> {
     if let Some(cookie) = jar.get(SESSION_COOKIE) {
-        state.store.delete_session(&security::sha256_hex(cookie.value())).await?;
+        state
+            .store
+            .delete_session(&security::sha256_hex(cookie.value()))
+            .await?;
     }
-    Ok((jar.remove(Cookie::build(SESSION_COOKIE).path("/")), Redirect::to("/login")).into_response())
+    Ok((
+        jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
+        Redirect::to("/login"),
+    )
+        .into_response())
 }

@@ -74,7 +74,11 @@ impl IntoResponse for WebError {
                 )
             }
         };
-        let page = ErrorPage { status: status.as_u16(), title, message: &message };
+        let page = ErrorPage {
+            status: status.as_u16(),
+            title,
+            message: &message,
+        };
         match page.render() {
             Ok(html) => (status, Html(html)).into_response(),
             Err(_) => (status, message).into_response(),

@@ -32,8 +32,16 @@ impl Default for Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register("http_requests", "HTTP requests answered", requests.clone());
         let latency = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
-        registry.register("http_request_duration_seconds", "Time to answer an HTTP request", latency.clone());
-        Metrics { registry, requests, latency }
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            latency.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+        }
     }
 }
 
@@ -50,15 +58,34 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     if response.status().is_server_error() {
         tracing::error!(%method, %route, status, "request failed");
     }
-    state.metrics.requests.get_or_create(&RequestLabels { method, route, status }).inc();
-    state.metrics.latency.observe(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            method,
+            route,
+            status,
+        })
+        .inc();
+    state
+        .metrics
+        .latency
+        .observe(started.elapsed().as_secs_f64());
     response
 }
 
 pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
     let mut text = String::new();
-    if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &state.metrics.registry) {
+    if let Err(error) =
+        prometheus_client::encoding::text::encode(&mut text, &state.metrics.registry)
+    {
         tracing::error!(%error, "metrics encoding failed");
     }
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
 }

@@ -42,7 +42,10 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(pages::router(state.clone()))
         .nest("/api/v1", api::router())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(DefaultBodyLimit::max(upload_limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

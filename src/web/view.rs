@@ -58,7 +58,9 @@ pub fn scale_label(code: Option<&str>) -> &'static str {
 }
 
 pub fn region_name(code: Option<&str>) -> String {
-    code.and_then(|c| Referential::get().region_name(c)).unwrap_or("—").to_string()
+    code.and_then(|c| Referential::get().region_name(c))
+        .unwrap_or("—")
+        .to_string()
 }
 
 pub fn departement_label(code: Option<&str>) -> String {
@@ -82,12 +84,18 @@ pub fn iso_date(date: Option<NaiveDate>) -> String {
 /// Epoch milliseconds as a Paris date and time.
 pub fn french_datetime(millis: i64) -> String {
     chrono::DateTime::from_timestamp_millis(millis)
-        .map(|at| at.with_timezone(&crate::clock::PARIS).format("%d/%m/%Y %H:%M").to_string())
+        .map(|at| {
+            at.with_timezone(&crate::clock::PARIS)
+                .format("%d/%m/%Y %H:%M")
+                .to_string()
+        })
         .unwrap_or_default()
 }
 
 pub fn population(value: Option<i64>) -> String {
-    let Some(value) = value else { return "—".into() };
+    let Some(value) = value else {
+        return "—".into();
+    };
     let digits = value.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -100,8 +108,21 @@ pub fn population(value: Option<i64>) -> String {
 }
 
 /// Options for a `<select>`: (code, label, selected).
-pub fn options<T: Copy>(all: &[T], code: fn(T) -> &'static str, label: fn(T) -> &'static str, current: &str) -> Vec<(String, String, bool)> {
-    all.iter().map(|v| (code(*v).to_string(), label(*v).to_string(), code(*v) == current)).collect()
+pub fn options<T: Copy>(
+    all: &[T],
+    code: fn(T) -> &'static str,
+    label: fn(T) -> &'static str,
+    current: &str,
+) -> Vec<(String, String, bool)> {
+    all.iter()
+        .map(|v| {
+            (
+                code(*v).to_string(),
+                label(*v).to_string(),
+                code(*v) == current,
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -113,5 +134,173 @@ mod tests {
         assert_eq!(population(Some(516_092)), "516\u{202f}092");
         assert_eq!(population(Some(860)), "860");
         assert_eq!(population(None), "—");
+    }
+}
+
+// Display methods the templates call; kept here so the store types stay free of presentation.
+
+use crate::store::accounts::{AccessRow, ApiToken};
+use crate::store::audit::AuditEntry;
+use crate::store::dashboard::Activity;
+use crate::store::organisations::Organisation;
+use crate::store::targets::{Interaction, LocalNeed, StageChange, Target};
+
+impl Target {
+    pub fn stage_label(&self) -> &'static str {
+        stage_label(&self.stage)
+    }
+    pub fn colour_label(&self) -> &'static str {
+        colour_label(&self.political_colour)
+    }
+    pub fn source_label(&self) -> &'static str {
+        source_label(&self.lead_source)
+    }
+    pub fn priority_label(&self) -> &'static str {
+        priority_label(&self.priority)
+    }
+    pub fn scale_label(&self) -> &'static str {
+        scale_label(self.scale.as_deref())
+    }
+    pub fn departement_label(&self) -> String {
+        departement_label(self.departement_code.as_deref())
+    }
+    pub fn region_label(&self) -> String {
+        region_name(self.region_code.as_deref())
+    }
+    pub fn population_label(&self) -> String {
+        population(self.population)
+    }
+    pub fn kind_label(&self) -> &'static str {
+        self.collectivity_kind
+            .as_deref()
+            .and_then(crate::referential::CollectivityKind::parse)
+            .map_or("", |k| k.label_fr())
+    }
+    pub fn next_action_date_label(&self) -> String {
+        french_date(self.next_action_date)
+    }
+    pub fn next_action_date_iso(&self) -> String {
+        iso_date(self.next_action_date)
+    }
+    pub fn on_hold_until_label(&self) -> String {
+        french_date(self.on_hold_until)
+    }
+    pub fn owner_label(&self) -> &str {
+        self.owner_name.as_deref().unwrap_or("—")
+    }
+    /// Whether the next action is past due on `today` (ISO text, as pages carry it).
+    pub fn is_overdue(&self, today: &str) -> bool {
+        self.next_action_date
+            .is_some_and(|d| d.format("%Y-%m-%d").to_string().as_str() < today)
+    }
+}
+
+impl StageChange {
+    pub fn from_label(&self) -> &'static str {
+        self.from_stage.as_deref().map_or("—", stage_label)
+    }
+    pub fn to_label(&self) -> &'static str {
+        stage_label(&self.to_stage)
+    }
+    pub fn when(&self) -> String {
+        french_datetime(self.changed_at)
+    }
+}
+
+impl Interaction {
+    pub fn kind_label(&self) -> &'static str {
+        interaction_label(&self.kind)
+    }
+    pub fn date_label(&self) -> String {
+        french_date(Some(self.occurred_on))
+    }
+}
+
+impl LocalNeed {
+    pub fn when(&self) -> String {
+        french_datetime(self.created_at)
+    }
+}
+
+impl Organisation {
+    pub fn kind_label(&self) -> String {
+        super::pages::organisation_kind_label(&self.kind, self.collectivity_kind.as_deref())
+    }
+    pub fn departement_label(&self) -> String {
+        departement_label(self.departement_code.as_deref())
+    }
+    pub fn region_label(&self) -> String {
+        region_name(self.region_code.as_deref())
+    }
+    pub fn population_label(&self) -> String {
+        population(self.population)
+    }
+    pub fn scale_label(&self) -> &'static str {
+        scale_label(self.scale.as_deref())
+    }
+    pub fn code_label(&self) -> &str {
+        self.official_code.as_deref().unwrap_or("—")
+    }
+}
+
+impl AccessRow {
+    pub fn role_label(&self) -> &'static str {
+        crate::domain::Role::parse(&self.role).map_or("?", crate::domain::Role::label)
+    }
+    pub fn last_login(&self) -> String {
+        self.last_login_at
+            .map_or_else(|| "jamais".into(), french_datetime)
+    }
+    /// Départements named, for the "who sees this contact?" question.
+    pub fn sees(&self) -> String {
+        match (&self.role[..], &self.territories) {
+            ("relay", Some(codes)) => codes
+                .split(", ")
+                .map(|c| departement_label(Some(c)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            ("relay", None) => "aucun territoire".into(),
+            _ => "tous les territoires".into(),
+        }
+    }
+}
+
+impl ApiToken {
+    pub fn created(&self) -> String {
+        french_datetime(self.created_at)
+    }
+    pub fn last_used(&self) -> String {
+        self.last_used_at
+            .map_or_else(|| "jamais".into(), french_datetime)
+    }
+    pub fn is_revoked(&self) -> bool {
+        self.revoked_at.is_some()
+    }
+}
+
+impl AuditEntry {
+    pub fn when(&self) -> String {
+        french_datetime(self.at)
+    }
+    pub fn link(&self) -> Option<String> {
+        match (self.entity.as_str(), self.entity_id) {
+            ("target", Some(id)) => Some(format!("/targets/{id}")),
+            ("person", Some(id)) => Some(format!("/people/{id}")),
+            ("organisation", Some(id)) => Some(format!("/organisations/{id}")),
+            _ => None,
+        }
+    }
+}
+
+impl Activity {
+    pub fn when(&self) -> String {
+        french_datetime(self.at)
+    }
+    pub fn describe(&self) -> String {
+        if self.kind == "stage" {
+            format!("passe à « {} »", stage_label(&self.detail))
+        } else {
+            format!("{} : {}", interaction_label(&self.kind), self.detail)
+        }
     }
 }

@@ -60,7 +60,12 @@ struct DashboardPage {
 async fn dashboard(session: Session, State(state): State<AppState>) -> WebResult<Html<String>> {
     let scope = session.scope();
     let counts = state.store.count_by_stage(scope).await?;
-    let count_of = |stage: Stage| counts.iter().find(|(s, _)| s == stage.as_str()).map_or(0, |(_, n)| *n);
+    let count_of = |stage: Stage| {
+        counts
+            .iter()
+            .find(|(s, _)| s == stage.as_str())
+            .map_or(0, |(_, n)| *n)
+    };
     let total: i64 = counts.iter().map(|(_, n)| n).sum();
     let pipeline = &state.settings.pipeline;
     let scale_max = total.max(pipeline.target_objective).max(1);
@@ -78,7 +83,10 @@ async fn dashboard(session: Session, State(state): State<AppState>) -> WebResult
             }
         })
         .collect();
-    let exits = [Stage::OnHold, Stage::Declined].iter().map(|s| (s.label(), count_of(*s))).collect();
+    let exits = [Stage::OnHold, Stage::Declined]
+        .iter()
+        .map(|s| (s.label(), count_of(*s)))
+        .collect();
     let cells = state.store.diversity(scope).await?;
     let matrices = vec![
         matrix("Pipeline (hors refus)", &cells, |c| c.total),
@@ -101,43 +109,68 @@ async fn dashboard(session: Session, State(state): State<AppState>) -> WebResult
 }
 
 /// Régions as rows, scales as columns; each cell says how many, and which colours, so gaps show at a glance.
-fn matrix(title: &'static str, cells: &[DiversityCell], count: fn(&DiversityCell) -> i64) -> Matrix {
+fn matrix(
+    title: &'static str,
+    cells: &[DiversityCell],
+    count: fn(&DiversityCell) -> i64,
+) -> Matrix {
     let referential = crate::referential::Referential::get();
-    let mut regions: Vec<(String, String)> =
-        referential.regions().map(|r| (r.code.clone(), r.name.clone())).collect();
+    let mut regions: Vec<(String, String)> = referential
+        .regions()
+        .map(|r| (r.code.clone(), r.name.clone()))
+        .collect();
     regions.sort_by(|a, b| a.1.cmp(&b.1));
     let rows = regions
         .into_iter()
         .filter_map(|(code, name)| {
-            let in_region: Vec<&DiversityCell> =
-                cells.iter().filter(|c| c.region_code.as_deref() == Some(code.as_str()) && count(c) > 0).collect();
+            let in_region: Vec<&DiversityCell> = cells
+                .iter()
+                .filter(|c| c.region_code.as_deref() == Some(code.as_str()) && count(c) > 0)
+                .collect();
             if in_region.is_empty() {
                 return None;
             }
             let cells = Scale::ALL
                 .iter()
                 .map(|scale| {
-                    let here: Vec<&&DiversityCell> =
-                        in_region.iter().filter(|c| c.scale.as_deref() == Some(scale.as_str())).collect();
+                    let here: Vec<&&DiversityCell> = in_region
+                        .iter()
+                        .filter(|c| c.scale.as_deref() == Some(scale.as_str()))
+                        .collect();
                     let n: i64 = here.iter().map(|c| count(c)).sum();
                     let colours = here
                         .iter()
-                        .map(|c| format!("{} : {}", view::colour_label(&c.political_colour), count(c)))
+                        .map(|c| {
+                            format!("{} : {}", view::colour_label(&c.political_colour), count(c))
+                        })
                         .collect::<Vec<_>>()
                         .join(", ");
                     (n, colours)
                 })
                 .collect::<Vec<_>>();
             let total = cells.iter().map(|(n, _)| n).sum();
-            Some(MatrixRow { region: name, cells, total })
+            Some(MatrixRow {
+                region: name,
+                cells,
+                total,
+            })
         })
         .collect();
     let colour_totals = PoliticalColour::ALL
         .iter()
         .map(|colour| {
-            let n = cells.iter().filter(|c| c.political_colour == colour.as_str()).map(count).sum();
+            let n = cells
+                .iter()
+                .filter(|c| c.political_colour == colour.as_str())
+                .map(count)
+                .sum();
             (colour.label(), n)
         })
         .collect();
-    Matrix { title, columns: Scale::ALL.iter().map(|s| s.label()).collect(), rows, colour_totals }
+    Matrix {
+        title,
+        columns: Scale::ALL.iter().map(|s| s.label()).collect(),
+        rows,
+        colour_totals,
+    }
 }

@@ -5,6 +5,7 @@ mod access;
 mod board;
 mod dashboard;
 mod directory;
+pub use directory::organisation_kind_label;
 mod import;
 mod target;
 mod targets;

@@ -10,7 +10,9 @@ use axum::{Form, Router};
 
 use crate::domain::{EmailAddress, InteractionKind, LeadSource, PoliticalColour, Priority, Stage};
 use crate::store::people::{NewPerson, Person};
-use crate::store::targets::{Interaction, LocalNeed, NewInteraction, StageChange, StageMove, Target, TargetFields};
+use crate::store::targets::{
+    Interaction, LocalNeed, NewInteraction, StageChange, StageMove, Target, TargetFields,
+};
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
@@ -45,21 +47,53 @@ struct TargetPage {
     error: Option<String>,
 }
 
-async fn render(session: &Session, state: &AppState, id: i64, error: Option<String>) -> WebResult<Html<String>> {
+async fn render(
+    session: &Session,
+    state: &AppState,
+    id: i64,
+    error: Option<String>,
+) -> WebResult<Html<String>> {
     let scope = session.scope();
-    let target = state.store.target(scope, id).await?.ok_or(WebError::NotFound)?;
+    let target = state
+        .store
+        .target(scope, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
     let owners = state.store.list_owners().await?;
     let page = TargetPage {
         chrome: Chrome::new(session, "targets", target.name.clone()),
-        contacts: state.store.people_of_organisation(scope, target.organisation_id).await?,
+        contacts: state
+            .store
+            .people_of_organisation(scope, target.organisation_id)
+            .await?,
         interactions: state.store.interactions(scope, id).await?,
         history: state.store.stage_history(scope, id).await?,
         needs: state.store.local_needs(scope, id).await?,
         stages: view::options(Stage::ALL, Stage::as_str, Stage::label, &target.stage),
-        colours: view::options(PoliticalColour::ALL, PoliticalColour::as_str, PoliticalColour::label, &target.political_colour),
-        sources: view::options(LeadSource::ALL, LeadSource::as_str, LeadSource::label, &target.lead_source),
-        priorities: view::options(Priority::ALL, Priority::as_str, Priority::label, &target.priority),
-        kinds: view::options(InteractionKind::ALL, InteractionKind::as_str, InteractionKind::label, "email"),
+        colours: view::options(
+            PoliticalColour::ALL,
+            PoliticalColour::as_str,
+            PoliticalColour::label,
+            &target.political_colour,
+        ),
+        sources: view::options(
+            LeadSource::ALL,
+            LeadSource::as_str,
+            LeadSource::label,
+            &target.lead_source,
+        ),
+        priorities: view::options(
+            Priority::ALL,
+            Priority::as_str,
+            Priority::label,
+            &target.priority,
+        ),
+        kinds: view::options(
+            InteractionKind::ALL,
+            InteractionKind::as_str,
+            InteractionKind::label,
+            "email",
+        ),
         owners: owners
             .into_iter()
             .map(|(oid, name)| (oid.to_string(), name, Some(oid) == target.owner_id))
@@ -71,15 +105,28 @@ async fn render(session: &Session, state: &AppState, id: i64, error: Option<Stri
     Ok(Html(page.render()?))
 }
 
-async fn show(session: Session, State(state): State<AppState>, Path(id): Path<i64>) -> WebResult<Html<String>> {
+async fn show(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> WebResult<Html<String>> {
     render(&session, &state, id, None).await
 }
 
 /// Answers a form post: back to the page, or the page with the error when the input was refused.
-async fn answer(session: &Session, state: &AppState, id: i64, outcome: Result<(), String>) -> WebResult<Response> {
+async fn answer(
+    session: &Session,
+    state: &AppState,
+    id: i64,
+    outcome: Result<(), String>,
+) -> WebResult<Response> {
     match outcome {
         Ok(()) => Ok(Redirect::to(&format!("/targets/{id}")).into_response()),
-        Err(message) => Ok((StatusCode::UNPROCESSABLE_ENTITY, render(session, state, id, Some(message)).await?).into_response()),
+        Err(message) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render(session, state, id, Some(message)).await?,
+        )
+            .into_response()),
     }
 }
 
@@ -94,16 +141,25 @@ pub struct StageForm {
 
 /// Validates a stage move; declining needs a reason, a pause may carry a date.
 pub fn parse_stage_move(form: &StageForm, today: chrono::NaiveDate) -> Result<StageMove, String> {
-    let to = Stage::parse(&form.stage).ok_or_else(|| format!("Étape « {} » inconnue.", form.stage))?;
+    let to =
+        Stage::parse(&form.stage).ok_or_else(|| format!("Étape « {} » inconnue.", form.stage))?;
     let reason = form.reason.trim().to_string();
     if to == Stage::Declined && reason.is_empty() {
         return Err("Indiquez la raison du refus.".into());
     }
     let on_hold_until = match form.on_hold_until.trim() {
         "" => None,
-        text => Some(crate::domain::parse_date(text).ok_or_else(|| format!("Date « {text} » illisible (attendu JJ/MM/AAAA)."))?),
+        text => Some(
+            crate::domain::parse_date(text)
+                .ok_or_else(|| format!("Date « {text} » illisible (attendu JJ/MM/AAAA)."))?,
+        ),
     };
-    Ok(StageMove { to, reason, on_hold_until, today })
+    Ok(StageMove {
+        to,
+        reason,
+        on_hold_until,
+        today,
+    })
 }
 
 /// Used by the target page (form post) and by the board (fetch with `Accept: application/json`).
@@ -115,17 +171,36 @@ async fn change_stage(
     Form(form): Form<StageForm>,
 ) -> WebResult<Response> {
     session.require_write()?;
-    let wants_json = headers.get("accept").and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/json"));
+    let wants_json = headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
     let change = match parse_stage_move(&form, state.clock.today()) {
         Ok(change) => change,
         Err(message) if wants_json => {
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, axum::Json(serde_json::json!({"error": message}))).into_response());
+            return Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                axum::Json(serde_json::json!({"error": message})),
+            )
+                .into_response());
         }
         Err(message) => return answer(&session, &state, id, Err(message)).await,
     };
-    state.store.change_stage(session.scope(), id, &change, &session.actor(), state.clock.now_millis()).await?;
+    state
+        .store
+        .change_stage(
+            session.scope(),
+            id,
+            &change,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
     if wants_json {
-        return Ok(axum::Json(serde_json::json!({"id": id, "stage": change.to, "label": change.to.label()})).into_response());
+        return Ok(axum::Json(
+            serde_json::json!({"id": id, "stage": change.to, "label": change.to.label()}),
+        )
+        .into_response());
     }
     answer(&session, &state, id, Ok(())).await
 }
@@ -150,13 +225,25 @@ struct FollowUpForm {
 fn parse_follow_up(form: &FollowUpForm) -> Result<TargetFields, String> {
     let next_action_date = match form.next_action_date.trim() {
         "" => None,
-        text => Some(crate::domain::parse_date(text).ok_or_else(|| format!("Date « {text} » illisible (attendu JJ/MM/AAAA)."))?),
+        text => Some(
+            crate::domain::parse_date(text)
+                .ok_or_else(|| format!("Date « {text} » illisible (attendu JJ/MM/AAAA)."))?,
+        ),
     };
     Ok(TargetFields {
         owner_id: form.owner.trim().parse().ok(),
-        political_colour: PoliticalColour::parse(&form.political_colour).ok_or("Couleur politique inconnue.")?.as_str().into(),
-        lead_source: LeadSource::parse(&form.lead_source).ok_or("Source inconnue.")?.as_str().into(),
-        priority: Priority::parse(&form.priority).ok_or("Priorité inconnue.")?.as_str().into(),
+        political_colour: PoliticalColour::parse(&form.political_colour)
+            .ok_or("Couleur politique inconnue.")?
+            .as_str()
+            .into(),
+        lead_source: LeadSource::parse(&form.lead_source)
+            .ok_or("Source inconnue.")?
+            .as_str()
+            .into(),
+        priority: Priority::parse(&form.priority)
+            .ok_or("Priorité inconnue.")?
+            .as_str()
+            .into(),
         next_action: form.next_action.trim().into(),
         next_action_date,
         has_squats: form.has_squats.is_some(),
@@ -164,11 +251,25 @@ fn parse_follow_up(form: &FollowUpForm) -> Result<TargetFields, String> {
     })
 }
 
-async fn update_follow_up(session: Session, State(state): State<AppState>, Path(id): Path<i64>, Form(form): Form<FollowUpForm>) -> WebResult<Response> {
+async fn update_follow_up(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(form): Form<FollowUpForm>,
+) -> WebResult<Response> {
     session.require_write()?;
     let outcome = match parse_follow_up(&form) {
         Ok(fields) => {
-            state.store.update_target(session.scope(), id, &fields, &session.actor(), state.clock.now_millis()).await?;
+            state
+                .store
+                .update_target(
+                    session.scope(),
+                    id,
+                    &fields,
+                    &session.actor(),
+                    state.clock.now_millis(),
+                )
+                .await?;
             Ok(())
         }
         Err(message) => Err(message),
@@ -177,23 +278,55 @@ async fn update_follow_up(session: Session, State(state): State<AppState>, Path(
 }
 
 /// `people` may repeat in the form (one checkbox per contact), which plain serde_urlencoded cannot collect.
-async fn log_interaction(session: Session, State(state): State<AppState>, Path(id): Path<i64>, body: String) -> WebResult<Response> {
+async fn log_interaction(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: String,
+) -> WebResult<Response> {
     session.require_write()?;
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&body).map_err(|_| WebError::BadRequest("Formulaire illisible.".into()))?;
-    let field = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_string()).unwrap_or_default();
-    let people: Vec<i64> = pairs.iter().filter(|(k, _)| k == "people").filter_map(|(_, v)| v.parse().ok()).collect();
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&body)
+        .map_err(|_| WebError::BadRequest("Formulaire illisible.".into()))?;
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let people: Vec<i64> = pairs
+        .iter()
+        .filter(|(k, _)| k == "people")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
     let parsed = (|| -> Result<NewInteraction, String> {
         let kind = InteractionKind::parse(&field("kind")).ok_or("Choisissez le type d'échange.")?;
-        let occurred_on = crate::domain::parse_date(&field("occurred_on")).ok_or("Indiquez la date de l'échange (JJ/MM/AAAA).")?;
+        let occurred_on = crate::domain::parse_date(&field("occurred_on"))
+            .ok_or("Indiquez la date de l'échange (JJ/MM/AAAA).")?;
         let summary = field("summary");
         if summary.is_empty() {
             return Err("Résumez l'échange en une phrase au moins.".into());
         }
-        Ok(NewInteraction { kind: kind.as_str().into(), occurred_on, summary, outcome: field("outcome"), people })
+        Ok(NewInteraction {
+            kind: kind.as_str().into(),
+            occurred_on,
+            summary,
+            outcome: field("outcome"),
+            people,
+        })
     })();
     let outcome = match parsed {
         Ok(new) => {
-            state.store.record_interaction(session.scope(), id, &new, &session.actor(), state.clock.now_millis()).await?;
+            state
+                .store
+                .record_interaction(
+                    session.scope(),
+                    id,
+                    &new,
+                    &session.actor(),
+                    state.clock.now_millis(),
+                )
+                .await?;
             Ok(())
         }
         Err(message) => Err(message),
@@ -212,20 +345,56 @@ struct ContactForm {
     phone: String,
 }
 
-async fn add_contact(session: Session, State(state): State<AppState>, Path(id): Path<i64>, Form(form): Form<ContactForm>) -> WebResult<Response> {
+async fn add_contact(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(form): Form<ContactForm>,
+) -> WebResult<Response> {
     session.require_write()?;
-    let target = state.store.target(session.scope(), id).await?.ok_or(WebError::NotFound)?;
+    let target = state
+        .store
+        .target(session.scope(), id)
+        .await?
+        .ok_or(WebError::NotFound)?;
     let parsed = (|| -> Result<NewPerson, String> {
         if form.full_name.trim().is_empty() {
             return Err("Indiquez le nom du contact.".into());
         }
-        let emails = form.email.split([';', ',']).map(str::trim).filter(|e| !e.is_empty()).map(|e| EmailAddress::parse(e).map(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
-        let phones = form.phone.split([';', ',']).map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect();
-        Ok(NewPerson { organisation_id: Some(target.organisation_id), full_name: form.full_name.trim().into(), function: form.function.trim().into(), emails, phones, notes: String::new() })
+        let emails = form
+            .email
+            .split([';', ','])
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(|e| EmailAddress::parse(e).map(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let phones = form
+            .phone
+            .split([';', ','])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect();
+        Ok(NewPerson {
+            organisation_id: Some(target.organisation_id),
+            full_name: form.full_name.trim().into(),
+            function: form.function.trim().into(),
+            emails,
+            phones,
+            notes: String::new(),
+        })
     })();
     let outcome = match parsed {
         Ok(person) => {
-            state.store.create_person(session.scope(), &person, &session.actor(), state.clock.now_millis()).await?;
+            state
+                .store
+                .create_person(
+                    session.scope(),
+                    &person,
+                    &session.actor(),
+                    state.clock.now_millis(),
+                )
+                .await?;
             Ok(())
         }
         Err(message) => Err(message),
@@ -238,12 +407,32 @@ struct NeedForm {
     description: String,
 }
 
-async fn add_need(session: Session, State(state): State<AppState>, Path(id): Path<i64>, Form(form): Form<NeedForm>) -> WebResult<Response> {
+async fn add_need(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(form): Form<NeedForm>,
+) -> WebResult<Response> {
     session.require_write()?;
     let description = form.description.trim();
     if description.is_empty() {
-        return answer(&session, &state, id, Err("Décrivez le besoin local.".into())).await;
+        return answer(
+            &session,
+            &state,
+            id,
+            Err("Décrivez le besoin local.".into()),
+        )
+        .await;
     }
-    state.store.add_local_need(session.scope(), id, description, &session.actor(), state.clock.now_millis()).await?;
+    state
+        .store
+        .add_local_need(
+            session.scope(),
+            id,
+            description,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
     answer(&session, &state, id, Ok(())).await
 }

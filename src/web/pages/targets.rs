@@ -94,7 +94,13 @@ impl ListQuery {
             ("source", &self.source),
             ("sort", &self.sort),
         ];
-        serde_urlencoded::to_string(pairs.iter().filter(|(_, v)| !v.is_empty()).collect::<Vec<_>>()).unwrap_or_default()
+        serde_urlencoded::to_string(
+            pairs
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_default()
     }
 }
 
@@ -118,28 +124,71 @@ struct ListPage {
     sorts: Vec<(String, String, bool)>,
 }
 
-async fn list(session: Session, State(state): State<AppState>, Query(query): Query<ListQuery>) -> WebResult<Html<String>> {
+async fn list(
+    session: Session,
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> WebResult<Html<String>> {
     let page = query.page.unwrap_or(1).max(1);
-    let (targets, total) =
-        state.store.list_targets(session.scope(), &query.filter(), query.sort(), PAGE_SIZE, (page - 1) * PAGE_SIZE).await?;
+    let (targets, total) = state
+        .store
+        .list_targets(
+            session.scope(),
+            &query.filter(),
+            query.sort(),
+            PAGE_SIZE,
+            (page - 1) * PAGE_SIZE,
+        )
+        .await?;
     let referential = Referential::get();
     let pick = |items: Vec<(String, String)>, current: &str| {
-        items.into_iter().map(|(code, label)| { let selected = code == current; (code, label, selected) }).collect()
+        items
+            .into_iter()
+            .map(|(code, label)| {
+                let selected = code == current;
+                (code, label, selected)
+            })
+            .collect()
     };
     let page_view = ListPage {
         chrome: Chrome::new(&session, "targets", "Cibles"),
         query_string: query.without_page(),
         stages: view::options(Stage::ALL, Stage::as_str, Stage::label, &query.stage),
         scales: view::options(Scale::ALL, Scale::as_str, Scale::label, &query.scale),
-        colours: view::options(PoliticalColour::ALL, PoliticalColour::as_str, PoliticalColour::label, &query.colour),
-        sources: view::options(LeadSource::ALL, LeadSource::as_str, LeadSource::label, &query.source),
-        regions: pick(referential.regions().map(|r| (r.code.clone(), r.name.clone())).collect(), &query.region),
+        colours: view::options(
+            PoliticalColour::ALL,
+            PoliticalColour::as_str,
+            PoliticalColour::label,
+            &query.colour,
+        ),
+        sources: view::options(
+            LeadSource::ALL,
+            LeadSource::as_str,
+            LeadSource::label,
+            &query.source,
+        ),
+        regions: pick(
+            referential
+                .regions()
+                .map(|r| (r.code.clone(), r.name.clone()))
+                .collect(),
+            &query.region,
+        ),
         departements: pick(
-            referential.departements().map(|d| (d.code.clone(), format!("{} – {}", d.code, d.name))).collect(),
+            referential
+                .departements()
+                .map(|d| (d.code.clone(), format!("{} – {}", d.code, d.name)))
+                .collect(),
             &query.departement,
         ),
         owners: pick(
-            state.store.list_owners().await?.into_iter().map(|(id, name)| (id.to_string(), name)).collect(),
+            state
+                .store
+                .list_owners()
+                .await?
+                .into_iter()
+                .map(|(id, name)| (id.to_string(), name))
+                .collect(),
             &query.owner,
         ),
         sorts: pick(
@@ -166,9 +215,22 @@ pub fn targets_sheet(targets: &[Target]) -> Sheet {
     Sheet {
         name: "Cibles".into(),
         headers: vec![
-            "Collectivité", "Code INSEE", "Type", "Département", "Région", "Population", "Échelle", "Statut",
-            "Responsable", "Couleur politique", "Source", "Priorité", "Prochaine action", "Date prochaine action",
-            "Squats/bidonvilles", "Notes",
+            "Collectivité",
+            "Code INSEE",
+            "Type",
+            "Département",
+            "Région",
+            "Population",
+            "Échelle",
+            "Statut",
+            "Responsable",
+            "Couleur politique",
+            "Source",
+            "Priorité",
+            "Prochaine action",
+            "Date prochaine action",
+            "Squats/bidonvilles",
+            "Notes",
         ],
         rows: targets
             .iter()
@@ -176,7 +238,11 @@ pub fn targets_sheet(targets: &[Target]) -> Sheet {
                 vec![
                     t.name.clone(),
                     t.official_code.clone().unwrap_or_default(),
-                    t.collectivity_kind.as_deref().and_then(CollectivityKind::parse).map_or("", |k| k.label_fr()).to_string(),
+                    t.collectivity_kind
+                        .as_deref()
+                        .and_then(CollectivityKind::parse)
+                        .map_or("", |k| k.label_fr())
+                        .to_string(),
                     t.departement_code.clone().unwrap_or_default(),
                     view::region_name(t.region_code.as_deref()),
                     t.population.map(|p| p.to_string()).unwrap_or_default(),
@@ -196,12 +262,37 @@ pub fn targets_sheet(targets: &[Target]) -> Sheet {
     }
 }
 
-async fn export(session: Session, State(state): State<AppState>, Query(query): Query<ListQuery>) -> WebResult<Response> {
+async fn export(
+    session: Session,
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> WebResult<Response> {
     let format = query.format.unwrap_or(ExportFormat::Csv);
-    let (targets, _) = state.store.list_targets(session.scope(), &query.filter(), query.sort(), EXPORT_LIMIT, 0).await?;
-    let bytes = targets_sheet(&targets).to_bytes(format).map_err(WebError::Internal)?;
-    let disposition = format!("attachment; filename=\"cibles-{}.{}\"", state.clock.today(), format.extension());
-    Ok(([(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
+    let (targets, _) = state
+        .store
+        .list_targets(
+            session.scope(),
+            &query.filter(),
+            query.sort(),
+            EXPORT_LIMIT,
+            0,
+        )
+        .await?;
+    let bytes = targets_sheet(&targets)
+        .to_bytes(format)
+        .map_err(WebError::Internal)?;
+    let disposition = format!(
+        "attachment; filename=\"cibles-{}.{}\"",
+        state.clock.today(),
+        format.extension()
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
         .into_response())
 }
 
@@ -250,17 +341,50 @@ pub struct NewTargetForm {
     pub notes: String,
 }
 
-async fn render_new(session: &Session, state: &AppState, form: NewTargetForm, error: Option<String>) -> WebResult<Html<String>> {
+async fn render_new(
+    session: &Session,
+    state: &AppState,
+    form: NewTargetForm,
+    error: Option<String>,
+) -> WebResult<Html<String>> {
     let owners = state.store.list_owners().await?;
     let page = NewPage {
         chrome: Chrome::new(session, "targets", "Nouvelle cible"),
-        stages: view::options(Stage::ALL, Stage::as_str, Stage::label, if form.stage.is_empty() { "identified" } else { &form.stage }),
-        colours: view::options(PoliticalColour::ALL, PoliticalColour::as_str, PoliticalColour::label, if form.political_colour.is_empty() { "unknown" } else { &form.political_colour }),
-        sources: view::options(LeadSource::ALL, LeadSource::as_str, LeadSource::label, if form.lead_source.is_empty() { "other" } else { &form.lead_source }),
+        stages: view::options(
+            Stage::ALL,
+            Stage::as_str,
+            Stage::label,
+            if form.stage.is_empty() {
+                "identified"
+            } else {
+                &form.stage
+            },
+        ),
+        colours: view::options(
+            PoliticalColour::ALL,
+            PoliticalColour::as_str,
+            PoliticalColour::label,
+            if form.political_colour.is_empty() {
+                "unknown"
+            } else {
+                &form.political_colour
+            },
+        ),
+        sources: view::options(
+            LeadSource::ALL,
+            LeadSource::as_str,
+            LeadSource::label,
+            if form.lead_source.is_empty() {
+                "other"
+            } else {
+                &form.lead_source
+            },
+        ),
         owners: owners
             .into_iter()
             .map(|(id, name)| {
-                let selected = form.owner == id.to_string() || (form.owner.is_empty() && id == session.user.id);
+                let selected = form.owner == id.to_string()
+                    || (form.owner.is_empty() && id == session.user.id);
                 (id.to_string(), name, selected)
             })
             .collect(),
@@ -276,7 +400,11 @@ async fn new_form(session: Session, State(state): State<AppState>) -> WebResult<
 }
 
 /// Turns the form into a new target, or says in French what is wrong.
-async fn parse_new_target(session: &Session, state: &AppState, form: &NewTargetForm) -> Result<NewTarget, String> {
+async fn parse_new_target(
+    session: &Session,
+    state: &AppState,
+    form: &NewTargetForm,
+) -> Result<NewTarget, String> {
     let referential = Referential::get();
     let entry = form
         .reference
@@ -288,9 +416,20 @@ async fn parse_new_target(session: &Session, state: &AppState, form: &NewTargetF
         })
         .ok_or_else(|| format!("« {} » : choisissez la collectivité dans la liste proposée (nom ambigu ou inconnu).", form.collectivity))?;
     if let crate::store::Scope::Relay(user_id) = session.scope() {
-        let territories = state.store.user_territories(user_id).await.map_err(|e| e.to_string())?;
-        if !entry.departement.as_ref().is_some_and(|d| territories.contains(d)) {
-            return Err(format!("{} n'est pas dans les départements de votre association.", entry.name));
+        let territories = state
+            .store
+            .user_territories(user_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !entry
+            .departement
+            .as_ref()
+            .is_some_and(|d| territories.contains(d))
+        {
+            return Err(format!(
+                "{} n'est pas dans les départements de votre association.",
+                entry.name
+            ));
         }
     }
     let stage = Stage::parse(&form.stage).ok_or("Étape inconnue.")?;
@@ -298,7 +437,9 @@ async fn parse_new_target(session: &Session, state: &AppState, form: &NewTargetF
     let source = LeadSource::parse(&form.lead_source).unwrap_or(LeadSource::Other);
     let next_action_date = match form.next_action_date.trim() {
         "" => None,
-        text => Some(crate::domain::parse_date(text).ok_or(format!("Date de prochaine action « {text} » illisible (attendu JJ/MM/AAAA)."))?),
+        text => Some(crate::domain::parse_date(text).ok_or(format!(
+            "Date de prochaine action « {text} » illisible (attendu JJ/MM/AAAA)."
+        ))?),
     };
     let mut contacts = Vec::new();
     if !form.contact_name.trim().is_empty() {
@@ -306,11 +447,20 @@ async fn parse_new_target(session: &Session, state: &AppState, form: &NewTargetF
             "" => vec![],
             text => vec![EmailAddress::parse(text)?.to_string()],
         };
-        let phones = match form.contact_phone.trim() { "" => vec![], text => vec![text.to_string()] };
-        contacts.push(NewPerson { full_name: form.contact_name.trim().into(), function: form.contact_function.trim().into(), emails, phones, ..Default::default() });
+        let phones = match form.contact_phone.trim() {
+            "" => vec![],
+            text => vec![text.to_string()],
+        };
+        contacts.push(NewPerson {
+            full_name: form.contact_name.trim().into(),
+            function: form.contact_function.trim().into(),
+            emails,
+            phones,
+            ..Default::default()
+        });
     }
     Ok(NewTarget {
-        organisation: organisation_from_entry(entry),
+        organisation: NewOrganisation::from_referential(entry),
         stage,
         fields: TargetFields {
             owner_id: form.owner.parse().ok(),
@@ -326,35 +476,33 @@ async fn parse_new_target(session: &Session, state: &AppState, form: &NewTargetF
     })
 }
 
-/// The organisation row of a collectivity of the referential.
-pub fn organisation_from_entry(entry: &crate::referential::Entry) -> NewOrganisation {
-    let referential = Referential::get();
-    NewOrganisation {
-        kind: "collectivity".into(),
-        name: entry.name.clone(),
-        collectivity_kind: Some(entry.kind.as_str().into()),
-        official_code: Some(entry.code.clone()),
-        departement_code: entry.departement.clone(),
-        region_code: entry.region.clone().or_else(|| {
-            entry.departement.as_deref().and_then(|d| referential.region_of_departement(d)).map(str::to_string)
-        }),
-        population: entry.population,
-        scale: Some(Scale::of(entry.kind, entry.population).as_str().into()),
-        ..Default::default()
-    }
-}
-
-async fn create(session: Session, State(state): State<AppState>, Form(form): Form<NewTargetForm>) -> WebResult<Response> {
+async fn create(
+    session: Session,
+    State(state): State<AppState>,
+    Form(form): Form<NewTargetForm>,
+) -> WebResult<Response> {
     session.require_write()?;
     let new = match parse_new_target(&session, &state, &form).await {
         Ok(new) => new,
-        Err(message) => return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render_new(&session, &state, form, Some(message)).await?).into_response()),
-    };
-    match state.store.create_target(&new, &session.actor(), state.clock.now_millis()).await {
-        Ok(id) => Ok(Redirect::to(&format!("/targets/{id}")).into_response()),
-        Err(crate::store::StoreError::Conflict(message)) => {
-            Ok((axum::http::StatusCode::CONFLICT, render_new(&session, &state, form, Some(message)).await?).into_response())
+        Err(message) => {
+            return Ok((
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                render_new(&session, &state, form, Some(message)).await?,
+            )
+                .into_response());
         }
+    };
+    match state
+        .store
+        .create_target(&new, &session.actor(), state.clock.now_millis())
+        .await
+    {
+        Ok(id) => Ok(Redirect::to(&format!("/targets/{id}")).into_response()),
+        Err(crate::store::StoreError::Conflict(message)) => Ok((
+            axum::http::StatusCode::CONFLICT,
+            render_new(&session, &state, form, Some(message)).await?,
+        )
+            .into_response()),
         Err(other) => Err(other.into()),
     }
 }

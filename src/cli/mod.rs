@@ -1,0 +1,99 @@
+//! The command line: `relais serve`, `migrate`, `user`, `token`, `import`, `demo`, `seed`, `referential`.
+//! Each subcommand lives in its own file; `main.rs` only parses and calls [`run`].
+
+mod accounts;
+mod data;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "relais",
+    version,
+    about = "Adhésions et messagerie du Club des collectivités engagées"
+)]
+pub struct Cli {
+    /// A configuration file whose keys override the built-in defaults (config/relais.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the web app and the JSON API (migrations run first).
+    Serve,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    User(accounts::UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(accounts::TokenCommand),
+    /// Import data from a spreadsheet.
+    #[command(subcommand)]
+    Import(data::ImportCommand),
+    /// Fill an empty database with a fictitious but realistic pipeline of 150 targets.
+    Demo,
+    /// Fill a database with a large volume for benchmarks (targets, people, interactions).
+    Seed(data::SeedArgs),
+    /// Regenerate the embedded referential from the npm package @etalab/decoupage-administratif.
+    #[command(subcommand)]
+    Referential(data::ReferentialCommand),
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Referential(command) = cli.command {
+        return data::referential(command);
+    }
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("{error}");
+            std::process::exit(2);
+        }
+    };
+    crate::app::init_logging(&settings.log);
+    let clock = Clock::system();
+    match cli.command {
+        Command::Serve => {
+            let app = crate::app::Application::build(settings, clock).await?;
+            app.run_until_stopped(crate::app::shutdown_on_signal())
+                .await
+        }
+        Command::Migrate => {
+            let store = open_store(&settings).await?;
+            println!("Migrations appliquées ({}).", store.backend_name());
+            Ok(())
+        }
+        Command::User(command) => {
+            accounts::user(command, &open_store(&settings).await?, &clock).await
+        }
+        Command::Token(command) => {
+            accounts::token(command, &open_store(&settings).await?, &clock).await
+        }
+        Command::Import(command) => {
+            data::import(command, &open_store(&settings).await?, &clock).await
+        }
+        Command::Demo => data::demo(&open_store(&settings).await?, &clock).await,
+        Command::Seed(args) => data::seed(args, &open_store(&settings).await?, &clock).await,
+        Command::Referential(_) => unreachable!("handled above"),
+    }
+}
+
+/// Connects and migrates, for the subcommands that work on the database.
+async fn open_store(settings: &Settings) -> anyhow::Result<crate::store::Store> {
+    std::fs::create_dir_all(&settings.data_dir)?;
+    let store =
+        crate::store::Store::connect(&settings.database.url, settings.database.max_connections)
+            .await?;
+    store.migrate().await?;
+    Ok(store)
+}

@@ -1,0 +1,675 @@
+//! Handlers of the JSON API, one per operation, each documented for the OpenAPI document.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ApiCaller, ApiError, ApiResult};
+use crate::domain::{EmailAddress, InteractionKind, LeadSource, PoliticalColour, Priority, Stage};
+use crate::referential::{CollectivityKind, Referential};
+use crate::store::organisations::{NewOrganisation, Organisation};
+use crate::store::people::{NewPerson, Person};
+use crate::store::targets::{
+    Interaction, NewInteraction, NewTarget, StageChange, StageMove, Target, TargetFields,
+    TargetFilter, TargetSort,
+};
+use crate::web::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/organisations",
+            get(list_organisations).post(create_organisation),
+        )
+        .route("/organisations/{id}", get(get_organisation))
+        .route("/people", get(list_people).post(create_person))
+        .route("/people/{id}", get(get_person))
+        .route("/targets", get(list_targets).post(create_target))
+        .route("/targets/{id}", get(get_target).patch(update_target))
+        .route(
+            "/targets/{id}/stage-changes",
+            get(list_stage_changes).post(change_stage),
+        )
+        .route(
+            "/targets/{id}/interactions",
+            get(list_interactions).post(create_interaction),
+        )
+}
+
+const MAX_LIMIT: i64 = 500;
+
+#[derive(Deserialize, IntoParams)]
+pub struct SearchParams {
+    /// Text searched in names (accents and case ignored).
+    #[serde(default)]
+    q: String,
+    /// `collectivity`, `association` or `partner` (organisations only).
+    kind: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+fn page(limit: Option<i64>, offset: Option<i64>) -> (i64, i64) {
+    (
+        limit.unwrap_or(100).clamp(1, MAX_LIMIT),
+        offset.unwrap_or(0).max(0),
+    )
+}
+
+fn parse_optional_date(field: &'static str, text: Option<&str>) -> ApiResult<Option<NaiveDate>> {
+    match text.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => crate::domain::parse_date(text).map(Some).ok_or_else(|| {
+            ApiError::invalid(
+                field,
+                format!("date « {text} » illisible (attendu AAAA-MM-JJ)"),
+            )
+        }),
+    }
+}
+
+fn parse_code<T>(
+    field: &'static str,
+    text: &str,
+    parse: fn(&str) -> Option<T>,
+    all: &[T],
+    code: fn(T) -> &'static str,
+) -> ApiResult<T>
+where
+    T: Copy,
+{
+    parse(text).ok_or_else(|| {
+        let accepted = all.iter().map(|v| code(*v)).collect::<Vec<_>>().join(", ");
+        ApiError::invalid(
+            field,
+            format!("valeur « {text} » inconnue ; valeurs admises : {accepted}"),
+        )
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/organisations", params(SearchParams), responses((status = 200, body = [Organisation])), security(("bearer" = [])))]
+pub async fn list_organisations(
+    caller: ApiCaller,
+    State(state): State<AppState>,
+    Query(params): Query<SearchParams>,
+) -> ApiResult<Json<Vec<Organisation>>> {
+    let (limit, offset) = page(params.limit, params.offset);
+    Ok(Json(
+        state
+            .store
+            .search_organisations(
+                caller.scope(),
+                &params.q,
+                params.kind.as_deref(),
+                limit,
+                offset,
+            )
+            .await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/organisations/{id}", responses((status = 200, body = Organisation), (status = 404)), security(("bearer" = [])))]
+pub async fn get_organisation(
+    caller: ApiCaller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Organisation>> {
+    Ok(Json(
+        state
+            .store
+            .organisation(caller.scope(), id)
+            .await?
+            .ok_or(crate::store::StoreError::NotFound)?,
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct OrganisationInput {
+    /// `association` (member association) or `partner`; collectivities are created with their target.
+    kind: String,
+    name: String,
+    #[serde(default)]
+    departement_code: Option<String>,
+    #[serde(default)]
+    website: String,
+    #[serde(default)]
+    notes: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/organisations", request_body = OrganisationInput, responses((status = 201, body = Organisation), (status = 422)), security(("bearer" = [])))]
+pub async fn create_organisation(
+    caller: ApiCaller,
+    State(state): State<AppState>,
+    Json(input): Json<OrganisationInput>,
+) -> ApiResult<(StatusCode, Json<Organisation>)> {
+    caller.require_write()?;
+    if !matches!(input.kind.as_str(), "association" | "partner") {
+        return Err(ApiError::invalid(
+            "kind",
+            "« association » ou « partner » attendu ; une collectivité se crée avec sa cible",
+        ));
+    }
+    if input.name.trim().is_empty() {
+        return Err(ApiError::invalid("name", "le nom est obligatoire"));
+    }
+    let referential = Referential::get();
+    let departement = match input
+        .departement_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        None => None,
+        Some(text) => Some(
+            referential
+                .resolve_departement(text)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "departement_code",
+                        format!("département « {text} » inconnu"),
+                    )
+                })?
+                .to_string(),
+        ),
+    };
+    let new = NewOrganisation {
+        kind: input.kind,
+        name: input.name.trim().into(),
+        region_code: departement
+            .as_deref()
+            .and_then(|d| referential.region_of_departement(d))
+            .map(str::to_string),
+        departement_code: departement,
+        website: input.website,
+        notes: input.notes,
+        ..Default::default()
+    };
+    let id = state
+        .store
+        .create_organisation(&new, &caller.actor(), state.clock.now_millis())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            state
+                .store
+                .organisation(caller.scope(), id)
+                .await?
+                .ok_or(crate::store::StoreError::NotFound)?,
+        ),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/people", params(SearchParams), responses((status = 200, body = [Person])), security(("bearer" = [])))]
+pub async fn list_people(
+    caller: ApiCaller,
+    State(state): State<AppState>,
+    Query(params): Query<SearchParams>,
+) -> ApiResult<Json<Vec<serde_json::Value>>> {
+    let (limit, offset) = page(params.limit, params.offset);
+    let people = state
+        .store
+        .search_people(caller.scope(), &params.q, limit, offset)
+        .await?;
+    Ok(Json(people.iter().map(person_json).collect()))
+}
+
+fn person_json(person: &Person) -> serde_json::Value {
+    let mut value = serde_json::to_value(person).unwrap_or_default();
+    value["emails"] = serde_json::json!(person.emails());
+    value["phones"] = serde_json::json!(person.phones());
+    value
+}
+
+#[utoipa::path(get, path = "/api/v1/people/{id}", responses((status = 200, body = Person), (status = 404)), security(("bearer" = [])))]
+pub async fn get_person(
+    caller: ApiCaller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let person = state
+        .store
+        .person(caller.scope(), id)
+        .await?
+        .ok_or(crate::store::StoreError::NotFound)?;
+    Ok(Json(person_json(&person)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PersonInput {
+    organisation_id: Option<i64>,
+    full_name: String,
+    #[serde(default)]
+    function: String,
+    #[serde(default)]
+    emails: Vec<String>,
+    #[serde(default)]
+    phones: Vec<String>,
+    #[serde(default)]
+    notes: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/people", request_body = PersonInput, responses((status = 201, body = Person), (status = 422)), security(("bearer" = [])))]
+pub async fn create_person(
+    caller: ApiCaller,
+    State(state): State<AppState>,
+    Json(input): Json<PersonInput>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    caller.require_write()?;
+    if input.full_name.trim().is_empty() {
+        return Err(ApiError::invalid("full_name", "le nom est obligatoire"));
+    }
+    let emails = input
+        .emails
+        .iter()
+        .map(|e| {
+            EmailAddress::parse(e)
+                .map(|e| e.to_string())
+                .map_err(|m| ApiError::invalid("emails", m))
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let new = NewPerson {
+        organisation_id: input.organisation_id,
+        full_name: input.full_name.trim().into(),
+        function: input.function,
+        notes: input.notes,
+        emails,
+        phones: input.phones,
+    };
+    let id = state
+        .store
+        .create_person(
+            caller.scope(),
+            &new,
+            &caller.actor(),
+            state.clock.now_millis(),
+        )
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::NotFound => {
+                ApiError::invalid("organisation_id", "organisation introuvable")
+            }
+            other => other.into(),
+        })?;
+    get_person(caller, State(state), Path(id))
+        .await
+        .map(|json| (StatusCode::CREATED, json))
+}
+
+#[derive(Deserialize, IntoParams, Default)]
+pub struct TargetParams {
+    q: Option<String>,
+    stage: Option<String>,
+    region: Option<String>,
+    departement: Option<String>,
+    scale: Option<String>,
+    owner: Option<i64>,
+    colour: Option<String>,
+    source: Option<String>,
+    /// `name`, `stage`, `next_action_date`, `population` or `updated`.
+    sort: Option<TargetSort>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+#[derive(serde::Serialize, ToSchema)]
+pub struct TargetPage {
+    total: i64,
+    items: Vec<Target>,
+}
+
+#[utoipa::path(get, path = "/api/v1/targets", params(TargetParams), responses((status = 200, body = TargetPage)), security(("bearer" = [])))]
+pub async fn list_targets(
+    caller: ApiCaller,
+    State(state): State<AppState>,
+    Query(params): Query<TargetParams>,
+) -> ApiResult<Json<TargetPage>> {
+    let (limit, offset) = page(params.limit, params.offset);
+    let filter = TargetFilter {
+        q: params.q,
+        stage: params.stage,
+        region: params.region,
+        departement: params.departement,
+        scale: params.scale,
+        owner: params.owner,
+        colour: params.colour,
+        source: params.source,
+        due_by: None,
+    };
+    let (items, total) = state
+        .store
+        .list_targets(
+            caller.scope(),
+            &filter,
+            params.sort.unwrap_or_default(),
+            limit,
+            offset,
+        )
+        .await?;
+    Ok(Json(TargetPage { total, items }))
+}
+
+#[utoipa::path(get, path = "/api/v1/targets/{id}", responses((status = 200, body = Target), (status = 404)), security(("bearer" = [])))]
+pub async fn get_target(
+    caller: ApiCaller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Target>> {
+    Ok(Json(
+        state
+            .store
+            .target(caller.scope(), id)
+            .await?
+            .ok_or(crate::store::StoreError::NotFound)?,
+    ))
+}
+
+/// A new target: the collectivity by its official code, and the first follow-up fields.
+#[derive(Deserialize, ToSchema, Default)]
+pub struct TargetInput {
+    /// INSEE code (commune, département, région) or SIREN (EPCI).
+    code: Option<String>,
+    /// `commune`, `cc`, `ca`, `cu`, `metropole`, `departement`, `region`; needed only when a code is ambiguous.
+    collectivity_kind: Option<String>,
+    stage: Option<String>,
+    owner_id: Option<i64>,
+    political_colour: Option<String>,
+    lead_source: Option<String>,
+    priority: Option<String>,
+    next_action: Option<String>,
+    next_action_date: Option<String>,
+    has_squats: Option<bool>,
+    notes: Option<String>,
+}
+
+fn apply_fields(input: &TargetInput, mut fields: TargetFields) -> ApiResult<TargetFields> {
+    if let Some(v) = &input.political_colour {
+        fields.political_colour = parse_code(
+            "political_colour",
+            v,
+            PoliticalColour::parse,
+            PoliticalColour::ALL,
+            PoliticalColour::as_str,
+        )?
+        .as_str()
+        .into();
+    }
+    if let Some(v) = &input.lead_source {
+        fields.lead_source = parse_code(
+            "lead_source",
+            v,
+            LeadSource::parse,
+            LeadSource::ALL,
+            LeadSource::as_str,
+        )?
+        .as_str()
+        .into();
+    }
+    if let Some(v) = &input.priority {
+        fields.priority = parse_code(
+            "priority",
+            v,
+            Priority::parse,
+            Priority::ALL,
+            Priority::as_str,
+        )?
+        .as_str()
+        .into();
+    }
+    if input.owner_id.is_some() {
+        fields.owner_id = input.owner_id;
+    }
+    if let Some(v) = &input.next_action {
+        fields.next_action = v.trim().into();
+    }
+    if input.next_action_date.is_some() {
+        fields.next_action_date =
+            parse_optional_date("next_action_date", input.next_action_date.as_deref())?;
+    }
+    if let Some(v) = input.has_squats {
+        fields.has_squats = v;
+    }
+    if let Some(v) = &input.notes {
+        fields.notes = v.clone();
+    }
+    Ok(fields)
+}
+
+#[utoipa::path(post, path = "/api/v1/targets", request_body = TargetInput, responses((status = 201, body = Target), (status = 409), (status = 422)), security(("bearer" = [])))]
+pub async fn create_target(
+    caller: ApiCaller,
+    State(state): State<AppState>,
+    Json(input): Json<TargetInput>,
+) -> ApiResult<(StatusCode, Json<Target>)> {
+    caller.require_write()?;
+    let code = input
+        .code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::invalid("code", "le code INSEE ou SIREN est obligatoire"))?;
+    let kind = match input.collectivity_kind.as_deref() {
+        None => None,
+        Some(k) => Some(parse_code(
+            "collectivity_kind",
+            k,
+            CollectivityKind::parse,
+            &CollectivityKind::ALL,
+            CollectivityKind::as_str,
+        )?),
+    };
+    let entry = Referential::get().by_code(kind, code).ok_or_else(|| {
+        ApiError::invalid(
+            "code",
+            format!("aucune collectivité n'a le code « {code} »"),
+        )
+    })?;
+    let stage = match &input.stage {
+        None => Stage::Identified,
+        Some(s) => parse_code("stage", s, Stage::parse, Stage::ALL, Stage::as_str)?,
+    };
+    let defaults = TargetFields {
+        political_colour: "unknown".into(),
+        lead_source: "other".into(),
+        priority: "normal".into(),
+        ..Default::default()
+    };
+    let new = NewTarget {
+        organisation: crate::store::organisations::NewOrganisation::from_referential(entry),
+        stage,
+        fields: apply_fields(&input, defaults)?,
+        contacts: vec![],
+    };
+    let id = state
+        .store
+        .create_target(&new, &caller.actor(), state.clock.now_millis())
+        .await?;
+    get_target(caller, State(state), Path(id))
+        .await
+        .map(|json| (StatusCode::CREATED, json))
+}
+
+#[utoipa::path(patch, path = "/api/v1/targets/{id}", request_body = TargetInput, responses((status = 200, body = Target), (status = 404), (status = 422)), security(("bearer" = [])))]
+pub async fn update_target(
+    caller: ApiCaller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Json(input): Json<TargetInput>,
+) -> ApiResult<Json<Target>> {
+    caller.require_write()?;
+    if input.code.is_some() || input.stage.is_some() {
+        return Err(ApiError::invalid(
+            if input.code.is_some() {
+                "code"
+            } else {
+                "stage"
+            },
+            "ne se modifie pas ici : l'étape change par POST /targets/{id}/stage-changes",
+        ));
+    }
+    let target = state
+        .store
+        .target(caller.scope(), id)
+        .await?
+        .ok_or(crate::store::StoreError::NotFound)?;
+    let fields = apply_fields(&input, target.fields())?;
+    state
+        .store
+        .update_target(
+            caller.scope(),
+            id,
+            &fields,
+            &caller.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
+    get_target(caller, State(state), Path(id)).await
+}
+
+#[utoipa::path(get, path = "/api/v1/targets/{id}/stage-changes", responses((status = 200, body = [StageChange])), security(("bearer" = [])))]
+pub async fn list_stage_changes(
+    caller: ApiCaller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<StageChange>>> {
+    state
+        .store
+        .target(caller.scope(), id)
+        .await?
+        .ok_or(crate::store::StoreError::NotFound)?;
+    Ok(Json(state.store.stage_history(caller.scope(), id).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct StageInput {
+    stage: String,
+    #[serde(default)]
+    reason: String,
+    on_hold_until: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/targets/{id}/stage-changes", request_body = StageInput, responses((status = 201, body = Target), (status = 422)), security(("bearer" = [])))]
+pub async fn change_stage(
+    caller: ApiCaller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Json(input): Json<StageInput>,
+) -> ApiResult<(StatusCode, Json<Target>)> {
+    caller.require_write()?;
+    let to = parse_code(
+        "stage",
+        &input.stage,
+        Stage::parse,
+        Stage::ALL,
+        Stage::as_str,
+    )?;
+    if to == Stage::Declined && input.reason.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "reason",
+            "la raison du refus est obligatoire",
+        ));
+    }
+    let change = StageMove {
+        to,
+        reason: input.reason.trim().into(),
+        on_hold_until: parse_optional_date("on_hold_until", input.on_hold_until.as_deref())?,
+        today: state.clock.today(),
+    };
+    state
+        .store
+        .change_stage(
+            caller.scope(),
+            id,
+            &change,
+            &caller.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
+    get_target(caller, State(state), Path(id))
+        .await
+        .map(|json| (StatusCode::CREATED, json))
+}
+
+#[utoipa::path(get, path = "/api/v1/targets/{id}/interactions", responses((status = 200, body = [Interaction])), security(("bearer" = [])))]
+pub async fn list_interactions(
+    caller: ApiCaller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<serde_json::Value>>> {
+    state
+        .store
+        .target(caller.scope(), id)
+        .await?
+        .ok_or(crate::store::StoreError::NotFound)?;
+    let rows = state.store.interactions(caller.scope(), id).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(i, people)| {
+                let mut value = serde_json::to_value(&i).unwrap_or_default();
+                value["people"] = serde_json::json!(people);
+                value
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct InteractionInput {
+    /// `email`, `phone_call`, `letter`, `postcard`, `meeting` or `other`.
+    kind: String,
+    /// AAAA-MM-JJ.
+    occurred_on: String,
+    summary: String,
+    #[serde(default)]
+    outcome: String,
+    /// Ids of people of the target's collectivity.
+    #[serde(default)]
+    people: Vec<i64>,
+}
+
+#[utoipa::path(post, path = "/api/v1/targets/{id}/interactions", request_body = InteractionInput, responses((status = 201), (status = 422)), security(("bearer" = [])))]
+pub async fn create_interaction(
+    caller: ApiCaller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Json(input): Json<InteractionInput>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    caller.require_write()?;
+    let kind = parse_code(
+        "kind",
+        &input.kind,
+        InteractionKind::parse,
+        InteractionKind::ALL,
+        InteractionKind::as_str,
+    )?;
+    let occurred_on = parse_optional_date("occurred_on", Some(&input.occurred_on))?
+        .ok_or_else(|| ApiError::invalid("occurred_on", "la date est obligatoire"))?;
+    if input.summary.trim().is_empty() {
+        return Err(ApiError::invalid("summary", "le résumé est obligatoire"));
+    }
+    let new = NewInteraction {
+        kind: kind.as_str().into(),
+        occurred_on,
+        summary: input.summary.trim().into(),
+        outcome: input.outcome,
+        people: input.people,
+    };
+    let interaction = state
+        .store
+        .record_interaction(
+            caller.scope(),
+            id,
+            &new,
+            &caller.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"id": interaction})),
+    ))
+}

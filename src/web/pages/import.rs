@@ -1,0 +1,314 @@
+//! Importing the staff spreadsheet from the web app: upload, then a preview (column mapping, what each line
+//! would become, the errors of each bad line, candidates for ambiguous or unknown collectivities), then the
+//! import itself, all or nothing. The uploaded file waits under the data folder between the steps, so the
+//! preview and the import read exactly the same bytes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use askama::Template;
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+
+use crate::import::{
+    Field, ImportPlan, RowStatus, Table, apply_overrides, guess_mapping, plan_import, read_table,
+};
+use crate::store::import::DuplicatePolicy;
+use crate::web::AppState;
+use crate::web::auth::Session;
+use crate::web::error::{WebError, WebResult};
+use crate::web::view::Chrome;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/import", get(upload_page))
+        .route("/import/preview", post(preview_upload))
+        .route("/import/confirm", post(confirm))
+}
+
+#[derive(Template)]
+#[template(path = "import.html", config = "src/web/askama.toml")]
+struct UploadPage {
+    chrome: Chrome,
+    error: Option<String>,
+}
+
+async fn upload_page(session: Session) -> WebResult<Html<String>> {
+    session.require_staff()?;
+    Ok(Html(
+        UploadPage {
+            chrome: Chrome::new(&session, "import", "Import"),
+            error: None,
+        }
+        .render()?,
+    ))
+}
+
+/// A column of the mapping step: its header, a sample value and the field chosen.
+pub struct MappedColumn {
+    pub index: usize,
+    pub header: String,
+    pub sample: String,
+    pub field: String,
+}
+
+#[derive(Template)]
+#[template(path = "import_preview.html", config = "src/web/askama.toml")]
+struct PreviewPage {
+    chrome: Chrome,
+    upload: String,
+    file_name: String,
+    on_duplicate: String,
+    columns: Vec<MappedColumn>,
+    fields: Vec<(&'static str, &'static str)>,
+    plan: ImportPlan,
+    outcome: Option<String>,
+}
+
+impl PreviewPage {
+    pub fn status_label(status: &RowStatus) -> &'static str {
+        match status {
+            RowStatus::New => "nouvelle cible",
+            RowStatus::Duplicate => "doublon",
+            RowStatus::Ambiguous => "ambiguë",
+            RowStatus::Unknown => "inconnue",
+            RowStatus::Invalid => "à corriger",
+            RowStatus::Empty => "vide",
+        }
+    }
+}
+
+fn upload_dir(state: &AppState) -> PathBuf {
+    state.settings.data_dir.join("imports")
+}
+
+/// The stored upload of this token; the token is checked so no other path can be named.
+fn upload_path(state: &AppState, token: &str) -> WebResult<PathBuf> {
+    if token.is_empty()
+        || !token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(WebError::BadRequest(
+            "Fichier d'import inconnu : recommencez l'envoi.".into(),
+        ));
+    }
+    Ok(upload_dir(state).join(token))
+}
+
+async fn preview_upload(
+    session: Session,
+    State(state): State<AppState>,
+    mut multipart: Multipart,
+) -> WebResult<Response> {
+    session.require_staff()?;
+    let mut file: Option<(String, Vec<u8>)> = None;
+    let mut on_duplicate = "skip".to_string();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| WebError::BadRequest(format!("Envoi illisible : {e}")))?
+    {
+        match field.name() {
+            Some("file") => {
+                let name = field.file_name().unwrap_or("import.csv").to_string();
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| WebError::BadRequest(format!("Envoi interrompu : {e}")))?;
+                file = Some((name, bytes.to_vec()));
+            }
+            Some("on_duplicate") => on_duplicate = field.text().await.unwrap_or_default(),
+            _ => {}
+        }
+    }
+    let Some((file_name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+        let page = UploadPage {
+            chrome: Chrome::new(&session, "import", "Import"),
+            error: Some("Choisissez un fichier CSV ou XLSX.".into()),
+        };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+    };
+    let table = match read_table(&bytes, &file_name) {
+        Ok(table) => table,
+        Err(error) => {
+            let page = UploadPage {
+                chrome: Chrome::new(&session, "import", "Import"),
+                error: Some(error.to_string()),
+            };
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+        }
+    };
+    let token = crate::security::random_token();
+    std::fs::create_dir_all(upload_dir(&state)).map_err(|e| WebError::Internal(e.to_string()))?;
+    std::fs::write(upload_path(&state, &token)?, &bytes)
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let mapping = guess_mapping(&table.headers);
+    render_preview(
+        &session,
+        &state,
+        token,
+        file_name,
+        on_duplicate,
+        &table,
+        mapping,
+        None,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)] // each argument is one piece of the page
+async fn render_preview(
+    session: &Session,
+    state: &AppState,
+    upload: String,
+    file_name: String,
+    on_duplicate: String,
+    table: &Table,
+    mapping: Vec<Option<Field>>,
+    outcome: Option<String>,
+) -> WebResult<Response> {
+    let owners = state.store.import_owners().await?;
+    let plan = plan_import(&state.store, table, &mapping, &owners).await?;
+    let columns = table
+        .headers
+        .iter()
+        .enumerate()
+        .map(|(index, header)| MappedColumn {
+            index,
+            header: header.clone(),
+            sample: table
+                .rows
+                .iter()
+                .filter_map(|(_, r)| r.get(index))
+                .find(|v| !v.trim().is_empty())
+                .cloned()
+                .unwrap_or_default(),
+            field: mapping
+                .get(index)
+                .copied()
+                .flatten()
+                .map_or("", Field::code)
+                .to_string(),
+        })
+        .collect();
+    let status = if plan.is_clean() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = PreviewPage {
+        chrome: Chrome::new(session, "import", "Aperçu de l'import"),
+        upload,
+        file_name,
+        on_duplicate,
+        columns,
+        fields: Field::ALL
+            .iter()
+            .map(|f| (f.code(), f.label_fr()))
+            .collect(),
+        plan,
+        outcome,
+    };
+    Ok((status, Html(page.render()?)).into_response())
+}
+
+async fn confirm(
+    session: Session,
+    State(state): State<AppState>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> WebResult<Response> {
+    session.require_staff()?;
+    let token = form.get("upload").cloned().unwrap_or_default();
+    let file_name = form.get("file_name").cloned().unwrap_or_default();
+    let on_duplicate = form
+        .get("on_duplicate")
+        .cloned()
+        .unwrap_or_else(|| "skip".into());
+    let path = upload_path(&state, &token)?;
+    let bytes = std::fs::read(&path).map_err(|_| {
+        WebError::BadRequest("Ce fichier n'est plus disponible : envoyez-le à nouveau.".into())
+    })?;
+    let table = read_table(&bytes, &file_name).map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let mut mapping = guess_mapping(&table.headers);
+    let overrides: Vec<(usize, Option<Field>)> = form
+        .iter()
+        .filter_map(|(key, value)| {
+            let column = key.strip_prefix("map_")?.parse().ok()?;
+            Some((
+                column,
+                if value.is_empty() {
+                    None
+                } else {
+                    Field::parse(value)
+                },
+            ))
+        })
+        .collect();
+    apply_overrides(&mut mapping, &overrides).map_err(WebError::BadRequest)?;
+    if form.get("action").map(String::as_str) != Some("import") {
+        return render_preview(
+            &session,
+            &state,
+            token,
+            file_name,
+            on_duplicate,
+            &table,
+            mapping,
+            None,
+        )
+        .await;
+    }
+    let owners = state.store.import_owners().await?;
+    let plan = plan_import(&state.store, &table, &mapping, &owners).await?;
+    if !plan.is_clean() {
+        return render_preview(
+            &session,
+            &state,
+            token,
+            file_name,
+            on_duplicate,
+            &table,
+            mapping,
+            None,
+        )
+        .await;
+    }
+    let policy = if on_duplicate == "update" {
+        DuplicatePolicy::Update
+    } else {
+        DuplicatePolicy::Skip
+    };
+    let actor = crate::store::audit::Actor {
+        user_id: Some(session.user.id),
+        label: format!("{} (import de {file_name})", session.user.name),
+    };
+    let outcome = state
+        .store
+        .apply_import(&plan, policy, &actor, state.clock.now_millis())
+        .await?;
+    let _ = std::fs::remove_file(&path);
+    let message = format!(
+        "Import terminé : {} cibles créées, {} mises à jour, {} ignorées.",
+        outcome.created, outcome.updated, outcome.skipped
+    );
+    tracing::info!(
+        created = outcome.created,
+        updated = outcome.updated,
+        "web import applied"
+    );
+    let page = PreviewPage {
+        chrome: Chrome::new(&session, "import", "Import terminé"),
+        upload: String::new(),
+        file_name,
+        on_duplicate,
+        columns: vec![],
+        fields: vec![],
+        plan,
+        outcome: Some(message),
+    };
+    Ok(Html(page.render()?).into_response())
+}

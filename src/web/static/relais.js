@@ -1,0 +1,94 @@
+// relais — the one small script of the staff app. Pages work without it; it adds completion of collectivity
+// names, drag and drop on the board, and sends the CSRF token with fetch calls.
+"use strict";
+document.documentElement.classList.add("js");
+const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+// Completion against the embedded referential: type a name or code, pick with mouse or arrows + Enter.
+function setupCompletion(box) {
+  const input = box.querySelector('input[role="combobox"]');
+  const hidden = box.querySelector('input[name="reference"]');
+  const list = box.querySelector('[role="listbox"]');
+  let items = [], active = -1, timer = null;
+  const close = () => { list.hidden = true; input.setAttribute("aria-expanded", "false"); active = -1; };
+  const choose = (i) => {
+    const e = items[i]; if (!e) return;
+    input.value = e.name; hidden.value = e.kind + ":" + e.code; close();
+  };
+  const render = () => {
+    list.innerHTML = "";
+    items.forEach((e, i) => {
+      const li = document.createElement("li");
+      li.id = "opt-" + i; li.setAttribute("role", "option"); li.setAttribute("aria-selected", i === active ? "true" : "false");
+      const pop = e.population ? " · " + e.population.toLocaleString("fr-FR") + " hab." : "";
+      const dep = e.departement_name ? " · " + e.departement_name + " (" + e.departement + ")" : "";
+      li.textContent = e.name + " — " + e.kind_label + dep + pop;
+      li.addEventListener("mousedown", (ev) => { ev.preventDefault(); choose(i); });
+      list.appendChild(li);
+    });
+    list.hidden = items.length === 0; input.setAttribute("aria-expanded", items.length ? "true" : "false");
+    if (active >= 0) input.setAttribute("aria-activedescendant", "opt-" + active);
+  };
+  input.addEventListener("input", () => {
+    hidden.value = ""; clearTimeout(timer);
+    const q = input.value.trim(); if (q.length < 2) { items = []; render(); return; }
+    timer = setTimeout(async () => {
+      const r = await fetch(box.dataset.complete + "?q=" + encodeURIComponent(q), { headers: { Accept: "application/json" } });
+      if (r.ok) { items = await r.json(); active = -1; render(); }
+    }, 120);
+  });
+  input.addEventListener("keydown", (ev) => {
+    if (list.hidden) return;
+    if (ev.key === "ArrowDown") { active = Math.min(active + 1, items.length - 1); render(); ev.preventDefault(); }
+    else if (ev.key === "ArrowUp") { active = Math.max(active - 1, 0); render(); ev.preventDefault(); }
+    else if (ev.key === "Enter" && active >= 0) { choose(active); ev.preventDefault(); }
+    else if (ev.key === "Escape") { close(); }
+  });
+  input.addEventListener("blur", () => setTimeout(close, 100));
+}
+
+// Board: dropping a card on a column posts the stage change; declining asks for the reason first.
+async function moveCard(card, column) {
+  const stage = column.dataset.stage;
+  let reason = "";
+  if (stage === "declined") {
+    reason = window.prompt("Raison du refus ?") || "";
+    if (!reason.trim()) return;
+  }
+  const body = new URLSearchParams({ stage, reason });
+  const r = await fetch("/targets/" + card.dataset.id + "/stage", {
+    method: "POST", body, headers: { "X-CSRF-Token": csrf(), Accept: "application/json" },
+  });
+  if (!r.ok) { const e = await r.json().catch(() => ({})); window.alert(e.error || "Déplacement refusé."); return; }
+  const from = card.closest(".column");
+  column.querySelector(".cards").prepend(card);
+  card.querySelector("select[name=stage]")?.setAttribute("value", stage);
+  for (const c of [from, column]) { const n = c.querySelector(".count"); n.textContent = c.querySelectorAll(".card-item").length; }
+}
+
+function setupBoard(board) {
+  if (board.dataset.canWrite !== "true") return;
+  let dragged = null;
+  board.addEventListener("dragstart", (ev) => { dragged = ev.target.closest(".card-item"); ev.dataTransfer.setData("text/plain", dragged?.dataset.id || ""); });
+  for (const column of board.querySelectorAll(".column")) {
+    column.addEventListener("dragover", (ev) => { ev.preventDefault(); column.classList.add("drop"); });
+    column.addEventListener("dragleave", () => column.classList.remove("drop"));
+    column.addEventListener("drop", (ev) => {
+      ev.preventDefault(); column.classList.remove("drop");
+      if (dragged && dragged.closest(".column") !== column) moveCard(dragged, column);
+    });
+  }
+  // Keyboard and touch: the card menu also moves without reloading.
+  for (const form of board.querySelectorAll("form.move")) {
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const target = board.querySelector('.column[data-stage="' + form.stage.value + '"]');
+      if (target) moveCard(form.closest(".card-item"), target);
+    });
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-complete]").forEach(setupCompletion);
+  document.querySelectorAll(".board").forEach(setupBoard);
+});
