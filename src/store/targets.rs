@@ -663,9 +663,8 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound)?;
         let mut tx = self.begin().await?;
-        let id: i64 =
-            with_tx!(&mut tx, |c| {
-                sqlx::query_scalar(
+        let id: i64 = with_tx!(&mut tx, |c| {
+            sqlx::query_scalar(
             "INSERT INTO local_needs (target_id, description, author_id, author_label, created_at)
              VALUES ($1, $2, $3, $4, $5) RETURNING id"
         )
@@ -676,7 +675,7 @@ impl Store {
         .bind(now)
         .fetch_one(c)
         .await
-            })?;
+        })?;
         audit::record(
             &mut tx,
             actor,

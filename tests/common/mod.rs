@@ -1,0 +1,348 @@
+//! Test harness: start the real application on port 0 with a fresh database (SQLite in a temporary folder, or
+//! a PostgreSQL database created for the test and dropped afterwards), a manual clock, and HTTP clients that
+//! log in like a person would.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::net::SocketAddr;
+
+use chrono::{DateTime, Utc};
+use relais::app::Application;
+use relais::clock::Clock;
+use relais::config::Settings;
+use relais::domain::Role;
+use relais::store::Store;
+use relais::store::accounts::NewUser;
+use tokio_util::sync::CancellationToken;
+
+pub const PASSWORD: &str = "un mot de passe solide";
+pub const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares one test per backend: `both_backends!(name, |app| async move { … })` makes `name::sqlite` and
+/// `name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = common::TestApp::spawn(common::Backend::Sqlite).await;
+                ($body)(app.clone()).await;
+                app.stop().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let app = common::TestApp::spawn(common::Backend::Postgres).await;
+                ($body)(app.clone()).await;
+                app.stop().await;
+            }
+        }
+    };
+}
+
+/// A fresh database for one test; PostgreSQL databases are dropped by [`TestDatabase::drop_database`].
+pub struct TestDatabase {
+    pub url: String,
+    pub backend: Backend,
+    postgres_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> TestDatabase {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary folder");
+                let url = format!("sqlite://{}", dir.path().join("relais.db").display());
+                TestDatabase {
+                    url,
+                    backend,
+                    postgres_name: None,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let name = format!("relais_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = sqlx::PgPool::connect(POSTGRES_ADMIN_URL)
+                    .await
+                    .expect("PostgreSQL must listen on 127.0.0.1:5432 with trust authentication (see README)");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&admin)
+                    .await
+                    .expect("create test database");
+                admin.close().await;
+                let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+                TestDatabase {
+                    url,
+                    backend,
+                    postgres_name: Some(name),
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    pub async fn drop_database(&self) {
+        if let Some(name) = &self.postgres_name {
+            if let Ok(admin) = sqlx::PgPool::connect(POSTGRES_ADMIN_URL).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&admin)
+                    .await;
+                admin.close().await;
+            }
+        }
+    }
+}
+
+/// A running relais and what a test needs to talk to it.
+#[derive(Clone)]
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub store: Store,
+    pub clock: Clock,
+    pub backend: Backend,
+    stop: CancellationToken,
+    database: std::sync::Arc<TestDatabase>,
+    data_dir: std::sync::Arc<tempfile::TempDir>,
+    served: std::sync::Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+pub fn start_time() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
+        .expect("valid date")
+        .with_timezone(&Utc)
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        let database = TestDatabase::create(backend).await;
+        let data_dir = tempfile::tempdir().expect("data folder");
+        let settings = Settings::for_tests(&database.url, data_dir.path());
+        let clock = Clock::manual(start_time());
+        let app = Application::build(settings, clock.clone())
+            .await
+            .expect("application builds");
+        let address = app.local_addr();
+        let store = app.store();
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let served = tokio::spawn(async move {
+            app.run_until_stopped(token)
+                .await
+                .expect("application runs");
+        });
+        TestApp {
+            address,
+            store,
+            clock,
+            backend,
+            stop,
+            database: std::sync::Arc::new(database),
+            data_dir: std::sync::Arc::new(data_dir),
+            served: std::sync::Arc::new(tokio::sync::Mutex::new(Some(served))),
+        }
+    }
+
+    /// Stops the server and drops the test database.
+    pub async fn stop(&self) {
+        self.stop.cancel();
+        if let Some(handle) = self.served.lock().await.take() {
+            let _ = handle.await;
+        }
+        self.database.drop_database().await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data_dir.path()
+    }
+
+    /// Creates an account directly in the store (the password is [`PASSWORD`]).
+    pub async fn create_user(&self, email: &str, role: Role, territories: &[&str]) -> i64 {
+        let hash = relais::security::hash_password(PASSWORD).expect("hash");
+        let territories: Vec<String> = territories.iter().map(|t| t.to_string()).collect();
+        let association_id = if role == Role::Relay {
+            let new = relais::store::organisations::NewOrganisation {
+                kind: "association".into(),
+                name: format!("Association de {email}"),
+                ..Default::default()
+            };
+            Some(
+                self.store
+                    .create_organisation(
+                        &new,
+                        &relais::store::audit::Actor::command_line(),
+                        self.clock.now_millis(),
+                    )
+                    .await
+                    .expect("association"),
+            )
+        } else {
+            None
+        };
+        let new = NewUser {
+            email,
+            name: email.split('@').next().unwrap_or(email),
+            role,
+            password_hash: &hash,
+            association_id,
+            territories: &territories,
+        };
+        self.store
+            .create_user(&new, self.clock.now_millis())
+            .await
+            .expect("user created")
+    }
+
+    /// A client with its own cookie jar, without redirects followed (so tests see 303s).
+    pub fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    /// Creates an account of this role and returns a client logged in with it.
+    pub async fn logged_in(&self, role: Role, territories: &[&str]) -> Staff {
+        let email = format!(
+            "{}-{}@cndh.example",
+            role.as_str(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let id = self.create_user(&email, role, territories).await;
+        let client = Self::client();
+        let response = client
+            .post(self.url("/login"))
+            .form(&[("email", email.as_str()), ("password", PASSWORD)])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), 303, "login of {email} should redirect");
+        let mut staff = Staff {
+            client,
+            app: self.clone(),
+            csrf: String::new(),
+            user_id: id,
+        };
+        staff.csrf = staff.read_csrf().await;
+        staff
+    }
+
+    /// Creates an API token of this role; returns the secret.
+    pub async fn api_token(&self, role: Role) -> String {
+        let token = relais::security::random_token();
+        self.store
+            .create_api_token(
+                &format!("test {}", role.as_str()),
+                role,
+                &relais::security::sha256_hex(&token),
+                self.clock.now_millis(),
+            )
+            .await
+            .expect("token");
+        token
+    }
+
+    /// Adds a target through the store, from the referential code of its collectivity.
+    pub async fn add_target(&self, code: &str) -> i64 {
+        let referential = relais::referential::Referential::get();
+        let entry = referential
+            .by_code(None, code)
+            .unwrap_or_else(|| panic!("{code} in the referential"));
+        let new = relais::store::targets::NewTarget {
+            organisation: relais::store::organisations::NewOrganisation::from_referential(entry),
+            stage: relais::domain::Stage::Identified,
+            fields: relais::store::targets::TargetFields {
+                political_colour: "unknown".into(),
+                lead_source: "other".into(),
+                priority: "normal".into(),
+                ..Default::default()
+            },
+            contacts: vec![relais::store::people::NewPerson {
+                full_name: format!("Contact de {}", entry.name),
+                function: "maire".into(),
+                emails: vec![format!("maire@{}.example.org", entry.code.to_lowercase())],
+                ..Default::default()
+            }],
+        };
+        self.store
+            .create_target(
+                &new,
+                &relais::store::audit::Actor::command_line(),
+                self.clock.now_millis(),
+            )
+            .await
+            .expect("target created")
+    }
+}
+
+/// A logged-in person of the web app.
+pub struct Staff {
+    pub client: reqwest::Client,
+    pub app: TestApp,
+    pub csrf: String,
+    pub user_id: i64,
+}
+
+impl Staff {
+    async fn read_csrf(&self) -> String {
+        let page = self.get_text("/").await;
+        let marker = "name=\"csrf-token\" content=\"";
+        let start = page.find(marker).expect("csrf meta tag") + marker.len();
+        page[start..]
+            .split('"')
+            .next()
+            .expect("csrf value")
+            .to_string()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.app.url(path))
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    pub async fn get_text(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.text().await.expect("body")
+    }
+
+    /// Posts a form with the session's CSRF token.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("_csrf", &self.csrf));
+        self.client
+            .post(self.app.url(path))
+            .form(&all)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Posts a form without any CSRF token.
+    pub async fn post_form_without_csrf(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.client
+            .post(self.app.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST")
+    }
+}
