@@ -611,3 +611,48 @@ async fn ten_thousand_rows_import_in_one_transaction() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn matching_rules_and_value_errors() {
+    let csv = "Collectivité;Code INSEE;Département;Région;Statut;Échéance;Squats;Responsable;Téléphone\n\
+               Département du Rhône;;;;;;;;\n\
+               Paris;;;;;;;;\n\
+               Région Bretagne;53;;;;;;;\n\
+               Lyon;69;;;;;;;\n\
+               Villeurbane;;Rhône;;;;;;\n\
+               Valence;;;Auvergne-Rhône-Alpes;;;;;\n\
+               Marseille;13055;;;Perdu;;;;\n\
+               Nice;;06;;;demain;peut-être;Inconnu;12\n\
+               ;;;;Contactée;;;;\n";
+    on_each_backend(|store| async move {
+        let (plan, _) = import(&store, "regles.csv", csv.as_bytes(), true, DuplicatePolicy::Skip).await;
+        let report = report_lines(&plan).join("\n");
+        let status = |line: usize| plan.rows.iter().find(|r| r.line == line).unwrap().status;
+        let code = |line: usize| {
+            let row = plan.rows.iter().find(|r| r.line == line).unwrap();
+            row.new_target.as_ref().and_then(|t| t.organisation.official_code.clone()).unwrap_or_default()
+        };
+        assert_eq!((status(2), code(2).as_str()), (RowStatus::New, "69"), "{report}");
+        assert_eq!(code(3), "75056", "Paris alone means the city: {report}");
+        assert_eq!(code(4), "53", "{report}");
+        assert_eq!(status(5), RowStatus::Invalid, "a 2-digit code needs a name saying département: {report}");
+        assert_eq!(status(6), RowStatus::Unknown);
+        let suggested = &plan.rows.iter().find(|r| r.line == 6).unwrap().candidates;
+        assert!(suggested.iter().any(|c| c.code == "69266"), "Villeurbanne is suggested: {report}");
+        assert_eq!(code(7), "26362", "the région tells the Valence: {report}");
+        assert_eq!(status(8), RowStatus::Invalid);
+        assert!(report.contains("ligne 8, colonne « Statut » : « Perdu » n'est pas une étape connue (valeurs acceptées : Identifiée"), "{report}");
+        assert_eq!(status(9), RowStatus::Invalid);
+        for expected in [
+            "ligne 9, colonne « Échéance » : « demain » n'est pas une date",
+            "ligne 9, colonne « Squats » : « peut-être » n'est pas compris",
+            "ligne 9, colonne « Responsable » : « Inconnu » n'est pas un membre de l'équipe",
+            "ligne 9, colonne « Téléphone » : « 12 » n'est pas un numéro de téléphone",
+        ] {
+            assert!(report.contains(expected), "{expected}\n{report}");
+        }
+        assert_eq!(status(10), RowStatus::Invalid, "a stage without collectivity: {report}");
+        assert!(report.contains("ligne 10 : la collectivité n'est indiquée ni par son nom ni par son code"), "{report}");
+    })
+    .await;
+}

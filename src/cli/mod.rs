@@ -2,6 +2,7 @@
 //! Each subcommand lives in its own file; `main.rs` only parses and calls [`run`].
 
 mod accounts;
+mod bench;
 mod data;
 
 use std::path::PathBuf;
@@ -44,15 +45,20 @@ pub enum Command {
     Demo,
     /// Fill a database with a large volume for benchmarks (targets, people, interactions).
     Seed(data::SeedArgs),
+    /// Benchmarks of docs/PERFORMANCE.md (web latency under load, import time, cold start).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Regenerate the embedded referential from the npm package @etalab/decoupage-administratif.
     #[command(subcommand)]
     Referential(data::ReferentialCommand),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Referential(command) = cli.command {
-        return data::referential(command);
-    }
+    let command = match cli.command {
+        Command::Referential(command) => return data::referential(command),
+        Command::Bench(command) => return bench::run(command).await,
+        other => other,
+    };
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(error) => {
@@ -62,7 +68,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     crate::app::init_logging(&settings.log);
     let clock = Clock::system();
-    match cli.command {
+    match command {
         Command::Serve => {
             let app = crate::app::Application::build(settings, clock).await?;
             app.run_until_stopped(crate::app::shutdown_on_signal())
@@ -84,7 +90,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo => data::demo(&open_store(&settings).await?, &clock).await,
         Command::Seed(args) => data::seed(args, &open_store(&settings).await?, &clock).await,
-        Command::Referential(_) => unreachable!("handled above"),
+        Command::Referential(_) | Command::Bench(_) => Ok(()),
     }
 }
 

@@ -16,160 +16,55 @@ use crate::domain::{EmailAddress, LeadSource, PoliticalColour, Priority, fold, p
 use crate::store::people::NewPerson;
 use crate::store::targets::TargetFields;
 
-/// A piece of information an imported row can carry.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Field {
-    Name,
-    #[serde(rename = "insee_code")]
-    OfficialCode,
-    Departement,
-    Region,
-    ContactName,
-    Function,
-    Email,
-    Phone,
-    PoliticalColour,
-    LeadSource,
-    Stage,
-    NextAction,
-    NextActionDate,
-    Notes,
-    Priority,
-    HasSquats,
-    Owner,
+/// Declares [`Field`] from one table: variant, English code (also its serde name), French label shown in the
+/// mapping step, and other headers seen in staff spreadsheets.
+macro_rules! fields {
+    ($($variant:ident => $code:literal, $label:literal, [$($alias:literal),*];)+) => {
+        /// A piece of information an imported row can carry.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        pub enum Field { $(#[serde(rename = $code)] $variant),+ }
+
+        impl Field {
+            pub const ALL: &'static [Field] = &[$(Field::$variant),+];
+
+            /// The English code, used in forms and accepted as a header.
+            pub fn code(self) -> &'static str {
+                match self { $(Field::$variant => $code),+ }
+            }
+
+            /// The French name shown in the mapping step.
+            pub fn label_fr(self) -> &'static str {
+                match self { $(Field::$variant => $label),+ }
+            }
+
+            fn aliases(self) -> &'static [&'static str] {
+                match self { $(Field::$variant => &[$($alias),*]),+ }
+            }
+        }
+    };
+}
+
+fields! {
+    Name => "name", "Collectivité", ["Nom", "Commune", "Nom de la collectivité", "Nom de la commune"];
+    OfficialCode => "insee_code", "Code INSEE", ["INSEE", "Code", "SIREN", "Code commune", "Code INSEE / SIREN"];
+    Departement => "departement", "Département", ["Dept", "Dép.", "Dpt", "Code département"];
+    Region => "region", "Région", [];
+    ContactName => "contact_name", "Élu·e / Contact", ["Contact", "Élu", "Elue", "Élu(e)", "Élu / Contact", "Nom du contact"];
+    Function => "function", "Fonction", ["Poste", "Fonction du contact"];
+    Email => "email", "Email", ["Mail", "Courriel", "E-mail", "Adresse email", "Adresse mail"];
+    Phone => "phone", "Téléphone", ["Tél", "Tel", "Téléphones", "Portable"];
+    PoliticalColour => "political_colour", "Couleur politique", ["Couleur", "Bord politique", "Tendance politique"];
+    LeadSource => "lead_source", "Source", ["Origine", "Source du contact"];
+    Stage => "stage", "Statut", ["Étape", "Etat", "Avancement"];
+    NextAction => "next_action", "Prochaine action", ["Action suivante", "Prochaine étape"];
+    NextActionDate => "next_action_date", "Date prochaine action", ["Échéance", "Date de relance", "Date action"];
+    Notes => "notes", "Notes", ["Commentaires", "Commentaire", "Note", "Remarques"];
+    Priority => "priority", "Priorité", ["Prio"];
+    HasSquats => "has_squats", "Squats/bidonvilles", ["Squat", "Bidonville", "Squats", "Bidonvilles"];
+    Owner => "owner", "Responsable", ["Suivi par", "Chargé de suivi", "Référent"];
 }
 
 impl Field {
-    pub const ALL: &'static [Field] = &[
-        Field::Name,
-        Field::OfficialCode,
-        Field::Departement,
-        Field::Region,
-        Field::ContactName,
-        Field::Function,
-        Field::Email,
-        Field::Phone,
-        Field::PoliticalColour,
-        Field::LeadSource,
-        Field::Stage,
-        Field::NextAction,
-        Field::NextActionDate,
-        Field::Notes,
-        Field::Priority,
-        Field::HasSquats,
-        Field::Owner,
-    ];
-
-    /// The English code, used in forms and accepted as a header.
-    pub fn code(self) -> &'static str {
-        match self {
-            Field::Name => "name",
-            Field::OfficialCode => "insee_code",
-            Field::Departement => "departement",
-            Field::Region => "region",
-            Field::ContactName => "contact_name",
-            Field::Function => "function",
-            Field::Email => "email",
-            Field::Phone => "phone",
-            Field::PoliticalColour => "political_colour",
-            Field::LeadSource => "lead_source",
-            Field::Stage => "stage",
-            Field::NextAction => "next_action",
-            Field::NextActionDate => "next_action_date",
-            Field::Notes => "notes",
-            Field::Priority => "priority",
-            Field::HasSquats => "has_squats",
-            Field::Owner => "owner",
-        }
-    }
-
-    /// The French name shown in the mapping step.
-    pub fn label_fr(self) -> &'static str {
-        match self {
-            Field::Name => "Collectivité",
-            Field::OfficialCode => "Code INSEE",
-            Field::Departement => "Département",
-            Field::Region => "Région",
-            Field::ContactName => "Élu·e / Contact",
-            Field::Function => "Fonction",
-            Field::Email => "Email",
-            Field::Phone => "Téléphone",
-            Field::PoliticalColour => "Couleur politique",
-            Field::LeadSource => "Source",
-            Field::Stage => "Statut",
-            Field::NextAction => "Prochaine action",
-            Field::NextActionDate => "Date prochaine action",
-            Field::Notes => "Notes",
-            Field::Priority => "Priorité",
-            Field::HasSquats => "Squats/bidonvilles",
-            Field::Owner => "Responsable",
-        }
-    }
-
-    /// Other headers seen in staff spreadsheets, besides the label and the code.
-    fn aliases(self) -> &'static [&'static str] {
-        match self {
-            Field::Name => &[
-                "Nom",
-                "Commune",
-                "Nom de la collectivité",
-                "Nom de la commune",
-                "Collectivite territoriale",
-            ],
-            Field::OfficialCode => &[
-                "INSEE",
-                "Code",
-                "SIREN",
-                "Code commune",
-                "Code officiel",
-                "Code INSEE / SIREN",
-            ],
-            Field::Departement => &["Dept", "Dép.", "Dpt", "Code département"],
-            Field::Region => &[],
-            Field::ContactName => &[
-                "Contact",
-                "Élu",
-                "Elue",
-                "Élu·e",
-                "Élu(e)",
-                "Élu / Contact",
-                "Nom du contact",
-            ],
-            Field::Function => &["Poste", "Fonction du contact"],
-            Field::Email => &[
-                "Mail",
-                "Courriel",
-                "E-mail",
-                "Adresse email",
-                "Adresse mail",
-            ],
-            Field::Phone => &["Tél", "Tel", "Téléphones", "Portable"],
-            Field::PoliticalColour => &["Couleur", "Bord politique", "Tendance politique"],
-            Field::LeadSource => &["Origine", "Source du contact"],
-            Field::Stage => &["Étape", "Etat", "Avancement"],
-            Field::NextAction => &["Action suivante", "Prochaine étape"],
-            Field::NextActionDate => &[
-                "Échéance",
-                "Date de relance",
-                "Date de la prochaine action",
-                "Date action",
-            ],
-            Field::Notes => &["Commentaires", "Commentaire", "Note", "Remarques"],
-            Field::Priority => &["Prio"],
-            Field::HasSquats => &[
-                "Squat",
-                "Bidonville",
-                "Squats",
-                "Bidonvilles",
-                "Squats / bidonvilles",
-            ],
-            Field::Owner => &["Suivi par", "Chargé de suivi", "Référent"],
-        }
-    }
-
     /// Every header this field is known by, folded.
     fn folded_names(self) -> impl Iterator<Item = String> {
         [self.label_fr(), self.code()]
@@ -414,11 +309,14 @@ impl<'a> RowCells<'a> {
                 let names = owners
                     .iter()
                     .map(|(_, n, _)| n.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                    .collect::<Vec<_>>();
+                let team = match names.as_slice() {
+                    [] => "aucun compte ne peut encore suivre de cible".to_string(),
+                    names => format!("équipe : {}", names.join(", ")),
+                };
                 self.error(
                     Field::Owner,
-                    format!("« {text} » n'est pas un membre de l'équipe (équipe : {names})"),
+                    format!("« {text} » n'est pas un membre de l'équipe ({team})"),
                 );
                 None
             }

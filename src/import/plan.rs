@@ -66,10 +66,23 @@ impl Candidate {
             text.push_str(&format!(", département {d}"));
         }
         if let Some(p) = self.population {
-            text.push_str(&format!(", {p} habitants"));
+            text.push_str(&format!(", {} habitants", thousands(p)));
         }
         text
     }
+}
+
+/// "163684" → "163 684", as French writes numbers.
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut text = String::from(if n < 0 { "-" } else { "" });
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            text.push(' ');
+        }
+        text.push(digit);
+    }
+    text
 }
 
 /// One row of the table and what would become of it.
@@ -150,7 +163,8 @@ impl ImportPlan {
     pub fn summary(&self) -> String {
         let c = &self.counts;
         let mut text = format!(
-            "{} lignes : {} nouvelles cibles, {} doublons, {} ambiguës, {} inconnues, {} à corriger, {} vides.",
+            "Lignes lues : {} — nouvelles cibles : {}, doublons : {}, ambiguës : {}, inconnues : {}, à corriger : {}, \
+             vides : {}.",
             self.rows.len(),
             c.new,
             c.duplicate,
@@ -284,7 +298,15 @@ fn plan_row(
             return row;
         }
     };
-    row.label = format!("{} ({})", entry.name, entry.code);
+    row.label = match entry.kind {
+        CollectivityKind::Commune => format!("{} ({})", entry.name, entry.code),
+        kind => format!(
+            "{} ({} {})",
+            entry.name,
+            kind.label_fr().to_lowercase(),
+            entry.code
+        ),
+    };
     let key = (entry.kind.as_str().to_string(), entry.code.clone());
     row.existing_target_id = existing.get(&key).copied();
     row.duplicate_of_line = seen.get(&key).copied();
@@ -561,4 +583,38 @@ fn suggestions<'r>(
         .map(|prefix| referential.search_with(prefix, 5, in_departement))
         .find(|found| !found.is_empty())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_candidates_read_the_french_way() {
+        assert_eq!(
+            (thousands(860), thousands(163_684), thousands(2_103_778)),
+            ("860".into(), "163 684".into(), "2 103 778".into())
+        );
+        let entry = Referential::get()
+            .by_code(Some(CollectivityKind::Commune), "93066")
+            .unwrap();
+        assert!(
+            Candidate::of(entry)
+                .describe()
+                .starts_with("Saint-Denis — commune, code 93066, département 93, ")
+        );
+    }
+
+    #[test]
+    fn name_prefixes_announce_the_kind() {
+        assert_eq!(
+            kind_prefix("Département de la Loire"),
+            Some((CollectivityKind::Departement, "loire".into()))
+        );
+        assert_eq!(
+            kind_prefix("Ville d'Orléans"),
+            Some((CollectivityKind::Commune, "orleans".into()))
+        );
+        assert_eq!(kind_prefix("Villeurbanne"), None);
+    }
 }

@@ -1,0 +1,198 @@
+//! The staff web app in a real browser: headless Chromium, driven by `tests/browser/board.mjs` (playwright-core),
+//! logs in, imports a spreadsheet through the preview, reads the dashboard, drags a card to the "Membre" column
+//! of the board and sees the dashboard follow. The database is then checked directly.
+//!
+//! Needs Node 20, `npm ci --prefix tests/browser` (or `.ci/run`, which does it) and Debian's `chromium`
+//! (`apt-get install chromium chromium-driver`; another binary can be named with `RELAIS_CHROMIUM`). Without
+//! them this test fails, it never passes silently. Screenshots land in `$CARGO_TARGET_TMPDIR/browser/`.
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use relais::domain::Role;
+use relais::store::Scope;
+use relais::store::targets::{TargetFilter, TargetSort};
+
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
+
+const SPREADSHEET: &str = "\
+Collectivité;Code INSEE;Département;Statut;Email
+Lyon;69123;Rhône;Identifiée;cabinet@mairie-lyon.example.org
+Marseille;13055;Bouches-du-Rhône;Contactée;solidarites@marseille.example.org
+Saint-Étienne;42218;Loire;Identifiée;contact@saint-etienne.example.org
+";
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+fn chromium() -> PathBuf {
+    std::env::var_os("RELAIS_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
+}
+
+/// Fails loudly, saying what to install, when the browser side is missing.
+fn check_prerequisites() {
+    let dir = browser_dir();
+    assert!(
+        dir.join("node_modules/playwright-core/package.json")
+            .is_file(),
+        "playwright-core is not installed in {}: run `npm ci --prefix tests/browser` (or `.ci/run`, which also \
+         installs chromium) before `cargo test`",
+        dir.join("node_modules").display()
+    );
+    let chromium = chromium();
+    assert!(
+        chromium.is_file(),
+        "no Chromium at {}: install Debian's chromium (`apt-get install chromium chromium-driver`, or run \
+         `.ci/run`), or name another binary with RELAIS_CHROMIUM",
+        chromium.display()
+    );
+    let node = Command::new("node").arg("--version").output();
+    assert!(
+        node.as_ref().is_ok_and(|o| o.status.success()),
+        "`node` (Node 20) must be on PATH for the browser test: {node:?}"
+    );
+}
+
+/// What the script printed, and how it ended (None: killed after the time limit).
+struct ScriptRun {
+    status: Option<std::process::ExitStatus>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+/// Runs `node tests/browser/board.mjs …` without blocking the runtime that serves the app, killing it after
+/// [`SCRIPT_TIMEOUT`].
+async fn run_script(args: &[&str], screenshots: &Path) -> ScriptRun {
+    let started = Instant::now();
+    let mut child = Command::new("node")
+        .arg(browser_dir().join("board.mjs"))
+        .args(args)
+        .env("RELAIS_CHROMIUM", chromium())
+        .env("RELAIS_SCREENSHOTS", screenshots)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start node");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for node") {
+            break Some(status);
+        }
+        if started.elapsed() > SCRIPT_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    ScriptRun {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+        elapsed: started.elapsed(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_imports_a_spreadsheet_and_drags_a_card_to_member() {
+    check_prerequisites();
+    let app = common::TestApp::spawn(common::Backend::Sqlite).await;
+    let email = "camille.browser@cndh.example";
+    app.create_user(email, Role::Staff, &[]).await;
+
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let csv = dir.path().join("suivi-collectivites.csv");
+    std::fs::write(&csv, SPREADSHEET).expect("write the spreadsheet");
+    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&screenshots).expect("screenshot folder");
+    for old in ["board.png", "dashboard.png", "failure.png"] {
+        let _ = std::fs::remove_file(screenshots.join(old));
+    }
+
+    let base = app.url("");
+    let run = run_script(
+        &[&base, email, common::PASSWORD, &csv.to_string_lossy()],
+        &screenshots,
+    )
+    .await;
+    let report = format!(
+        "node tests/browser/board.mjs {} after {:.1}s\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        match run.status {
+            Some(status) => format!("exited with {status}"),
+            None => format!("was killed after {}s", SCRIPT_TIMEOUT.as_secs()),
+        },
+        run.elapsed.as_secs_f64(),
+        run.stdout,
+        run.stderr
+    );
+    println!("{report}");
+    assert!(
+        run.status.is_some_and(|s| s.success()),
+        "the browser script failed (screenshots in {}):\n{report}",
+        screenshots.display()
+    );
+    for shot in ["board.png", "dashboard.png"] {
+        assert!(
+            screenshots.join(shot).is_file(),
+            "{shot} missing in {}",
+            screenshots.display()
+        );
+    }
+
+    // What the browser did is in the database: three targets imported, Lyon now a member.
+    let (targets, total) = app
+        .store
+        .list_targets(Scope::All, &TargetFilter::default(), TargetSort::Name, 10, 0)
+        .await
+        .expect("list targets");
+    assert_eq!(total, 3, "three targets imported: {targets:?}");
+    let stage_of = |code: &str| {
+        targets
+            .iter()
+            .find(|t| t.official_code.as_deref() == Some(code))
+            .unwrap_or_else(|| panic!("{code} imported: {targets:?}"))
+    };
+    assert_eq!(stage_of("13055").stage, "contacted");
+    assert_eq!(stage_of("42218").stage, "identified");
+    let lyon = stage_of("69123");
+    assert_eq!(lyon.name, "Lyon");
+    assert_eq!(lyon.stage, "member", "Lyon moved on the board");
+    let history = app
+        .store
+        .stage_history(Scope::All, lyon.id)
+        .await
+        .expect("stage history");
+    let latest = history.first().expect("a stage change for Lyon");
+    assert_eq!(
+        (latest.from_stage.as_deref(), latest.to_stage.as_str()),
+        (Some("identified"), "member"),
+        "the move is recorded: {history:?}"
+    );
+    assert_eq!(
+        latest.author_label, "camille.browser",
+        "the move is signed by the account that made it"
+    );
+    let audit = app.store.list_audit(None, 50).await.expect("audit log");
+    assert!(
+        audit.iter().any(|e| e.action == "import"),
+        "the import is in the audit log: {audit:?}"
+    );
+    app.stop().await;
+}

@@ -1,0 +1,200 @@
+// Drives the staff web app in headless Chromium like a person would: log in, import a spreadsheet through the
+// preview, read the dashboard, drag a card to the "Membre" column of the board, and see the dashboard follow.
+//
+//   node tests/browser/board.mjs <base_url> <email> <password> <csv_path>
+//
+// Run by tests/browser.rs. Needs `npm ci --prefix tests/browser` (playwright-core) and Debian's chromium
+// (/usr/bin/chromium, or $RELAIS_CHROMIUM). Screenshots go to $RELAIS_SCREENSHOTS (default: the CSV's folder).
+// Exits 0 when every step passed, 1 with a message (and a screenshot) otherwise.
+
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const [baseUrl, email, password, csvPath] = process.argv.slice(2);
+if (!baseUrl || !email || !password || !csvPath) {
+  console.error("usage: node board.mjs <base_url> <email> <password> <csv_path>");
+  process.exit(2);
+}
+const executablePath = process.env.RELAIS_CHROMIUM || "/usr/bin/chromium";
+const shotDir = process.env.RELAIS_SCREENSHOTS || path.dirname(csvPath);
+mkdirSync(shotDir, { recursive: true });
+const url = (p) => new URL(p, baseUrl).toString();
+
+class Failure extends Error {}
+function check(condition, message) {
+  if (!condition) throw new Failure(message);
+}
+const step = (text) => console.log(`[board] ${text}`);
+
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+const context = await browser.newContext({ locale: "fr-FR", viewport: { width: 1400, height: 1000 } });
+const page = await context.newPage();
+page.setDefaultTimeout(10_000);
+
+// Anything the page itself gets wrong is a failure too: uncaught script errors and failed same-origin requests.
+const problems = [];
+page.on("pageerror", (error) => problems.push(`script error: ${error.message}`));
+page.on("console", (message) => {
+  if (message.type() === "error") console.log(`[browser console] ${message.text()}`);
+});
+page.on("response", (response) => {
+  if (response.url().startsWith(baseUrl) && response.status() >= 400) {
+    problems.push(`${response.request().method()} ${response.url()} answered ${response.status()}`);
+  }
+});
+page.on("dialog", (dialog) => {
+  problems.push(`unexpected dialog: ${dialog.type()} « ${dialog.message()} »`);
+  dialog.dismiss().catch(() => {});
+});
+
+const text = async (selector) => ((await page.locator(selector).textContent()) ?? "").trim();
+const number = async (selector) => {
+  const raw = await text(selector);
+  const n = Number.parseInt(raw, 10);
+  check(Number.isFinite(n), `${selector} should hold a number, found « ${raw} »`);
+  return n;
+};
+const memberRow = '.funnel-row[data-stage="member"] .stage-count';
+
+let exitCode = 0;
+try {
+  step(`log in as ${email} at ${baseUrl}`);
+  await page.goto(url("/login"));
+  await page.locator("#email").fill(email);
+  await page.locator("#password").fill(password);
+  await Promise.all([
+    page.waitForURL((u) => !u.pathname.startsWith("/login")),
+    page.getByRole("button", { name: "Se connecter" }).click(),
+  ]);
+  check(
+    (await page.locator(".whoami").count()) === 1,
+    `after logging in, the page at ${page.url()} should show who is logged in`,
+  );
+
+  step(`import ${csvPath}`);
+  await page.goto(url("/import"));
+  await page.locator("#file").setInputFiles(csvPath);
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === "/import/preview"),
+    page.getByRole("button", { name: "Voir l'aperçu" }).click(),
+  ]);
+  const summary = await text("#import-summary");
+  step(`preview: ${summary}`);
+  check(/\b3 nouvelles cibles\b/.test(summary), `the preview should announce 3 nouvelles cibles, it says « ${summary} »`);
+  await page.locator("#confirm-import").click();
+  await page.locator("#import-outcome").waitFor();
+  step(`outcome: ${await text("#import-outcome")}`);
+
+  step("dashboard before the move");
+  await page.goto(url("/"));
+  const totalTargets = await number("#total-targets");
+  const membersBefore = await number("#total-members");
+  const memberRowBefore = await number(memberRow);
+  step(`total-targets=${totalTargets} total-members=${membersBefore} member row=${memberRowBefore}`);
+  check(totalTargets === 3, `#total-targets should be 3 after the import, found ${totalTargets}`);
+  check(membersBefore === 0, `#total-members should be 0 before the move, found ${membersBefore}`);
+  check(memberRowBefore === 0, `the member funnel row should count 0 before the move, found ${memberRowBefore}`);
+
+  step("board: move Lyon to Membre");
+  await page.goto(url("/board"));
+  const card = page.locator(".card-item").filter({ has: page.getByRole("link", { name: "Lyon", exact: true }) });
+  check((await card.count()) === 1, `the board should show one card for Lyon, found ${await card.count()}`);
+  const id = await card.getAttribute("data-id");
+  const memberColumn = page.locator('.column[data-stage="member"]');
+  const movedCard = memberColumn.locator(`.card-item[data-id="${id}"]`);
+  check((await movedCard.count()) === 0, "Lyon should not start in the member column");
+  const countBefore = Number.parseInt(await memberColumn.locator(".count").textContent(), 10);
+  const arrived = async (ms) =>
+    movedCard
+      .waitFor({ timeout: ms })
+      .then(() => true)
+      .catch(() => false);
+
+  // 1. A real HTML5 drag and drop, started on the card's name; 2. the mouse by hand; 3. the card's menu.
+  let path_used = null;
+  try {
+    await card.locator("small").first().dragTo(memberColumn.locator("h2"), { timeout: 5_000 });
+    if (await arrived(4_000)) path_used = "drag and drop (locator.dragTo)";
+  } catch (error) {
+    step(`dragTo did not complete: ${error.message.split("\n")[0]}`);
+  }
+  if (!path_used) {
+    step("dragTo did not move the card, trying mouse down/move/up");
+    const from = await card.locator("small").first().boundingBox();
+    const to = await memberColumn.locator("h2").boundingBox();
+    if (from && to) {
+      await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(from.x + from.width / 2 + 10, from.y + from.height / 2 + 10, { steps: 5 });
+      await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 20 });
+      await page.mouse.up();
+      if (await arrived(4_000)) path_used = "drag and drop (mouse down/move/up)";
+    }
+  }
+  if (!path_used) {
+    step("the drag did not register, falling back to the card's menu (keyboard path)");
+    await card.locator("select[name=stage]").selectOption("member");
+    await card.getByRole("button", { name: "OK" }).click();
+    if (await arrived(5_000)) path_used = "card menu (select + OK)";
+  }
+  check(path_used, "Lyon's card never reached the member column (drag, mouse and menu all failed)");
+  step(`moved with: ${path_used}`);
+  const countAfter = Number.parseInt(await memberColumn.locator(".count").textContent(), 10);
+  check(countAfter === countBefore + 1, `the member column count should go from ${countBefore} to ${countBefore + 1}, it shows ${countAfter}`);
+
+  step("board after reload");
+  await page.reload();
+  check(
+    (await memberColumn.locator(`.card-item[data-id="${id}"]`).count()) === 1,
+    "after a reload, Lyon's card should still be in the member column",
+  );
+  const boardShot = path.join(shotDir, "board.png");
+  await page.screenshot({ path: boardShot, fullPage: true });
+  console.log(`SCREENSHOT board ${boardShot}`);
+
+  step("dashboard after the move");
+  await page.goto(url("/"));
+  const membersAfter = await number("#total-members");
+  const memberRowAfter = await number(memberRow);
+  step(`total-members=${membersAfter} member row=${memberRowAfter}`);
+  check(membersAfter === 1, `#total-members should be 1 after the move, found ${membersAfter}`);
+  check(
+    memberRowAfter !== memberRowBefore && memberRowAfter === 1,
+    `the member funnel row should go from 0 to 1, found ${memberRowAfter}`,
+  );
+  check((await number("#total-targets")) === 3, "#total-targets should still be 3");
+  const dashboardShot = path.join(shotDir, "dashboard.png");
+  await page.screenshot({ path: dashboardShot, fullPage: true });
+  console.log(`SCREENSHOT dashboard ${dashboardShot}`);
+
+  check(problems.length === 0, `the pages reported problems:\n  ${problems.join("\n  ")}`);
+  console.log(`[board] ${path_used === "card menu (select + OK)" ? "passed (menu fallback)" : "passed"}: moved with ${path_used}`);
+} catch (error) {
+  exitCode = 1;
+  console.error(`[board] FAILED at ${page.url()}: ${error instanceof Failure ? error.message : error.stack}`);
+  if (problems.length) console.error(`[board] problems seen:\n  ${problems.join("\n  ")}`);
+  const shot = path.join(shotDir, "failure.png");
+  try {
+    await page.screenshot({ path: shot, fullPage: true });
+    console.error(`SCREENSHOT failure ${shot}`);
+  } catch (e) {
+    console.error(`[board] no screenshot: ${e.message}`);
+  }
+} finally {
+  await browser.close().catch(() => {});
+}
+process.exit(exitCode);
