@@ -159,7 +159,13 @@ async fn a_person_imports_a_spreadsheet_and_drags_a_card_to_member() {
     // What the browser did is in the database: three targets imported, Lyon now a member.
     let (targets, total) = app
         .store
-        .list_targets(Scope::All, &TargetFilter::default(), TargetSort::Name, 10, 0)
+        .list_targets(
+            Scope::All,
+            &TargetFilter::default(),
+            TargetSort::Name,
+            10,
+            0,
+        )
         .await
         .expect("list targets");
     assert_eq!(total, 3, "three targets imported: {targets:?}");

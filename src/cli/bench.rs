@@ -69,7 +69,11 @@ pub struct StartArgs {
 /// A temporary folder and the database URL to use in it.
 fn workspace(database_url: &str) -> anyhow::Result<(tempfile_dir::Dir, String)> {
     let dir = tempfile_dir::Dir::new()?;
-    let url = if database_url.is_empty() { format!("sqlite://{}", dir.path().join("bench.db").display()) } else { database_url.to_string() };
+    let url = if database_url.is_empty() {
+        format!("sqlite://{}", dir.path().join("bench.db").display())
+    } else {
+        database_url.to_string()
+    };
     Ok((dir, url))
 }
 
@@ -90,9 +94,24 @@ async fn web(args: WebArgs) -> anyhow::Result<()> {
     let store = app.store();
     let hash = security::hash_password("benchmark-password").map_err(anyhow::Error::msg)?;
     let user = store
-        .create_user(&NewUser { email: "bench@relais.example", name: "Bench", role: Role::Staff, password_hash: &hash, association_id: None, territories: &[] }, clock.now_millis())
+        .create_user(
+            &NewUser {
+                email: "bench@relais.example",
+                name: "Bench",
+                role: Role::Staff,
+                password_hash: &hash,
+                association_id: None,
+                territories: &[],
+            },
+            clock.now_millis(),
+        )
         .await?;
-    let volume = Volume { targets: args.targets, people_per_target: args.people_per_target, interactions_per_target: args.interactions_per_target, members: 15 };
+    let volume = Volume {
+        targets: args.targets,
+        people_per_target: args.people_per_target,
+        interactions_per_target: args.interactions_per_target,
+        members: 15,
+    };
     let seeded = Instant::now();
     let created = demo::fill(&store, volume, clock.today(), clock.now_millis(), 7, |_| {}).await?;
     println!(
@@ -104,9 +123,23 @@ async fn web(args: WebArgs) -> anyhow::Result<()> {
     );
     let cookie = security::random_token();
     let now = clock.now_millis();
-    store.create_session(&security::sha256_hex(&cookie), user, &security::random_token(), now, now + 3_600_000).await?;
+    store
+        .create_session(
+            &security::sha256_hex(&cookie),
+            user,
+            &security::random_token(),
+            now,
+            now + 3_600_000,
+        )
+        .await?;
     let (sample, _) = store
-        .list_targets(crate::store::Scope::All, &Default::default(), Default::default(), 1, (created / 2) as i64)
+        .list_targets(
+            crate::store::Scope::All,
+            &Default::default(),
+            Default::default(),
+            1,
+            (created / 2) as i64,
+        )
         .await?;
     let target_id = sample.first().map_or(1, |t| t.id);
     let address = app.local_addr();
@@ -114,23 +147,37 @@ async fn web(args: WebArgs) -> anyhow::Result<()> {
     let server = tokio::spawn(app.run_until_stopped(stop.clone()));
     let pages = [
         ("dashboard", "/".to_string()),
-        ("targets list, filtered", "/targets?region=84&stage=contacted&sort=next_action_date".to_string()),
+        (
+            "targets list, filtered",
+            "/targets?region=84&stage=contacted&sort=next_action_date".to_string(),
+        ),
         ("target page", format!("/targets/{target_id}")),
     ];
     println!("| page | requests/s | p50 | p90 | p99 | errors |");
     println!("|---|---|---|---|---|---|");
     for (name, path) in pages {
         let output = tokio::process::Command::new("wrk")
-            .args(["-t2", &format!("-c{}", args.connections), &format!("-d{}s", args.seconds), "--latency"])
+            .args([
+                "-t2",
+                &format!("-c{}", args.connections),
+                &format!("-d{}s", args.seconds),
+                "--latency",
+            ])
             .args(["-H", &format!("Cookie: relais_session={cookie}")])
             .arg(format!("http://{address}{path}"))
             .stderr(Stdio::inherit())
             .output()
             .await
-            .map_err(|e| anyhow::anyhow!("wrk could not run ({e}): install it (Debian package wrk)"))?;
+            .map_err(|e| {
+                anyhow::anyhow!("wrk could not run ({e}): install it (Debian package wrk)")
+            })?;
         let text = String::from_utf8_lossy(&output.stdout);
-        let report = WrkReport::parse(&text).ok_or_else(|| anyhow::anyhow!("unexpected wrk output:\n{text}"))?;
-        println!("| {name} | {:.0} | {} | {} | {} | {} |", report.requests_per_second, report.p50, report.p90, report.p99, report.errors);
+        let report = WrkReport::parse(&text)
+            .ok_or_else(|| anyhow::anyhow!("unexpected wrk output:\n{text}"))?;
+        println!(
+            "| {name} | {:.0} | {} | {} | {} | {} |",
+            report.requests_per_second, report.p50, report.p90, report.p99, report.errors
+        );
     }
     stop.cancel();
     server.await??;
@@ -151,17 +198,37 @@ struct WrkReport {
 impl WrkReport {
     fn parse(text: &str) -> Option<WrkReport> {
         let percentile = |label: &str| {
-            text.lines().map(str::trim).find(|l| l.starts_with(label)).and_then(|l| l.split_whitespace().nth(1)).map(str::to_string)
+            text.lines()
+                .map(str::trim)
+                .find(|l| l.starts_with(label))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .map(str::to_string)
         };
-        let requests_per_second = text.lines().find(|l| l.starts_with("Requests/sec:"))?.split_whitespace().nth(1)?.parse().ok()?;
-        let non_2xx = text.lines().find(|l| l.contains("Non-2xx")).and_then(|l| l.split_whitespace().last()).unwrap_or("0");
-        let socket = text.lines().find(|l| l.contains("Socket errors")).map(|l| l.trim().to_string());
+        let requests_per_second = text
+            .lines()
+            .find(|l| l.starts_with("Requests/sec:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        let non_2xx = text
+            .lines()
+            .find(|l| l.contains("Non-2xx"))
+            .and_then(|l| l.split_whitespace().last())
+            .unwrap_or("0");
+        let socket = text
+            .lines()
+            .find(|l| l.contains("Socket errors"))
+            .map(|l| l.trim().to_string());
         Some(WrkReport {
             requests_per_second,
             p50: percentile("50%")?,
             p90: percentile("90%")?,
             p99: percentile("99%")?,
-            errors: socket.map_or_else(|| format!("{non_2xx} non-2xx"), |s| format!("{non_2xx} non-2xx; {s}")),
+            errors: socket.map_or_else(
+                || format!("{non_2xx} non-2xx"),
+                |s| format!("{non_2xx} non-2xx; {s}"),
+            ),
         })
     }
 }
@@ -176,7 +243,9 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         .iter()
         .take(args.rows)
         .collect();
-    let mut csv = String::from("Collectivité;Code INSEE;Département;Élu·e / Contact;Fonction;Email;Statut;Couleur politique;Prochaine action;Date prochaine action\n");
+    let mut csv = String::from(
+        "Collectivité;Code INSEE;Département;Élu·e / Contact;Fonction;Email;Statut;Couleur politique;Prochaine action;Date prochaine action\n",
+    );
     for (i, c) in communes.iter().enumerate() {
         csv.push_str(&format!(
             "{};{};{};Contact {i};maire;contact{i}@commune-{}.example.org;Contactée;Divers;Relancer;15/12/2026\n",
@@ -189,12 +258,27 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     std::fs::write(&file, &csv)?;
     let bytes = std::fs::read(&file)?;
     let started = Instant::now();
-    let (plan, outcome) = crate::import::import_file(&store, &bytes, "cibles.csv", false, DuplicatePolicy::Skip, &Actor::command_line(), Clock::system().now_millis(), |_, _| {})
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (plan, outcome) = crate::import::import_file(
+        &store,
+        &bytes,
+        "cibles.csv",
+        false,
+        DuplicatePolicy::Skip,
+        &Actor::command_line(),
+        Clock::system().now_millis(),
+        |_, _| {},
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let elapsed = started.elapsed();
     let outcome = outcome.ok_or_else(|| anyhow::anyhow!("import refused: {}", plan.summary()))?;
-    println!("imported {} rows ({} targets created) into {} in {:.2} s", communes.len(), outcome.created, store.backend_name(), elapsed.as_secs_f64());
+    println!(
+        "imported {} rows ({} targets created) into {} in {:.2} s",
+        communes.len(),
+        outcome.created,
+        store.backend_name(),
+        elapsed.as_secs_f64()
+    );
     store.close().await;
     drop(dir);
     Ok(())
@@ -205,7 +289,9 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
     let mut timings = Vec::new();
     for _ in 0..args.runs {
         let dir = tempfile_dir::Dir::new()?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let started = Instant::now();
         let mut child = tokio::process::Command::new(&executable)
             .arg("serve")
@@ -220,7 +306,11 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
             }
             if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
                 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await?;
+                stream
+                    .write_all(
+                        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+                    )
+                    .await?;
                 let mut answer = Vec::new();
                 stream.read_to_end(&mut answer).await?;
                 if answer.starts_with(b"HTTP/1.1 200") {
@@ -230,7 +320,8 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(2)).await;
         };
         child.kill().await?;
-        timings.push(ready.ok_or_else(|| anyhow::anyhow!("relais serve did not answer within 10 s"))?);
+        timings
+            .push(ready.ok_or_else(|| anyhow::anyhow!("relais serve did not answer within 10 s"))?);
     }
     timings.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -252,7 +343,8 @@ mod tempfile_dir {
 
     impl Dir {
         pub fn new() -> std::io::Result<Dir> {
-            let path = std::env::temp_dir().join(format!("relais-bench-{}", uuid::Uuid::new_v4().simple()));
+            let path = std::env::temp_dir()
+                .join(format!("relais-bench-{}", uuid::Uuid::new_v4().simple()));
             std::fs::create_dir_all(&path)?;
             Ok(Dir(path))
         }

@@ -94,7 +94,11 @@ try {
   ]);
   const summary = await text("#import-summary");
   step(`preview: ${summary}`);
-  check(/\b3 nouvelles cibles\b/.test(summary), `the preview should announce 3 nouvelles cibles, it says « ${summary} »`);
+  // « 3 nouvelles cibles » or « nouvelles cibles : 3 », whichever wording the summary uses.
+  check(
+    /(^|\D)3 nouvelles cibles\b|nouvelles cibles\s*:\s*3(\D|$)/.test(summary),
+    `the preview should announce 3 nouvelles cibles, it says « ${summary} »`,
+  );
   await page.locator("#confirm-import").click();
   await page.locator("#import-outcome").waitFor();
   step(`outcome: ${await text("#import-outcome")}`);

@@ -1,0 +1,431 @@
+//! The store on both databases: scope filters written in SQL, history kept, transactions that leave nothing
+//! half-written, concurrent writers, sessions, failed logins and tokens.
+
+mod common;
+
+use common::{Backend, TestDatabase};
+use relais::domain::{Role, Stage};
+use relais::store::audit::Actor;
+use relais::store::targets::{StageMove, TargetFilter};
+use relais::store::{Scope, Store, StoreError};
+
+/// Runs a store test on each backend with a fresh, migrated database.
+macro_rules! store_test {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            async fn run(backend: Backend) {
+                let database = TestDatabase::create(backend).await;
+                let store = Store::connect(&database.url, 8).await.expect("connect");
+                store.migrate().await.expect("migrate");
+                ($body)(store.clone()).await;
+                store.close().await;
+                database.drop_database().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run(Backend::Postgres).await
+            }
+        }
+    };
+}
+
+const NOW: i64 = 1_795_000_000_000;
+
+fn today() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+}
+
+async fn add_target(store: &Store, code: &str) -> i64 {
+    let entry = relais::referential::Referential::get()
+        .by_code(None, code)
+        .expect("in the referential");
+    let new = relais::store::targets::NewTarget {
+        organisation: relais::store::organisations::NewOrganisation::from_referential(entry),
+        stage: Stage::Identified,
+        fields: relais::store::targets::TargetFields {
+            political_colour: "unknown".into(),
+            lead_source: "other".into(),
+            priority: "normal".into(),
+            ..Default::default()
+        },
+        contacts: vec![relais::store::people::NewPerson {
+            full_name: format!("Élu·e de {}", entry.name),
+            emails: vec![format!("elu@{code}.example.org")],
+            ..Default::default()
+        }],
+    };
+    store
+        .create_target(&new, &Actor::command_line(), NOW)
+        .await
+        .expect("target")
+}
+
+async fn add_relay(store: &Store, territories: &[&str]) -> i64 {
+    let territories: Vec<String> = territories.iter().map(|t| t.to_string()).collect();
+    let new = relais::store::accounts::NewUser {
+        email: "relais@asso.example",
+        name: "Relais",
+        role: Role::Relay,
+        password_hash: "x",
+        association_id: None,
+        territories: &territories,
+    };
+    store.create_user(&new, NOW).await.expect("relay")
+}
+
+store_test!(
+    a_relay_scope_filters_every_pipeline_query,
+    |store: Store| async move {
+        let marseille = add_target(&store, "13055").await;
+        let lyon = add_target(&store, "69123").await;
+        let relay = Scope::Relay(add_relay(&store, &["13"]).await);
+        let (visible, total) = store
+            .list_targets(relay, &TargetFilter::default(), Default::default(), 50, 0)
+            .await
+            .unwrap();
+        assert_eq!((visible.len(), total), (1, 1));
+        assert_eq!(visible[0].id, marseille);
+        assert!(store.target(relay, lyon).await.unwrap().is_none());
+        assert!(store.target(Scope::All, lyon).await.unwrap().is_some());
+        let counts = store.count_by_stage(relay).await.unwrap();
+        assert_eq!(counts, vec![("identified".to_string(), 1)]);
+        assert_eq!(
+            store.search_people(relay, "", 50, 0).await.unwrap().len(),
+            1
+        );
+        assert_eq!(
+            store
+                .search_people(Scope::All, "", 50, 0)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(
+            store
+                .search_organisations(relay, "lyon", None, 50, 0)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(store.interactions(relay, lyon).await.unwrap().is_empty());
+        let change = StageMove {
+            to: Stage::Contacted,
+            reason: String::new(),
+            on_hold_until: None,
+            today: today(),
+        };
+        assert!(matches!(
+            store
+                .change_stage(relay, lyon, &change, &Actor::command_line(), NOW)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            store.target(Scope::All, lyon).await.unwrap().unwrap().stage,
+            "identified"
+        );
+    }
+);
+
+store_test!(
+    becoming_a_member_opens_one_membership_and_keeps_the_history,
+    |store: Store| async move {
+        let id = add_target(&store, "42218").await;
+        let actor = Actor {
+            user_id: None,
+            label: "Camille".into(),
+        };
+        for (i, stage) in [
+            Stage::Contacted,
+            Stage::InDiscussion,
+            Stage::Member,
+            Stage::OnHold,
+            Stage::Member,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let change = StageMove {
+                to: stage,
+                reason: format!("étape {i}"),
+                on_hold_until: None,
+                today: today(),
+            };
+            store
+                .change_stage(Scope::All, id, &change, &actor, NOW + i as i64)
+                .await
+                .unwrap();
+        }
+        let history = store.stage_history(Scope::All, id).await.unwrap();
+        assert_eq!(history.len(), 6, "creation and five moves");
+        assert!(
+            history
+                .iter()
+                .all(|c| c.author_label == "Camille" || c.from_stage.is_none())
+        );
+        let (members, _) = store
+            .list_targets(
+                Scope::All,
+                &TargetFilter {
+                    stage: Some("member".into()),
+                    ..Default::default()
+                },
+                Default::default(),
+                10,
+                0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(members.len(), 1);
+        let audit = store.list_audit(Some(("target", id)), 50).await.unwrap();
+        assert_eq!(audit.iter().filter(|e| e.action == "stage").count(), 5);
+    }
+);
+
+store_test!(
+    a_duplicate_target_is_refused_and_leaves_nothing_behind,
+    |store: Store| async move {
+        add_target(&store, "69123").await;
+        let before = store
+            .search_people(Scope::All, "", 50, 0)
+            .await
+            .unwrap()
+            .len();
+        let entry = relais::referential::Referential::get()
+            .by_code(None, "69123")
+            .unwrap();
+        let again = relais::store::targets::NewTarget {
+            organisation: relais::store::organisations::NewOrganisation::from_referential(entry),
+            stage: Stage::Identified,
+            fields: Default::default(),
+            contacts: vec![relais::store::people::NewPerson {
+                full_name: "Nouveau contact".into(),
+                ..Default::default()
+            }],
+        };
+        let error = store
+            .create_target(&again, &Actor::command_line(), NOW)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, StoreError::Conflict(m) if m.contains("Lyon")),
+            "{error:?}"
+        );
+        assert_eq!(
+            store
+                .search_people(Scope::All, "", 50, 0)
+                .await
+                .unwrap()
+                .len(),
+            before,
+            "no contact half-written"
+        );
+    }
+);
+
+store_test!(
+    concurrent_stage_changes_keep_a_consistent_history,
+    |store: Store| async move {
+        let id = add_target(&store, "13055").await;
+        let stages = [
+            Stage::Contacted,
+            Stage::InDiscussion,
+            Stage::SurveySent,
+            Stage::SurveyAnswered,
+            Stage::OnHold,
+            Stage::Identified,
+            Stage::Contacted,
+            Stage::InDiscussion,
+        ];
+        let mut tasks = Vec::new();
+        for (i, stage) in stages.into_iter().enumerate() {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let change = StageMove {
+                    to: stage,
+                    reason: String::new(),
+                    on_hold_until: None,
+                    today: today(),
+                };
+                store
+                    .change_stage(
+                        Scope::All,
+                        id,
+                        &change,
+                        &Actor::command_line(),
+                        NOW + i as i64,
+                    )
+                    .await
+            }));
+        }
+        for task in tasks {
+            task.await
+                .unwrap()
+                .expect("every concurrent change succeeds or is a no-op");
+        }
+        // In the order they were written, each change starts where the previous one ended: no lost update.
+        let mut history = store.stage_history(Scope::All, id).await.unwrap();
+        history.sort_by_key(|c| c.id);
+        for pair in history.windows(2) {
+            assert_eq!(
+                pair[1].from_stage.as_deref(),
+                Some(pair[0].to_stage.as_str()),
+                "{history:?}"
+            );
+        }
+        let current = store.target(Scope::All, id).await.unwrap().unwrap().stage;
+        assert_eq!(history.last().unwrap().to_stage, current);
+    }
+);
+
+store_test!(
+    sessions_expire_and_failed_logins_are_counted_per_account_and_address,
+    |store: Store| async move {
+        let new = relais::store::accounts::NewUser {
+            email: "a@cndh.example",
+            name: "A",
+            role: Role::Staff,
+            password_hash: "x",
+            association_id: None,
+            territories: &[],
+        };
+        let user = store.create_user(&new, NOW).await.unwrap();
+        store
+            .create_session("hash", user, "csrf", NOW, NOW + 1000)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .session_user("hash", NOW + 999)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .session_user("hash", NOW + 1000)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(store.delete_expired_sessions(NOW + 1000).await.unwrap(), 1);
+        for i in 0..3 {
+            store
+                .record_login_failure("a@cndh.example", "10.0.0.1", NOW + i)
+                .await
+                .unwrap();
+        }
+        store
+            .record_login_failure("b@cndh.example", "10.0.0.1", NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .count_login_failures("a@cndh.example", "10.0.0.1", NOW)
+                .await
+                .unwrap(),
+            (3, 4)
+        );
+        assert_eq!(
+            store
+                .count_login_failures("a@cndh.example", "10.0.0.2", NOW + 2)
+                .await
+                .unwrap(),
+            (1, 0)
+        );
+        store.clear_login_failures("a@cndh.example").await.unwrap();
+        assert_eq!(
+            store
+                .count_login_failures("a@cndh.example", "10.0.0.1", NOW)
+                .await
+                .unwrap(),
+            (0, 1)
+        );
+    }
+);
+
+store_test!(
+    revoked_tokens_no_longer_authenticate,
+    |store: Store| async move {
+        let id = store
+            .create_api_token("script", Role::Viewer, "token-hash", NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .use_api_token("token-hash", NOW + 1)
+                .await
+                .unwrap()
+                .unwrap()
+                .last_used_at,
+            Some(NOW + 1)
+        );
+        store.revoke_api_token(id, NOW + 2).await.unwrap();
+        assert!(
+            store
+                .use_api_token("token-hash", NOW + 3)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(matches!(
+            store.revoke_api_token(id, NOW + 4).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+);
+
+store_test!(
+    the_dashboard_aggregates_count_follow_ups_and_diversity,
+    |store: Store| async move {
+        let lyon = add_target(&store, "69123").await;
+        let rural = add_target(&store, "01001").await;
+        let mut fields = store
+            .target(Scope::All, lyon)
+            .await
+            .unwrap()
+            .unwrap()
+            .fields();
+        fields.next_action_date = Some(today() - chrono::Duration::days(2));
+        fields.political_colour = "green".into();
+        store
+            .update_target(Scope::All, lyon, &fields, &Actor::command_line(), NOW)
+            .await
+            .unwrap();
+        let mut fields = store
+            .target(Scope::All, rural)
+            .await
+            .unwrap()
+            .unwrap()
+            .fields();
+        fields.next_action_date = Some(today() + chrono::Duration::days(3));
+        store
+            .update_target(Scope::All, rural, &fields, &Actor::command_line(), NOW)
+            .await
+            .unwrap();
+        let follow_ups = store.follow_ups(Scope::All, today()).await.unwrap();
+        assert_eq!(follow_ups.len(), 1);
+        assert_eq!((follow_ups[0].overdue, follow_ups[0].due_this_week), (1, 1));
+        let cells = store.diversity(Scope::All).await.unwrap();
+        assert!(
+            cells
+                .iter()
+                .any(|c| c.scale.as_deref() == Some("large_city")
+                    && c.political_colour == "green"
+                    && c.total == 1)
+        );
+        assert!(
+            cells
+                .iter()
+                .any(|c| c.scale.as_deref() == Some("rural_commune") && c.total == 1)
+        );
+        let activity = store.recent_activity(Scope::All, 10).await.unwrap();
+        assert_eq!(activity.len(), 2, "two creations recorded as stage changes");
+    }
+);
