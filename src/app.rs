@@ -34,6 +34,7 @@ impl Application {
             settings: Arc::new(settings),
             clock,
             metrics: Arc::new(Default::default()),
+            dashboard_cache: Arc::default(),
         };
         Ok(Application { listener, state })
     }

@@ -93,18 +93,7 @@ const SUMMARIES: &[&str] = &[
 /// métropoles and départements, shuffled so régions and scales mix.
 fn candidates(rng: &mut StdRng, wanted: usize) -> Vec<&'static Entry> {
     let referential = Referential::get();
-    let mut communes: Vec<&Entry> = referential
-        .of_kind(CollectivityKind::Commune)
-        .iter()
-        .collect();
-    communes.sort_by_key(|e| std::cmp::Reverse(e.population.unwrap_or(0)));
     let mut pool: Vec<&Entry> = Vec::new();
-    // A fifth of small communes so rural targets exist too.
-    let big = (wanted * 4 / 5).min(communes.len());
-    pool.extend(&communes[..big]);
-    let mut small: Vec<&Entry> = communes[big..].to_vec();
-    small.shuffle(rng);
-    pool.extend(small.into_iter().take(wanted / 10));
     for kind in [
         CollectivityKind::Metropole,
         CollectivityKind::Ca,
@@ -114,6 +103,18 @@ fn candidates(rng: &mut StdRng, wanted: usize) -> Vec<&'static Entry> {
         of_kind.shuffle(rng);
         pool.extend(of_kind.into_iter().take(wanted / 20 + 2));
     }
+    let mut communes: Vec<&Entry> = referential
+        .of_kind(CollectivityKind::Commune)
+        .iter()
+        .collect();
+    communes.sort_by_key(|e| std::cmp::Reverse(e.population.unwrap_or(0)));
+    let remaining = wanted.saturating_sub(pool.len());
+    // Four in five among the larger communes, the rest drawn from the small ones so rural targets exist too.
+    let big = (remaining * 4 / 5).min(communes.len());
+    pool.extend(&communes[..big]);
+    let mut small: Vec<&Entry> = communes[big..].to_vec();
+    small.shuffle(rng);
+    pool.extend(small.into_iter().take(remaining - big));
     pool.shuffle(rng);
     pool.truncate(wanted);
     pool

@@ -341,7 +341,7 @@ both_backends!(
             .unwrap()
             .name;
         let audit = staff.get_text("/audit").await;
-        let row = audit
+        let row = audit[audit.find("<tbody>").unwrap()..]
             .split("<tr>")
             .find(|row| row.contains(&name))
             .expect("the stage change is in the journal");

@@ -17,6 +17,8 @@ pub mod people;
 pub mod targets;
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -57,8 +59,14 @@ pub enum Db {
     Postgres(PgPool),
 }
 
-/// An open transaction on either database.
-pub enum Tx {
+/// An open transaction on either database. Committing it counts as a change of the data (see
+/// [`Store::generation`]).
+pub struct Tx {
+    pub(crate) conn: TxConn,
+    generation: Arc<AtomicU64>,
+}
+
+pub(crate) enum TxConn {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
@@ -75,12 +83,12 @@ macro_rules! with_db {
 /// Runs the same body inside a transaction; `$c` is the connection (`&mut *transaction`).
 macro_rules! with_tx {
     ($tx:expr, |$c:ident| $body:expr) => {
-        match $tx {
-            $crate::store::Tx::Sqlite(t) => {
+        match &mut ($tx).conn {
+            $crate::store::TxConn::Sqlite(t) => {
                 let $c = &mut **t;
                 $body
             }
-            $crate::store::Tx::Postgres(t) => {
+            $crate::store::TxConn::Postgres(t) => {
                 let $c = &mut **t;
                 $body
             }
@@ -91,16 +99,26 @@ pub(crate) use {with_db, with_tx};
 
 impl Tx {
     pub async fn commit(self) -> StoreResult<()> {
-        match self {
-            Tx::Sqlite(t) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
+        match self.conn {
+            TxConn::Sqlite(t) => t.commit().await?,
+            TxConn::Postgres(t) => t.commit().await?,
         }
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(())
+    }
+
+    /// `FOR UPDATE` where the database needs it to lock rows read before a write (SQLite's `BEGIN IMMEDIATE`
+    /// already holds the write lock).
+    pub(crate) fn lock_clause(&self) -> &'static str {
+        match self.conn {
+            TxConn::Sqlite(_) => "",
+            TxConn::Postgres(_) => " FOR UPDATE",
+        }
     }
 }
 
 /// Which rows of the pipeline a reader may see.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Scope {
     /// Staff, viewers and API tokens: everything.
     All,
@@ -136,6 +154,7 @@ pub(crate) use scope_filter;
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Db,
+    generation: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -174,7 +193,10 @@ impl Store {
                     .await?,
             )
         };
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            generation: Arc::default(),
+        })
     }
 
     /// Applies the migrations of the connected database that have not run yet.
@@ -204,10 +226,20 @@ impl Store {
 
     /// Starts a read-then-write transaction (`BEGIN IMMEDIATE` on SQLite).
     pub async fn begin(&self) -> StoreResult<Tx> {
-        Ok(match &self.db {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        let conn = match &self.db {
+            Db::Sqlite(pool) => TxConn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
+        };
+        Ok(Tx {
+            conn,
+            generation: self.generation.clone(),
         })
+    }
+
+    /// A number that grows with every committed transaction of this process, so caches of derived views
+    /// (the dashboard) know when they are stale. Other instances' writes are not seen: caches also expire.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     pub async fn close(&self) {

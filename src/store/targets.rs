@@ -185,13 +185,6 @@ pub struct StageMove {
     pub today: NaiveDate,
 }
 
-fn lock_clause(tx: &Tx) -> &'static str {
-    match tx {
-        Tx::Sqlite(_) => "",
-        Tx::Postgres(_) => " FOR UPDATE",
-    }
-}
-
 /// Inserts a target (and its collectivity and contacts when new) inside `tx`, with its first stage change.
 pub(crate) async fn insert_target(
     tx: &mut Tx,
@@ -478,7 +471,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let sql = format!(
             "SELECT stage FROM targets WHERE id = $1{}",
-            lock_clause(&tx)
+            tx.lock_clause()
         );
         let from: String = with_tx!(&mut tx, |c| sqlx::query_scalar(&sql)
             .bind(id)

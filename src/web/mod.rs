@@ -29,6 +29,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub clock: Clock,
     pub metrics: Arc<metrics::Metrics>,
+    pub dashboard_cache: Arc<pages::DashboardCache>,
 }
 
 /// The whole HTTP application.

@@ -41,8 +41,25 @@ const browser = await chromium.launch({
     "--disable-sync",
   ],
 });
-const context = await browser.newContext({ locale: "fr-FR", viewport: { width: 1400, height: 1000 } });
+// Wide enough for the eight columns of the board side by side (8 × 16rem): a drag then needs no scrolling.
+const context = await browser.newContext({ locale: "fr-FR", viewport: { width: 2200, height: 1000 } });
 const page = await context.newPage();
+// Records the drag events the board sees, to tell why a drag did not register.
+await page.addInitScript(() => {
+  window.__drags = [];
+  for (const type of ["dragstart", "drop", "dragend"]) {
+    document.addEventListener(
+      type,
+      (ev) => {
+        const card = ev.target.closest?.(".card-item");
+        const column = ev.target.closest?.(".column");
+        window.__drags.push(`${type} card=${card?.id ?? "-"} column=${column?.dataset.stage ?? "-"}`);
+      },
+      true,
+    );
+  }
+});
+const dragLog = async () => (await page.evaluate(() => window.__drags.splice(0))).join(", ") || "no drag event";
 page.setDefaultTimeout(10_000);
 
 // Anything the page itself gets wrong is a failure too: uncaught script errors and failed same-origin requests.
@@ -128,27 +145,74 @@ try {
       .then(() => true)
       .catch(() => false);
 
-  // 1. A real HTML5 drag and drop, started on the card's name; 2. the mouse by hand; 3. the card's menu.
+  // The board scrolls sideways (main is at most 1400px wide) and a drag breaks if anything scrolls once the
+  // mouse is down, so first bring the board to where Lyon's card and some of the member column both show,
+  // then drag between points that are visible: no pointer action needs to scroll.
+  const dragPoints = async () => {
+    const board = page.locator(".board");
+    await board.evaluate((el, id) => {
+      const member = el.querySelector('.column[data-stage="member"]');
+      const from = el.querySelector(`.card-item[data-id="${id}"]`);
+      const offset = (node) => node.getBoundingClientRect().left - el.getBoundingClientRect().left + el.scrollLeft;
+      // Member column's left edge 120px inside the board's right edge, unless that hides the card.
+      const wanted = Math.max(0, offset(member) + 120 - el.clientWidth);
+      el.scrollLeft = Math.min(wanted, offset(from) + from.offsetWidth - 60);
+    }, id);
+    const area = await board.boundingBox();
+    const from = await card.locator("small").first().boundingBox();
+    const to = await memberColumn.boundingBox();
+    const visible = (box) => ({
+      left: Math.max(box.x, area.x),
+      right: Math.min(box.x + box.width, area.x + area.width),
+    });
+    const f = visible(from);
+    const t = visible(to);
+    if (f.right - f.left < 10 || t.right - t.left < 10) return null;
+    return {
+      source: { x: (f.left + f.right) / 2 - from.x, y: from.height / 2 },
+      target: { x: (t.left + t.right) / 2 - to.x, y: 40 },
+      page: {
+        from: { x: (f.left + f.right) / 2, y: from.y + from.height / 2 },
+        to: { x: (t.left + t.right) / 2, y: to.y + 40 },
+      },
+    };
+  };
+  const untouched = async (attempt) => {
+    const now = await memberColumn.locator(".card-item").count();
+    check(now === countBefore, `${attempt} put another card in the member column (${now} cards): ${await dragLog()}`);
+  };
+
+  // 1. A real HTML5 drag and drop with locator.dragTo; 2. the same with the mouse by hand; 3. the card's menu.
   let path_used = null;
+  const points = await dragPoints();
+  check(points, "could not find visible points on Lyon's card and on the member column to drag between");
   try {
-    await card.locator("small").first().dragTo(memberColumn.locator("h2"), { timeout: 5_000 });
+    await card.locator("small").first().dragTo(memberColumn, {
+      sourcePosition: points.source,
+      targetPosition: points.target,
+      timeout: 5_000,
+    });
     if (await arrived(4_000)) path_used = "drag and drop (locator.dragTo)";
+    else step(`dragTo: ${await dragLog()}`);
   } catch (error) {
     step(`dragTo did not complete: ${error.message.split("\n")[0]}`);
   }
   if (!path_used) {
+    await untouched("dragTo");
     step("dragTo did not move the card, trying mouse down/move/up");
-    const from = await card.locator("small").first().boundingBox();
-    const to = await memberColumn.locator("h2").boundingBox();
-    if (from && to) {
-      await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    const again = await dragPoints();
+    if (again) {
+      const { from, to } = again.page;
+      await page.mouse.move(from.x, from.y);
       await page.mouse.down();
-      await page.mouse.move(from.x + from.width / 2 + 10, from.y + from.height / 2 + 10, { steps: 5 });
-      await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 20 });
+      await page.mouse.move(from.x + 10, from.y + 10, { steps: 5 });
+      await page.mouse.move(to.x, to.y, { steps: 20 });
       await page.mouse.up();
       if (await arrived(4_000)) path_used = "drag and drop (mouse down/move/up)";
+      else step(`mouse: ${await dragLog()}`);
     }
   }
+  if (!path_used) await untouched("the mouse drag");
   if (!path_used) {
     step("the drag did not register, falling back to the card's menu (keyboard path)");
     await card.locator("select[name=stage]").selectOption("member");
@@ -157,6 +221,8 @@ try {
   }
   check(path_used, "Lyon's card never reached the member column (drag, mouse and menu all failed)");
   step(`moved with: ${path_used}`);
+  const menu = await card.locator("select[name=stage]").inputValue();
+  check(menu === "member", `after the move, Lyon's card menu should say member, it says ${menu}`);
   const countAfter = Number.parseInt(await memberColumn.locator(".count").textContent(), 10);
   check(countAfter === countBefore + 1, `the member column count should go from ${countBefore} to ${countBefore + 1}, it shows ${countAfter}`);
 

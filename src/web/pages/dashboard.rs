@@ -1,13 +1,19 @@
 //! The dashboard: the funnel against the club's objective, the diversity matrix (région × scale × political
 //! colour) for the pipeline and for members, follow-ups due per owner, and recent activity.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::response::Html;
 use axum::routing::get;
+use chrono::NaiveDate;
 
 use crate::domain::{PoliticalColour, Scale, Stage};
+use crate::store::Scope;
 use crate::store::dashboard::{Activity, DiversityCell, FollowUps};
 use crate::web::AppState;
 use crate::web::auth::Session;
@@ -43,7 +49,7 @@ pub struct Matrix {
 
 #[derive(Template)]
 #[template(path = "dashboard.html", config = "src/web/askama.toml")]
-struct DashboardPage {
+struct DashboardPage<'a> {
     chrome: Chrome,
     funnel: Vec<FunnelBar>,
     exits: Vec<(&'static str, i64)>,
@@ -53,13 +59,70 @@ struct DashboardPage {
     member_min: i64,
     member_max: i64,
     matrices: Vec<Matrix>,
+    follow_ups: &'a [FollowUps],
+    activity: &'a [Activity],
+}
+
+/// The dashboard's aggregates for one scope and day.
+pub struct DashboardData {
+    counts: Vec<(String, i64)>,
+    cells: Vec<DiversityCell>,
     follow_ups: Vec<FollowUps>,
     activity: Vec<Activity>,
 }
 
+struct CachedDashboard {
+    generation: u64,
+    computed: Instant,
+    data: Arc<DashboardData>,
+}
+
+/// The aggregates scan the whole pipeline; under load they are computed once and reused until this process
+/// commits a change (the store's generation moves) or, for changes made by another instance, until
+/// [`DASHBOARD_TTL`] has passed.
+#[derive(Default)]
+pub struct DashboardCache(Mutex<HashMap<(Scope, NaiveDate), CachedDashboard>>);
+
+pub const DASHBOARD_TTL: Duration = Duration::from_secs(5);
+
+impl DashboardCache {
+    async fn get(&self, state: &AppState, scope: Scope) -> WebResult<Arc<DashboardData>> {
+        let today = state.clock.today();
+        let generation = state.store.generation();
+        if let Some(hit) = self
+            .0
+            .lock()
+            .expect("dashboard cache lock")
+            .get(&(scope, today))
+            && hit.generation == generation
+            && hit.computed.elapsed() < DASHBOARD_TTL
+        {
+            return Ok(hit.data.clone());
+        }
+        let data = Arc::new(DashboardData {
+            counts: state.store.count_by_stage(scope).await?,
+            cells: state.store.diversity(scope).await?,
+            follow_ups: state.store.follow_ups(scope, today).await?,
+            activity: state.store.recent_activity(scope, 15).await?,
+        });
+        let mut cache = self.0.lock().expect("dashboard cache lock");
+        cache.retain(|(_, day), _| *day == today);
+        cache.insert(
+            (scope, today),
+            CachedDashboard {
+                generation,
+                computed: Instant::now(),
+                data: data.clone(),
+            },
+        );
+        Ok(data)
+    }
+}
+
 async fn dashboard(session: Session, State(state): State<AppState>) -> WebResult<Html<String>> {
     let scope = session.scope();
-    let counts = state.store.count_by_stage(scope).await?;
+    let data = state.dashboard_cache.get(&state, scope).await?;
+    let counts = &data.counts;
     let count_of = |stage: Stage| {
         counts
             .iter()
@@ -87,10 +150,9 @@ async fn dashboard(session: Session, State(state): State<AppState>) -> WebResult
         .iter()
         .map(|s| (s.label(), count_of(*s)))
         .collect();
-    let cells = state.store.diversity(scope).await?;
     let matrices = vec![
-        matrix("Pipeline (hors refus)", &cells, |c| c.total),
-        matrix("Membres", &cells, |c| c.members),
+        matrix("Pipeline (hors refus)", &data.cells, |c| c.total),
+        matrix("Membres", &data.cells, |c| c.members),
     ];
     let page = DashboardPage {
         chrome: Chrome::new(&session, "dashboard", "Tableau de bord"),
@@ -102,8 +164,8 @@ async fn dashboard(session: Session, State(state): State<AppState>) -> WebResult
         member_min: pipeline.member_objective_min,
         member_max: pipeline.member_objective_max,
         matrices,
-        follow_ups: state.store.follow_ups(scope, state.clock.today()).await?,
-        activity: state.store.recent_activity(scope, 15).await?,
+        follow_ups: &data.follow_ups,
+        activity: &data.activity,
     };
     Ok(Html(page.render()?))
 }

@@ -4,6 +4,7 @@
 mod access;
 mod board;
 mod dashboard;
+pub use dashboard::DashboardCache;
 mod directory;
 pub use directory::organisation_kind_label;
 mod import;
@@ -49,10 +50,8 @@ async fn complete_collectivity(
     };
     let referential = Referential::get();
     let entries: Vec<serde_json::Value> = referential
-        .search(&query.q, 40)
+        .search_with(&query.q, 10, |e| territories.as_ref().is_none_or(|t| e.departement.as_ref().is_some_and(|d| t.contains(d))))
         .into_iter()
-        .filter(|e| territories.as_ref().is_none_or(|t| e.departement.as_ref().is_some_and(|d| t.contains(d))))
-        .take(10)
         .map(|e| {
             serde_json::json!({
                 "kind": e.kind.as_str(),

@@ -62,7 +62,7 @@ async function moveCard(card, column) {
   if (!r.ok) { const e = await r.json().catch(() => ({})); window.alert(e.error || "Déplacement refusé."); return; }
   const from = card.closest(".column");
   column.querySelector(".cards").prepend(card);
-  card.querySelector("select[name=stage]")?.setAttribute("value", stage);
+  { const menu = card.querySelector("select[name=stage]"); if (menu) menu.value = stage; } // keep the card menu in step
   for (const c of [from, column]) { const n = c.querySelector(".count"); n.textContent = c.querySelectorAll(".card-item").length; }
 }
 
