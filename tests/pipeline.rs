@@ -316,3 +316,123 @@ both_backends!(
         assert!(metrics.contains("relais_http_requests_total"), "{metrics}");
     }
 );
+
+both_backends!(
+    a_member_gets_its_join_date_themes_and_representatives,
+    |app: common::TestApp| async move {
+        let staff = app.logged_in(Role::Staff, &[]).await;
+        let id = app.add_target("93066").await;
+        let page = staff.get_text(&format!("/targets/{id}")).await;
+        assert!(
+            !page.contains("id=\"membership\""),
+            "no membership before joining"
+        );
+        assert_eq!(
+            staff
+                .post_form(&format!("/targets/{id}/stage"), &[("stage", "member")])
+                .await
+                .status(),
+            303
+        );
+        let target = app.store.target(Scope::All, id).await.unwrap().unwrap();
+        let contact = app
+            .store
+            .people_of_organisation(Scope::All, target.organisation_id)
+            .await
+            .unwrap()[0]
+            .id
+            .to_string();
+        let response = staff
+            .post_form(
+                &format!("/targets/{id}/membership"),
+                &[
+                    ("joined_on", "15/11/2026"),
+                    ("themes", "eau\nscolarisation\n"),
+                    ("representatives", &contact),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 303);
+        let (membership, representatives) = app
+            .store
+            .membership_of(Scope::All, target.organisation_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            membership.joined_on,
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 15).unwrap()
+        );
+        assert_eq!(membership.theme_list(), vec!["eau", "scolarisation"]);
+        assert_eq!(representatives, vec![contact.parse::<i64>().unwrap()]);
+        let page = staff.get_text(&format!("/targets/{id}")).await;
+        assert!(
+            page.contains("Membre depuis le 15/11/2026") && page.contains("eau, scolarisation")
+        );
+    }
+);
+
+both_backends!(
+    staff_add_member_associations_partners_and_their_people,
+    |app: common::TestApp| async move {
+        let staff = app.logged_in(Role::Staff, &[]).await;
+        let response = staff
+            .post_form(
+                "/organisations",
+                &[
+                    ("kind", "partner"),
+                    ("name", "Coalition Eau"),
+                    ("departement", "Rhône"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 303);
+        let location = response.headers()["location"].to_str().unwrap().to_string();
+        let organisation: i64 = location
+            .trim_start_matches("/organisations/")
+            .parse()
+            .unwrap();
+        let saved = app
+            .store
+            .organisation(Scope::All, organisation)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                saved.kind.as_str(),
+                saved.departement_code.as_deref(),
+                saved.region_code.as_deref()
+            ),
+            ("partner", Some("69"), Some("84"))
+        );
+        let response = staff
+            .post_form(
+                &format!("/organisations/{organisation}/people"),
+                &[("full_name", "Léa Roux"), ("email", "lea@coalition-eau")],
+            )
+            .await;
+        assert_eq!(response.status(), 400, "an invalid email is refused");
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("pas une adresse email valide")
+        );
+        let response = staff
+            .post_form(
+                &format!("/organisations/{organisation}/people"),
+                &[
+                    ("full_name", "Léa Roux"),
+                    ("email", "lea@coalition-eau.org"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 303);
+        let page = staff.get_text(&location).await;
+        assert!(page.contains("Léa Roux"));
+        let found = staff.get_text("/people?q=lea%20roux").await;
+        assert!(found.contains("lea@coalition-eau.org"));
+    }
+);

@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod audit;
 pub mod dashboard;
 pub mod import;
+pub mod memberships;
 pub mod organisations;
 pub mod people;
 pub mod targets;

@@ -125,18 +125,6 @@ pub fn options<T: Copy>(
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn populations_are_grouped_by_thousands() {
-        assert_eq!(population(Some(516_092)), "516\u{202f}092");
-        assert_eq!(population(Some(860)), "860");
-        assert_eq!(population(None), "—");
-    }
-}
-
 // Display methods the templates call; kept here so the store types stay free of presentation.
 
 use crate::store::accounts::{AccessRow, ApiToken};
@@ -213,6 +201,15 @@ impl Interaction {
     }
     pub fn date_label(&self) -> String {
         french_date(Some(self.occurred_on))
+    }
+}
+
+impl crate::store::memberships::Membership {
+    pub fn joined_label(&self) -> String {
+        french_date(Some(self.joined_on))
+    }
+    pub fn joined_iso(&self) -> String {
+        iso_date(Some(self.joined_on))
     }
 }
 
@@ -302,5 +299,17 @@ impl Activity {
         } else {
             format!("{} : {}", interaction_label(&self.kind), self.detail)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn populations_are_grouped_by_thousands() {
+        assert_eq!(population(Some(516_092)), "516\u{202f}092");
+        assert_eq!(population(Some(860)), "860");
+        assert_eq!(population(None), "—");
     }
 }

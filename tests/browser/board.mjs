@@ -41,8 +41,7 @@ const browser = await chromium.launch({
     "--disable-sync",
   ],
 });
-// Wide enough for the eight columns of the board side by side (8 × 16rem): a drag then needs no scrolling.
-const context = await browser.newContext({ locale: "fr-FR", viewport: { width: 2200, height: 1000 } });
+const context = await browser.newContext({ locale: "fr-FR", viewport: { width: 1440, height: 900 } });
 const page = await context.newPage();
 // Records the drag events the board sees, to tell why a drag did not register.
 await page.addInitScript(() => {
@@ -186,7 +185,9 @@ try {
   let path_used = null;
   const points = await dragPoints();
   check(points, "could not find visible points on Lyon's card and on the member column to drag between");
-  try {
+  // RELAIS_BOARD_MOVE=mouse or =menu skips the earlier ways, to check the fallbacks themselves.
+  const first = { drag: 1, mouse: 2, menu: 3 }[process.env.RELAIS_BOARD_MOVE || "drag"] ?? 1;
+  if (first <= 1) try {
     await card.locator("small").first().dragTo(memberColumn, {
       sourcePosition: points.source,
       targetPosition: points.target,
@@ -197,7 +198,7 @@ try {
   } catch (error) {
     step(`dragTo did not complete: ${error.message.split("\n")[0]}`);
   }
-  if (!path_used) {
+  if (!path_used && first <= 2) {
     await untouched("dragTo");
     step("dragTo did not move the card, trying mouse down/move/up");
     const again = await dragPoints();
@@ -232,6 +233,7 @@ try {
     (await memberColumn.locator(`.card-item[data-id="${id}"]`).count()) === 1,
     "after a reload, Lyon's card should still be in the member column",
   );
+  await memberColumn.scrollIntoViewIfNeeded(); // the board scrolls sideways: show where Lyon went
   const boardShot = path.join(shotDir, "board.png");
   await page.screenshot({ path: boardShot, fullPage: true });
   console.log(`SCREENSHOT board ${boardShot}`);

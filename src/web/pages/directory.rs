@@ -1,10 +1,12 @@
 //! People and organisations pages, with search. A relay sees only those of its territories.
 
 use askama::Template;
+use axum::Form;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
-use axum::routing::get;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 
 use crate::store::organisations::Organisation;
 use crate::store::people::Person;
@@ -19,8 +21,12 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/people", get(people))
         .route("/people/{id}", get(person))
-        .route("/organisations", get(organisations))
+        .route(
+            "/organisations",
+            get(organisations).post(create_organisation),
+        )
         .route("/organisations/{id}", get(organisation))
+        .route("/organisations/{id}/people", post(add_person))
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -177,4 +183,118 @@ pub fn organisation_kind_label(kind: &str, collectivity_kind: Option<&str>) -> S
             .map_or("Collectivité", |k| k.label_fr())
             .to_string(),
     }
+}
+
+#[derive(serde::Deserialize)]
+struct OrganisationForm {
+    kind: String,
+    name: String,
+    #[serde(default)]
+    departement: String,
+    #[serde(default)]
+    website: String,
+}
+
+/// Member associations and partners are created here; collectivities come with their target.
+async fn create_organisation(
+    session: Session,
+    State(state): State<AppState>,
+    Form(form): Form<OrganisationForm>,
+) -> WebResult<Response> {
+    session.require_staff()?;
+    if !matches!(form.kind.as_str(), "association" | "partner") {
+        return Err(WebError::BadRequest(
+            "Choisissez « association membre » ou « partenaire ».".into(),
+        ));
+    }
+    let name = form.name.trim();
+    if name.is_empty() {
+        return Err(WebError::BadRequest(
+            "Indiquez le nom de l'organisation.".into(),
+        ));
+    }
+    let referential = crate::referential::Referential::get();
+    let departement = match form.departement.trim() {
+        "" => None,
+        text => Some(
+            referential
+                .resolve_departement(text)
+                .ok_or_else(|| WebError::BadRequest(format!("Département « {text} » inconnu.")))?
+                .to_string(),
+        ),
+    };
+    let new = crate::store::organisations::NewOrganisation {
+        kind: form.kind,
+        name: name.into(),
+        region_code: departement
+            .as_deref()
+            .and_then(|d| referential.region_of_departement(d))
+            .map(str::to_string),
+        departement_code: departement,
+        website: form.website.trim().into(),
+        ..Default::default()
+    };
+    let id = state
+        .store
+        .create_organisation(&new, &session.actor(), state.clock.now_millis())
+        .await?;
+    Ok(Redirect::to(&format!("/organisations/{id}")).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct PersonForm {
+    full_name: String,
+    #[serde(default)]
+    function: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+}
+
+async fn add_person(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(form): Form<PersonForm>,
+) -> WebResult<Response> {
+    session.require_write()?;
+    if form.full_name.trim().is_empty() {
+        return Err(WebError::BadRequest(
+            "Indiquez le nom de la personne.".into(),
+        ));
+    }
+    let emails = form
+        .email
+        .split([';', ','])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|e| crate::domain::EmailAddress::parse(e).map(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(WebError::BadRequest)?;
+    let phones = form
+        .phone
+        .split([';', ','])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    let new = crate::store::people::NewPerson {
+        organisation_id: Some(id),
+        full_name: form.full_name.trim().into(),
+        function: form.function.trim().into(),
+        emails,
+        phones,
+        notes: String::new(),
+    };
+    let person = state
+        .store
+        .create_person(
+            session.scope(),
+            &new,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/people/{person}")).into_response())
 }

@@ -9,6 +9,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 
 use crate::domain::{EmailAddress, InteractionKind, LeadSource, PoliticalColour, Priority, Stage};
+use crate::store::memberships::Membership;
 use crate::store::people::{NewPerson, Person};
 use crate::store::targets::{
     Interaction, LocalNeed, NewInteraction, StageChange, StageMove, Target, TargetFields,
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/targets/{id}/interactions", post(log_interaction))
         .route("/targets/{id}/contacts", post(add_contact))
         .route("/targets/{id}/needs", post(add_need))
+        .route("/targets/{id}/membership", post(update_membership))
 }
 
 #[derive(Template)]
@@ -37,6 +39,7 @@ struct TargetPage {
     interactions: Vec<(Interaction, Vec<String>)>,
     history: Vec<StageChange>,
     needs: Vec<LocalNeed>,
+    membership: Option<(Membership, Vec<i64>)>,
     stages: Vec<(String, String, bool)>,
     colours: Vec<(String, String, bool)>,
     sources: Vec<(String, String, bool)>,
@@ -69,6 +72,10 @@ async fn render(
         interactions: state.store.interactions(scope, id).await?,
         history: state.store.stage_history(scope, id).await?,
         needs: state.store.local_needs(scope, id).await?,
+        membership: state
+            .store
+            .membership_of(scope, target.organisation_id)
+            .await?,
         stages: view::options(Stage::ALL, Stage::as_str, Stage::label, &target.stage),
         colours: view::options(
             PoliticalColour::ALL,
@@ -430,6 +437,63 @@ async fn add_need(
             session.scope(),
             id,
             description,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
+    answer(&session, &state, id, Ok(())).await
+}
+
+/// `representatives` repeats (one checkbox per contact), so the body is read as pairs.
+async fn update_membership(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: String,
+) -> WebResult<Response> {
+    session.require_write()?;
+    let target = state
+        .store
+        .target(session.scope(), id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&body)
+        .map_err(|_| WebError::BadRequest("Formulaire illisible.".into()))?;
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let Some(joined_on) = crate::domain::parse_date(&field("joined_on")) else {
+        return answer(
+            &session,
+            &state,
+            id,
+            Err("Indiquez la date d'adhésion (JJ/MM/AAAA).".into()),
+        )
+        .await;
+    };
+    let representatives: Vec<i64> = pairs
+        .iter()
+        .filter(|(k, _)| k == "representatives")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    let themes = field("themes")
+        .lines()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    state
+        .store
+        .update_membership(
+            session.scope(),
+            target.organisation_id,
+            joined_on,
+            &themes,
+            &representatives,
             &session.actor(),
             state.clock.now_millis(),
         )
