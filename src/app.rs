@@ -52,6 +52,10 @@ impl Application {
     /// Serves until `stop` is cancelled.
     pub async fn run_until_stopped(self, stop: CancellationToken) -> anyhow::Result<()> {
         let store = self.state.store.clone();
+        let housekeeping = tokio::spawn(run_housekeeping_until_stopped(
+            self.state.clone(),
+            stop.clone(),
+        ));
         let router = web::router(self.state);
         tracing::info!(address = %self.listener.local_addr()?, backend = store.backend_name(), "relais is serving");
         axum::serve(
@@ -60,31 +64,69 @@ impl Application {
         )
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await?;
+        let _ = housekeeping.await;
         store.close().await;
         tracing::info!("relais stopped");
         Ok(())
     }
 }
 
-/// A token cancelled on SIGTERM or Ctrl-C.
-pub fn shutdown_on_signal() -> CancellationToken {
+/// How often expired sessions, old login failures and abandoned import uploads are removed.
+const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+/// An uploaded spreadsheet not confirmed within this time is deleted.
+const UPLOAD_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes what has expired, once at start and then every hour, until stopped.
+async fn run_housekeeping_until_stopped(state: AppState, stop: CancellationToken) {
+    loop {
+        if let Err(error) = try_housekeeping(&state).await {
+            tracing::warn!(%error, "housekeeping failed; will retry");
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(HOUSEKEEPING_EVERY) => {}
+        }
+    }
+}
+
+async fn try_housekeeping(state: &AppState) -> anyhow::Result<()> {
+    let now = state.clock.now_millis();
+    let sessions = state.store.delete_expired_sessions(now).await?;
+    let window = state.settings.security.login_window_minutes * 60_000;
+    let failures = state.store.delete_old_login_failures(now - window).await?;
+    let mut uploads = 0;
+    if let Ok(entries) = std::fs::read_dir(state.settings.data_dir.join("imports")) {
+        for entry in entries.flatten() {
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|at| at.elapsed().is_ok_and(|age| age > UPLOAD_MAX_AGE));
+            if old && std::fs::remove_file(entry.path()).is_ok() {
+                uploads += 1;
+            }
+        }
+    }
+    tracing::debug!(sessions, failures, uploads, "housekeeping done");
+    Ok(())
+}
+
+/// A token cancelled on SIGTERM or Ctrl-C. The handlers are registered before this returns, so a signal
+/// that arrives while the application is still starting is not lost (nor fatal).
+pub fn shutdown_on_signal() -> std::io::Result<CancellationToken> {
     let token = CancellationToken::new();
     let cancel = token.clone();
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::spawn(async move {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
-        {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
-            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-        }
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
         #[cfg(not(unix))]
         let _ = ctrl_c.await;
         tracing::info!("shutdown requested");
         cancel.cancel();
     });
-    token
+    Ok(token)
 }
 
 /// Installs the log subscriber: human-readable by default, JSON lines when configured.

@@ -397,6 +397,11 @@ both_backends!(
         assert!(!board.contains(&format!("id=\"card-{lyon}\"")));
         assert!(!content(&board).contains("Lyon"));
 
+        // Staff look at the dashboard first: what they see must not be served to the relay.
+        let staff = app.logged_in(Role::Staff, &[]).await;
+        let dashboard = staff.get_text("/").await;
+        assert!(dashboard.contains("id=\"total-targets\">2<"));
+        assert!(content(&dashboard).contains("Lyon"));
         let dashboard = relay.get_text("/").await;
         assert!(dashboard.contains("id=\"total-targets\">1<"));
         assert!(content(&dashboard).contains("Marseille"));
@@ -419,7 +424,6 @@ both_backends!(
         assert!(!content(&page).contains("Lyon"));
 
         // Staff see both, so the filtering above is the relay's scope and not missing data.
-        let staff = app.logged_in(Role::Staff, &[]).await;
         let page = table(staff.get_text("/targets").await);
         assert!(page.contains("Marseille") && page.contains("Lyon"));
         assert!(

@@ -656,3 +656,565 @@ async fn matching_rules_and_value_errors() {
     })
     .await;
 }
+
+/// A pool on a test database, for reading tables directly.
+enum Raw {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Raw {
+    async fn rows<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        let rows = match self {
+            Raw::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+            Raw::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+        };
+        rows.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Every row of the tables an import writes, in id order, as text (import entries of the audit log left
+    /// out).
+    async fn dump(&self) -> Vec<(&'static str, Vec<String>)> {
+        fn text<T: std::fmt::Debug>(rows: Vec<T>) -> Vec<String> {
+            rows.iter().map(|row| format!("{row:?}")).collect()
+        }
+        vec![
+            (
+                "organisations",
+                text(self.rows::<OrganisationRow>(ORGANISATIONS_SQL).await),
+            ),
+            ("targets", text(self.rows::<TargetRow>(TARGETS_SQL).await)),
+            (
+                "stage_changes",
+                text(self.rows::<StageChangeRow>(STAGE_CHANGES_SQL).await),
+            ),
+            ("people", text(self.rows::<PersonRow>(PEOPLE_SQL).await)),
+            (
+                "person_emails",
+                text(
+                    self.rows::<(i64, String)>(
+                        "SELECT person_id, email FROM person_emails ORDER BY person_id, email",
+                    )
+                    .await,
+                ),
+            ),
+            (
+                "person_phones",
+                text(
+                    self.rows::<(i64, String)>(
+                        "SELECT person_id, phone FROM person_phones ORDER BY person_id, phone",
+                    )
+                    .await,
+                ),
+            ),
+            (
+                "audit_log",
+                text(
+                    self.rows::<AuditRow>(
+                        "SELECT id, at, actor, action, entity, entity_id, details FROM audit_log
+                         WHERE action <> 'import' ORDER BY id",
+                    )
+                    .await,
+                ),
+            ),
+        ]
+    }
+}
+
+const ORGANISATIONS_SQL: &str = "SELECT id, kind, name, collectivity_kind, official_code, departement_code, region_code,
+    population, scale, website, notes, search_text, created_at, updated_at FROM organisations ORDER BY id";
+#[derive(Debug, PartialEq, sqlx::FromRow)]
+struct OrganisationRow {
+    id: i64,
+    kind: String,
+    name: String,
+    collectivity_kind: Option<String>,
+    official_code: Option<String>,
+    departement_code: Option<String>,
+    region_code: Option<String>,
+    population: Option<i64>,
+    scale: Option<String>,
+    website: String,
+    notes: String,
+    search_text: String,
+    created_at: i64,
+    updated_at: i64,
+}
+const TARGETS_SQL: &str = "SELECT id, organisation_id, stage, declined_reason, on_hold_until, owner_id, political_colour,
+    lead_source, priority, next_action, next_action_date, has_squats, notes, created_at, updated_at FROM targets ORDER BY id";
+#[derive(Debug, PartialEq, sqlx::FromRow)]
+struct TargetRow {
+    id: i64,
+    organisation_id: i64,
+    stage: String,
+    declined_reason: String,
+    on_hold_until: Option<chrono::NaiveDate>,
+    owner_id: Option<i64>,
+    political_colour: String,
+    lead_source: String,
+    priority: String,
+    next_action: String,
+    next_action_date: Option<chrono::NaiveDate>,
+    has_squats: bool,
+    notes: String,
+    created_at: i64,
+    updated_at: i64,
+}
+const STAGE_CHANGES_SQL: &str =
+    "SELECT id, target_id, from_stage, to_stage, reason, changed_at, author_id, author_label
+    FROM stage_changes ORDER BY id";
+type StageChangeRow = (
+    i64,
+    i64,
+    Option<String>,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    String,
+);
+const PEOPLE_SQL: &str =
+    "SELECT id, organisation_id, full_name, function, notes, search_text, created_at, updated_at
+    FROM people ORDER BY id";
+type PersonRow = (i64, Option<i64>, String, String, String, String, i64, i64);
+type AuditRow = (i64, i64, String, String, String, Option<i64>, String);
+
+/// A fresh migrated database: the store and a raw pool on it.
+struct TestDb {
+    store: Store,
+    raw: Raw,
+}
+
+/// Runs `test` with two fresh databases of SQLite, then two of PostgreSQL (dropped afterwards even when the
+/// test fails): one to import into, one to write the same targets into with the per-row path.
+async fn on_each_backend_twice<F, Fut>(test: F)
+where
+    F: Fn(TestDb, TestDb) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let mut sqlite = Vec::new();
+    for name in ["a", "b"] {
+        let url = format!("sqlite://{}/{name}.db", dir.path().display());
+        let store = Store::connect(&url, 5).await.unwrap();
+        store.migrate().await.unwrap();
+        let raw = Raw::Sqlite(sqlx::SqlitePool::connect(&url).await.unwrap());
+        sqlite.push(TestDb { store, raw });
+    }
+    let (b, a) = (sqlite.pop().unwrap(), sqlite.pop().unwrap());
+    test(a, b).await;
+
+    let admin_url = postgres_admin_url();
+    let names = [1, 2].map(|_| format!("relais_test_{}", uuid::Uuid::new_v4().simple()));
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("PostgreSQL must run for these tests");
+    for name in &names {
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+    let result = AssertUnwindSafe(async {
+        let mut postgres = Vec::new();
+        for name in &names {
+            let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
+            let store = Store::connect(&url, 5).await.unwrap();
+            store.migrate().await.unwrap();
+            let raw = Raw::Postgres(sqlx::PgPool::connect(&url).await.unwrap());
+            postgres.push(TestDb { store, raw });
+        }
+        let (b, a) = (postgres.pop().unwrap(), postgres.pop().unwrap());
+        let pools = [a.raw_pool(), b.raw_pool()];
+        test(a, b).await;
+        for pool in pools.into_iter().flatten() {
+            pool.close().await;
+        }
+    })
+    .catch_unwind()
+    .await;
+    for name in &names {
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+impl TestDb {
+    fn raw_pool(&self) -> Option<sqlx::PgPool> {
+        match &self.raw {
+            Raw::Postgres(pool) => Some(pool.clone()),
+            Raw::Sqlite(_) => None,
+        }
+    }
+}
+
+/// The same staff member and the same collectivity (recorded, not yet a target) in a fresh database.
+async fn seed_owner_and_villeurbanne(store: &Store) -> (i64, i64) {
+    let owner = store
+        .create_user(
+            &NewUser {
+                email: "camille@club.example",
+                name: "Camille Martin",
+                role: Role::Staff,
+                password_hash: "x",
+                association_id: None,
+                territories: &[],
+            },
+            NOW,
+        )
+        .await
+        .unwrap();
+    let villeurbanne = Referential::get()
+        .by_code(Some(CollectivityKind::Commune), "69266")
+        .unwrap();
+    let organisation = store
+        .create_organisation(
+            &relais::store::organisations::NewOrganisation::from_referential(villeurbanne),
+            &Actor::command_line(),
+            NOW - 1_000,
+        )
+        .await
+        .unwrap();
+    (owner, organisation)
+}
+
+/// Hand-written rows with several emails and phones, then `bulk` communes of the referential with one or two
+/// emails and a phone each (so the import spans several chunks).
+fn contacts_csv(bulk: usize) -> String {
+    let mut csv = String::from(
+        "Collectivité;Code INSEE;Contact;Fonction;Courriel;Tél.;Couleur politique;Source;Statut;Priorité;\
+         Responsable;Prochaine action;Échéance;Squats;Commentaires\n\
+         Saint-Denis;93066;Mathieu Hanotin;Maire;\"cabinet@ville-saint-denis.fr; maire@ville-saint-denis.fr\";\
+         01 49 33 60 00 / 612345678;PS;Connue du collectif;Contactée;Haute;Camille Martin;Envoyer le questionnaire;\
+         15/09/2026;oui;Rencontré au salon\n\
+         Métropole de Lyon;200 046 977;;;;;EELV;Coopération décentralisée;En discussion;Basse;;;2026-10-01;non;\n\
+         Villeurbanne;69266;Cédric Van Styvendael;Maire;\"presse@villeurbanne.fr, maire@villeurbanne.fr, \
+         cabinet@villeurbanne.fr\";04 78 03 67 67;Gauche;;Questionnaire envoyé;;camille@club.example;Relancer;;;\n\
+         Rennes;35238;Nathalie Appéré;Maire;maire@ville-rennes.fr;02 23 62 10 10 / 02 23 62 10 10;;Autre;Refus;;;;;\
+         oui;Pas de squat connu\n",
+    );
+    let hand = ["93066", "69266", "35238"];
+    let communes = Referential::get().of_kind(CollectivityKind::Commune);
+    for (i, commune) in communes
+        .iter()
+        .filter(|c| !hand.contains(&c.code.as_str()))
+        .take(bulk)
+        .enumerate()
+    {
+        let emails = if i % 2 == 0 {
+            format!("contact{i}@exemple.fr")
+        } else {
+            format!("contact{i}@exemple.fr, secretariat{i}@mairie.fr")
+        };
+        csv.push_str(&format!(
+            "\"{}\";{};Contact {i};{};{emails};01 23 45 {:02} {:02};;;;;;;;;\n",
+            commune.name,
+            commune.code,
+            ["Maire", "DGS", "Adjointe"][i % 3],
+            i / 100,
+            i % 100
+        ));
+    }
+    csv
+}
+
+#[tokio::test]
+async fn batched_import_stores_every_value_as_the_per_row_path_does() {
+    let csv = contacts_csv(1_100);
+    on_each_backend_twice(|db, reference| {
+        let csv = csv.clone();
+        async move {
+            let (owner, villeurbanne) = seed_owner_and_villeurbanne(&db.store).await;
+            assert_eq!(seed_owner_and_villeurbanne(&reference.store).await, (owner, villeurbanne));
+            let actor = Actor {
+                user_id: Some(owner),
+                label: "Camille Martin".into(),
+            };
+            let table = read_table(csv.as_bytes(), "contacts.csv").unwrap();
+            let owners = db.store.import_owners().await.unwrap();
+            let mut plan = plan_import(&db.store, &table, &guess_mapping(&table.headers), &owners)
+                .await
+                .unwrap();
+            assert!(plan.is_clean(), "{:#?}", &report_lines(&plan)[..5]);
+            assert_eq!(plan.counts.new, 1_104);
+            // Rennes gets a homonym that differs only by its phone, and the same person as head of the métropole:
+            // ids must follow the contacts, not whatever order the database returns them in.
+            let rennes = plan.rows[3].new_target.as_mut().unwrap();
+            let mut homonym = rennes.contacts[0].clone();
+            homonym.phones = vec!["02 99 00 00 01".into()];
+            rennes.contacts.push(homonym);
+            rennes.contacts.push(relais::store::people::NewPerson {
+                full_name: "Nathalie Appéré".into(),
+                function: "Présidente de Rennes Métropole".into(),
+                notes: "Double casquette".into(),
+                emails: vec!["presidente@rennesmetropole.fr".into()],
+                phones: vec!["02 99 86 60 60".into(), "02 99 86 60 61".into()],
+                ..Default::default()
+            });
+
+            let progress = std::sync::Mutex::new(Vec::new());
+            let outcome = db
+                .store
+                .apply_import_with_progress(&plan, DuplicatePolicy::Skip, &actor, NOW, |done| {
+                    progress.lock().unwrap().push(done)
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                outcome,
+                ImportOutcome {
+                    created: 1_104,
+                    updated: 0,
+                    skipped: 0
+                }
+            );
+            assert_eq!(progress.into_inner().unwrap(), [500, 1_000, 1_104]);
+
+            // Every stored value against the row it came from.
+            let organisations: Vec<OrganisationRow> = db.raw.rows(ORGANISATIONS_SQL).await;
+            let targets: Vec<TargetRow> = db.raw.rows(TARGETS_SQL).await;
+            let stage_changes: Vec<StageChangeRow> = db.raw.rows(STAGE_CHANGES_SQL).await;
+            let people: Vec<PersonRow> = db.raw.rows(PEOPLE_SQL).await;
+            let emails: Vec<(i64, String)> = db.raw.rows("SELECT person_id, email FROM person_emails ORDER BY email").await;
+            let phones: Vec<(i64, String)> = db.raw.rows("SELECT person_id, phone FROM person_phones ORDER BY phone").await;
+            let audit: Vec<AuditRow> = db.raw.rows("SELECT id, at, actor, action, entity, entity_id, details FROM audit_log ORDER BY id").await;
+            assert_eq!((organisations.len(), targets.len(), stage_changes.len()), (1_104, 1_104, 1_104));
+            assert_eq!(people.len(), 1_103 + 2);
+            for row in &plan.rows {
+                let new = row.new_target.as_ref().unwrap();
+                let o = &new.organisation;
+                let org = organisations
+                    .iter()
+                    .find(|r| (&r.collectivity_kind, &r.official_code) == (&o.collectivity_kind, &o.official_code))
+                    .unwrap_or_else(|| panic!("no organisation for line {}", row.line));
+                if org.id == villeurbanne {
+                    assert_eq!((org.name.as_str(), org.created_at), ("Villeurbanne", NOW - 1_000), "recorded before, left alone");
+                } else {
+                    let code = o.official_code.as_deref().unwrap();
+                    assert_eq!(
+                        org,
+                        &OrganisationRow {
+                            id: org.id,
+                            kind: o.kind.clone(),
+                            name: o.name.clone(),
+                            collectivity_kind: o.collectivity_kind.clone(),
+                            official_code: o.official_code.clone(),
+                            departement_code: o.departement_code.clone(),
+                            region_code: o.region_code.clone(),
+                            population: o.population,
+                            scale: o.scale.clone(),
+                            website: String::new(),
+                            notes: String::new(),
+                            search_text: relais::domain::search_text(&[&o.name, code]),
+                            created_at: NOW,
+                            updated_at: NOW,
+                        }
+                    );
+                }
+                let f = &new.fields;
+                let target = targets.iter().find(|t| t.organisation_id == org.id).unwrap();
+                assert_eq!(
+                    target,
+                    &TargetRow {
+                        id: target.id,
+                        organisation_id: org.id,
+                        stage: new.stage.as_str().to_string(),
+                        declined_reason: String::new(),
+                        on_hold_until: None,
+                        owner_id: f.owner_id,
+                        political_colour: f.political_colour.clone(),
+                        lead_source: f.lead_source.clone(),
+                        priority: f.priority.clone(),
+                        next_action: f.next_action.clone(),
+                        next_action_date: f.next_action_date,
+                        has_squats: f.has_squats,
+                        notes: f.notes.clone(),
+                        created_at: NOW,
+                        updated_at: NOW,
+                    },
+                    "line {}",
+                    row.line
+                );
+                let changes: Vec<&StageChangeRow> = stage_changes.iter().filter(|s| s.1 == target.id).collect();
+                assert_eq!(
+                    changes,
+                    [&(
+                        changes[0].0,
+                        target.id,
+                        None,
+                        new.stage.as_str().to_string(),
+                        String::new(),
+                        NOW,
+                        Some(owner),
+                        "Camille Martin".to_string()
+                    )]
+                );
+                let of_org: Vec<&PersonRow> = people.iter().filter(|p| p.1 == Some(org.id)).collect();
+                assert_eq!(of_org.len(), new.contacts.len(), "line {}", row.line);
+                for (person, contact) in of_org.iter().zip(&new.contacts) {
+                    let search = relais::domain::search_text(&[
+                        &contact.full_name,
+                        &contact.function,
+                        &contact.emails.join(" "),
+                    ]);
+                    assert_eq!(
+                        *person,
+                        &(
+                            person.0,
+                            Some(org.id),
+                            contact.full_name.clone(),
+                            contact.function.clone(),
+                            contact.notes.clone(),
+                            search,
+                            NOW,
+                            NOW
+                        )
+                    );
+                    let mut expected = contact.emails.clone();
+                    expected.sort();
+                    let mut stored: Vec<&String> = emails.iter().filter(|e| e.0 == person.0).map(|e| &e.1).collect();
+                    stored.sort();
+                    assert_eq!(stored, expected.iter().collect::<Vec<_>>(), "line {}", row.line);
+                    let mut expected = contact.phones.clone();
+                    expected.sort();
+                    expected.dedup();
+                    let mut stored: Vec<&String> = phones.iter().filter(|e| e.0 == person.0).map(|e| &e.1).collect();
+                    stored.sort();
+                    assert_eq!(stored, expected.iter().collect::<Vec<_>>(), "line {}", row.line);
+                }
+                let created: Vec<&AuditRow> = audit.iter().filter(|a| a.5 == Some(target.id) && a.4 == "target").collect();
+                let details = serde_json::json!({"name": o.name, "stage": new.stage}).to_string();
+                assert_eq!(
+                    created,
+                    [&(
+                        created[0].0,
+                        NOW,
+                        "Camille Martin".to_string(),
+                        "create".to_string(),
+                        "target".to_string(),
+                        Some(target.id),
+                        details
+                    )]
+                );
+            }
+            assert_eq!(emails.len(), 2 + 3 + 1 + 1 + 1 + 1_100 + 550);
+            assert_eq!(phones.len(), 2 + 1 + 1 + 1 + 2 + 1_100, "a phone given twice is stored once");
+            assert_eq!(audit.iter().filter(|a| a.3 == "import").count(), 1);
+
+            // A few values spelled out, in case the planner and the writer agreed on a mistake.
+            let saint_denis = db.store.target_by_official_code("commune", "93066").await.unwrap().unwrap();
+            assert_eq!(
+                (
+                    saint_denis.stage.as_str(),
+                    saint_denis.owner_id,
+                    saint_denis.political_colour.as_str(),
+                    saint_denis.lead_source.as_str(),
+                    saint_denis.priority.as_str(),
+                    saint_denis.next_action.as_str(),
+                    saint_denis.next_action_date,
+                    saint_denis.has_squats,
+                    saint_denis.notes.as_str(),
+                    saint_denis.departement_code.as_deref(),
+                ),
+                (
+                    "contacted",
+                    Some(owner),
+                    "left",
+                    "known_to_collective",
+                    "high",
+                    "Envoyer le questionnaire",
+                    chrono::NaiveDate::from_ymd_opt(2026, 9, 15),
+                    true,
+                    "Rencontré au salon",
+                    Some("93"),
+                )
+            );
+            let rennes = db.store.target_by_official_code("commune", "35238").await.unwrap().unwrap();
+            assert_eq!((rennes.stage.as_str(), rennes.lead_source.as_str(), rennes.has_squats), ("declined", "other", true));
+            let people = db.store.people_of_organisation(Scope::All, rennes.organisation_id).await.unwrap();
+            let contacts: Vec<(&str, &str, Vec<&str>, Vec<&str>)> = people
+                .iter()
+                .map(|p| (p.function.as_str(), p.notes.as_str(), p.emails(), p.phones()))
+                .collect();
+            assert!(contacts.contains(&("Maire", "", vec!["maire@ville-rennes.fr"], vec!["02 23 62 10 10"])), "{contacts:?}");
+            assert!(contacts.contains(&("Maire", "", vec!["maire@ville-rennes.fr"], vec!["02 99 00 00 01"])), "{contacts:?}");
+            assert!(contacts.contains(&(
+                "Présidente de Rennes Métropole",
+                "Double casquette",
+                vec!["presidente@rennesmetropole.fr"],
+                vec!["02 99 86 60 60", "02 99 86 60 61"]
+            )), "{contacts:?}");
+            let found = db.store.search_people(Scope::All, "secretariat1@mairie", 10, 0).await.unwrap();
+            assert!(found.iter().any(|p| p.full_name == "Contact 1"), "search_text includes the emails");
+
+            // The per-row path, target by target, writes the very same rows.
+            for row in &plan.rows {
+                reference
+                    .store
+                    .create_target(row.new_target.as_ref().unwrap(), &actor, NOW)
+                    .await
+                    .unwrap();
+            }
+            let (batched, per_row) = (db.raw.dump().await, reference.raw.dump().await);
+            for ((table, batched), (_, per_row)) in batched.iter().zip(&per_row) {
+                assert_eq!(batched.len(), per_row.len(), "{table}");
+                for (b, p) in batched.iter().zip(per_row) {
+                    assert_eq!(b, p, "{table}");
+                }
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_collectivity_made_a_target_meanwhile_fails_the_whole_batch() {
+    let csv = contacts_csv(20);
+    on_each_backend(|store| {
+        let csv = csv.clone();
+        async move {
+            seed_owner_and_villeurbanne(&store).await;
+            let owners = store.import_owners().await.unwrap();
+            let table = read_table(csv.as_bytes(), "contacts.csv").unwrap();
+            let plan = plan_import(&store, &table, &guess_mapping(&table.headers), &owners)
+                .await
+                .unwrap();
+            assert!(plan.is_clean(), "{:#?}", report_lines(&plan));
+            // Someone else makes line 7 a target after the plan was made.
+            let meanwhile = plan.rows[5].new_target.as_ref().unwrap();
+            store
+                .create_target(meanwhile, &Actor::command_line(), NOW)
+                .await
+                .unwrap();
+            let error = store
+                .apply_import(&plan, DuplicatePolicy::Skip, &Actor::command_line(), NOW)
+                .await
+                .unwrap_err();
+            assert!(
+                error.to_string().contains(&format!(
+                    "{} est déjà une cible",
+                    meanwhile.organisation.name
+                )),
+                "{error}"
+            );
+            assert_eq!(count_targets(&store).await, 1);
+            let saint_denis = store
+                .target_by_official_code("commune", "93066")
+                .await
+                .unwrap();
+            assert!(saint_denis.is_none(), "nothing of the import was kept");
+        }
+    })
+    .await;
+}

@@ -70,9 +70,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let clock = Clock::system();
     match command {
         Command::Serve => {
+            let stop = crate::app::shutdown_on_signal()?;
             let app = crate::app::Application::build(settings, clock).await?;
-            app.run_until_stopped(crate::app::shutdown_on_signal())
-                .await
+            app.run_until_stopped(stop).await
         }
         Command::Migrate => {
             let store = open_store(&settings).await?;

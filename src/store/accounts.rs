@@ -192,6 +192,24 @@ impl Store {
         Ok(rows)
     }
 
+    /// Names and roles of the active accounts that can see a row of this département: every non-relay account,
+    /// and the relays whose territories include it. Answers "who sees this contact?".
+    pub async fn accounts_seeing(
+        &self,
+        departement_code: Option<&str>,
+    ) -> StoreResult<Vec<(String, String)>> {
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_as(
+            "SELECT name, role FROM users u WHERE u.active AND (u.role <> 'relay' OR EXISTS (
+                 SELECT 1 FROM user_territories t WHERE t.user_id = u.id AND t.departement_code = $1))
+             ORDER BY u.role, u.name"
+        )
+        .bind(departement_code)
+        .fetch_all(p)
+        .await
+        })?)
+    }
+
     // --- sessions -------------------------------------------------------------------------------------------
 
     pub async fn create_session(
@@ -296,6 +314,17 @@ impl Store {
         .bind(since)
         .fetch_one(p)
         .await)?)
+    }
+
+    /// Forgets failures older than `before` (they no longer count towards a lockout).
+    pub async fn delete_old_login_failures(&self, before: i64) -> StoreResult<u64> {
+        Ok(with_db!(&self.db, |p| sqlx::query(
+            "DELETE FROM login_failures WHERE failed_at < $1"
+        )
+        .bind(before)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?)
     }
 
     /// A successful login clears the failures of the account (not those of the address).

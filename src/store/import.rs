@@ -9,12 +9,16 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
+use self::import_batch::CHUNK_ROWS;
 use super::audit::{self, Actor};
 use super::people::{NewPerson, insert_person};
 use super::targets::{NewTarget, TargetFields, insert_target, update_target_fields};
 use super::{Store, StoreError, StoreResult, Tx, with_db, with_tx};
 use crate::domain::fold;
 use crate::import::{Field, ImportPlan, PlannedRow, RowStatus};
+
+#[path = "import_batch.rs"]
+mod import_batch;
 
 /// What to do with a row naming a collectivity that is already a target.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -92,7 +96,10 @@ impl Store {
             .await
     }
 
-    /// [`Store::apply_import`], calling `progress(rows_done)` as rows are written.
+    /// [`Store::apply_import`], calling `progress(rows_done)` after each chunk of rows is written.
+    ///
+    /// The new targets of a chunk are written together, a few multi-row statements per table (see
+    /// [`import_batch`]); duplicates, rare, are updated one by one.
     pub async fn apply_import_with_progress(
         &self,
         plan: &ImportPlan,
@@ -111,28 +118,47 @@ impl Store {
         let mut outcome = ImportOutcome::default();
         // Targets created by this import, for a later line of the same file naming the same collectivity.
         let mut created: HashMap<(String, String), i64> = HashMap::new();
-        for (done, row) in plan.rows.iter().enumerate() {
-            match (row.status, &row.new_target) {
-                (RowStatus::New, Some(new)) => {
-                    let id = insert_target(&mut tx, new, actor, now).await?;
-                    created.extend(row.key().map(|key| (key, id)));
-                    outcome.created += 1;
-                }
-                (RowStatus::Duplicate, Some(new)) if on_duplicate == DuplicatePolicy::Update => {
-                    let id = row
-                        .existing_target_id
-                        .or_else(|| row.key().and_then(|key| created.get(&key).copied()))
-                        .ok_or(StoreError::NotFound)?;
-                    if update_from_row(&mut tx, id, row, new, actor, now).await? {
-                        outcome.updated += 1;
-                    } else {
-                        outcome.skipped += 1;
-                    }
-                }
-                (RowStatus::Duplicate, _) => outcome.skipped += 1,
-                _ => {}
+        for (index, chunk) in plan.rows.chunks(CHUNK_ROWS).enumerate() {
+            // New rows first, batched; a duplicate always names a collectivity of an earlier line, so the
+            // target it updates exists by the time its own line is reached below.
+            let (batched, single): (Vec<&PlannedRow>, Vec<&PlannedRow>) = chunk
+                .iter()
+                .filter(|row| row.status == RowStatus::New && row.new_target.is_some())
+                .partition(|row| row.new_target.as_ref().is_some_and(import_batch::can_batch));
+            let news: Vec<&NewTarget> = batched
+                .iter()
+                .filter_map(|row| row.new_target.as_ref())
+                .collect();
+            let ids = import_batch::insert_targets(&mut tx, &news, actor, now).await?;
+            for (row, id) in batched.iter().zip(ids) {
+                created.extend(row.key().map(|key| (key, id)));
             }
-            progress(done + 1);
+            for row in &single {
+                if let Some(new) = &row.new_target {
+                    insert_target(&mut tx, new, actor, now).await?;
+                }
+            }
+            outcome.created += batched.len() + single.len();
+            for row in chunk {
+                match (row.status, &row.new_target) {
+                    (RowStatus::Duplicate, Some(new))
+                        if on_duplicate == DuplicatePolicy::Update =>
+                    {
+                        let id = row
+                            .existing_target_id
+                            .or_else(|| row.key().and_then(|key| created.get(&key).copied()))
+                            .ok_or(StoreError::NotFound)?;
+                        if update_from_row(&mut tx, id, row, new, actor, now).await? {
+                            outcome.updated += 1;
+                        } else {
+                            outcome.skipped += 1;
+                        }
+                    }
+                    (RowStatus::Duplicate, _) => outcome.skipped += 1,
+                    _ => {}
+                }
+            }
+            progress(index * CHUNK_ROWS + chunk.len());
         }
         let details = serde_json::json!({
             "rows": plan.rows.len(),

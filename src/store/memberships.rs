@@ -56,6 +56,7 @@ impl Store {
     }
 
     /// Replaces join date, themes and representatives (who must be people of the member collectivity).
+    #[allow(clippy::too_many_arguments)] // the scope, the row, its three fields, who and when
     pub async fn update_membership(
         &self,
         scope: Scope,

@@ -107,7 +107,23 @@ pub enum TargetSort {
     Updated,
 }
 
+/// A row of the list with the total count of the filtered rows.
+#[derive(sqlx::FromRow)]
+struct TargetWithTotal {
+    #[sqlx(flatten)]
+    target: Target,
+    total: i64,
+}
+
 impl TargetSort {
+    /// The ORDER BY of the list, on the columns of the filtered subquery.
+    fn order_by_page(self) -> String {
+        self.order_by()
+            .replace("o.name", "name")
+            .replace("o.population", "population")
+            .replace("t.", "")
+    }
+
     fn order_by(self) -> &'static str {
         match self {
             TargetSort::Name => "o.name, t.id",
@@ -127,10 +143,67 @@ impl TargetSort {
     }
 }
 
-const FILTER_WHERE: &str = "o.search_text LIKE $1 AND ($2 IS NULL OR t.stage = $2) AND ($3 IS NULL OR o.region_code = $3)
-    AND ($4 IS NULL OR o.departement_code = $4) AND ($5 IS NULL OR o.scale = $5) AND ($6 IS NULL OR t.owner_id = $6)
-    AND ($7 IS NULL OR t.political_colour = $7) AND ($8 IS NULL OR t.lead_source = $8)
-    AND ($9 IS NULL OR t.next_action_date <= $9)";
+/// A value bound to a filter placeholder.
+enum FilterValue<'a> {
+    Text(&'a str),
+    Owned(String),
+    Id(i64),
+    Date(NaiveDate),
+}
+
+impl TargetFilter {
+    /// The WHERE conditions of the filters that are set, with their values in placeholder order from `$1`.
+    /// Only the active filters appear in the SQL, so the databases can use their indexes (an
+    /// `($n IS NULL OR …)` form would force a scan of every target).
+    fn conditions(&self, scope: Scope) -> (String, Vec<FilterValue<'_>>) {
+        let mut values: Vec<FilterValue<'_>> = Vec::new();
+        let mut conditions: Vec<String> = Vec::new();
+        let text_filters: [(&str, &Option<String>); 6] = [
+            ("t.stage = $?", &self.stage),
+            ("o.region_code = $?", &self.region),
+            ("o.departement_code = $?", &self.departement),
+            ("o.scale = $?", &self.scale),
+            ("t.political_colour = $?", &self.colour),
+            ("t.lead_source = $?", &self.source),
+        ];
+        for (sql, value) in text_filters {
+            if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+                values.push(FilterValue::Text(value));
+                conditions.push(sql.replace("$?", &format!("${}", values.len())));
+            }
+        }
+        if let Some(q) = self
+            .q
+            .as_deref()
+            .map(crate::domain::search_query)
+            .filter(|q| !q.is_empty())
+        {
+            values.push(FilterValue::Owned(format!("%{q}%")));
+            conditions.push(format!("o.search_text LIKE ${}", values.len()));
+        }
+        if let Some(owner) = self.owner {
+            values.push(FilterValue::Id(owner));
+            conditions.push(format!("t.owner_id = ${}", values.len()));
+        }
+        if let Some(due_by) = self.due_by {
+            values.push(FilterValue::Date(due_by));
+            conditions.push(format!("t.next_action_date <= ${}", values.len()));
+        }
+        if let Scope::Relay(user) = scope {
+            values.push(FilterValue::Id(user));
+            conditions.push(format!(
+                "o.departement_code IN (SELECT departement_code FROM user_territories WHERE user_id = ${})",
+                values.len()
+            ));
+        }
+        let sql = if conditions.is_empty() {
+            "TRUE".to_string()
+        } else {
+            conditions.join(" AND ")
+        };
+        (sql, values)
+    }
+}
 
 /// A stage change as the history shows it.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
@@ -417,42 +490,49 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> StoreResult<(Vec<Target>, i64)> {
-        let scope_sql = scope_filter!("10");
+        let (conditions, values) = filter.conditions(scope);
+        let n = values.len();
+        // One pass: the total of the filtered rows rides along each row of the page.
         let rows_sql = format!(
-            "{TARGET_SELECT} WHERE {FILTER_WHERE} AND {scope_sql} ORDER BY {} LIMIT $11 OFFSET $12",
-            sort.order_by()
+            "SELECT page.*, COUNT(*) OVER () AS total FROM ({TARGET_SELECT} WHERE {conditions}) AS page ORDER BY {} LIMIT ${} OFFSET ${}",
+            sort.order_by_page(),
+            n + 1,
+            n + 2
         );
-        let count_sql = format!(
-            "SELECT COUNT(*) FROM targets t JOIN organisations o ON o.id = t.organisation_id WHERE {FILTER_WHERE} AND {scope_sql}"
-        );
-        let pattern = format!(
-            "%{}%",
-            crate::domain::search_query(filter.q.as_deref().unwrap_or(""))
-        );
-        macro_rules! bind_filter {
-            ($query:expr) => {
-                $query
-                    .bind(&pattern)
-                    .bind(&filter.stage)
-                    .bind(&filter.region)
-                    .bind(&filter.departement)
-                    .bind(&filter.scale)
-                    .bind(filter.owner)
-                    .bind(&filter.colour)
-                    .bind(&filter.source)
-                    .bind(filter.due_by)
-                    .bind(scope.relay_user())
-            };
+        macro_rules! bind_values {
+            ($query:expr) => {{
+                let mut query = $query;
+                for value in &values {
+                    query = match value {
+                        FilterValue::Text(text) => query.bind(*text),
+                        FilterValue::Owned(text) => query.bind(text.as_str()),
+                        FilterValue::Id(id) => query.bind(*id),
+                        FilterValue::Date(date) => query.bind(*date),
+                    };
+                }
+                query
+            }};
         }
-        let rows = with_db!(&self.db, |p| bind_filter!(sqlx::query_as(&rows_sql))
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(p)
-            .await)?;
-        let total = with_db!(&self.db, |p| bind_filter!(sqlx::query_scalar(&count_sql))
-            .fetch_one(p)
-            .await)?;
-        Ok((rows, total))
+        let rows: Vec<TargetWithTotal> =
+            with_db!(&self.db, |p| bind_values!(sqlx::query_as(&rows_sql))
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(p)
+                .await)?;
+        let total = match rows.first() {
+            Some(first) => first.total,
+            None if offset == 0 => 0,
+            None => {
+                // Past the last page: count separately so the pager still knows how many there are.
+                let count_sql = format!(
+                    "SELECT COUNT(*) FROM targets t JOIN organisations o ON o.id = t.organisation_id WHERE {conditions}"
+                );
+                with_db!(&self.db, |p| bind_values!(sqlx::query_scalar(&count_sql))
+                    .fetch_one(p)
+                    .await)?
+            }
+        };
+        Ok((rows.into_iter().map(|r| r.target).collect(), total))
     }
 
     /// Moves a target to another stage, keeping the change; becoming a member opens a membership.

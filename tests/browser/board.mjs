@@ -27,20 +27,25 @@ function check(condition, message) {
 }
 const step = (text) => console.log(`[board] ${text}`);
 
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await chromium
+  .launch({
+    executablePath,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  })
+  .catch((error) => {
+    console.error(`[board] could not start Chromium at ${executablePath} (apt-get install chromium): ${error.message}`);
+    process.exit(1);
+  });
 const context = await browser.newContext({ locale: "fr-FR", viewport: { width: 1440, height: 900 } });
 const page = await context.newPage();
 // Records the drag events the board sees, to tell why a drag did not register.
@@ -187,20 +192,22 @@ try {
   check(points, "could not find visible points on Lyon's card and on the member column to drag between");
   // RELAIS_BOARD_MOVE=mouse or =menu skips the earlier ways, to check the fallbacks themselves.
   const first = { drag: 1, mouse: 2, menu: 3 }[process.env.RELAIS_BOARD_MOVE || "drag"] ?? 1;
-  if (first <= 1) try {
-    await card.locator("small").first().dragTo(memberColumn, {
-      sourcePosition: points.source,
-      targetPosition: points.target,
-      timeout: 5_000,
-    });
-    if (await arrived(4_000)) path_used = "drag and drop (locator.dragTo)";
-    else step(`dragTo: ${await dragLog()}`);
-  } catch (error) {
-    step(`dragTo did not complete: ${error.message.split("\n")[0]}`);
+  if (first <= 1) {
+    try {
+      await card.locator("small").first().dragTo(memberColumn, {
+        sourcePosition: points.source,
+        targetPosition: points.target,
+        timeout: 5_000,
+      });
+      if (await arrived(4_000)) path_used = "drag and drop (locator.dragTo)";
+      else step(`dragTo did not move the card: ${await dragLog()}`);
+    } catch (error) {
+      step(`dragTo did not complete: ${error.message.split("\n")[0]}`);
+    }
+    if (!path_used) await untouched("dragTo");
   }
   if (!path_used && first <= 2) {
-    await untouched("dragTo");
-    step("dragTo did not move the card, trying mouse down/move/up");
+    step("trying a drag with mouse down/move/up");
     const again = await dragPoints();
     if (again) {
       const { from, to } = again.page;
@@ -210,10 +217,10 @@ try {
       await page.mouse.move(to.x, to.y, { steps: 20 });
       await page.mouse.up();
       if (await arrived(4_000)) path_used = "drag and drop (mouse down/move/up)";
-      else step(`mouse: ${await dragLog()}`);
+      else step(`the mouse drag did not move the card: ${await dragLog()}`);
     }
+    if (!path_used) await untouched("the mouse drag");
   }
-  if (!path_used) await untouched("the mouse drag");
   if (!path_used) {
     step("the drag did not register, falling back to the card's menu (keyboard path)");
     await card.locator("select[name=stage]").selectOption("member");

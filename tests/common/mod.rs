@@ -89,13 +89,13 @@ impl TestDatabase {
     }
 
     pub async fn drop_database(&self) {
-        if let Some(name) = &self.postgres_name {
-            if let Ok(admin) = sqlx::PgPool::connect(POSTGRES_ADMIN_URL).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&admin)
-                    .await;
-                admin.close().await;
-            }
+        if let Some(name) = &self.postgres_name
+            && let Ok(admin) = sqlx::PgPool::connect(POSTGRES_ADMIN_URL).await
+        {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&admin)
+                .await;
+            admin.close().await;
         }
     }
 }

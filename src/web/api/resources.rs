@@ -1,6 +1,6 @@
 //! Handlers of the JSON API, one per operation, each documented for the OpenAPI document.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiCaller, ApiError, ApiResult};
+use super::{ApiCaller, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::domain::{EmailAddress, InteractionKind, LeadSource, PoliticalColour, Priority, Stage};
 use crate::referential::{CollectivityKind, Referential};
 use crate::store::organisations::{NewOrganisation, Organisation};
@@ -95,7 +95,7 @@ where
 pub async fn list_organisations(
     caller: ApiCaller,
     State(state): State<AppState>,
-    Query(params): Query<SearchParams>,
+    ApiQuery(params): ApiQuery<SearchParams>,
 ) -> ApiResult<Json<Vec<Organisation>>> {
     let (limit, offset) = page(params.limit, params.offset);
     Ok(Json(
@@ -116,7 +116,7 @@ pub async fn list_organisations(
 pub async fn get_organisation(
     caller: ApiCaller,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Organisation>> {
     Ok(Json(
         state
@@ -144,7 +144,7 @@ pub struct OrganisationInput {
 pub async fn create_organisation(
     caller: ApiCaller,
     State(state): State<AppState>,
-    Json(input): Json<OrganisationInput>,
+    ApiJson(input): ApiJson<OrganisationInput>,
 ) -> ApiResult<(StatusCode, Json<Organisation>)> {
     caller.require_write()?;
     if !matches!(input.kind.as_str(), "association" | "partner") {
@@ -208,7 +208,7 @@ pub async fn create_organisation(
 pub async fn list_people(
     caller: ApiCaller,
     State(state): State<AppState>,
-    Query(params): Query<SearchParams>,
+    ApiQuery(params): ApiQuery<SearchParams>,
 ) -> ApiResult<Json<Vec<serde_json::Value>>> {
     let (limit, offset) = page(params.limit, params.offset);
     let people = state
@@ -229,7 +229,7 @@ fn person_json(person: &Person) -> serde_json::Value {
 pub async fn get_person(
     caller: ApiCaller,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let person = state
         .store
@@ -257,7 +257,7 @@ pub struct PersonInput {
 pub async fn create_person(
     caller: ApiCaller,
     State(state): State<AppState>,
-    Json(input): Json<PersonInput>,
+    ApiJson(input): ApiJson<PersonInput>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     caller.require_write()?;
     if input.full_name.trim().is_empty() {
@@ -295,7 +295,7 @@ pub async fn create_person(
             }
             other => other.into(),
         })?;
-    get_person(caller, State(state), Path(id))
+    get_person(caller, State(state), ApiPath(id))
         .await
         .map(|json| (StatusCode::CREATED, json))
 }
@@ -326,7 +326,7 @@ pub struct TargetPage {
 pub async fn list_targets(
     caller: ApiCaller,
     State(state): State<AppState>,
-    Query(params): Query<TargetParams>,
+    ApiQuery(params): ApiQuery<TargetParams>,
 ) -> ApiResult<Json<TargetPage>> {
     let (limit, offset) = page(params.limit, params.offset);
     let filter = TargetFilter {
@@ -357,7 +357,7 @@ pub async fn list_targets(
 pub async fn get_target(
     caller: ApiCaller,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Target>> {
     Ok(Json(
         state
@@ -443,7 +443,7 @@ fn apply_fields(input: &TargetInput, mut fields: TargetFields) -> ApiResult<Targ
 pub async fn create_target(
     caller: ApiCaller,
     State(state): State<AppState>,
-    Json(input): Json<TargetInput>,
+    ApiJson(input): ApiJson<TargetInput>,
 ) -> ApiResult<(StatusCode, Json<Target>)> {
     caller.require_write()?;
     let code = input
@@ -488,7 +488,7 @@ pub async fn create_target(
         .store
         .create_target(&new, &caller.actor(), state.clock.now_millis())
         .await?;
-    get_target(caller, State(state), Path(id))
+    get_target(caller, State(state), ApiPath(id))
         .await
         .map(|json| (StatusCode::CREATED, json))
 }
@@ -497,8 +497,8 @@ pub async fn create_target(
 pub async fn update_target(
     caller: ApiCaller,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
-    Json(input): Json<TargetInput>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<TargetInput>,
 ) -> ApiResult<Json<Target>> {
     caller.require_write()?;
     if input.code.is_some() || input.stage.is_some() {
@@ -527,14 +527,14 @@ pub async fn update_target(
             state.clock.now_millis(),
         )
         .await?;
-    get_target(caller, State(state), Path(id)).await
+    get_target(caller, State(state), ApiPath(id)).await
 }
 
 #[utoipa::path(get, path = "/api/v1/targets/{id}/stage-changes", responses((status = 200, body = [StageChange])), security(("bearer" = [])))]
 pub async fn list_stage_changes(
     caller: ApiCaller,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<StageChange>>> {
     state
         .store
@@ -556,8 +556,8 @@ pub struct StageInput {
 pub async fn change_stage(
     caller: ApiCaller,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
-    Json(input): Json<StageInput>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<StageInput>,
 ) -> ApiResult<(StatusCode, Json<Target>)> {
     caller.require_write()?;
     let to = parse_code(
@@ -589,7 +589,7 @@ pub async fn change_stage(
             state.clock.now_millis(),
         )
         .await?;
-    get_target(caller, State(state), Path(id))
+    get_target(caller, State(state), ApiPath(id))
         .await
         .map(|json| (StatusCode::CREATED, json))
 }
@@ -598,7 +598,7 @@ pub async fn change_stage(
 pub async fn list_interactions(
     caller: ApiCaller,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<serde_json::Value>>> {
     state
         .store
@@ -635,8 +635,8 @@ pub struct InteractionInput {
 pub async fn create_interaction(
     caller: ApiCaller,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
-    Json(input): Json<InteractionInput>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<InteractionInput>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     caller.require_write()?;
     let kind = parse_code(

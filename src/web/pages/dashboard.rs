@@ -81,34 +81,44 @@ struct CachedDashboard {
 /// commits a change (the store's generation moves) or, for changes made by another instance, until
 /// [`DASHBOARD_TTL`] has passed.
 #[derive(Default)]
-pub struct DashboardCache(Mutex<HashMap<(Scope, NaiveDate), CachedDashboard>>);
+pub struct DashboardCache {
+    entries: Mutex<HashMap<(Scope, NaiveDate), CachedDashboard>>,
+    /// One computation at a time: requests that miss together wait for it instead of all scanning the pipeline.
+    computing: tokio::sync::Mutex<()>,
+}
 
 pub const DASHBOARD_TTL: Duration = Duration::from_secs(5);
 
 impl DashboardCache {
+    fn fresh(&self, key: &(Scope, NaiveDate), generation: u64) -> Option<Arc<DashboardData>> {
+        let entries = self.entries.lock().expect("dashboard cache lock");
+        entries
+            .get(key)
+            .filter(|hit| hit.generation == generation && hit.computed.elapsed() < DASHBOARD_TTL)
+            .map(|hit| hit.data.clone())
+    }
+
     async fn get(&self, state: &AppState, scope: Scope) -> WebResult<Arc<DashboardData>> {
-        let today = state.clock.today();
+        let key = (scope, state.clock.today());
+        if let Some(data) = self.fresh(&key, state.store.generation()) {
+            return Ok(data);
+        }
+        let _computing = self.computing.lock().await;
+        // Read the generation before computing: a write committed meanwhile makes the result stale at once.
         let generation = state.store.generation();
-        if let Some(hit) = self
-            .0
-            .lock()
-            .expect("dashboard cache lock")
-            .get(&(scope, today))
-            && hit.generation == generation
-            && hit.computed.elapsed() < DASHBOARD_TTL
-        {
-            return Ok(hit.data.clone());
+        if let Some(data) = self.fresh(&key, generation) {
+            return Ok(data);
         }
         let data = Arc::new(DashboardData {
             counts: state.store.count_by_stage(scope).await?,
             cells: state.store.diversity(scope).await?,
-            follow_ups: state.store.follow_ups(scope, today).await?,
+            follow_ups: state.store.follow_ups(scope, key.1).await?,
             activity: state.store.recent_activity(scope, 15).await?,
         });
-        let mut cache = self.0.lock().expect("dashboard cache lock");
-        cache.retain(|(_, day), _| *day == today);
-        cache.insert(
-            (scope, today),
+        let mut entries = self.entries.lock().expect("dashboard cache lock");
+        entries.retain(|(_, day), _| *day == key.1);
+        entries.insert(
+            key,
             CachedDashboard {
                 generation,
                 computed: Instant::now(),

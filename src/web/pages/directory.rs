@@ -8,6 +8,7 @@ use axum::response::Html;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
+use crate::export::{ExportFormat, Sheet};
 use crate::store::organisations::Organisation;
 use crate::store::people::Person;
 use crate::web::AppState;
@@ -20,6 +21,8 @@ const PAGE_SIZE: i64 = 50;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/people", get(people))
+        .route("/people/export", get(export_people))
+        .route("/organisations/export", get(export_organisations))
         .route("/people/{id}", get(person))
         .route(
             "/organisations",
@@ -31,6 +34,7 @@ pub fn router() -> Router<AppState> {
 
 #[derive(serde::Deserialize, Default)]
 struct SearchQuery {
+    format: Option<ExportFormat>,
     #[serde(default)]
     q: String,
     #[serde(default)]
@@ -80,6 +84,8 @@ async fn people(
 struct PersonPage {
     chrome: Chrome,
     person: Person,
+    /// (name, role label) of every account that can see this person.
+    seen_by: Vec<(String, &'static str)>,
 }
 
 async fn person(
@@ -92,13 +98,32 @@ async fn person(
         .person(session.scope(), id)
         .await?
         .ok_or(WebError::NotFound)?;
-    Ok(Html(
-        PersonPage {
-            chrome: Chrome::new(&session, "people", person.full_name.clone()),
-            person,
-        }
-        .render()?,
-    ))
+    let departement = match person.organisation_id {
+        Some(org) => state
+            .store
+            .organisation(crate::store::Scope::All, org)
+            .await?
+            .and_then(|o| o.departement_code),
+        None => None,
+    };
+    let seen_by = state
+        .store
+        .accounts_seeing(departement.as_deref())
+        .await?
+        .into_iter()
+        .map(|(name, role)| {
+            (
+                name,
+                crate::domain::Role::parse(&role).map_or("?", crate::domain::Role::label),
+            )
+        })
+        .collect();
+    let page = PersonPage {
+        chrome: Chrome::new(&session, "people", person.full_name.clone()),
+        person,
+        seen_by,
+    };
+    Ok(Html(page.render()?))
 }
 
 #[derive(Template)]
@@ -297,4 +322,107 @@ async fn add_person(
         )
         .await?;
     Ok(Redirect::to(&format!("/people/{person}")).into_response())
+}
+
+/// Largest export of one list.
+const EXPORT_LIMIT: i64 = 100_000;
+
+fn attachment(name: &str, format: ExportFormat, bytes: Vec<u8>) -> Response {
+    let disposition = format!("attachment; filename=\"{name}.{}\"", format.extension());
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                format.content_type().to_string(),
+            ),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+async fn export_people(
+    session: Session,
+    State(state): State<AppState>,
+    Query(query): Query<SearchQuery>,
+) -> WebResult<Response> {
+    let format = query.format.unwrap_or(ExportFormat::Csv);
+    let people = state
+        .store
+        .search_people(session.scope(), &query.q, EXPORT_LIMIT, 0)
+        .await?;
+    let sheet = Sheet {
+        name: "Personnes".into(),
+        headers: vec![
+            "Nom",
+            "Fonction",
+            "Organisation",
+            "Emails",
+            "Téléphones",
+            "Notes",
+        ],
+        rows: people
+            .iter()
+            .map(|p| {
+                vec![
+                    p.full_name.clone(),
+                    p.function.clone(),
+                    p.organisation_name.clone().unwrap_or_default(),
+                    p.emails().join(", "),
+                    p.phones().join(", "),
+                    p.notes.clone(),
+                ]
+            })
+            .collect(),
+    };
+    Ok(attachment(
+        "personnes",
+        format,
+        sheet.to_bytes(format).map_err(WebError::Internal)?,
+    ))
+}
+
+async fn export_organisations(
+    session: Session,
+    State(state): State<AppState>,
+    Query(query): Query<SearchQuery>,
+) -> WebResult<Response> {
+    let format = query.format.unwrap_or(ExportFormat::Csv);
+    let kind = (!query.kind.is_empty()).then_some(query.kind.as_str());
+    let organisations = state
+        .store
+        .search_organisations(session.scope(), &query.q, kind, EXPORT_LIMIT, 0)
+        .await?;
+    let sheet = Sheet {
+        name: "Organisations".into(),
+        headers: vec![
+            "Nom",
+            "Type",
+            "Code officiel",
+            "Département",
+            "Région",
+            "Population",
+            "Échelle",
+        ],
+        rows: organisations
+            .iter()
+            .map(|o| {
+                vec![
+                    o.name.clone(),
+                    o.kind_label(),
+                    o.official_code.clone().unwrap_or_default(),
+                    o.departement_code.clone().unwrap_or_default(),
+                    o.region_label(),
+                    o.population.map(|p| p.to_string()).unwrap_or_default(),
+                    o.scale_label().to_string(),
+                ]
+            })
+            .collect(),
+    };
+    Ok(attachment(
+        "organisations",
+        format,
+        sheet.to_bytes(format).map_err(WebError::Internal)?,
+    ))
 }

@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(directory::router())
         .merge(access::router())
         .merge(import::router())
+        .merge(super::auth::logout_router())
         .route("/referential/search", get(complete_collectivity))
         .route_layer(axum::middleware::from_fn_with_state(state, csrf_guard))
 }
