@@ -94,11 +94,19 @@ pub fn search_query(query: &str) -> String {
 /// A calendar date as staff type it: ISO `2026-12-01` or French `01/12/2026`.
 pub fn parse_date(text: &str) -> Option<chrono::NaiveDate> {
     let text = text.trim();
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .or_else(|_| chrono::NaiveDate::parse_from_str(text, "%d/%m/%Y"))
-        .or_else(|_| chrono::NaiveDate::parse_from_str(text, "%d/%m/%y"))
-        .or_else(|_| chrono::NaiveDate::parse_from_str(text, "%d-%m-%Y"))
-        .ok()
+    // A two-digit year ("1/12/26") is of this century; chrono's %Y would read it as the year 26.
+    let short_year = text
+        .rsplit(['/', '-'])
+        .next()
+        .is_some_and(|year| year.len() == 2);
+    let formats: &[&str] = if short_year {
+        &["%d/%m/%y", "%d-%m-%y"]
+    } else {
+        &["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y"]
+    };
+    formats
+        .iter()
+        .find_map(|format| chrono::NaiveDate::parse_from_str(text, format).ok())
 }
 
 #[cfg(test)]

@@ -143,6 +143,10 @@ try {
   const movedCard = memberColumn.locator(`.card-item[data-id="${id}"]`);
   check((await movedCard.count()) === 0, "Lyon should not start in the member column");
   const countBefore = Number.parseInt(await memberColumn.locator(".count").textContent(), 10);
+  const fromColumn = page.locator(".column").filter({ has: page.locator(`.card-item[data-id="${id}"]`) });
+  const fromStage = await fromColumn.getAttribute("data-stage");
+  const fromCount = async () => Number.parseInt(await page.locator(`.column[data-stage="${fromStage}"] .count`).textContent(), 10);
+  const fromBefore = await fromCount();
   const arrived = async (ms) =>
     movedCard
       .waitFor({ timeout: ms })
@@ -233,6 +237,8 @@ try {
   check(menu === "member", `after the move, Lyon's card menu should say member, it says ${menu}`);
   const countAfter = Number.parseInt(await memberColumn.locator(".count").textContent(), 10);
   check(countAfter === countBefore + 1, `the member column count should go from ${countBefore} to ${countBefore + 1}, it shows ${countAfter}`);
+  const fromAfter = await fromCount();
+  check(fromAfter === fromBefore - 1, `the ${fromStage} column count should go from ${fromBefore} to ${fromBefore - 1}, it shows ${fromAfter}`);
 
   step("board after reload");
   await page.reload();

@@ -63,7 +63,7 @@ async function moveCard(card, column) {
   const from = card.closest(".column");
   column.querySelector(".cards").prepend(card);
   { const menu = card.querySelector("select[name=stage]"); if (menu) menu.value = stage; } // keep the card menu in step
-  for (const c of [from, column]) { const n = c.querySelector(".count"); n.textContent = c.querySelectorAll(".card-item").length; }
+  for (const [c, d] of [[from, -1], [column, 1]]) { const n = c.querySelector(".count"); n.textContent = Number.parseInt(n.textContent, 10) + d; } // totals, not just the cards shown
 }
 
 function setupBoard(board) {
