@@ -95,10 +95,8 @@ pub fn search_query(query: &str) -> String {
 pub fn parse_date(text: &str) -> Option<chrono::NaiveDate> {
     let text = text.trim();
     // A two-digit year ("1/12/26") is of this century; chrono's %Y would read it as the year 26.
-    let short_year = text
-        .rsplit(['/', '-'])
-        .next()
-        .is_some_and(|year| year.len() == 2);
+    let parts: Vec<&str> = text.split(['/', '-']).collect();
+    let short_year = parts.len() == 3 && parts[0].len() <= 2 && parts[2].len() == 2;
     let formats: &[&str] = if short_year {
         &["%d/%m/%y", "%d-%m-%y"]
     } else {
