@@ -91,6 +91,7 @@ async fn run_housekeeping_until_stopped(state: AppState, stop: CancellationToken
 
 async fn try_housekeeping(state: &AppState) -> anyhow::Result<()> {
     let now = state.clock.now_millis();
+    state.store.analyze().await?;
     let sessions = state.store.delete_expired_sessions(now).await?;
     let window = state.settings.security.login_window_minutes * 60_000;
     let failures = state.store.delete_old_login_failures(now - window).await?;

@@ -936,19 +936,21 @@ async fn batched_import_stores_every_value_as_the_per_row_path_does() {
         let csv = csv.clone();
         async move {
             let (owner, villeurbanne) = seed_owner_and_villeurbanne(&db.store).await;
-            assert_eq!(seed_owner_and_villeurbanne(&reference.store).await, (owner, villeurbanne));
+            let seeded = seed_owner_and_villeurbanne(&reference.store).await;
+            assert_eq!(seeded, (owner, villeurbanne));
             let actor = Actor {
                 user_id: Some(owner),
                 label: "Camille Martin".into(),
             };
             let table = read_table(csv.as_bytes(), "contacts.csv").unwrap();
+            let mapping = guess_mapping(&table.headers);
             let owners = db.store.import_owners().await.unwrap();
-            let mut plan = plan_import(&db.store, &table, &guess_mapping(&table.headers), &owners)
+            let mut plan = plan_import(&db.store, &table, &mapping, &owners)
                 .await
                 .unwrap();
             assert!(plan.is_clean(), "{:#?}", &report_lines(&plan)[..5]);
             assert_eq!(plan.counts.new, 1_104);
-            // Rennes gets a homonym that differs only by its phone, and the same person as head of the métropole:
+            // Rennes gets a homonym differing only by its phone, and the same person as head of the métropole:
             // ids must follow the contacts, not whatever order the database returns them in.
             let rennes = plan.rows[3].new_target.as_mut().unwrap();
             let mut homonym = rennes.contacts[0].clone();
@@ -981,188 +983,15 @@ async fn batched_import_stores_every_value_as_the_per_row_path_does() {
             );
             assert_eq!(progress.into_inner().unwrap(), [500, 1_000, 1_104]);
 
-            // Every stored value against the row it came from.
-            let organisations: Vec<OrganisationRow> = db.raw.rows(ORGANISATIONS_SQL).await;
-            let targets: Vec<TargetRow> = db.raw.rows(TARGETS_SQL).await;
-            let stage_changes: Vec<StageChangeRow> = db.raw.rows(STAGE_CHANGES_SQL).await;
-            let people: Vec<PersonRow> = db.raw.rows(PEOPLE_SQL).await;
-            let emails: Vec<(i64, String)> = db.raw.rows("SELECT person_id, email FROM person_emails ORDER BY email").await;
-            let phones: Vec<(i64, String)> = db.raw.rows("SELECT person_id, phone FROM person_phones ORDER BY phone").await;
-            let audit: Vec<AuditRow> = db.raw.rows("SELECT id, at, actor, action, entity, entity_id, details FROM audit_log ORDER BY id").await;
-            assert_eq!((organisations.len(), targets.len(), stage_changes.len()), (1_104, 1_104, 1_104));
-            assert_eq!(people.len(), 1_103 + 2);
+            assert_rows_match_plan(&db.raw, &plan, &actor, villeurbanne).await;
+            assert_some_values_spelled_out(&db.store, owner).await;
+
+            // The per-row path, target by target, writes the very same rows, ids included.
             for row in &plan.rows {
                 let new = row.new_target.as_ref().unwrap();
-                let o = &new.organisation;
-                let org = organisations
-                    .iter()
-                    .find(|r| (&r.collectivity_kind, &r.official_code) == (&o.collectivity_kind, &o.official_code))
-                    .unwrap_or_else(|| panic!("no organisation for line {}", row.line));
-                if org.id == villeurbanne {
-                    assert_eq!((org.name.as_str(), org.created_at), ("Villeurbanne", NOW - 1_000), "recorded before, left alone");
-                } else {
-                    let code = o.official_code.as_deref().unwrap();
-                    assert_eq!(
-                        org,
-                        &OrganisationRow {
-                            id: org.id,
-                            kind: o.kind.clone(),
-                            name: o.name.clone(),
-                            collectivity_kind: o.collectivity_kind.clone(),
-                            official_code: o.official_code.clone(),
-                            departement_code: o.departement_code.clone(),
-                            region_code: o.region_code.clone(),
-                            population: o.population,
-                            scale: o.scale.clone(),
-                            website: String::new(),
-                            notes: String::new(),
-                            search_text: relais::domain::search_text(&[&o.name, code]),
-                            created_at: NOW,
-                            updated_at: NOW,
-                        }
-                    );
-                }
-                let f = &new.fields;
-                let target = targets.iter().find(|t| t.organisation_id == org.id).unwrap();
-                assert_eq!(
-                    target,
-                    &TargetRow {
-                        id: target.id,
-                        organisation_id: org.id,
-                        stage: new.stage.as_str().to_string(),
-                        declined_reason: String::new(),
-                        on_hold_until: None,
-                        owner_id: f.owner_id,
-                        political_colour: f.political_colour.clone(),
-                        lead_source: f.lead_source.clone(),
-                        priority: f.priority.clone(),
-                        next_action: f.next_action.clone(),
-                        next_action_date: f.next_action_date,
-                        has_squats: f.has_squats,
-                        notes: f.notes.clone(),
-                        created_at: NOW,
-                        updated_at: NOW,
-                    },
-                    "line {}",
-                    row.line
-                );
-                let changes: Vec<&StageChangeRow> = stage_changes.iter().filter(|s| s.1 == target.id).collect();
-                assert_eq!(
-                    changes,
-                    [&(
-                        changes[0].0,
-                        target.id,
-                        None,
-                        new.stage.as_str().to_string(),
-                        String::new(),
-                        NOW,
-                        Some(owner),
-                        "Camille Martin".to_string()
-                    )]
-                );
-                let of_org: Vec<&PersonRow> = people.iter().filter(|p| p.1 == Some(org.id)).collect();
-                assert_eq!(of_org.len(), new.contacts.len(), "line {}", row.line);
-                for (person, contact) in of_org.iter().zip(&new.contacts) {
-                    let search = relais::domain::search_text(&[
-                        &contact.full_name,
-                        &contact.function,
-                        &contact.emails.join(" "),
-                    ]);
-                    assert_eq!(
-                        *person,
-                        &(
-                            person.0,
-                            Some(org.id),
-                            contact.full_name.clone(),
-                            contact.function.clone(),
-                            contact.notes.clone(),
-                            search,
-                            NOW,
-                            NOW
-                        )
-                    );
-                    let mut expected = contact.emails.clone();
-                    expected.sort();
-                    let mut stored: Vec<&String> = emails.iter().filter(|e| e.0 == person.0).map(|e| &e.1).collect();
-                    stored.sort();
-                    assert_eq!(stored, expected.iter().collect::<Vec<_>>(), "line {}", row.line);
-                    let mut expected = contact.phones.clone();
-                    expected.sort();
-                    expected.dedup();
-                    let mut stored: Vec<&String> = phones.iter().filter(|e| e.0 == person.0).map(|e| &e.1).collect();
-                    stored.sort();
-                    assert_eq!(stored, expected.iter().collect::<Vec<_>>(), "line {}", row.line);
-                }
-                let created: Vec<&AuditRow> = audit.iter().filter(|a| a.5 == Some(target.id) && a.4 == "target").collect();
-                let details = serde_json::json!({"name": o.name, "stage": new.stage}).to_string();
-                assert_eq!(
-                    created,
-                    [&(
-                        created[0].0,
-                        NOW,
-                        "Camille Martin".to_string(),
-                        "create".to_string(),
-                        "target".to_string(),
-                        Some(target.id),
-                        details
-                    )]
-                );
-            }
-            assert_eq!(emails.len(), 2 + 3 + 1 + 1 + 1 + 1_100 + 550);
-            assert_eq!(phones.len(), 2 + 1 + 1 + 1 + 2 + 1_100, "a phone given twice is stored once");
-            assert_eq!(audit.iter().filter(|a| a.3 == "import").count(), 1);
-
-            // A few values spelled out, in case the planner and the writer agreed on a mistake.
-            let saint_denis = db.store.target_by_official_code("commune", "93066").await.unwrap().unwrap();
-            assert_eq!(
-                (
-                    saint_denis.stage.as_str(),
-                    saint_denis.owner_id,
-                    saint_denis.political_colour.as_str(),
-                    saint_denis.lead_source.as_str(),
-                    saint_denis.priority.as_str(),
-                    saint_denis.next_action.as_str(),
-                    saint_denis.next_action_date,
-                    saint_denis.has_squats,
-                    saint_denis.notes.as_str(),
-                    saint_denis.departement_code.as_deref(),
-                ),
-                (
-                    "contacted",
-                    Some(owner),
-                    "left",
-                    "known_to_collective",
-                    "high",
-                    "Envoyer le questionnaire",
-                    chrono::NaiveDate::from_ymd_opt(2026, 9, 15),
-                    true,
-                    "Rencontré au salon",
-                    Some("93"),
-                )
-            );
-            let rennes = db.store.target_by_official_code("commune", "35238").await.unwrap().unwrap();
-            assert_eq!((rennes.stage.as_str(), rennes.lead_source.as_str(), rennes.has_squats), ("declined", "other", true));
-            let people = db.store.people_of_organisation(Scope::All, rennes.organisation_id).await.unwrap();
-            let contacts: Vec<(&str, &str, Vec<&str>, Vec<&str>)> = people
-                .iter()
-                .map(|p| (p.function.as_str(), p.notes.as_str(), p.emails(), p.phones()))
-                .collect();
-            assert!(contacts.contains(&("Maire", "", vec!["maire@ville-rennes.fr"], vec!["02 23 62 10 10"])), "{contacts:?}");
-            assert!(contacts.contains(&("Maire", "", vec!["maire@ville-rennes.fr"], vec!["02 99 00 00 01"])), "{contacts:?}");
-            assert!(contacts.contains(&(
-                "Présidente de Rennes Métropole",
-                "Double casquette",
-                vec!["presidente@rennesmetropole.fr"],
-                vec!["02 99 86 60 60", "02 99 86 60 61"]
-            )), "{contacts:?}");
-            let found = db.store.search_people(Scope::All, "secretariat1@mairie", 10, 0).await.unwrap();
-            assert!(found.iter().any(|p| p.full_name == "Contact 1"), "search_text includes the emails");
-
-            // The per-row path, target by target, writes the very same rows.
-            for row in &plan.rows {
                 reference
                     .store
-                    .create_target(row.new_target.as_ref().unwrap(), &actor, NOW)
+                    .create_target(new, &actor, NOW)
                     .await
                     .unwrap();
             }
@@ -1176,6 +1005,260 @@ async fn batched_import_stores_every_value_as_the_per_row_path_does() {
         }
     })
     .await;
+}
+
+/// Every row an import stored, column by column, against the planned row it came from (Villeurbanne's
+/// organisation was recorded before and must be left alone).
+async fn assert_rows_match_plan(raw: &Raw, plan: &ImportPlan, actor: &Actor, villeurbanne: i64) {
+    let organisations: Vec<OrganisationRow> = raw.rows(ORGANISATIONS_SQL).await;
+    let targets: Vec<TargetRow> = raw.rows(TARGETS_SQL).await;
+    let stage_changes: Vec<StageChangeRow> = raw.rows(STAGE_CHANGES_SQL).await;
+    let people: Vec<PersonRow> = raw.rows(PEOPLE_SQL).await;
+    let emails: Vec<(i64, String)> = raw.rows("SELECT person_id, email FROM person_emails").await;
+    let phones: Vec<(i64, String)> = raw.rows("SELECT person_id, phone FROM person_phones").await;
+    let audit: Vec<AuditRow> = raw
+        .rows("SELECT id, at, actor, action, entity, entity_id, details FROM audit_log")
+        .await;
+    let rows = plan.rows.len();
+    assert_eq!(
+        (organisations.len(), targets.len(), stage_changes.len()),
+        (rows, rows, rows)
+    );
+    // One contact per row but the métropole's, two more for Rennes.
+    assert_eq!(people.len(), rows - 1 + 2);
+    assert_eq!(emails.len(), 2 + 3 + 1 + 1 + 1 + 1_100 + 550);
+    assert_eq!(
+        phones.len(),
+        2 + 1 + 1 + 1 + 2 + 1_100,
+        "a phone given twice is stored once"
+    );
+    assert_eq!(audit.iter().filter(|a| a.3 == "import").count(), 1);
+    let of_person = |values: &[(i64, String)], person: i64| {
+        let mut values: Vec<String> = values
+            .iter()
+            .filter(|(id, _)| *id == person)
+            .map(|(_, value)| value.clone())
+            .collect();
+        values.sort();
+        values
+    };
+    for row in &plan.rows {
+        let line = row.line;
+        let new = row.new_target.as_ref().unwrap();
+        let o = &new.organisation;
+        let org = organisations
+            .iter()
+            .find(|r| {
+                (&r.collectivity_kind, &r.official_code) == (&o.collectivity_kind, &o.official_code)
+            })
+            .unwrap_or_else(|| panic!("no organisation for line {line}"));
+        if org.id == villeurbanne {
+            assert_eq!(
+                (org.name.as_str(), org.created_at),
+                ("Villeurbanne", NOW - 1_000)
+            );
+        } else {
+            let code = o.official_code.as_deref().unwrap();
+            let expected = OrganisationRow {
+                id: org.id,
+                kind: o.kind.clone(),
+                name: o.name.clone(),
+                collectivity_kind: o.collectivity_kind.clone(),
+                official_code: o.official_code.clone(),
+                departement_code: o.departement_code.clone(),
+                region_code: o.region_code.clone(),
+                population: o.population,
+                scale: o.scale.clone(),
+                website: String::new(),
+                notes: String::new(),
+                search_text: relais::domain::search_text(&[&o.name, code]),
+                created_at: NOW,
+                updated_at: NOW,
+            };
+            assert_eq!(org, &expected, "line {line}");
+        }
+
+        let f = &new.fields;
+        let target = targets
+            .iter()
+            .find(|t| t.organisation_id == org.id)
+            .unwrap_or_else(|| panic!("no target for line {line}"));
+        let expected = TargetRow {
+            id: target.id,
+            organisation_id: org.id,
+            stage: new.stage.as_str().to_string(),
+            declined_reason: String::new(),
+            on_hold_until: None,
+            owner_id: f.owner_id,
+            political_colour: f.political_colour.clone(),
+            lead_source: f.lead_source.clone(),
+            priority: f.priority.clone(),
+            next_action: f.next_action.clone(),
+            next_action_date: f.next_action_date,
+            has_squats: f.has_squats,
+            notes: f.notes.clone(),
+            created_at: NOW,
+            updated_at: NOW,
+        };
+        assert_eq!(target, &expected, "line {line}");
+
+        let changes: Vec<&StageChangeRow> =
+            stage_changes.iter().filter(|s| s.1 == target.id).collect();
+        let first_stage = (
+            changes.first().map_or(0, |s| s.0),
+            target.id,
+            None,
+            new.stage.as_str().to_string(),
+            String::new(),
+            NOW,
+            actor.user_id,
+            actor.label.clone(),
+        );
+        assert_eq!(changes, [&first_stage], "line {line}");
+
+        let of_org: Vec<&PersonRow> = people.iter().filter(|p| p.1 == Some(org.id)).collect();
+        assert_eq!(of_org.len(), new.contacts.len(), "line {line}");
+        for (person, contact) in of_org.iter().zip(&new.contacts) {
+            let emails_joined = contact.emails.join(" ");
+            let search = relais::domain::search_text(&[
+                &contact.full_name,
+                &contact.function,
+                &emails_joined,
+            ]);
+            let expected = (
+                person.0,
+                Some(org.id),
+                contact.full_name.clone(),
+                contact.function.clone(),
+                contact.notes.clone(),
+                search,
+                NOW,
+                NOW,
+            );
+            assert_eq!(*person, &expected, "line {line}");
+            let mut expected = contact.emails.clone();
+            expected.sort();
+            assert_eq!(of_person(&emails, person.0), expected, "line {line}");
+            let mut expected = contact.phones.clone();
+            expected.sort();
+            expected.dedup();
+            assert_eq!(of_person(&phones, person.0), expected, "line {line}");
+        }
+
+        let created: Vec<&AuditRow> = audit
+            .iter()
+            .filter(|a| a.4 == "target" && a.5 == Some(target.id))
+            .collect();
+        let entry = (
+            created.first().map_or(0, |a| a.0),
+            NOW,
+            actor.label.clone(),
+            "create".to_string(),
+            "target".to_string(),
+            Some(target.id),
+            serde_json::json!({"name": o.name, "stage": new.stage}).to_string(),
+        );
+        assert_eq!(created, [&entry], "line {line}");
+    }
+}
+
+/// A few values of [`contacts_csv`] spelled out, in case the planner and the writer agreed on a mistake.
+async fn assert_some_values_spelled_out(store: &Store, owner: i64) {
+    let target = |code: &'static str| async move {
+        store
+            .target_by_official_code("commune", code)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let saint_denis = target("93066").await;
+    assert_eq!(
+        (
+            saint_denis.stage.as_str(),
+            saint_denis.owner_id,
+            saint_denis.political_colour.as_str(),
+            saint_denis.lead_source.as_str(),
+            saint_denis.priority.as_str(),
+            saint_denis.next_action.as_str(),
+            saint_denis.next_action_date,
+            saint_denis.has_squats,
+            saint_denis.notes.as_str(),
+            saint_denis.departement_code.as_deref(),
+        ),
+        (
+            "contacted",
+            Some(owner),
+            "left",
+            "known_to_collective",
+            "high",
+            "Envoyer le questionnaire",
+            chrono::NaiveDate::from_ymd_opt(2026, 9, 15),
+            true,
+            "Rencontré au salon",
+            Some("93"),
+        )
+    );
+    let people = store
+        .people_of_organisation(Scope::All, saint_denis.organisation_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (people.len(), people[0].emails(), people[0].phones()),
+        (
+            1,
+            vec!["cabinet@ville-saint-denis.fr", "maire@ville-saint-denis.fr"],
+            vec!["01 49 33 60 00", "0612345678"]
+        )
+    );
+
+    let rennes = target("35238").await;
+    assert_eq!(
+        (
+            rennes.stage.as_str(),
+            rennes.lead_source.as_str(),
+            rennes.has_squats
+        ),
+        ("declined", "other", true)
+    );
+    let people = store
+        .people_of_organisation(Scope::All, rennes.organisation_id)
+        .await
+        .unwrap();
+    let mut contacts: Vec<(&str, &str, Vec<&str>, Vec<&str>)> = people
+        .iter()
+        .map(|p| {
+            (
+                p.function.as_str(),
+                p.notes.as_str(),
+                p.emails(),
+                p.phones(),
+            )
+        })
+        .collect();
+    contacts.sort();
+    let mayor = vec!["maire@ville-rennes.fr"];
+    assert_eq!(
+        contacts,
+        [
+            ("Maire", "", mayor.clone(), vec!["02 23 62 10 10"]),
+            ("Maire", "", mayor, vec!["02 99 00 00 01"]),
+            (
+                "Présidente de Rennes Métropole",
+                "Double casquette",
+                vec!["presidente@rennesmetropole.fr"],
+                vec!["02 99 86 60 60", "02 99 86 60 61"]
+            )
+        ]
+    );
+
+    let found = store
+        .search_people(Scope::All, "secretariat1@mairie", 10, 0)
+        .await
+        .unwrap();
+    assert!(
+        found.iter().any(|p| p.full_name == "Contact 1"),
+        "search_text includes the emails"
+    );
 }
 
 #[tokio::test]

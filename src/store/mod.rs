@@ -243,6 +243,16 @@ impl Store {
         self.generation.load(Ordering::Acquire)
     }
 
+    /// Refreshes the planner's statistics, so filtered lists use the right indexes as the data grows
+    /// (PostgreSQL's autovacuum does it too, but late after a large import).
+    pub async fn analyze(&self) -> StoreResult<()> {
+        with_db!(&self.db, |p| sqlx::query("ANALYZE")
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         with_db!(&self.db, |p| p.close().await)
     }

@@ -130,11 +130,12 @@ impl Store {
     ) -> StoreResult<Vec<Organisation>> {
         let sql = format!(
             "SELECT {ORGANISATION_COLUMNS} FROM organisations o
-             WHERE o.search_text LIKE $1 AND ($2 IS NULL OR o.kind = $2) AND {}
+             WHERE ($1 IS NULL OR o.search_text LIKE $1) AND ($2 IS NULL OR o.kind = $2) AND {}
              ORDER BY o.name, o.id LIMIT $4 OFFSET $5",
             scope_filter!("3")
         );
-        let pattern = format!("%{}%", crate::domain::search_query(query));
+        let folded = crate::domain::search_query(query);
+        let pattern = (!folded.is_empty()).then(|| format!("%{folded}%"));
         Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
             .bind(&pattern)
             .bind(kind)

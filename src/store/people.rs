@@ -187,11 +187,13 @@ impl Store {
         offset: i64,
     ) -> StoreResult<Vec<Person>> {
         let sql = format!(
-            "{} WHERE p.search_text LIKE $1 AND {} ORDER BY p.full_name, p.id LIMIT $3 OFFSET $4",
+            "{} WHERE ($1 IS NULL OR p.search_text LIKE $1) AND {} ORDER BY p.full_name, p.id LIMIT $3 OFFSET $4",
             person_select(self.is_postgres()),
             scope_filter!("2")
         );
-        let pattern = format!("%{}%", crate::domain::search_query(query));
+        // An empty search lists everyone in name order, straight from the index.
+        let folded = crate::domain::search_query(query);
+        let pattern = (!folded.is_empty()).then(|| format!("%{folded}%"));
         Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
             .bind(pattern)
             .bind(scope.relay_user())
