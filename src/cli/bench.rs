@@ -48,6 +48,9 @@ pub struct WebArgs {
     pub interactions_per_target: usize,
     #[arg(long, default_value_t = 50)]
     pub connections: u32,
+    /// Size of relais's database pool during the run.
+    #[arg(long, default_value_t = 8)]
+    pub pool: u32,
     #[arg(long, default_value_t = 10)]
     pub seconds: u32,
 }
@@ -88,7 +91,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
 async fn web(args: WebArgs) -> anyhow::Result<()> {
     let (dir, url) = workspace(&args.database_url)?;
     let mut settings = Settings::for_tests(&url, dir.path());
-    settings.database.max_connections = 16;
+    settings.database.max_connections = args.pool;
     let clock = Clock::system();
     let app = Application::build(settings, clock.clone()).await?;
     let store = app.store();

@@ -37,6 +37,12 @@ macro_rules! code_enum {
 
             /// Parses a code or a French label, ignoring case, accents and punctuation.
             pub fn parse(text: &str) -> Option<Self> {
+                // Stored codes (the common case, on every page) match exactly without folding.
+                $(
+                    if text == $code {
+                        return Some($name::$variant);
+                    }
+                )+
                 let wanted = $crate::domain::fold(text);
                 $(
                     if wanted == $crate::domain::fold($code) || wanted == $crate::domain::fold($label)

@@ -33,6 +33,13 @@ impl User {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    #[sqlx(flatten)]
+    user: User,
+    csrf_token: String,
+}
+
 /// A new account, already validated.
 pub struct NewUser<'a> {
     pub email: &'a str,
@@ -242,18 +249,20 @@ impl Store {
         token_hash: &str,
         now: i64,
     ) -> StoreResult<Option<(User, String)>> {
-        let row: Option<(i64, String)> = with_db!(&self.db, |p| sqlx::query_as(
-            "SELECT s.user_id, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id
+        // One query on every request: the account and the session's CSRF token together.
+        let row: Option<SessionRow> = with_db!(&self.db, |p| {
+            sqlx::query_as(
+            "SELECT u.id, u.email, u.name, u.role, u.password_hash, u.association_id, u.active, u.created_at,
+                    u.last_login_at, s.csrf_token
+             FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active"
         )
         .bind(token_hash)
         .bind(now)
         .fetch_optional(p)
-        .await)?;
-        let Some((user_id, csrf)) = row else {
-            return Ok(None);
-        };
-        Ok(self.user_by_id(user_id).await?.map(|user| (user, csrf)))
+        .await
+        })?;
+        Ok(row.map(|row| (row.user, row.csrf_token)))
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
