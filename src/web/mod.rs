@@ -6,6 +6,7 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod error;
+pub mod forms;
 pub mod metrics;
 pub mod pages;
 pub mod view;

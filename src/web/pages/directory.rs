@@ -266,52 +266,14 @@ async fn create_organisation(
     Ok(Redirect::to(&format!("/organisations/{id}")).into_response())
 }
 
-#[derive(serde::Deserialize)]
-struct PersonForm {
-    full_name: String,
-    #[serde(default)]
-    function: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    phone: String,
-}
-
 async fn add_person(
     session: Session,
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    Form(form): Form<PersonForm>,
+    Form(form): Form<crate::web::forms::ContactForm>,
 ) -> WebResult<Response> {
     session.require_write()?;
-    if form.full_name.trim().is_empty() {
-        return Err(WebError::BadRequest(
-            "Indiquez le nom de la personne.".into(),
-        ));
-    }
-    let emails = form
-        .email
-        .split([';', ','])
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .map(|e| crate::domain::EmailAddress::parse(e).map(|e| e.to_string()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(WebError::BadRequest)?;
-    let phones = form
-        .phone
-        .split([';', ','])
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect();
-    let new = crate::store::people::NewPerson {
-        organisation_id: Some(id),
-        full_name: form.full_name.trim().into(),
-        function: form.function.trim().into(),
-        emails,
-        phones,
-        notes: String::new(),
-    };
+    let new = form.into_person(id).map_err(WebError::BadRequest)?;
     let person = state
         .store
         .create_person(

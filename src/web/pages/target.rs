@@ -8,15 +8,16 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 
-use crate::domain::{EmailAddress, InteractionKind, LeadSource, PoliticalColour, Priority, Stage};
+use crate::domain::{InteractionKind, LeadSource, PoliticalColour, Priority, Stage};
 use crate::store::memberships::Membership;
-use crate::store::people::{NewPerson, Person};
+use crate::store::people::Person;
 use crate::store::targets::{
     Interaction, LocalNeed, NewInteraction, StageChange, StageMove, Target, TargetFields,
 };
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
+use crate::web::forms::{ContactForm, FormPairs};
 use crate::web::view::{self, Chrome};
 
 pub fn router() -> Router<AppState> {
@@ -292,20 +293,9 @@ async fn log_interaction(
     body: String,
 ) -> WebResult<Response> {
     session.require_write()?;
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&body)
-        .map_err(|_| WebError::BadRequest("Formulaire illisible.".into()))?;
-    let field = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
-    let people: Vec<i64> = pairs
-        .iter()
-        .filter(|(k, _)| k == "people")
-        .filter_map(|(_, v)| v.parse().ok())
-        .collect();
+    let pairs = FormPairs::parse(&body)?;
+    let field = |name: &str| pairs.field(name);
+    let people = pairs.ids("people");
     let parsed = (|| -> Result<NewInteraction, String> {
         let kind = InteractionKind::parse(&field("kind")).ok_or("Choisissez le type d'échange.")?;
         let occurred_on = crate::domain::parse_date(&field("occurred_on"))
@@ -341,17 +331,6 @@ async fn log_interaction(
     answer(&session, &state, id, outcome).await
 }
 
-#[derive(serde::Deserialize)]
-struct ContactForm {
-    full_name: String,
-    #[serde(default)]
-    function: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    phone: String,
-}
-
 async fn add_contact(
     session: Session,
     State(state): State<AppState>,
@@ -364,33 +343,7 @@ async fn add_contact(
         .target(session.scope(), id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let parsed = (|| -> Result<NewPerson, String> {
-        if form.full_name.trim().is_empty() {
-            return Err("Indiquez le nom du contact.".into());
-        }
-        let emails = form
-            .email
-            .split([';', ','])
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-            .map(|e| EmailAddress::parse(e).map(|e| e.to_string()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let phones = form
-            .phone
-            .split([';', ','])
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(str::to_string)
-            .collect();
-        Ok(NewPerson {
-            organisation_id: Some(target.organisation_id),
-            full_name: form.full_name.trim().into(),
-            function: form.function.trim().into(),
-            emails,
-            phones,
-            notes: String::new(),
-        })
-    })();
+    let parsed = form.into_person(target.organisation_id);
     let outcome = match parsed {
         Ok(person) => {
             state
@@ -457,15 +410,8 @@ async fn update_membership(
         .target(session.scope(), id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&body)
-        .map_err(|_| WebError::BadRequest("Formulaire illisible.".into()))?;
-    let field = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
+    let pairs = FormPairs::parse(&body)?;
+    let field = |name: &str| pairs.field(name);
     let Some(joined_on) = crate::domain::parse_date(&field("joined_on")) else {
         return answer(
             &session,
@@ -475,11 +421,7 @@ async fn update_membership(
         )
         .await;
     };
-    let representatives: Vec<i64> = pairs
-        .iter()
-        .filter(|(k, _)| k == "representatives")
-        .filter_map(|(_, v)| v.parse().ok())
-        .collect();
+    let representatives = pairs.ids("representatives");
     let themes = field("themes")
         .lines()
         .map(str::trim)
