@@ -144,9 +144,9 @@ impl TargetFilter {
         let mut conditions: Vec<String> = Vec::new();
         let text_filters: [(&str, &Option<String>); 6] = [
             ("t.stage = $?", &self.stage),
-            ("o.region_code = $?", &self.region),
-            ("o.departement_code = $?", &self.departement),
-            ("o.scale = $?", &self.scale),
+            ("t.region_code = $?", &self.region),
+            ("t.departement_code = $?", &self.departement),
+            ("t.scale = $?", &self.scale),
             ("t.political_colour = $?", &self.colour),
             ("t.lead_source = $?", &self.source),
         ];
@@ -176,7 +176,7 @@ impl TargetFilter {
         if let Scope::Relay(user) = scope {
             values.push(FilterValue::Id(user));
             conditions.push(format!(
-                "o.departement_code IN (SELECT departement_code FROM user_territories WHERE user_id = ${})",
+                "t.departement_code IN (SELECT departement_code FROM user_territories WHERE user_id = ${})",
                 values.len()
             ));
         }
@@ -476,15 +476,27 @@ impl Store {
     ) -> StoreResult<(Vec<Target>, i64)> {
         let (conditions, values) = filter.conditions(scope);
         let n = values.len();
+        // The page's ids are chosen from indexes first (the région, département, scale and stage are on the
+        // target row), then only those rows are read whole. The collectivity is joined only when a filter or
+        // the order needs it.
+        let order = sort.order_by();
+        let from = if conditions.contains("o.") || order.contains("o.") {
+            "targets t JOIN organisations o ON o.id = t.organisation_id"
+        } else {
+            "targets t"
+        };
         let rows_sql = format!(
-            "{TARGET_SELECT} WHERE {conditions} ORDER BY {} LIMIT ${} OFFSET ${}",
-            sort.order_by(),
+            "{TARGET_SELECT} WHERE t.id IN (SELECT t.id FROM {from} WHERE {conditions} ORDER BY {order} LIMIT ${} OFFSET ${})
+             ORDER BY {order}",
             n + 1,
             n + 2
         );
-        let count_sql = format!(
-            "SELECT COUNT(*) FROM targets t JOIN organisations o ON o.id = t.organisation_id WHERE {conditions}"
-        );
+        let count_from = if conditions.contains("o.") {
+            from
+        } else {
+            "targets t"
+        };
+        let count_sql = format!("SELECT COUNT(*) FROM {count_from} WHERE {conditions}");
         macro_rules! bind_values {
             ($query:expr) => {{
                 let mut query = $query;
