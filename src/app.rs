@@ -35,6 +35,7 @@ impl Application {
             clock,
             metrics: Arc::new(Default::default()),
             dashboard_cache: Arc::default(),
+            owners_cache: Arc::default(),
         };
         Ok(Application { listener, state })
     }

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod cache;
 pub mod error;
 pub mod forms;
 pub mod metrics;
@@ -31,6 +32,7 @@ pub struct AppState {
     pub clock: Clock,
     pub metrics: Arc<metrics::Metrics>,
     pub dashboard_cache: Arc<pages::DashboardCache>,
+    pub owners_cache: Arc<cache::DerivedCache<(), Vec<(i64, String)>>>,
 }
 
 /// The whole HTTP application.
@@ -61,5 +63,14 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             tracing::warn!(%error, "database not reachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
         }
+    }
+}
+
+impl AppState {
+    /// Staff who can own targets, for pickers and filters; shared between requests (see [`cache`]).
+    pub async fn owners(&self) -> Result<Arc<Vec<(i64, String)>>, crate::store::StoreError> {
+        self.owners_cache
+            .get(&self.store, (), |_| true, || self.store.list_owners())
+            .await
     }
 }

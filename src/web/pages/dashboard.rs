@@ -1,9 +1,7 @@
 //! The dashboard: the funnel against the club's objective, the diversity matrix (région × scale × political
 //! colour) for the pipeline and for members, follow-ups due per owner, and recent activity.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
@@ -71,67 +69,32 @@ pub struct DashboardData {
     activity: Vec<Activity>,
 }
 
-struct CachedDashboard {
-    generation: u64,
-    computed: Instant,
-    data: Arc<DashboardData>,
-}
+/// The aggregates scan the whole pipeline (milliseconds on 10,000 targets): they are kept per scope and day.
+pub type DashboardCache = crate::web::cache::DerivedCache<(Scope, NaiveDate), DashboardData>;
 
-/// The aggregates scan the whole pipeline; under load they are computed once and reused until this process
-/// commits a change (the store's generation moves) or, for changes made by another instance, until
-/// [`DASHBOARD_TTL`] has passed.
-#[derive(Default)]
-pub struct DashboardCache {
-    entries: Mutex<HashMap<(Scope, NaiveDate), CachedDashboard>>,
-    /// One computation at a time: requests that miss together wait for it instead of all scanning the pipeline.
-    computing: tokio::sync::Mutex<()>,
-}
-
-pub const DASHBOARD_TTL: Duration = Duration::from_secs(5);
-
-impl DashboardCache {
-    fn fresh(&self, key: &(Scope, NaiveDate), generation: u64) -> Option<Arc<DashboardData>> {
-        let entries = self.entries.lock().expect("dashboard cache lock");
-        entries
-            .get(key)
-            .filter(|hit| hit.generation == generation && hit.computed.elapsed() < DASHBOARD_TTL)
-            .map(|hit| hit.data.clone())
-    }
-
-    async fn get(&self, state: &AppState, scope: Scope) -> WebResult<Arc<DashboardData>> {
-        let key = (scope, state.clock.today());
-        if let Some(data) = self.fresh(&key, state.store.generation()) {
-            return Ok(data);
-        }
-        let _computing = self.computing.lock().await;
-        // Read the generation before computing: a write committed meanwhile makes the result stale at once.
-        let generation = state.store.generation();
-        if let Some(data) = self.fresh(&key, generation) {
-            return Ok(data);
-        }
-        let data = Arc::new(DashboardData {
-            counts: state.store.count_by_stage(scope).await?,
-            cells: state.store.diversity(scope).await?,
-            follow_ups: state.store.follow_ups(scope, key.1).await?,
-            activity: state.store.recent_activity(scope, 15).await?,
-        });
-        let mut entries = self.entries.lock().expect("dashboard cache lock");
-        entries.retain(|(_, day), _| *day == key.1);
-        entries.insert(
-            key,
-            CachedDashboard {
-                generation,
-                computed: Instant::now(),
-                data: data.clone(),
+async fn dashboard_data(state: &AppState, scope: Scope) -> WebResult<Arc<DashboardData>> {
+    let today = state.clock.today();
+    state
+        .dashboard_cache
+        .get(
+            &state.store,
+            (scope, today),
+            |(_, day)| *day == today,
+            || async {
+                Ok(DashboardData {
+                    counts: state.store.count_by_stage(scope).await?,
+                    cells: state.store.diversity(scope).await?,
+                    follow_ups: state.store.follow_ups(scope, today).await?,
+                    activity: state.store.recent_activity(scope, 15).await?,
+                })
             },
-        );
-        Ok(data)
-    }
+        )
+        .await
 }
 
 async fn dashboard(session: Session, State(state): State<AppState>) -> WebResult<Html<String>> {
     let scope = session.scope();
-    let data = state.dashboard_cache.get(&state, scope).await?;
+    let data = dashboard_data(&state, scope).await?;
     let counts = &data.counts;
     let count_of = |stage: Stage| {
         counts

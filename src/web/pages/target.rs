@@ -63,7 +63,7 @@ async fn render(
         .target(scope, id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let owners = state.store.list_owners().await?;
+    let owners = state.owners().await?;
     let page = TargetPage {
         chrome: Chrome::new(session, "targets", target.name.clone()),
         contacts: state
@@ -103,8 +103,8 @@ async fn render(
             "email",
         ),
         owners: owners
-            .into_iter()
-            .map(|(oid, name)| (oid.to_string(), name, Some(oid) == target.owner_id))
+            .iter()
+            .map(|(oid, name)| (oid.to_string(), name.clone(), Some(*oid) == target.owner_id))
             .collect(),
         today: state.clock.today().format("%Y-%m-%d").to_string(),
         target,

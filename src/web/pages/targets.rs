@@ -183,11 +183,10 @@ async fn list(
         ),
         owners: pick(
             state
-                .store
-                .list_owners()
+                .owners()
                 .await?
-                .into_iter()
-                .map(|(id, name)| (id.to_string(), name))
+                .iter()
+                .map(|(id, name)| (id.to_string(), name.clone()))
                 .collect(),
             &query.owner,
         ),
@@ -347,7 +346,7 @@ async fn render_new(
     form: NewTargetForm,
     error: Option<String>,
 ) -> WebResult<Html<String>> {
-    let owners = state.store.list_owners().await?;
+    let owners = state.owners().await?;
     let page = NewPage {
         chrome: Chrome::new(session, "targets", "Nouvelle cible"),
         stages: view::options(
@@ -381,11 +380,11 @@ async fn render_new(
             },
         ),
         owners: owners
-            .into_iter()
+            .iter()
             .map(|(id, name)| {
                 let selected = form.owner == id.to_string()
-                    || (form.owner.is_empty() && id == session.user.id);
-                (id.to_string(), name, selected)
+                    || (form.owner.is_empty() && *id == session.user.id);
+                (id.to_string(), name.clone(), selected)
             })
             .collect(),
         form,

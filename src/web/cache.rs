@@ -1,0 +1,81 @@
+//! Views derived from the database that many requests read and few writes change (the dashboard's
+//! aggregates, the list of staff who can own targets). An entry is reused until this process commits a
+//! transaction (the store's generation moves) or, for writes of another instance or of the command line,
+//! until [`STALE_AFTER`] has passed. One computation runs at a time, so a burst of requests that miss
+//! together waits for it instead of all querying the database.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::store::Store;
+
+pub const STALE_AFTER: Duration = Duration::from_secs(5);
+
+struct Entry<V> {
+    generation: u64,
+    computed: Instant,
+    value: Arc<V>,
+}
+
+pub struct DerivedCache<K, V> {
+    entries: Mutex<HashMap<K, Entry<V>>>,
+    computing: tokio::sync::Mutex<()>,
+}
+
+impl<K, V> Default for DerivedCache<K, V> {
+    fn default() -> Self {
+        DerivedCache {
+            entries: Mutex::new(HashMap::new()),
+            computing: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone, V> DerivedCache<K, V> {
+    fn fresh(&self, key: &K, generation: u64) -> Option<Arc<V>> {
+        let entries = self.entries.lock().expect("cache lock");
+        entries
+            .get(key)
+            .filter(|hit| hit.generation == generation && hit.computed.elapsed() < STALE_AFTER)
+            .map(|hit| hit.value.clone())
+    }
+
+    /// The value of `key`, computed by `compute` when missing or stale. `keep` says which other entries to
+    /// keep when a new one is stored (for example, only today's).
+    pub async fn get<E, F, Fut>(
+        &self,
+        store: &Store,
+        key: K,
+        keep: impl Fn(&K) -> bool,
+        compute: F,
+    ) -> Result<Arc<V>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+    {
+        if let Some(value) = self.fresh(&key, store.generation()) {
+            return Ok(value);
+        }
+        let _computing = self.computing.lock().await;
+        // Read the generation before computing: a write committed meanwhile makes the result stale at once.
+        let generation = store.generation();
+        if let Some(value) = self.fresh(&key, generation) {
+            return Ok(value);
+        }
+        let value = Arc::new(compute().await?);
+        let mut entries = self.entries.lock().expect("cache lock");
+        entries.retain(|k, _| keep(k));
+        entries.insert(
+            key,
+            Entry {
+                generation,
+                computed: Instant::now(),
+                value: value.clone(),
+            },
+        );
+        Ok(value)
+    }
+}
