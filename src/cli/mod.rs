@@ -54,43 +54,50 @@ pub enum Command {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let command = match cli.command {
-        Command::Referential(command) => return data::referential(command),
-        Command::Bench(command) => return bench::run(command).await,
-        other => other,
-    };
-    let settings = match Settings::load(cli.config.as_deref()) {
-        Ok(settings) => settings,
-        Err(error) => {
-            eprintln!("{error}");
-            std::process::exit(2);
-        }
-    };
-    crate::app::init_logging(&settings.log);
     let clock = Clock::system();
-    match command {
+    let config = cli.config.as_deref();
+    match cli.command {
+        // These two need no configuration: the referential is rebuilt from files, benchmarks make their own.
+        Command::Referential(command) => data::referential(command),
+        Command::Bench(command) => bench::run(command).await,
         Command::Serve => {
+            let settings = load_settings(config);
             let stop = crate::app::shutdown_on_signal()?;
             let app = crate::app::Application::build(settings, clock).await?;
             app.run_until_stopped(stop).await
         }
         Command::Migrate => {
-            let store = open_store(&settings).await?;
+            let store = open_store(&load_settings(config)).await?;
             println!("Migrations appliquées ({}).", store.backend_name());
             Ok(())
         }
         Command::User(command) => {
-            accounts::user(command, &open_store(&settings).await?, &clock).await
+            accounts::user(command, &open_store(&load_settings(config)).await?, &clock).await
         }
         Command::Token(command) => {
-            accounts::token(command, &open_store(&settings).await?, &clock).await
+            accounts::token(command, &open_store(&load_settings(config)).await?, &clock).await
         }
         Command::Import(command) => {
-            data::import(command, &open_store(&settings).await?, &clock).await
+            data::import(command, &open_store(&load_settings(config)).await?, &clock).await
         }
-        Command::Demo => data::demo(&open_store(&settings).await?, &clock).await,
-        Command::Seed(args) => data::seed(args, &open_store(&settings).await?, &clock).await,
-        Command::Referential(_) | Command::Bench(_) => Ok(()),
+        Command::Demo => data::demo(&open_store(&load_settings(config)).await?, &clock).await,
+        Command::Seed(args) => {
+            data::seed(args, &open_store(&load_settings(config)).await?, &clock).await
+        }
+    }
+}
+
+/// Loads the settings and starts logging; an invalid configuration stops here with every key at fault.
+fn load_settings(config: Option<&std::path::Path>) -> Settings {
+    match Settings::load(config) {
+        Ok(settings) => {
+            crate::app::init_logging(&settings.log);
+            settings
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            std::process::exit(2);
+        }
     }
 }
 

@@ -266,23 +266,21 @@ async fn update_follow_up(
     Form(form): Form<FollowUpForm>,
 ) -> WebResult<Response> {
     session.require_write()?;
-    let outcome = match parse_follow_up(&form) {
-        Ok(fields) => {
-            state
-                .store
-                .update_target(
-                    session.scope(),
-                    id,
-                    &fields,
-                    &session.actor(),
-                    state.clock.now_millis(),
-                )
-                .await?;
-            Ok(())
-        }
-        Err(message) => Err(message),
+    let fields = match parse_follow_up(&form) {
+        Ok(fields) => fields,
+        Err(message) => return answer(&session, &state, id, Err(message)).await,
     };
-    answer(&session, &state, id, outcome).await
+    state
+        .store
+        .update_target(
+            session.scope(),
+            id,
+            &fields,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
+    answer(&session, &state, id, Ok(())).await
 }
 
 /// `people` may repeat in the form (one checkbox per contact), which plain serde_urlencoded cannot collect.
@@ -312,23 +310,21 @@ async fn log_interaction(
             people,
         })
     })();
-    let outcome = match parsed {
-        Ok(new) => {
-            state
-                .store
-                .record_interaction(
-                    session.scope(),
-                    id,
-                    &new,
-                    &session.actor(),
-                    state.clock.now_millis(),
-                )
-                .await?;
-            Ok(())
-        }
-        Err(message) => Err(message),
+    let new = match parsed {
+        Ok(new) => new,
+        Err(message) => return answer(&session, &state, id, Err(message)).await,
     };
-    answer(&session, &state, id, outcome).await
+    state
+        .store
+        .record_interaction(
+            session.scope(),
+            id,
+            &new,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
+    answer(&session, &state, id, Ok(())).await
 }
 
 async fn add_contact(
@@ -344,22 +340,20 @@ async fn add_contact(
         .await?
         .ok_or(WebError::NotFound)?;
     let parsed = form.into_person(target.organisation_id);
-    let outcome = match parsed {
-        Ok(person) => {
-            state
-                .store
-                .create_person(
-                    session.scope(),
-                    &person,
-                    &session.actor(),
-                    state.clock.now_millis(),
-                )
-                .await?;
-            Ok(())
-        }
-        Err(message) => Err(message),
+    let person = match parsed {
+        Ok(person) => person,
+        Err(message) => return answer(&session, &state, id, Err(message)).await,
     };
-    answer(&session, &state, id, outcome).await
+    state
+        .store
+        .create_person(
+            session.scope(),
+            &person,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
+    answer(&session, &state, id, Ok(())).await
 }
 
 #[derive(serde::Deserialize)]
