@@ -429,3 +429,68 @@ store_test!(
         assert_eq!(activity.len(), 2, "two creations recorded as stage changes");
     }
 );
+
+store_test!(
+    imported_targets_carry_their_place_for_the_list_filters,
+    |store: Store| async move {
+        // The batched import inserts targets by its own statements: the place must still be copied onto them.
+        let csv = "Collectivité;Code INSEE;Statut\nLyon;69123;Contactée\nVilleurbanne;69266;Contactée\nMarseille;13055;Identifiée\n";
+        let (plan, outcome) = relais::import::import_file(
+            &store,
+            csv.as_bytes(),
+            "cibles.csv",
+            false,
+            relais::store::import::DuplicatePolicy::Skip,
+            &Actor::command_line(),
+            NOW,
+            |_, _| {},
+        )
+        .await
+        .expect("import");
+        assert!(plan.is_clean());
+        assert_eq!(outcome.expect("written").created, 3);
+        let filter =
+            |region: Option<&str>, departement: Option<&str>, stage: Option<&str>| TargetFilter {
+                region: region.map(str::to_string),
+                departement: departement.map(str::to_string),
+                stage: stage.map(str::to_string),
+                ..Default::default()
+            };
+        let (rows, total) = store
+            .list_targets(
+                Scope::All,
+                &filter(Some("84"), None, Some("contacted")),
+                Default::default(),
+                50,
+                0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(total, 2);
+        assert_eq!(
+            rows.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+            vec!["Lyon", "Villeurbanne"]
+        );
+        let (_, total) = store
+            .list_targets(
+                Scope::All,
+                &filter(None, Some("13"), None),
+                Default::default(),
+                50,
+                0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(total, 1);
+        let relay = Scope::Relay(add_relay(&store, &["69"]).await);
+        let (rows, total) = store
+            .list_targets(relay, &TargetFilter::default(), Default::default(), 50, 0)
+            .await
+            .unwrap();
+        assert_eq!(
+            (rows.len(), total),
+            (2, 2),
+            "the relay scope reads the copied département"
+        );
+    }
+);
