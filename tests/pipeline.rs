@@ -436,3 +436,97 @@ both_backends!(
         assert!(found.contains("lea@coalition-eau.org"));
     }
 );
+
+/// Uploads a spreadsheet to the preview step; returns the status, the page and the upload token.
+async fn upload(staff: &common::Staff, name: &str, csv: &str) -> (u16, String, String) {
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name(name.to_string()),
+        )
+        .text("on_duplicate", "skip");
+    let response = staff
+        .client
+        .post(
+            staff
+                .app
+                .url(&format!("/import/preview?_csrf={}", staff.csrf)),
+        )
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let page = response.text().await.unwrap();
+    let token = page
+        .split("name=\"upload\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    (status, page, token)
+}
+
+both_backends!(
+    the_web_import_previews_refuses_bad_lines_and_imports_all_at_once,
+    |app: common::TestApp| async move {
+        let staff = app.logged_in(Role::Staff, &[]).await;
+        let (status, page, token) = upload(
+            &staff,
+            "cibles.csv",
+            "Collectivité;Département;Mail\nLyon;69;maire@lyon.example\nLyonne;69;x@y.example\n",
+        )
+        .await;
+        assert_eq!(status, 422, "an unknown collectivity blocks the import");
+        assert!(page.contains("ligne 3") && !page.contains("id=\"confirm-import\""));
+        // Asking to import anyway re-plans the same file and writes nothing.
+        let response = staff
+            .post_form(
+                "/import/confirm",
+                &[
+                    ("upload", &token),
+                    ("file_name", "cibles.csv"),
+                    ("on_duplicate", "skip"),
+                    ("action", "import"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 422);
+        assert_eq!(
+            app.store
+                .list_targets(Scope::All, &Default::default(), Default::default(), 10, 0)
+                .await
+                .unwrap()
+                .1,
+            0
+        );
+
+        let (status, page, token) = upload(&staff, "cibles.csv", "Collectivité;Département;Adresse pro\nLyon;69;maire@lyon.example\nMarseille;13;maire@marseille.example\n").await;
+        assert_eq!(status, 200, "{page}");
+        assert!(
+            page.contains("id=\"confirm-import\"")
+                && page.contains("Colonnes ignorées : « Adresse pro »"),
+            "{page}"
+        );
+        // The mapping step: the third column is not recognised until it is mapped to the email field.
+        let response = staff
+            .post_form(
+                "/import/confirm",
+                &[
+                    ("upload", &token),
+                    ("file_name", "cibles.csv"),
+                    ("on_duplicate", "skip"),
+                    ("map_2", "email"),
+                    ("action", "import"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        assert!(response.text().await.unwrap().contains("2 cibles créées"));
+        let found = staff.get_text("/people?q=maire%40marseille").await;
+        assert!(
+            found.contains("maire@marseille.example"),
+            "the remapped column was imported"
+        );
+    }
+);

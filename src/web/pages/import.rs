@@ -146,33 +146,29 @@ async fn preview_upload(
     std::fs::create_dir_all(upload_dir(&state)).map_err(|e| WebError::Internal(e.to_string()))?;
     std::fs::write(upload_path(&state, &token)?, &bytes)
         .map_err(|e| WebError::Internal(e.to_string()))?;
-    let mapping = guess_mapping(&table.headers);
-    render_preview(
-        &session,
-        &state,
-        token,
-        file_name,
-        on_duplicate,
-        &table,
-        mapping,
-        None,
-    )
-    .await
+    let plan = plan_with_owners(&state, &table, &guess_mapping(&table.headers)).await?;
+    render_preview(&session, token, file_name, on_duplicate, &table, plan)
 }
 
-#[allow(clippy::too_many_arguments)] // each argument is one piece of the page
-async fn render_preview(
-    session: &Session,
+/// Plans the import of `table` as the preview and the import both need it.
+async fn plan_with_owners(
     state: &AppState,
+    table: &Table,
+    mapping: &[Option<Field>],
+) -> WebResult<ImportPlan> {
+    let owners = state.store.import_owners().await?;
+    Ok(plan_import(&state.store, table, mapping, &owners).await?)
+}
+
+/// The preview: the column mapping, what each line would become, and the errors to fix.
+fn render_preview(
+    session: &Session,
     upload: String,
     file_name: String,
     on_duplicate: String,
     table: &Table,
-    mapping: Vec<Option<Field>>,
-    outcome: Option<String>,
+    plan: ImportPlan,
 ) -> WebResult<Response> {
-    let owners = state.store.import_owners().await?;
-    let plan = plan_import(&state.store, table, &mapping, &owners).await?;
     let columns = table
         .headers
         .iter()
@@ -187,7 +183,8 @@ async fn render_preview(
                 .find(|v| !v.trim().is_empty())
                 .cloned()
                 .unwrap_or_default(),
-            field: mapping
+            field: plan
+                .mapping
                 .get(index)
                 .copied()
                 .flatten()
@@ -211,7 +208,7 @@ async fn render_preview(
             .map(|f| (f.code(), f.label_fr()))
             .collect(),
         plan,
-        outcome,
+        outcome: None,
     };
     Ok((status, Html(page.render()?)).into_response())
 }
@@ -249,33 +246,10 @@ async fn confirm(
         })
         .collect();
     apply_overrides(&mut mapping, &overrides).map_err(WebError::BadRequest)?;
-    if form.get("action").map(String::as_str) != Some("import") {
-        return render_preview(
-            &session,
-            &state,
-            token,
-            file_name,
-            on_duplicate,
-            &table,
-            mapping,
-            None,
-        )
-        .await;
-    }
-    let owners = state.store.import_owners().await?;
-    let plan = plan_import(&state.store, &table, &mapping, &owners).await?;
-    if !plan.is_clean() {
-        return render_preview(
-            &session,
-            &state,
-            token,
-            file_name,
-            on_duplicate,
-            &table,
-            mapping,
-            None,
-        )
-        .await;
+    let plan = plan_with_owners(&state, &table, &mapping).await?;
+    // Remapping, or an import asked while lines still need fixing, shows the preview again.
+    if form.get("action").map(String::as_str) != Some("import") || !plan.is_clean() {
+        return render_preview(&session, token, file_name, on_duplicate, &table, plan);
     }
     let policy = if on_duplicate == "update" {
         DuplicatePolicy::Update
