@@ -36,6 +36,7 @@ impl Application {
             metrics: Arc::new(Default::default()),
             dashboard_cache: Arc::default(),
             owners_cache: Arc::default(),
+            sessions: Arc::default(),
         };
         Ok(Application { listener, state })
     }

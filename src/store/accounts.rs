@@ -33,11 +33,13 @@ impl User {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct SessionRow {
+/// A live session: its account, its CSRF token and when it ends.
+#[derive(sqlx::FromRow, Clone, Debug)]
+pub struct ActiveSession {
     #[sqlx(flatten)]
-    user: User,
-    csrf_token: String,
+    pub user: User,
+    pub csrf_token: String,
+    pub expires_at: i64,
 }
 
 /// A new account, already validated.
@@ -248,12 +250,12 @@ impl Store {
         &self,
         token_hash: &str,
         now: i64,
-    ) -> StoreResult<Option<(User, String)>> {
-        // One query on every request: the account and the session's CSRF token together.
-        let row: Option<SessionRow> = with_db!(&self.db, |p| {
+    ) -> StoreResult<Option<ActiveSession>> {
+        // One query: the account and the session's CSRF token together.
+        Ok(with_db!(&self.db, |p| {
             sqlx::query_as(
             "SELECT u.id, u.email, u.name, u.role, u.password_hash, u.association_id, u.active, u.created_at,
-                    u.last_login_at, s.csrf_token
+                    u.last_login_at, s.csrf_token, s.expires_at
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active"
         )
@@ -261,8 +263,7 @@ impl Store {
         .bind(now)
         .fetch_optional(p)
         .await
-        })?;
-        Ok(row.map(|row| (row.user, row.csrf_token)))
+        })?)
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {

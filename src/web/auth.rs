@@ -76,14 +76,24 @@ async fn load_session(state: &AppState, jar: &CookieJar) -> Result<Option<Sessio
     let Some(cookie) = jar.get(SESSION_COOKIE) else {
         return Ok(None);
     };
-    let found = state
-        .store
-        .session_user(
-            &security::sha256_hex(cookie.value()),
-            state.clock.now_millis(),
-        )
-        .await?;
-    Ok(found.map(|(user, csrf)| Session { user, csrf }))
+    let token_hash = security::sha256_hex(cookie.value());
+    let now = state.clock.now_millis();
+    // Read the generation before the database: a commit meanwhile makes this read stale at once.
+    let generation = state.store.generation();
+    let active = match state.sessions.get(&token_hash, generation, now) {
+        Some(active) => active,
+        None => match state.store.session_user(&token_hash, now).await? {
+            Some(active) => {
+                state.sessions.insert(token_hash, generation, active.clone());
+                active
+            }
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(Session {
+        user: active.user,
+        csrf: active.csrf_token,
+    }))
 }
 
 impl FromRequestParts<AppState> for Session {
@@ -277,10 +287,9 @@ async fn login(
 
 async fn logout(State(state): State<AppState>, jar: CookieJar) -> WebResult<Response> {
     if let Some(cookie) = jar.get(SESSION_COOKIE) {
-        state
-            .store
-            .delete_session(&security::sha256_hex(cookie.value()))
-            .await?;
+        let token_hash = security::sha256_hex(cookie.value());
+        state.sessions.forget(&token_hash);
+        state.store.delete_session(&token_hash).await?;
     }
     Ok((
         jar.remove(Cookie::build(SESSION_COOKIE).path("/")),

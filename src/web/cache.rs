@@ -3,6 +3,10 @@
 //! transaction (the store's generation moves) or, for writes of another instance or of the command line,
 //! until [`STALE_AFTER`] has passed. One computation runs at a time, so a burst of requests that miss
 //! together waits for it instead of all querying the database.
+//!
+//! [`SessionCache`] keeps the sessions read recently under the same rule, so most requests skip the
+//! session query. A logout forgets its session at once; a session ended by another instance (or an account
+//! deactivated from the command line) stays usable here for at most [`STALE_AFTER`].
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::store::Store;
+use crate::store::accounts::ActiveSession;
 
 pub const STALE_AFTER: Duration = Duration::from_secs(5);
 
@@ -77,5 +82,59 @@ impl<K: Eq + Hash + Clone, V> DerivedCache<K, V> {
             },
         );
         Ok(value)
+    }
+}
+
+/// Beyond this many cached sessions the cache starts again empty (a bound, not an expected size).
+const MAX_SESSIONS: usize = 10_000;
+
+struct CachedSession {
+    generation: u64,
+    read: Instant,
+    session: ActiveSession,
+}
+
+/// Live sessions by the SHA-256 of their token. Unknown tokens are never cached, so guessing fills nothing.
+#[derive(Default)]
+pub struct SessionCache {
+    entries: Mutex<HashMap<String, CachedSession>>,
+}
+
+impl SessionCache {
+    /// The session of `token_hash` if it was read since the last commit, less than [`STALE_AFTER`] ago,
+    /// and has not ended at `now` (milliseconds of the application clock).
+    pub fn get(&self, token_hash: &str, generation: u64, now: i64) -> Option<ActiveSession> {
+        let entries = self.entries.lock().expect("session cache lock");
+        entries
+            .get(token_hash)
+            .filter(|hit| {
+                hit.generation == generation
+                    && hit.read.elapsed() < STALE_AFTER
+                    && hit.session.expires_at > now
+            })
+            .map(|hit| hit.session.clone())
+    }
+
+    /// Keeps `session`, read from the database at `generation` (taken before the read).
+    pub fn insert(&self, token_hash: String, generation: u64, session: ActiveSession) {
+        let mut entries = self.entries.lock().expect("session cache lock");
+        if entries.len() >= MAX_SESSIONS {
+            entries.clear();
+        }
+        entries.insert(
+            token_hash,
+            CachedSession {
+                generation,
+                read: Instant::now(),
+                session,
+            },
+        );
+    }
+
+    pub fn forget(&self, token_hash: &str) {
+        self.entries
+            .lock()
+            .expect("session cache lock")
+            .remove(token_hash);
     }
 }

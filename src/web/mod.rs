@@ -33,6 +33,7 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub dashboard_cache: Arc<pages::DashboardCache>,
     pub owners_cache: Arc<cache::DerivedCache<(), Vec<(i64, String)>>>,
+    pub sessions: Arc<cache::SessionCache>,
 }
 
 /// The whole HTTP application.
