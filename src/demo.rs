@@ -258,5 +258,8 @@ pub async fn fill(
             .change_stage(crate::store::Scope::All, target.id, &change, &actor, now)
             .await?;
     }
+    // Statistics of what was just written, so the next pages are planned for this volume at once instead
+    // of after the hourly housekeeping.
+    store.analyze().await?;
     Ok(created)
 }

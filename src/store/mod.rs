@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod dashboard;
+pub mod dossier;
 pub mod import;
 pub mod memberships;
 pub mod organisations;
@@ -250,12 +251,16 @@ impl Store {
     }
 
     /// Refreshes the planner's statistics, so filtered lists use the right indexes as the data grows
-    /// (PostgreSQL's autovacuum does it too, but late after a large import).
+    /// (PostgreSQL's autovacuum does it too, but late after a large import). On PostgreSQL it also vacuums,
+    /// which marks pages all-visible so lists and counts are answered from their indexes alone.
     pub async fn analyze(&self) -> StoreResult<()> {
-        with_db!(&self.db, |p| sqlx::query("ANALYZE")
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
+        match &self.db {
+            Db::Sqlite(pool) => sqlx::query("ANALYZE").execute(pool).await?.rows_affected(),
+            Db::Postgres(pool) => sqlx::query("VACUUM (ANALYZE)")
+                .execute(pool)
+                .await?
+                .rows_affected(),
+        };
         Ok(())
     }
 

@@ -47,7 +47,7 @@ pub struct NewPerson {
 
 /// Emails and phones gathered per person. The aggregate function differs between the two databases, so
 /// this is the one place the SQL text is picked per backend.
-fn person_select(db_is_postgres: bool) -> String {
+pub(crate) fn person_select(db_is_postgres: bool) -> String {
     let aggregate = |table: &str, column: &str| {
         if db_is_postgres {
             format!(
@@ -111,7 +111,7 @@ pub(crate) async fn insert_person(tx: &mut Tx, new: &NewPerson, now: i64) -> Sto
 }
 
 impl Store {
-    fn is_postgres(&self) -> bool {
+    pub(crate) fn is_postgres(&self) -> bool {
         matches!(self.db, super::Db::Postgres(_))
     }
 

@@ -37,11 +37,23 @@ pub struct Target {
     pub updated_at: i64,
 }
 
-const TARGET_SELECT: &str = "SELECT t.id, t.organisation_id, o.name, o.collectivity_kind, o.official_code,
+/// The columns of a [`Target`], read from [`target_from!`] (macros, so `concat!` can compose queries).
+macro_rules! target_columns {
+    () => {
+        "t.id, t.organisation_id, o.name, o.collectivity_kind, o.official_code,
         o.departement_code, o.region_code, o.population, o.scale, t.stage, t.declined_reason, t.on_hold_until,
         t.owner_id, u.name AS owner_name, t.political_colour, t.lead_source, t.priority, t.next_action,
-        t.next_action_date, t.has_squats, t.notes, t.created_at, t.updated_at
-    FROM targets t JOIN organisations o ON o.id = t.organisation_id LEFT JOIN users u ON u.id = t.owner_id";
+        t.next_action_date, t.has_squats, t.notes, t.created_at, t.updated_at"
+    };
+}
+macro_rules! target_from {
+    () => {
+        "targets t JOIN organisations o ON o.id = t.organisation_id LEFT JOIN users u ON u.id = t.owner_id"
+    };
+}
+pub(crate) use {target_columns, target_from};
+
+const TARGET_SELECT: &str = concat!("SELECT ", target_columns!(), " FROM ", target_from!());
 
 /// The follow-up fields staff edit on a target.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Default)]
@@ -116,9 +128,8 @@ impl TargetSort {
                  WHEN 'survey_sent' THEN 3 WHEN 'survey_answered' THEN 4 WHEN 'member' THEN 5 \
                  WHEN 'declined' THEN 6 ELSE 7 END, o.name, t.id"
             }
-            TargetSort::NextActionDate => {
-                "CASE WHEN t.next_action_date IS NULL THEN 1 ELSE 0 END, t.next_action_date, t.id"
-            }
+            // Written so PostgreSQL can follow its index order (ascending puts nulls last there).
+            TargetSort::NextActionDate => "t.next_action_date NULLS LAST, t.id",
             TargetSort::Population => {
                 "CASE WHEN o.population IS NULL THEN 1 ELSE 0 END, o.population DESC, t.id"
             }
@@ -476,21 +487,30 @@ impl Store {
     ) -> StoreResult<(Vec<Target>, i64)> {
         let (conditions, values) = filter.conditions(scope);
         let n = values.len();
-        // The page's ids are chosen from indexes first (the région, département, scale and stage are on the
-        // target row), then only those rows are read whole. The collectivity is joined only when a filter or
-        // the order needs it.
         let order = sort.order_by();
         let from = if conditions.contains("o.") || order.contains("o.") {
             "targets t JOIN organisations o ON o.id = t.organisation_id"
         } else {
             "targets t"
         };
-        let rows_sql = format!(
-            "{TARGET_SELECT} WHERE t.id IN (SELECT t.id FROM {from} WHERE {conditions} ORDER BY {order} LIMIT ${} OFFSET ${})
-             ORDER BY {order}",
-            n + 1,
-            n + 2
-        );
+        let rows_sql = if self.is_postgres() {
+            // PostgreSQL walks an index in the page's order and joins only the rows it keeps.
+            format!(
+                "{TARGET_SELECT} WHERE {conditions} ORDER BY {order} LIMIT ${} OFFSET ${}",
+                n + 1,
+                n + 2
+            )
+        } else {
+            // SQLite would join every matching row before sorting: the page's ids are chosen from indexes
+            // first (the région, département, scale and stage are on the target row), then only those rows
+            // are read whole. The collectivity is joined only when a filter or the order needs it.
+            format!(
+                "{TARGET_SELECT} WHERE t.id IN (SELECT t.id FROM {from} WHERE {conditions} ORDER BY {order} LIMIT ${} OFFSET ${})
+                 ORDER BY {order}",
+                n + 1,
+                n + 2
+            )
+        };
         let count_from = if conditions.contains("o.") {
             from
         } else {
@@ -511,16 +531,20 @@ impl Store {
                 query
             }};
         }
-        let rows = with_db!(&self.db, |p| bind_values!(sqlx::query_as(&rows_sql))
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(p)
-            .await)?;
+        // Both queries on one connection: the pool checks a connection at each release with a round trip.
         // Counting separately is cheaper than a window over the rows: the count comes from indexes alone.
-        let total = with_db!(&self.db, |p| bind_values!(sqlx::query_scalar(&count_sql))
-            .fetch_one(p)
-            .await)?;
-        Ok((rows, total))
+        Ok(with_db!(&self.db, |p| {
+            let mut conn = p.acquire().await?;
+            let rows = bind_values!(sqlx::query_as(&rows_sql))
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&mut *conn)
+                .await?;
+            let total = bind_values!(sqlx::query_scalar(&count_sql))
+                .fetch_one(&mut *conn)
+                .await?;
+            Ok::<_, sqlx::Error>((rows, total))
+        })?)
     }
 
     /// Moves a target to another stage, keeping the change; becoming a member opens a membership.

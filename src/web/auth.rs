@@ -84,7 +84,9 @@ async fn load_session(state: &AppState, jar: &CookieJar) -> Result<Option<Sessio
         Some(active) => active,
         None => match state.store.session_user(&token_hash, now).await? {
             Some(active) => {
-                state.sessions.insert(token_hash, generation, active.clone());
+                state
+                    .sessions
+                    .insert(token_hash, generation, active.clone());
                 active
             }
             None => return Ok(None),

@@ -2,7 +2,8 @@
 //! aggregates, the list of staff who can own targets). An entry is reused until this process commits a
 //! transaction (the store's generation moves) or, for writes of another instance or of the command line,
 //! until [`STALE_AFTER`] has passed. One computation runs at a time, so a burst of requests that miss
-//! together waits for it instead of all querying the database.
+//! together waits for it instead of all querying the database; while an entry that is merely old is
+//! recomputed, the others are served the old one.
 //!
 //! [`SessionCache`] keeps the sessions read recently under the same rule, so most requests skip the
 //! session query. A logout forgets its session at once; a session ended by another instance (or an account
@@ -48,6 +49,14 @@ impl<K: Eq + Hash + Clone, V> DerivedCache<K, V> {
             .map(|hit| hit.value.clone())
     }
 
+    fn unchanged(&self, key: &K, generation: u64) -> Option<Arc<V>> {
+        let entries = self.entries.lock().expect("cache lock");
+        entries
+            .get(key)
+            .filter(|hit| hit.generation == generation)
+            .map(|hit| hit.value.clone())
+    }
+
     /// The value of `key`, computed by `compute` when missing or stale. `keep` says which other entries to
     /// keep when a new one is stored (for example, only today's).
     pub async fn get<E, F, Fut>(
@@ -64,7 +73,15 @@ impl<K: Eq + Hash + Clone, V> DerivedCache<K, V> {
         if let Some(value) = self.fresh(&key, store.generation()) {
             return Ok(value);
         }
-        let _computing = self.computing.lock().await;
+        let _computing = match self.computing.try_lock() {
+            Ok(guard) => guard,
+            // Another request is computing. An entry that is only old (no commit since) is served meanwhile,
+            // so the periodic refresh never stalls the requests that arrive during it.
+            Err(_) => match self.unchanged(&key, store.generation()) {
+                Some(value) => return Ok(value),
+                None => self.computing.lock().await,
+            },
+        };
         // Read the generation before computing: a write committed meanwhile makes the result stale at once.
         let generation = store.generation();
         if let Some(value) = self.fresh(&key, generation) {

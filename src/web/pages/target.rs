@@ -57,26 +57,20 @@ async fn render(
     id: i64,
     error: Option<String>,
 ) -> WebResult<Html<String>> {
-    let scope = session.scope();
-    let target = state
+    let dossier = state
         .store
-        .target(scope, id)
+        .target_dossier(session.scope(), id)
         .await?
         .ok_or(WebError::NotFound)?;
     let owners = state.owners().await?;
+    let target = dossier.target;
     let page = TargetPage {
         chrome: Chrome::new(session, "targets", target.name.clone()),
-        contacts: state
-            .store
-            .people_of_organisation(scope, target.organisation_id)
-            .await?,
-        interactions: state.store.interactions(scope, id).await?,
-        history: state.store.stage_history(scope, id).await?,
-        needs: state.store.local_needs(scope, id).await?,
-        membership: state
-            .store
-            .membership_of(scope, target.organisation_id)
-            .await?,
+        contacts: dossier.contacts,
+        interactions: dossier.interactions,
+        history: dossier.history,
+        needs: dossier.needs,
+        membership: dossier.membership,
         stages: view::options(Stage::ALL, Stage::as_str, Stage::label, &target.stage),
         colours: view::options(
             PoliticalColour::ALL,
