@@ -878,6 +878,22 @@ both_backends!(
     }
 );
 
+both_backends!(
+    a_session_ends_on_time_even_just_after_being_read,
+    |app: common::TestApp| async move {
+        let staff = app.logged_in(Role::Staff, &[]).await;
+        // Read twice: the second request is answered from the sessions kept in memory.
+        assert_eq!(staff.get("/").await.status(), 200);
+        assert_eq!(staff.get("/targets").await.status(), 200);
+        // Sessions last `security.session_hours`, 72 by default.
+        app.clock
+            .advance(chrono::Duration::hours(72) + chrono::Duration::minutes(1));
+        let response = staff.get("/targets").await;
+        assert_eq!(response.status(), 303, "the session has ended");
+        assert_eq!(location(&response), "/login");
+    }
+);
+
 fn session_cookie(response: &reqwest::Response) -> (String, String) {
     let header = response
         .headers()

@@ -494,3 +494,134 @@ store_test!(
         );
     }
 );
+
+store_test!(
+    a_target_dossier_holds_everything_its_page_shows_and_respects_the_scope,
+    |store: Store| async move {
+        let marseille = add_target(&store, "13055").await;
+        let actor = Actor::command_line();
+        let target = store.target(Scope::All, marseille).await.unwrap().unwrap();
+        let second = store
+            .create_person(
+                Scope::All,
+                &relais::store::people::NewPerson {
+                    organisation_id: Some(target.organisation_id),
+                    full_name: "Adjointe aux solidarités".into(),
+                    ..Default::default()
+                },
+                &actor,
+                NOW,
+            )
+            .await
+            .unwrap();
+        let contacts = store
+            .people_of_organisation(Scope::All, target.organisation_id)
+            .await
+            .unwrap();
+        let everyone: Vec<i64> = contacts.iter().map(|p| p.id).collect();
+        assert!(everyone.contains(&second));
+        for (day, people) in [(10, everyone.clone()), (12, vec![])] {
+            let new = relais::store::targets::NewInteraction {
+                kind: "meeting".into(),
+                occurred_on: chrono::NaiveDate::from_ymd_opt(2026, 11, day).unwrap(),
+                summary: format!("Échange du {day}"),
+                outcome: String::new(),
+                people,
+            };
+            store
+                .record_interaction(Scope::All, marseille, &new, &actor, NOW)
+                .await
+                .unwrap();
+        }
+        store
+            .add_local_need(Scope::All, marseille, "Médiation scolaire", &actor, NOW)
+            .await
+            .unwrap();
+        let member = StageMove {
+            to: Stage::Member,
+            reason: String::new(),
+            on_hold_until: None,
+            today: today(),
+        };
+        store
+            .change_stage(Scope::All, marseille, &member, &actor, NOW + 1)
+            .await
+            .unwrap();
+
+        let dossier = store
+            .target_dossier(Scope::All, marseille)
+            .await
+            .unwrap()
+            .expect("found");
+        assert_eq!(dossier.target.stage, "member");
+        assert_eq!(dossier.contacts.len(), 2);
+        let summaries: Vec<(&str, usize)> = dossier
+            .interactions
+            .iter()
+            .map(|(i, people)| (i.summary.as_str(), people.len()))
+            .collect();
+        assert_eq!(summaries, vec![("Échange du 12", 0), ("Échange du 10", 2)]);
+        // The same as the separate reads the API makes.
+        let separate = store.interactions(Scope::All, marseille).await.unwrap();
+        assert_eq!(separate[1].1, dossier.interactions[1].1);
+        let stages: Vec<&str> = dossier
+            .history
+            .iter()
+            .map(|c| c.to_stage.as_str())
+            .collect();
+        assert_eq!(stages, vec!["member", "identified"]);
+        assert_eq!(dossier.needs.len(), 1);
+        let (membership, representatives) = dossier.membership.expect("a member");
+        assert_eq!(membership.joined_on, today());
+        assert!(representatives.is_empty());
+
+        let relay = Scope::Relay(add_relay(&store, &["69"]).await);
+        assert!(
+            store
+                .target_dossier(relay, marseille)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .target_dossier(Scope::All, 999_999)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+);
+
+store_test!(
+    the_next_action_order_puts_targets_without_a_date_last,
+    |store: Store| async move {
+        let actor = Actor::command_line();
+        let mut ids = Vec::new();
+        for (code, date) in [("13055", None), ("69123", Some(5)), ("31555", Some(2))] {
+            let id = add_target(&store, code).await;
+            let before = store.target(Scope::All, id).await.unwrap().unwrap();
+            let mut fields = before.fields();
+            fields.next_action_date =
+                date.map(|d| chrono::NaiveDate::from_ymd_opt(2026, 12, d).unwrap());
+            store
+                .update_target(Scope::All, id, &fields, &actor, NOW)
+                .await
+                .unwrap();
+            ids.push(id);
+        }
+        let (page, total) = store
+            .list_targets(
+                Scope::All,
+                &TargetFilter::default(),
+                relais::store::targets::TargetSort::NextActionDate,
+                50,
+                0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(total, 3);
+        let order: Vec<i64> = page.iter().map(|t| t.id).collect();
+        assert_eq!(order, vec![ids[2], ids[1], ids[0]]);
+    }
+);
