@@ -53,6 +53,9 @@ pub struct WebArgs {
     pub pool: u32,
     #[arg(long, default_value_t = 10)]
     pub seconds: u32,
+    /// Seconds of unmeasured load on each page before its measured run.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: u32,
 }
 
 #[derive(Args, Debug)]
@@ -159,22 +162,12 @@ async fn web(args: WebArgs) -> anyhow::Result<()> {
     println!("| page | requests/s | p50 | p90 | p99 | errors |");
     println!("|---|---|---|---|---|---|");
     for (name, path) in pages {
-        let output = tokio::process::Command::new("wrk")
-            .args([
-                "-t2",
-                &format!("-c{}", args.connections),
-                &format!("-d{}s", args.seconds),
-                "--latency",
-            ])
-            .args(["-H", &format!("Cookie: relais_session={cookie}")])
-            .arg(format!("http://{address}{path}"))
-            .stderr(Stdio::inherit())
-            .output()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!("wrk could not run ({e}): install it (Debian package wrk)")
-            })?;
-        let text = String::from_utf8_lossy(&output.stdout);
+        let url = format!("http://{address}{path}");
+        // A short unmeasured run first, so connections, caches and the database's pages are warm.
+        if args.warmup > 0 {
+            run_wrk(&url, &cookie, args.connections, args.warmup).await?;
+        }
+        let text = run_wrk(&url, &cookie, args.connections, args.seconds).await?;
         let report = WrkReport::parse(&text)
             .ok_or_else(|| anyhow::anyhow!("unexpected wrk output:\n{text}"))?;
         println!(
@@ -186,6 +179,29 @@ async fn web(args: WebArgs) -> anyhow::Result<()> {
     server.await??;
     drop(dir);
     Ok(())
+}
+
+/// Runs `wrk` (two threads) at `url` with the session cookie and returns its report.
+async fn run_wrk(
+    url: &str,
+    cookie: &str,
+    connections: u32,
+    seconds: u32,
+) -> anyhow::Result<String> {
+    let output = tokio::process::Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--latency",
+        ])
+        .args(["-H", &format!("Cookie: relais_session={cookie}")])
+        .arg(url)
+        .stderr(Stdio::inherit())
+        .output()
+        .await
+        .map_err(|e| anyhow::anyhow!("wrk could not run ({e}): install it (Debian package wrk)"))?;
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// The figures read from `wrk --latency`.
