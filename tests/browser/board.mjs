@@ -266,6 +266,20 @@ try {
   await page.screenshot({ path: dashboardShot, fullPage: true });
   console.log(`SCREENSHOT dashboard ${dashboardShot}`);
 
+  // Readable on a phone: no page is wider than a 390-pixel screen (wide tables scroll inside their box).
+  await page.setViewportSize({ width: 390, height: 844 });
+  const firstTarget = await page.evaluate(() => {
+    const link = [...document.querySelectorAll("a[href^='/targets/']")].find((a) => /\/targets\/\d+$/.test(a.getAttribute("href")));
+    return link ? link.getAttribute("href") : null;
+  });
+  check(firstTarget !== null, "the dashboard should link to a target");
+  for (const phonePath of ["/", "/targets", "/board", firstTarget, "/people", "/organisations", "/import", "/access", "/audit"]) {
+    await page.goto(url(phonePath));
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    step(`phone ${phonePath} width=${width}`);
+    check(width <= 390, `${phonePath} is ${width} pixels wide on a 390-pixel phone screen`);
+  }
+
   check(problems.length === 0, `the pages reported problems:\n  ${problems.join("\n  ")}`);
   console.log(`[board] ${path_used === "card menu (select + OK)" ? "passed (menu fallback)" : "passed"}: moved with ${path_used}`);
 } catch (error) {
