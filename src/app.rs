@@ -1,6 +1,6 @@
 //! The running application: `Application::build` connects the store, runs migrations and binds the listener;
 //! `run_until_stopped` serves until SIGTERM or Ctrl-C (or the given signal in tests), then drains in-flight
-//! requests and closes the database.
+//! requests, lets the delivery workers finish the copy in hand, and closes the database.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,12 +10,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::mail::transport::Transport;
+use crate::mail::worker::Deliverer;
 use crate::store::Store;
 use crate::web::{self, AppState};
 
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    deliverer: Deliverer,
 }
 
 impl Application {
@@ -29,6 +32,15 @@ impl Application {
         let referential = tokio::task::spawn_blocking(crate::referential::Referential::get);
         let listener = TcpListener::bind(settings.server.listen).await?;
         referential.await?;
+        let deliverer = Deliverer {
+            store: store.clone(),
+            clock: clock.clone(),
+            settings: Arc::new(settings.mail.clone()),
+            transport: Arc::new(Transport::from_settings(
+                &settings.mail,
+                &settings.data_dir,
+            )?),
+        };
         let state = AppState {
             store,
             settings: Arc::new(settings),
@@ -38,7 +50,11 @@ impl Application {
             owners_cache: Arc::default(),
             sessions: Arc::default(),
         };
-        Ok(Application { listener, state })
+        Ok(Application {
+            listener,
+            state,
+            deliverer,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -58,6 +74,7 @@ impl Application {
             self.state.clone(),
             stop.clone(),
         ));
+        let delivery = tokio::spawn(self.deliverer.run_until_stopped(stop.clone()));
         let router = web::router(self.state);
         tracing::info!(address = %self.listener.local_addr()?, backend = store.backend_name(), "relais is serving");
         axum::serve(
@@ -67,6 +84,7 @@ impl Application {
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await?;
         let _ = housekeeping.await;
+        let _ = delivery.await;
         store.close().await;
         tracing::info!("relais stopped");
         Ok(())

@@ -19,6 +19,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub security: SecuritySettings,
     pub pipeline: PipelineSettings,
+    pub mail: crate::mail::settings::MailSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -73,13 +74,13 @@ pub struct PipelineSettings {
 pub struct ConfigError(pub Vec<String>);
 
 /// Reads keys one by one so every error is collected instead of stopping at the first.
-struct Reader {
+pub(crate) struct Reader {
     figment: Figment,
     errors: Vec<String>,
 }
 
 impl Reader {
-    fn get<T: DeserializeOwned + Default>(&mut self, key: &str) -> T {
+    pub(crate) fn get<T: DeserializeOwned + Default>(&mut self, key: &str) -> T {
         match self.figment.extract_inner::<T>(key) {
             Ok(value) => value,
             Err(error) => {
@@ -90,7 +91,7 @@ impl Reader {
         }
     }
 
-    fn check(&mut self, key: &str, ok: bool, message: &str) {
+    pub(crate) fn check(&mut self, key: &str, ok: bool, message: &str) {
         if !ok {
             self.errors.push(format!("{key}: {message}"));
         }
@@ -145,7 +146,9 @@ impl Settings {
                         Some(keys) => {
                             for key in keys.keys() {
                                 let full = format!("{section}.{key}");
-                                if !KNOWN_KEYS.contains(&full.as_str()) {
+                                if !KNOWN_KEYS.contains(&full.as_str())
+                                    && !crate::mail::settings::KEYS.contains(&full.as_str())
+                                {
                                     errors.push(format!("{full}: unknown key"));
                                 }
                             }
@@ -239,6 +242,7 @@ impl Settings {
             pipeline.member_objective_min <= pipeline.member_objective_max,
             "must not be below pipeline.member_objective_min",
         );
+        let mail = crate::mail::settings::MailSettings::read(&mut r);
         if !r.errors.is_empty() {
             return Err(ConfigError(r.errors));
         }
@@ -256,6 +260,7 @@ impl Settings {
             log: LogSettings { format, level },
             security,
             pipeline,
+            mail,
         })
     }
 

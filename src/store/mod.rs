@@ -15,6 +15,7 @@ pub mod dossier;
 pub mod import;
 pub mod memberships;
 pub mod organisations;
+pub mod outbox;
 pub mod people;
 pub mod targets;
 
@@ -66,6 +67,9 @@ pub enum Db {
 pub struct Tx {
     pub(crate) conn: TxConn,
     generation: Arc<AtomicU64>,
+    /// Set by [`outbox::enqueue`]: the commit wakes this process's delivery workers.
+    pub(crate) mail_enqueued: bool,
+    mail_wake: Arc<tokio::sync::Notify>,
 }
 
 pub(crate) enum TxConn {
@@ -106,6 +110,9 @@ impl Tx {
             TxConn::Postgres(t) => t.commit().await?,
         }
         self.generation.fetch_add(1, Ordering::Release);
+        if self.mail_enqueued {
+            self.mail_wake.notify_waiters();
+        }
         Ok(())
     }
 
@@ -157,6 +164,7 @@ pub(crate) use scope_filter;
 pub struct Store {
     db: Db,
     generation: Arc<AtomicU64>,
+    mail_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -204,6 +212,7 @@ impl Store {
         Ok(Store {
             db,
             generation: Arc::default(),
+            mail_wake: Arc::default(),
         })
     }
 
@@ -241,7 +250,14 @@ impl Store {
         Ok(Tx {
             conn,
             generation: self.generation.clone(),
+            mail_enqueued: false,
+            mail_wake: self.mail_wake.clone(),
         })
+    }
+
+    /// Notified when a transaction that enqueued mail commits in this process (see [`outbox`]).
+    pub fn mail_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.mail_wake.clone()
     }
 
     /// A number that grows with every committed transaction of this process, so caches of derived views

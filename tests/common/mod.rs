@@ -121,9 +121,15 @@ pub fn start_time() -> DateTime<Utc> {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], with settings changed by `configure` first.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
         let database = TestDatabase::create(backend).await;
         let data_dir = tempfile::tempdir().expect("data folder");
-        let settings = Settings::for_tests(&database.url, data_dir.path());
+        let mut settings = Settings::for_tests(&database.url, data_dir.path());
+        configure(&mut settings);
         let clock = Clock::manual(start_time());
         let app = Application::build(settings, clock.clone())
             .await

@@ -1,0 +1,39 @@
+-- The outbox: every mail relais sends is a message (rendered once) and one delivery per recipient, written in
+-- the transaction of the action that caused it. Workers claim due deliveries with a lease and record each
+-- attempt's SMTP reply on the delivery itself.
+-- Same tables in migrations/sqlite and migrations/postgres.
+CREATE TABLE mail_messages (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    cause_kind TEXT NOT NULL DEFAULT '',
+    cause_id INTEGER,
+    subject TEXT NOT NULL,
+    body_text TEXT NOT NULL,
+    body_html TEXT NOT NULL,
+    template_data TEXT NOT NULL DEFAULT '{}',
+    auto_submitted BOOLEAN NOT NULL DEFAULT TRUE,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX mail_messages_created ON mail_messages (created_at);
+CREATE INDEX mail_messages_cause ON mail_messages (cause_kind, cause_id);
+
+CREATE TABLE mail_deliveries (
+    id INTEGER PRIMARY KEY,
+    message_id INTEGER NOT NULL REFERENCES mail_messages (id),
+    recipient TEXT NOT NULL,
+    recipient_name TEXT NOT NULL DEFAULT '',
+    person_id INTEGER REFERENCES people (id),
+    token TEXT NOT NULL UNIQUE,
+    state TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    lease_until INTEGER,
+    leased_by TEXT,
+    last_reply TEXT NOT NULL DEFAULT '',
+    sent_at INTEGER,
+    finished_at INTEGER,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX mail_deliveries_due ON mail_deliveries (state, next_attempt_at);
+CREATE INDEX mail_deliveries_message ON mail_deliveries (message_id, state);
+CREATE INDEX mail_deliveries_recipient ON mail_deliveries (recipient);

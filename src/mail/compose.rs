@@ -1,0 +1,81 @@
+//! One recipient's copy of a message: headers, the bounce address naming the delivery (VERP), and the
+//! plain-text and HTML alternatives.
+
+use lettre::address::Envelope;
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{Address, Message};
+
+use super::settings::MailSettings;
+use crate::store::outbox::{ClaimedDelivery, MailMessage};
+
+/// A copy ready for a transport: the SMTP envelope and the formatted message.
+pub struct Copy {
+    pub envelope: Envelope,
+    pub raw: Vec<u8>,
+}
+
+/// Why a copy could not be built: the recipient's address is not one (a permanent failure).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ComposeError(pub String);
+
+/// The bounce address of a delivery: `bounces+<token>@<domain>`.
+pub fn bounce_address(settings: &MailSettings, token: &str) -> String {
+    format!("bounces+{token}@{}", settings.domain())
+}
+
+/// Builds `delivery`'s copy of `message`, dated `now` (epoch milliseconds).
+pub fn compose(
+    settings: &MailSettings,
+    message: &MailMessage,
+    delivery: &ClaimedDelivery,
+    now: i64,
+) -> Result<Copy, ComposeError> {
+    let from_address: Address = settings
+        .from_address
+        .parse()
+        .map_err(|e| ComposeError(format!("adresse d'expédition invalide : {e}")))?;
+    let to_address: Address = delivery.recipient.parse().map_err(|e| {
+        ComposeError(format!(
+            "adresse du destinataire invalide ({}) : {e}",
+            delivery.recipient
+        ))
+    })?;
+    let bounce: Address = bounce_address(settings, &delivery.token)
+        .parse()
+        .map_err(|e| ComposeError(format!("adresse de retour invalide : {e}")))?;
+    let to_name = (!delivery.recipient_name.is_empty()).then(|| delivery.recipient_name.clone());
+    let envelope = Envelope::new(Some(bounce), vec![to_address.clone()])
+        .map_err(|e| ComposeError(e.to_string()))?;
+    let date = std::time::UNIX_EPOCH + std::time::Duration::from_millis(now.max(0) as u64);
+    let mut builder = Message::builder()
+        .from(Mailbox::new(Some(settings.from_name.clone()), from_address))
+        .to(Mailbox::new(to_name, to_address))
+        .subject(message.subject.clone())
+        .date(date)
+        // One per copy: the delivery's token is unique.
+        .message_id(Some(format!(
+            "<{}.{}@{}>",
+            message.id,
+            delivery.token,
+            settings.domain()
+        )))
+        .envelope(envelope.clone());
+    if message.auto_submitted {
+        builder = builder.raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-generated".to_string(),
+        ));
+    }
+    let email = builder
+        .multipart(MultiPart::alternative_plain_html(
+            message.body_text.clone(),
+            message.body_html.clone(),
+        ))
+        .map_err(|e| ComposeError(e.to_string()))?;
+    Ok(Copy {
+        envelope,
+        raw: email.formatted(),
+    })
+}

@@ -1,0 +1,8 @@
+//! Outgoing mail: settings, the copy each recipient receives ([`compose`]), the transports that carry it
+//! ([`transport`]: an `.eml` folder or an SMTP relay) and the delivery workers that drain the outbox
+//! ([`worker`]). Mail enters only through [`crate::store::outbox::enqueue`].
+
+pub mod compose;
+pub mod settings;
+pub mod transport;
+pub mod worker;

@@ -1,0 +1,166 @@
+//! Delivery workers: inside `relais serve`, each claims due deliveries in batches with a lease, builds and
+//! hands over each copy, and records that recipient's outcome before the next one, so progress is never
+//! ahead of what was sent. Workers wake when this process enqueues mail; otherwise they sleep until the next
+//! due delivery (a retry, or a lease that ran out after a crash), and at most [`POLL`] to see mail that
+//! other processes enqueued. Stopping finishes the copy in hand and hands the rest of the batch back.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+
+use super::compose::compose;
+use super::settings::MailSettings;
+use super::transport::{Attempt, Transport};
+use crate::clock::Clock;
+use crate::store::Store;
+use crate::store::outbox::{ClaimedDelivery, DeliveryOutcome, MailMessage};
+
+/// The longest a worker sleeps without looking for due deliveries (milliseconds of the clock).
+pub const POLL: i64 = 5_000;
+
+/// What the workers share.
+#[derive(Clone)]
+pub struct Deliverer {
+    pub store: Store,
+    pub clock: Clock,
+    pub settings: Arc<MailSettings>,
+    pub transport: Arc<Transport>,
+}
+
+impl Deliverer {
+    /// Runs the configured number of workers until `stop` is cancelled.
+    pub async fn run_until_stopped(self, stop: CancellationToken) {
+        let prefix = format!("{}-{}", std::process::id(), crate::security::random_token());
+        let workers: Vec<_> = (0..self.settings.workers)
+            .map(|n| {
+                let deliverer = self.clone();
+                let stop = stop.clone();
+                let name = format!("{prefix}-{n}");
+                tokio::spawn(async move { deliverer.work(name, stop).await })
+            })
+            .collect();
+        for worker in workers {
+            let _ = worker.await;
+        }
+    }
+
+    async fn work(&self, name: String, stop: CancellationToken) {
+        let wake = self.store.mail_wake();
+        let mut messages: HashMap<i64, Arc<MailMessage>> = HashMap::new();
+        let lease = self.settings.lease_seconds * 1000;
+        while !stop.is_cancelled() {
+            let notified = wake.notified();
+            tokio::pin!(notified);
+            // Registered before looking, so mail enqueued meanwhile still wakes this worker.
+            notified.as_mut().enable();
+            let now = self.clock.now_millis();
+            let claimed = match self
+                .store
+                .claim_deliveries(&name, now, now + lease, self.settings.batch)
+                .await
+            {
+                Ok(claimed) => claimed,
+                Err(error) => {
+                    tracing::warn!(%error, worker = %name, "claiming deliveries failed; trying again");
+                    Vec::new()
+                }
+            };
+            if claimed.is_empty() {
+                let next_due = self.store.next_delivery_due().await.ok().flatten();
+                let until = next_due.map_or(now + POLL, |due| due.clamp(now, now + POLL));
+                tokio::select! {
+                    _ = &mut notified => {}
+                    _ = self.clock.sleep_until(at_millis(until)) => {}
+                    _ = stop.cancelled() => {}
+                }
+                continue;
+            }
+            for (index, delivery) in claimed.iter().enumerate() {
+                if stop.is_cancelled() {
+                    self.hand_back(&name, &claimed[index..]).await;
+                    break;
+                }
+                let outcome = self.deliver(delivery, &mut messages).await;
+                let recorded = self
+                    .store
+                    .record_delivery(&name, delivery.id, &outcome, self.clock.now_millis())
+                    .await;
+                match recorded {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(delivery = delivery.id, worker = %name, "lease lost before the outcome was recorded")
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, delivery = delivery.id, "outcome not recorded; the delivery will be tried again when its lease ends")
+                    }
+                }
+            }
+            if messages.len() > 64 {
+                messages.clear();
+            }
+        }
+    }
+
+    /// One attempt at one delivery.
+    async fn deliver(
+        &self,
+        delivery: &ClaimedDelivery,
+        messages: &mut HashMap<i64, Arc<MailMessage>>,
+    ) -> DeliveryOutcome {
+        let message = match messages.get(&delivery.message_id) {
+            Some(message) => message.clone(),
+            None => match self.store.mail_message(delivery.message_id).await {
+                Ok(Some(message)) => {
+                    let message = Arc::new(message);
+                    messages.insert(message.id, message.clone());
+                    message
+                }
+                Ok(None) => {
+                    return DeliveryOutcome::Failed {
+                        reply: "message introuvable".into(),
+                    };
+                }
+                Err(error) => return self.retry(delivery, format!("lecture du message : {error}")),
+            },
+        };
+        let copy = match compose(&self.settings, &message, delivery, self.clock.now_millis()) {
+            Ok(copy) => copy,
+            Err(error) => {
+                return DeliveryOutcome::Bounced {
+                    reply: error.to_string(),
+                };
+            }
+        };
+        let file_name = format!("{}-{}", message.id, delivery.id);
+        match self.transport.send(&copy, &file_name).await {
+            Attempt::Delivered(reply) => DeliveryOutcome::Sent { reply },
+            Attempt::Temporary(reply) => self.retry(delivery, reply),
+            Attempt::Permanent(reply) => DeliveryOutcome::Bounced { reply },
+        }
+    }
+
+    /// A temporary failure: the next attempt on the schedule, or the end of it.
+    fn retry(&self, delivery: &ClaimedDelivery, reply: String) -> DeliveryOutcome {
+        let now = self.clock.now_millis();
+        match self
+            .settings
+            .retry_at(delivery.attempts, delivery.created_at, now)
+        {
+            Some(retry_at) => DeliveryOutcome::Retry { reply, retry_at },
+            None => DeliveryOutcome::Failed { reply },
+        }
+    }
+
+    async fn hand_back(&self, name: &str, deliveries: &[ClaimedDelivery]) {
+        let ids: Vec<i64> = deliveries.iter().map(|d| d.id).collect();
+        if let Err(error) = self.store.release_deliveries(name, &ids).await {
+            tracing::warn!(%error, "unsent deliveries not handed back; they are due again when their lease ends");
+        }
+    }
+}
+
+fn at_millis(millis: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(millis).unwrap_or_else(Utc::now)
+}

@@ -1,0 +1,314 @@
+//! The outbox: messages and their deliveries, one per recipient.
+//!
+//! [`enqueue`] is the only way mail enters relais: it writes the message and its deliveries inside the
+//! caller's transaction, so a mail exists exactly when the action that caused it was committed. Delivery
+//! workers [`Store::claim_deliveries`] with a lease, send, and record each recipient's outcome at once
+//! ([`Store::record_delivery`]); a lease that runs out (a crashed worker) makes the delivery due again.
+
+use super::{Store, StoreResult, Tx, with_db, with_tx};
+
+/// A mail as rendered once for all its recipients.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// What kind of mail this is (`test`, `digest`, `newsletter`…), for the staff page and the headers.
+    pub kind: String,
+    /// What caused it (`meeting`, `newsletter_issue`…) and which one, if anything.
+    pub cause_kind: String,
+    pub cause_id: Option<i64>,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    /// The data the templates were rendered with, kept to show and replay the message.
+    pub template_data: serde_json::Value,
+    /// Automatic notices carry `Auto-Submitted: auto-generated`.
+    pub auto_submitted: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRecipient {
+    pub address: String,
+    pub name: String,
+    pub person_id: Option<i64>,
+}
+
+/// A stored message, as workers and the staff page read it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct MailMessage {
+    pub id: i64,
+    pub kind: String,
+    pub cause_kind: String,
+    pub cause_id: Option<i64>,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    pub auto_submitted: bool,
+    pub created_at: i64,
+}
+
+/// A delivery a worker holds the lease of.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    pub message_id: i64,
+    pub recipient: String,
+    pub recipient_name: String,
+    /// Names the delivery in its bounce address (VERP) and, later, its unsubscribe link.
+    pub token: String,
+    /// Attempts started, this one included.
+    pub attempts: i64,
+    pub created_at: i64,
+}
+
+/// The states a delivery goes through: `queued` (due at `next_attempt_at`, possibly leased), then `sent`,
+/// `bounced` (refused for good by the receiving server) or `failed` (temporary failures until the end of
+/// the retry schedule).
+pub mod state {
+    pub const QUEUED: &str = "queued";
+    pub const SENT: &str = "sent";
+    pub const BOUNCED: &str = "bounced";
+    pub const FAILED: &str = "failed";
+}
+
+/// What became of one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryOutcome {
+    Sent {
+        reply: String,
+    },
+    /// Try again at `retry_at` (epoch milliseconds).
+    Retry {
+        reply: String,
+        retry_at: i64,
+    },
+    Bounced {
+        reply: String,
+    },
+    /// Temporary failures until the schedule gave up.
+    Failed {
+        reply: String,
+    },
+}
+
+/// One delivery as the staff page lists it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub message_id: i64,
+    pub recipient: String,
+    pub recipient_name: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_reply: String,
+    pub sent_at: Option<i64>,
+}
+
+/// Deliveries written per statement: well under both databases' limits on bound parameters.
+const DELIVERY_CHUNK: usize = 500;
+
+/// Writes `message` and one delivery per recipient inside `tx`; they are due at `now`. Workers of this
+/// process are woken when `tx` commits. Returns the message id.
+pub async fn enqueue(
+    tx: &mut Tx,
+    message: &NewMessage,
+    recipients: &[NewRecipient],
+    now: i64,
+) -> StoreResult<i64> {
+    let data = message.template_data.to_string();
+    let message_id: i64 = with_tx!(tx, |c| {
+        sqlx::query_scalar(
+        "INSERT INTO mail_messages (kind, cause_kind, cause_id, subject, body_text, body_html, template_data,
+            auto_submitted, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"
+    )
+    .bind(&message.kind)
+    .bind(&message.cause_kind)
+    .bind(message.cause_id)
+    .bind(&message.subject)
+    .bind(&message.body_text)
+    .bind(&message.body_html)
+    .bind(&data)
+    .bind(message.auto_submitted)
+    .bind(now)
+    .fetch_one(c)
+    .await
+    })?;
+    for chunk in recipients.chunks(DELIVERY_CHUNK) {
+        let mut sql = String::from(
+            "INSERT INTO mail_deliveries (message_id, recipient, recipient_name, person_id, token, next_attempt_at,
+                created_at) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let p = i * 4;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "($1, ${}, ${}, ${}, ${}, $2, $2)",
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6
+            ));
+        }
+        with_tx!(tx, |c| {
+            let mut query = sqlx::query(&sql).bind(message_id).bind(now);
+            for recipient in chunk {
+                query = query
+                    .bind(&recipient.address)
+                    .bind(&recipient.name)
+                    .bind(recipient.person_id)
+                    .bind(delivery_token());
+            }
+            query.execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    tx.mail_enqueued = true;
+    Ok(message_id)
+}
+
+/// 20 random bytes in lowercase hex: safe in an address's local part, where some servers fold case.
+fn delivery_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 20];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+impl Store {
+    /// Enqueues one message in a transaction of its own (for mails no other write causes).
+    pub async fn enqueue_mail(
+        &self,
+        message: &NewMessage,
+        recipients: &[NewRecipient],
+        now: i64,
+    ) -> StoreResult<i64> {
+        let mut tx = self.begin().await?;
+        let id = enqueue(&mut tx, message, recipients, now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Leases up to `limit` due deliveries to `worker` until `lease_until`, counting the attempt. On
+    /// PostgreSQL rows another worker is claiming are skipped; on SQLite the single statement runs alone.
+    pub async fn claim_deliveries(
+        &self,
+        worker: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        let lock = if self.is_postgres() {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "UPDATE mail_deliveries SET lease_until = $1, leased_by = $2, attempts = attempts + 1
+             WHERE id IN (SELECT id FROM mail_deliveries
+                 WHERE state = 'queued' AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
+                 ORDER BY next_attempt_at, id LIMIT $4 {lock})
+             RETURNING id, message_id, recipient, recipient_name, token, attempts, created_at"
+        );
+        let mut claimed: Vec<ClaimedDelivery> = with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(lease_until)
+            .bind(worker)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(p)
+            .await)?;
+        claimed.sort_by_key(|d| d.id);
+        Ok(claimed)
+    }
+
+    /// Records the outcome of `worker`'s attempt on a delivery and releases its lease. Returns false when
+    /// the lease had been lost (expired and taken by another worker), in which case nothing is written.
+    pub async fn record_delivery(
+        &self,
+        worker: &str,
+        delivery_id: i64,
+        outcome: &DeliveryOutcome,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let (new_state, reply, next_attempt, sent_at, finished_at) = match outcome {
+            DeliveryOutcome::Sent { reply } => (state::SENT, reply, None, Some(now), Some(now)),
+            DeliveryOutcome::Retry { reply, retry_at } => {
+                (state::QUEUED, reply, Some(*retry_at), None, None)
+            }
+            DeliveryOutcome::Bounced { reply } => (state::BOUNCED, reply, None, None, Some(now)),
+            DeliveryOutcome::Failed { reply } => (state::FAILED, reply, None, None, Some(now)),
+        };
+        let updated = with_db!(&self.db, |p| sqlx::query(
+            "UPDATE mail_deliveries SET state = $1, last_reply = $2,
+                next_attempt_at = COALESCE($3, next_attempt_at), sent_at = $4, finished_at = $5,
+                lease_until = NULL, leased_by = NULL
+             WHERE id = $6 AND leased_by = $7 AND state = 'queued'"
+        )
+        .bind(new_state)
+        .bind(reply)
+        .bind(next_attempt)
+        .bind(sent_at)
+        .bind(finished_at)
+        .bind(delivery_id)
+        .bind(worker)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(updated == 1)
+    }
+
+    /// Gives back deliveries `worker` claimed but did not attempt (it is stopping): due again at once, the
+    /// attempt uncounted.
+    pub async fn release_deliveries(&self, worker: &str, ids: &[i64]) -> StoreResult<()> {
+        for id in ids {
+            with_db!(&self.db, |p| {
+                sqlx::query(
+                "UPDATE mail_deliveries SET lease_until = NULL, leased_by = NULL, attempts = attempts - 1
+                 WHERE id = $1 AND leased_by = $2 AND state = 'queued'"
+            )
+            .bind(id)
+            .bind(worker)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// When the next queued delivery falls due (its retry time, or the end of its lease), if any.
+    pub async fn next_delivery_due(&self) -> StoreResult<Option<i64>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_scalar(
+            "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at
+                        THEN lease_until ELSE next_attempt_at END)
+             FROM mail_deliveries WHERE state = 'queued'"
+        )
+        .fetch_one(p)
+        .await)?)
+    }
+
+    pub async fn mail_message(&self, id: i64) -> StoreResult<Option<MailMessage>> {
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_as(
+            "SELECT id, kind, cause_kind, cause_id, subject, body_text, body_html, auto_submitted, created_at
+             FROM mail_messages WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(p)
+        .await
+        })?)
+    }
+
+    /// The deliveries of a message, in the order they were written.
+    pub async fn deliveries_of(&self, message_id: i64) -> StoreResult<Vec<DeliveryRow>> {
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_as(
+            "SELECT id, message_id, recipient, recipient_name, state, attempts, next_attempt_at, last_reply, sent_at
+             FROM mail_deliveries WHERE message_id = $1 ORDER BY id"
+        )
+        .bind(message_id)
+        .fetch_all(p)
+        .await
+        })?)
+    }
+}

@@ -1,0 +1,285 @@
+//! The outbox and its delivery workers against a real SMTP server (Python aiosmtpd, `tests/mail/sink.py`),
+//! on both databases: what arrives, permanent refusals, temporary ones retried on the test clock, and the
+//! folder transport.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{Backend, TestApp};
+use relais::mail::settings::{SmtpSecurity, TransportKind};
+use relais::store::outbox::{DeliveryRow, NewMessage, NewRecipient};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// The capturing SMTP server, stopped when dropped (its standard input closes).
+struct Sink {
+    _process: tokio::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Sink {
+    async fn start() -> Sink {
+        let dir = tempfile::tempdir().expect("sink folder");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mail/sink.py");
+        let mut process = tokio::process::Command::new("python3")
+            .arg(script)
+            .arg(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3 runs the sink (aiosmtpd: pip install aiosmtpd, or .ci/run)");
+        let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
+        let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the sink starts within 20 s")
+            .unwrap()
+            .expect("the sink prints its port (is aiosmtpd installed?)");
+        let port = first.trim_start_matches("PORT ").parse().expect("a port");
+        Sink {
+            _process: process,
+            port,
+            dir,
+        }
+    }
+
+    /// The messages received so far, oldest first.
+    fn received(&self) -> Vec<String> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        paths.sort();
+        paths
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect()
+    }
+}
+
+async fn app_sending_to(backend: Backend, sink: &Sink) -> TestApp {
+    let port = sink.port;
+    TestApp::spawn_with(backend, |settings| {
+        settings.mail.transport = TransportKind::Smtp;
+        settings.mail.from_address = "club@romeurope.example".into();
+        settings.mail.smtp.host = "127.0.0.1".into();
+        settings.mail.smtp.port = port;
+        settings.mail.smtp.security = SmtpSecurity::None;
+    })
+    .await
+}
+
+fn message(subject: &str) -> NewMessage {
+    NewMessage {
+        kind: "test".into(),
+        cause_kind: String::new(),
+        cause_id: None,
+        subject: subject.into(),
+        body_text: "Bonjour,\n\nCeci est un essai.\n".into(),
+        body_html: "<p>Bonjour,</p><p>Ceci est un <strong>essai</strong>.</p>".into(),
+        template_data: serde_json::json!({}),
+        auto_submitted: true,
+    }
+}
+
+fn recipient(address: &str) -> NewRecipient {
+    NewRecipient {
+        address: address.into(),
+        name: "Élu·e d'essai".into(),
+        person_id: None,
+    }
+}
+
+/// Waits (real time, bounded) until `done` holds for the message's deliveries.
+async fn wait_for(
+    app: &TestApp,
+    message_id: i64,
+    done: impl Fn(&[DeliveryRow]) -> bool,
+) -> Vec<DeliveryRow> {
+    for _ in 0..200 {
+        let rows = app.store.deliveries_of(message_id).await.unwrap();
+        if done(&rows) {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!(
+        "deliveries did not settle: {:?}",
+        app.store.deliveries_of(message_id).await.unwrap()
+    );
+}
+
+fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    raw.split("\r\n\r\n")
+        .next()
+        .unwrap()
+        .split("\r\n")
+        .find_map(|line| {
+            line.split_once(": ")
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })
+}
+
+macro_rules! mail_test {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            async fn run(backend: Backend) {
+                let sink = Sink::start().await;
+                let app = app_sending_to(backend, &sink).await;
+                ($body)(app.clone(), sink).await;
+                app.stop().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run(Backend::Postgres).await
+            }
+        }
+    };
+}
+
+mail_test!(
+    a_queued_message_arrives_with_its_headers_and_both_parts,
+    |app: TestApp, sink: Sink| async move {
+        let id = app
+            .store
+            .enqueue_mail(
+                &message("Ordre du jour de la réunion du club"),
+                &[recipient("maire@commune.example")],
+                app.clock.now_millis(),
+            )
+            .await
+            .unwrap();
+        let rows = wait_for(&app, id, |rows| rows[0].state == "sent").await;
+        assert!(rows[0].last_reply.starts_with("250"), "{:?}", rows[0]);
+        let received = sink.received();
+        assert_eq!(received.len(), 1);
+        let raw = &received[0];
+        assert_eq!(header(raw, "X-Sink-Rcpt"), Some("maire@commune.example"));
+        let bounce = header(raw, "X-Sink-Mail-From").unwrap();
+        assert!(
+            bounce.starts_with("bounces+") && bounce.ends_with("@romeurope.example"),
+            "VERP return path: {bounce}"
+        );
+        assert_eq!(header(raw, "Auto-Submitted"), Some("auto-generated"));
+        let message_id = header(raw, "Message-ID").unwrap();
+        assert!(message_id.ends_with("@romeurope.example>"), "{message_id}");
+        assert!(header(raw, "Date").is_some());
+        assert!(
+            header(raw, "From")
+                .unwrap()
+                .contains("<club@romeurope.example>")
+        );
+        assert!(header(raw, "Subject").is_some());
+        assert!(raw.contains("multipart/alternative"));
+        assert!(raw.contains("Content-Type: text/plain"));
+        assert!(raw.contains("Content-Type: text/html"));
+    }
+);
+
+mail_test!(
+    a_550_is_a_bounce_and_a_451_is_retried_on_the_schedule,
+    |app: TestApp, sink: Sink| async move {
+        let id = app
+            .store
+            .enqueue_mail(
+                &message("Lettre d'information"),
+                &[
+                    recipient("refuse@commune.example"),
+                    recipient("later@commune.example"),
+                    recipient("full@commune.example"),
+                    recipient("ok@commune.example"),
+                ],
+                app.clock.now_millis(),
+            )
+            .await
+            .unwrap();
+        let rows = wait_for(&app, id, |rows| {
+            rows.iter()
+                .all(|r| r.state != "queued" || r.attempts == 1 && !r.last_reply.is_empty())
+        })
+        .await;
+        let by = |address: &str| {
+            rows.iter()
+                .find(|r| r.recipient == address)
+                .unwrap()
+                .clone()
+        };
+        let refused = by("refuse@commune.example");
+        assert_eq!(refused.state, "bounced");
+        assert!(refused.last_reply.contains("550"), "{refused:?}");
+        let later = by("later@commune.example");
+        assert_eq!(later.state, "queued", "a 451 is retried");
+        assert!(later.last_reply.contains("451"), "{later:?}");
+        assert_eq!(
+            later.next_attempt_at,
+            app.clock.now_millis() + 60_000,
+            "first retry after a minute"
+        );
+        assert_eq!(by("full@commune.example").state, "queued", "552 is retried");
+        assert_eq!(by("ok@commune.example").state, "sent");
+        assert_eq!(sink.received().len(), 1);
+
+        // Nothing more happens until the test clock reaches the retry time.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(sink.received().len(), 1);
+        app.clock.advance(chrono::Duration::seconds(61));
+        let rows = wait_for(&app, id, |rows| rows.iter().all(|r| r.state != "queued")).await;
+        assert_eq!(by("refuse@commune.example").attempts, 1, "never retried");
+        let states: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r.recipient.as_str(), r.state.as_str()))
+            .collect();
+        assert_eq!(
+            states,
+            vec![
+                ("refuse@commune.example", "bounced"),
+                ("later@commune.example", "sent"),
+                ("full@commune.example", "sent"),
+                ("ok@commune.example", "sent"),
+            ]
+        );
+        assert_eq!(
+            sink.received().len(),
+            3,
+            "each accepted recipient exactly once"
+        );
+    }
+);
+
+both_backends!(
+    the_folder_transport_writes_each_copy_as_a_file,
+    |app: TestApp| async move {
+        let id = app
+            .store
+            .enqueue_mail(
+                &message("Essai"),
+                &[
+                    recipient("a@commune.example"),
+                    recipient("b@commune.example"),
+                ],
+                app.clock.now_millis(),
+            )
+            .await
+            .unwrap();
+        let rows = wait_for(&app, id, |rows| rows.iter().all(|r| r.state == "sent")).await;
+        let outbox = app.data_dir().join("outbox");
+        let files: Vec<_> = std::fs::read_dir(&outbox).unwrap().flatten().collect();
+        assert_eq!(files.len(), 2);
+        for row in rows {
+            let path = outbox.join(format!("{id}-{}.eml", row.id));
+            let raw = std::fs::read_to_string(&path).unwrap();
+            assert!(raw.contains(&row.recipient), "{raw}");
+            assert!(raw.contains("multipart/alternative"));
+        }
+    }
+);
