@@ -243,3 +243,28 @@ fn serve_answers_then_stops_cleanly_on_sigterm() {
     );
     assert!(logs.contains("relais stopped"), "{logs}");
 }
+
+#[test]
+fn send_test_delivers_through_the_configured_transport_and_refuses_a_bad_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = relais(
+        dir.path(),
+        &["send-test", "--to", "equipe@romeurope.example"],
+        &[],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let said = text(&output);
+    assert!(said.contains(": sent"), "{said}");
+    // The default folder transport: the copy is a file under the data folder.
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("data/outbox"))
+        .expect("outbox folder")
+        .flatten()
+        .collect();
+    assert_eq!(files.len(), 1);
+    let raw = std::fs::read_to_string(files[0].path()).unwrap();
+    assert!(raw.contains("equipe@romeurope.example"), "{raw}");
+
+    let output = relais(dir.path(), &["send-test", "--to", "pas-une-adresse"], &[]);
+    assert!(!output.status.success());
+    assert!(text(&output).contains("il manque"), "{}", text(&output));
+}

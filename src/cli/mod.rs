@@ -4,6 +4,7 @@
 mod accounts;
 mod bench;
 mod data;
+mod mail;
 
 use std::path::PathBuf;
 
@@ -45,6 +46,8 @@ pub enum Command {
     Demo,
     /// Fill a database with a large volume for benchmarks (targets, people, interactions).
     Seed(data::SeedArgs),
+    /// Send a test message through the configured transport and print the answer.
+    SendTest(mail::SendTestArgs),
     /// Benchmarks of docs/PERFORMANCE.md (web latency under load, import time, cold start).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -79,6 +82,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import(command) => {
             data::import(command, &open_store(&load_settings(config)).await?, &clock).await
+        }
+        Command::SendTest(args) => {
+            let settings = load_settings(config);
+            let store = open_store(&settings).await?;
+            mail::send_test(args, &settings, &store, &clock).await
         }
         Command::Demo => data::demo(&open_store(&load_settings(config)).await?, &clock).await,
         Command::Seed(args) => {

@@ -1,0 +1,102 @@
+//! `relais send-test --to ADDRESS`: checks the mail configuration end to end. It enqueues one test message
+//! through the outbox like any other mail, delivers it with the configured transport, and prints what the
+//! receiving server (or the folder) answered.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::domain::EmailAddress;
+use crate::mail::transport::Transport;
+use crate::mail::worker::Deliverer;
+use crate::store::Store;
+use crate::store::outbox::{NewMessage, NewRecipient, state};
+
+#[derive(Args, Debug)]
+pub struct SendTestArgs {
+    /// Where to send the test message.
+    #[arg(long)]
+    pub to: String,
+    /// How long to wait for the outcome, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub wait: u64,
+}
+
+pub async fn send_test(
+    args: SendTestArgs,
+    settings: &Settings,
+    store: &Store,
+    clock: &Clock,
+) -> anyhow::Result<()> {
+    let to = EmailAddress::parse(&args.to).map_err(anyhow::Error::msg)?;
+    let message = NewMessage {
+        kind: "test".into(),
+        cause_kind: "send_test".into(),
+        cause_id: None,
+        subject: "Essai de configuration de relais".into(),
+        body_text: format!(
+            "Bonjour,\n\nCe message vérifie que relais ({}) peut envoyer du courrier.\nIl n'appelle aucune réponse.\n",
+            settings.server.public_url
+        ),
+        body_html: format!(
+            "<p>Bonjour,</p><p>Ce message vérifie que relais (<a href=\"{0}\">{0}</a>) peut envoyer du courrier.</p><p>Il n'appelle aucune réponse.</p>",
+            settings.server.public_url
+        ),
+        template_data: serde_json::json!({ "to": to.as_str() }),
+        auto_submitted: true,
+    };
+    let recipient = NewRecipient {
+        address: to.as_str().to_string(),
+        name: String::new(),
+        person_id: None,
+    };
+    let id = store
+        .enqueue_mail(&message, &[recipient], clock.now_millis())
+        .await?;
+    let deliverer = Deliverer {
+        store: store.clone(),
+        clock: clock.clone(),
+        settings: Arc::new(settings.mail.clone()),
+        transport: Arc::new(Transport::from_settings(
+            &settings.mail,
+            &settings.data_dir,
+        )?),
+    };
+    let stop = CancellationToken::new();
+    let workers = tokio::spawn(deliverer.run_until_stopped(stop.clone()));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.wait);
+    let outcome = loop {
+        let rows = store.deliveries_of(id).await?;
+        let row = rows.into_iter().next().expect("one delivery");
+        if row.state != state::QUEUED || (row.attempts > 0 && !row.last_reply.is_empty()) {
+            break row;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break row;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    stop.cancel();
+    let _ = workers.await;
+    println!(
+        "Message {id} pour {} : {}",
+        outcome.recipient, outcome.state
+    );
+    if !outcome.last_reply.is_empty() {
+        println!("Réponse : {}", outcome.last_reply);
+    }
+    match outcome.state.as_str() {
+        state::SENT => Ok(()),
+        state::QUEUED if outcome.last_reply.is_empty() => {
+            anyhow::bail!("aucune réponse en {} s", args.wait)
+        }
+        state::QUEUED => anyhow::bail!(
+            "échec temporaire : relais réessaiera selon mail.retry_minutes tant que `relais serve` tourne"
+        ),
+        _ => anyhow::bail!("envoi refusé"),
+    }
+}
