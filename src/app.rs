@@ -10,7 +10,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::mail::transport::Transport;
 use crate::mail::worker::Deliverer;
 use crate::store::Store;
 use crate::web::{self, AppState};
@@ -32,15 +31,12 @@ impl Application {
         let referential = tokio::task::spawn_blocking(crate::referential::Referential::get);
         let listener = TcpListener::bind(settings.server.listen).await?;
         referential.await?;
-        let deliverer = Deliverer {
-            store: store.clone(),
-            clock: clock.clone(),
-            settings: Arc::new(settings.mail.clone()),
-            transport: Arc::new(Transport::from_settings(
-                &settings.mail,
-                &settings.data_dir,
-            )?),
-        };
+        let deliverer = Deliverer::new(
+            store.clone(),
+            clock.clone(),
+            &settings.mail,
+            &settings.data_dir,
+        )?;
         let state = AppState {
             store,
             settings: Arc::new(settings),

@@ -256,6 +256,102 @@ mail_test!(
     }
 );
 
+/// Runs dkimpy on `raw` with the DNS records `relais dkim generate` printed.
+fn dkimpy_verdicts(records: &str, raw: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let records_path = dir.path().join("records");
+    let lines: Vec<String> = records
+        .lines()
+        .filter(|l| l.contains("._domainkey."))
+        .map(|l| {
+            let (name, rest) = l.split_once(" TXT ").unwrap();
+            format!("{name} {}", rest.trim_matches('"'))
+        })
+        .collect();
+    assert_eq!(lines.len(), 2, "two records in:\n{records}");
+    std::fs::write(&records_path, lines.join("\n")).unwrap();
+    let eml = dir.path().join("copy.eml");
+    std::fs::write(&eml, raw).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mail/dkim_verify.py");
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .arg(&records_path)
+        .arg(&eml)
+        .output()
+        .expect("python3 runs dkimpy (pip install dkimpy pynacl, or .ci/run)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+mod dkim_signatures_verify_with_dkimpy {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let sink = Sink::start().await;
+        let port = sink.port;
+        let mut records = String::new();
+        let app = TestApp::spawn_with(backend, |settings| {
+            settings.mail.transport = TransportKind::Smtp;
+            settings.mail.from_address = "club@romeurope.example".into();
+            settings.mail.smtp.host = "127.0.0.1".into();
+            settings.mail.smtp.port = port;
+            settings.mail.smtp.security = SmtpSecurity::None;
+            records =
+                relais::mail::dkim::generate(&settings.data_dir, "essai", "romeurope.example")
+                    .expect("keys generated");
+            settings.mail.dkim_rsa_selector = "essai-rsa".into();
+            settings.mail.dkim_ed25519_selector = "essai-ed25519".into();
+        })
+        .await;
+        let id = app
+            .store
+            .enqueue_mail(
+                &message("Compte rendu signé"),
+                &[recipient("maire@commune.example")],
+                app.clock.now_millis(),
+            )
+            .await
+            .unwrap();
+        wait_for(&app, id, |rows| rows[0].state == "sent").await;
+        let raw = sink.received().remove(0);
+        let signatures: Vec<&str> = raw
+            .split("\r\n")
+            .filter(|l| l.starts_with("DKIM-Signature:"))
+            .collect();
+        assert_eq!(signatures.len(), 2, "{raw}");
+        assert!(raw.contains("a=ed25519-sha256") && raw.contains("a=rsa-sha256"));
+        assert!(raw.contains("c=relaxed/relaxed"));
+        assert_eq!(
+            dkimpy_verdicts(&records, &raw),
+            vec!["SIG 0 ok", "SIG 1 ok"]
+        );
+        // The same copy with its subject changed no longer verifies.
+        let tampered = raw.replacen("Subject: ", "Subject: Re: ", 1);
+        assert_eq!(
+            dkimpy_verdicts(&records, &tampered),
+            vec!["SIG 0 fail", "SIG 1 fail"]
+        );
+        app.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        run(Backend::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        run(Backend::Postgres).await
+    }
+}
+
 both_backends!(
     the_folder_transport_writes_each_copy_as_a_file,
     |app: TestApp| async move {

@@ -1,8 +1,8 @@
-//! `relais send-test --to ADDRESS`: checks the mail configuration end to end. It enqueues one test message
+//! `relais dkim generate` makes the signing keys and prints their DNS records. `relais send-test --to ADDRESS`
+//! checks the mail configuration end to end. It enqueues one test message
 //! through the outbox like any other mail, delivers it with the configured transport, and prints what the
 //! receiving server (or the folder) answered.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -11,10 +11,27 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::EmailAddress;
-use crate::mail::transport::Transport;
 use crate::mail::worker::Deliverer;
 use crate::store::Store;
 use crate::store::outbox::{NewMessage, NewRecipient, state};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum DkimCommand {
+    /// Make an RSA-2048 and an Ed25519 key under SELECTOR-rsa and SELECTOR-ed25519, and print the DNS
+    /// records to publish.
+    Generate {
+        #[arg(long)]
+        selector: String,
+    },
+}
+
+pub fn dkim(command: DkimCommand, settings: &Settings) -> anyhow::Result<()> {
+    let DkimCommand::Generate { selector } = command;
+    let report =
+        crate::mail::dkim::generate(&settings.data_dir, &selector, settings.mail.domain())?;
+    print!("{report}");
+    Ok(())
+}
 
 #[derive(Args, Debug)]
 pub struct SendTestArgs {
@@ -57,15 +74,12 @@ pub async fn send_test(
     let id = store
         .enqueue_mail(&message, &[recipient], clock.now_millis())
         .await?;
-    let deliverer = Deliverer {
-        store: store.clone(),
-        clock: clock.clone(),
-        settings: Arc::new(settings.mail.clone()),
-        transport: Arc::new(Transport::from_settings(
-            &settings.mail,
-            &settings.data_dir,
-        )?),
-    };
+    let deliverer = Deliverer::new(
+        store.clone(),
+        clock.clone(),
+        &settings.mail,
+        &settings.data_dir,
+    )?;
     let stop = CancellationToken::new();
     let workers = tokio::spawn(deliverer.run_until_stopped(stop.clone()));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.wait);

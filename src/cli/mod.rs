@@ -46,6 +46,9 @@ pub enum Command {
     Demo,
     /// Fill a database with a large volume for benchmarks (targets, people, interactions).
     Seed(data::SeedArgs),
+    /// DKIM keys of the sender's domain.
+    #[command(subcommand)]
+    Dkim(mail::DkimCommand),
     /// Send a test message through the configured transport and print the answer.
     SendTest(mail::SendTestArgs),
     /// Benchmarks of docs/PERFORMANCE.md (web latency under load, import time, cold start).
@@ -83,6 +86,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(command) => {
             data::import(command, &open_store(&load_settings(config)).await?, &clock).await
         }
+        Command::Dkim(command) => mail::dkim(command, &load_settings(config)),
         Command::SendTest(args) => {
             let settings = load_settings(config);
             let store = open_store(&settings).await?;

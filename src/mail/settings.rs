@@ -20,6 +20,8 @@ pub const KEYS: &[&str] = &[
     "smtp.pool_size",
     "smtp.per_second",
     "smtp.timeout_seconds",
+    "dkim.rsa_selector",
+    "dkim.ed25519_selector",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +60,9 @@ pub struct MailSettings {
     pub retry_minutes: Vec<i64>,
     pub give_up_hours: i64,
     pub smtp: SmtpSettings,
+    /// Selectors of the DKIM keys (empty: that signature is not made).
+    pub dkim_rsa_selector: String,
+    pub dkim_ed25519_selector: String,
 }
 
 impl MailSettings {
@@ -145,7 +150,23 @@ impl MailSettings {
             smtp.timeout_seconds > 0,
             "must be at least 1",
         );
+        let dkim_rsa_selector: String = r.get("dkim.rsa_selector");
+        let dkim_ed25519_selector: String = r.get("dkim.ed25519_selector");
+        for (key, selector) in [
+            ("dkim.rsa_selector", &dkim_rsa_selector),
+            ("dkim.ed25519_selector", &dkim_ed25519_selector),
+        ] {
+            r.check(
+                key,
+                selector
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-'),
+                "letters, digits and dashes only",
+            );
+        }
         MailSettings {
+            dkim_rsa_selector,
+            dkim_ed25519_selector,
             from_address,
             from_name: r.get("mail.from_name"),
             transport,

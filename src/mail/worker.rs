@@ -10,7 +10,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::compose::compose;
+use super::compose::{Copy, compose};
+use super::dkim::DkimKeys;
 use super::settings::MailSettings;
 use super::transport::{Attempt, Transport};
 use crate::clock::Clock;
@@ -27,6 +28,32 @@ pub struct Deliverer {
     pub clock: Clock,
     pub settings: Arc<MailSettings>,
     pub transport: Arc<Transport>,
+    /// The signing keys, when DKIM selectors are configured.
+    pub dkim: Option<Arc<DkimKeys>>,
+}
+
+impl Deliverer {
+    /// Workers with the transport and DKIM keys the settings name (keys are read from `data_dir`).
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        settings: &MailSettings,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<Deliverer> {
+        let dkim = DkimKeys::load(
+            settings.domain(),
+            &settings.dkim_rsa_selector,
+            &settings.dkim_ed25519_selector,
+            data_dir,
+        )?;
+        Ok(Deliverer {
+            store,
+            clock,
+            settings: Arc::new(settings.clone()),
+            transport: Arc::new(Transport::from_settings(settings, data_dir)?),
+            dkim: dkim.map(Arc::new),
+        })
+    }
 }
 
 impl Deliverer {
@@ -125,15 +152,29 @@ impl Deliverer {
                 Err(error) => return self.retry(delivery, format!("lecture du message : {error}")),
             },
         };
-        let copy = match compose(&self.settings, &message, delivery, self.clock.now_millis()) {
-            Ok(copy) => copy,
+        // Building and signing a copy is CPU work (an RSA signature is about half a millisecond): off the
+        // async threads.
+        let settings = self.settings.clone();
+        let dkim = self.dkim.clone();
+        let delivery_for_copy = delivery.clone();
+        let now = self.clock.now_millis();
+        let built = tokio::task::spawn_blocking(move || -> Result<Copy, String> {
+            let mut copy =
+                compose(&settings, &message, &delivery_for_copy, now).map_err(|e| e.to_string())?;
+            if let Some(dkim) = dkim {
+                copy.raw = dkim.sign(copy.raw)?;
+            }
+            Ok(copy)
+        })
+        .await;
+        let copy = match built {
+            Ok(Ok(copy)) => copy,
+            Ok(Err(reply)) => return DeliveryOutcome::Bounced { reply },
             Err(error) => {
-                return DeliveryOutcome::Bounced {
-                    reply: error.to_string(),
-                };
+                return self.retry(delivery, format!("préparation interrompue : {error}"));
             }
         };
-        let file_name = format!("{}-{}", message.id, delivery.id);
+        let file_name = format!("{}-{}", delivery.message_id, delivery.id);
         match self.transport.send(&copy, &file_name).await {
             Attempt::Delivered(reply) => DeliveryOutcome::Sent { reply },
             Attempt::Temporary(reply) => self.retry(delivery, reply),
