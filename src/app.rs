@@ -31,12 +31,8 @@ impl Application {
         let referential = tokio::task::spawn_blocking(crate::referential::Referential::get);
         let listener = TcpListener::bind(settings.server.listen).await?;
         referential.await?;
-        let deliverer = Deliverer::new(
-            store.clone(),
-            clock.clone(),
-            &settings.mail,
-            &settings.data_dir,
-        )?;
+        let deliverer = Deliverer::new(store.clone(), clock.clone(), &settings).await?;
+        let unsubscribe = deliverer.unsubscribe.clone();
         let state = AppState {
             store,
             settings: Arc::new(settings),
@@ -45,6 +41,7 @@ impl Application {
             dashboard_cache: Arc::default(),
             owners_cache: Arc::default(),
             sessions: Arc::default(),
+            unsubscribe,
         };
         Ok(Application {
             listener,

@@ -83,6 +83,7 @@ fn message(subject: &str) -> NewMessage {
         body_html: "<p>Bonjour,</p><p>Ceci est un <strong>essai</strong>.</p>".into(),
         template_data: serde_json::json!({}),
         auto_submitted: true,
+        ..Default::default()
     }
 }
 
@@ -113,16 +114,15 @@ async fn wait_for(
     );
 }
 
-fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
-    raw.split("\r\n\r\n")
-        .next()
-        .unwrap()
-        .split("\r\n")
-        .find_map(|line| {
-            line.split_once(": ")
-                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-        })
+/// The value of a header of `raw`, its folded lines joined.
+fn header(raw: &str, name: &str) -> Option<String> {
+    let head = raw.split("\r\n\r\n").next().unwrap();
+    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+    unfolded.split("\r\n").find_map(|line| {
+        line.split_once(": ")
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.to_string())
+    })
 }
 
 macro_rules! mail_test {
@@ -164,13 +164,19 @@ mail_test!(
         let received = sink.received();
         assert_eq!(received.len(), 1);
         let raw = &received[0];
-        assert_eq!(header(raw, "X-Sink-Rcpt"), Some("maire@commune.example"));
+        assert_eq!(
+            header(raw, "X-Sink-Rcpt").as_deref(),
+            Some("maire@commune.example")
+        );
         let bounce = header(raw, "X-Sink-Mail-From").unwrap();
         assert!(
             bounce.starts_with("bounces+") && bounce.ends_with("@romeurope.example"),
             "VERP return path: {bounce}"
         );
-        assert_eq!(header(raw, "Auto-Submitted"), Some("auto-generated"));
+        assert_eq!(
+            header(raw, "Auto-Submitted").as_deref(),
+            Some("auto-generated")
+        );
         let message_id = header(raw, "Message-ID").unwrap();
         assert!(message_id.ends_with("@romeurope.example>"), "{message_id}");
         assert!(header(raw, "Date").is_some());
@@ -313,7 +319,11 @@ mod dkim_signatures_verify_with_dkimpy {
         let id = app
             .store
             .enqueue_mail(
-                &message("Compte rendu signé"),
+                &NewMessage {
+                    list_key: "lettre".into(),
+                    list_label: "Lettre du club".into(),
+                    ..message("Compte rendu signé")
+                },
                 &[recipient("maire@commune.example")],
                 app.clock.now_millis(),
             )
@@ -328,6 +338,11 @@ mod dkim_signatures_verify_with_dkimpy {
         assert_eq!(signatures.len(), 2, "{raw}");
         assert!(raw.contains("a=ed25519-sha256") && raw.contains("a=rsa-sha256"));
         assert!(raw.contains("c=relaxed/relaxed"));
+        let unfolded = raw.replace("\r\n ", " ").replace("\r\n\t", " ");
+        assert!(
+            unfolded.contains("h=List-Unsubscribe-Post:List-Unsubscribe:"),
+            "the one-click headers are signed: {raw}"
+        );
         assert_eq!(
             dkimpy_verdicts(&records, &raw),
             vec!["SIG 0 ok", "SIG 1 ok"]
@@ -377,5 +392,134 @@ both_backends!(
             assert!(raw.contains(&row.recipient), "{raw}");
             assert!(raw.contains("multipart/alternative"));
         }
+    }
+);
+
+mail_test!(
+    list_mail_carries_list_headers_and_leaves_in_one_click_without_a_session,
+    |app: TestApp, sink: Sink| async move {
+        let newsletter = NewMessage {
+            kind: "newsletter".into(),
+            list_key: "lettre".into(),
+            list_label: "Lettre du club".into(),
+            list_post: "NO".into(),
+            auto_submitted: false,
+            ..message("Lettre du club n° 1")
+        };
+        let id = app
+            .store
+            .enqueue_mail(
+                &newsletter,
+                &[
+                    recipient("maire@commune.example"),
+                    recipient("dgs@commune.example"),
+                ],
+                app.clock.now_millis(),
+            )
+            .await
+            .unwrap();
+        wait_for(&app, id, |rows| rows.iter().all(|r| r.state == "sent")).await;
+        let received = sink.received();
+        assert_eq!(received.len(), 2);
+        let link_path = |raw: &str| {
+            let value = header(raw, "List-Unsubscribe").expect("List-Unsubscribe");
+            assert!(value.contains("<mailto:desabonnement+"), "{value}");
+            let start = value.find("/desabonnement/").unwrap();
+            value[start..].split('>').next().unwrap().to_string()
+        };
+        let first = &received[0];
+        assert_eq!(
+            header(first, "List-Id").as_deref(),
+            Some("\"Lettre du club\" <lettre.romeurope.example>")
+        );
+        assert_eq!(
+            header(first, "List-Unsubscribe-Post").as_deref(),
+            Some("List-Unsubscribe=One-Click")
+        );
+        assert_eq!(header(first, "List-Post").as_deref(), Some("NO"));
+        assert_eq!(header(first, "Precedence").as_deref(), Some("list"));
+        assert!(header(first, "Auto-Submitted").is_none());
+        let (maire, dgs) =
+            if header(first, "X-Sink-Rcpt").as_deref() == Some("maire@commune.example") {
+                (link_path(first), link_path(&received[1]))
+            } else {
+                (link_path(&received[1]), link_path(first))
+            };
+        assert_ne!(maire, dgs, "one link per recipient");
+
+        let client = reqwest::Client::new();
+        // Forged and altered tokens change nothing.
+        let token = maire.trim_start_matches("/desabonnement/");
+        let mut altered: Vec<char> = token.chars().collect();
+        altered[3] = if altered[3] == 'A' { 'B' } else { 'A' };
+        let altered: String = altered.into_iter().collect();
+        for bad in [
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_string(),
+            altered,
+            "pas-un-jeton".to_string(),
+        ] {
+            let response = client
+                .post(app.url(&format!("/desabonnement/{bad}")))
+                .body("List-Unsubscribe=One-Click")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 404, "{bad}");
+            assert!(response.text().await.unwrap().contains("pas valide"));
+        }
+        assert!(
+            app.store
+                .unsubscribed("lettre", "maire@commune.example")
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // RFC 8058 one-click: a POST with no session, no confirmation.
+        let response = client
+            .post(app.url(&maire))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let (at, source) = app
+            .store
+            .unsubscribed("lettre", "maire@commune.example")
+            .await
+            .unwrap()
+            .expect("recorded");
+        assert_eq!((at, source.as_str()), (app.clock.now_millis(), "one-click"));
+
+        // The page: a button first, then the same effect, recorded as coming from the page.
+        let page = client.get(app.url(&dgs)).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let page = page.text().await.unwrap();
+        assert!(page.contains("Lettre du club") && page.contains("dgs@commune.example"));
+        assert!(page.contains("Me désabonner"));
+        assert!(
+            app.store
+                .unsubscribed("lettre", "dgs@commune.example")
+                .await
+                .unwrap()
+                .is_none(),
+            "looking at the page changes nothing"
+        );
+        let response = client
+            .post(app.url(&dgs))
+            .form(&[("source", "page")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.text().await.unwrap().contains("C'est fait"));
+        let (_, source) = app
+            .store
+            .unsubscribed("lettre", "dgs@commune.example")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(source, "page");
     }
 );

@@ -12,6 +12,11 @@ CREATE TABLE mail_messages (
     body_html TEXT NOT NULL,
     template_data TEXT NOT NULL DEFAULT '{}',
     auto_submitted BOOLEAN NOT NULL DEFAULT TRUE,
+    -- For list and newsletter mail: the subscription a recipient can leave (empty for other mail), its name,
+    -- and the List-Post value ('NO' on announce-only lists).
+    list_key TEXT NOT NULL DEFAULT '',
+    list_label TEXT NOT NULL DEFAULT '',
+    list_post TEXT NOT NULL DEFAULT '',
     created_at INTEGER NOT NULL
 );
 CREATE INDEX mail_messages_created ON mail_messages (created_at);
@@ -37,3 +42,21 @@ CREATE TABLE mail_deliveries (
 CREATE INDEX mail_deliveries_due ON mail_deliveries (state, next_attempt_at);
 CREATE INDEX mail_deliveries_message ON mail_deliveries (message_id, state);
 CREATE INDEX mail_deliveries_recipient ON mail_deliveries (recipient);
+
+-- Who left which list or newsletter, when, and how (one-click from a mail client, the page, a mail).
+CREATE TABLE unsubscribes (
+    id INTEGER PRIMARY KEY,
+    list_key TEXT NOT NULL,
+    address TEXT NOT NULL,
+    delivery_id INTEGER REFERENCES mail_deliveries (id),
+    source TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (list_key, address)
+);
+
+-- Secrets relais makes for itself at first start (the key that signs unsubscribe links), shared by every
+-- instance on the database.
+CREATE TABLE secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

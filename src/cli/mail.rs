@@ -65,6 +65,7 @@ pub async fn send_test(
         ),
         template_data: serde_json::json!({ "to": to.as_str() }),
         auto_submitted: true,
+        ..Default::default()
     };
     let recipient = NewRecipient {
         address: to.as_str().to_string(),
@@ -74,12 +75,7 @@ pub async fn send_test(
     let id = store
         .enqueue_mail(&message, &[recipient], clock.now_millis())
         .await?;
-    let deliverer = Deliverer::new(
-        store.clone(),
-        clock.clone(),
-        &settings.mail,
-        &settings.data_dir,
-    )?;
+    let deliverer = Deliverer::new(store.clone(), clock.clone(), settings).await?;
     let stop = CancellationToken::new();
     let workers = tokio::spawn(deliverer.run_until_stopped(stop.clone()));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.wait);

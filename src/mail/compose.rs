@@ -15,6 +15,14 @@ pub struct Copy {
     pub raw: Vec<u8>,
 }
 
+/// The links a copy carries.
+pub struct Links {
+    /// Where relais is reached (`server.public_url`).
+    pub public_url: String,
+    /// The signed unsubscribe token of this delivery, for list and newsletter mail.
+    pub unsubscribe_token: Option<String>,
+}
+
 /// Why a copy could not be built: the recipient's address is not one (a permanent failure).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -30,6 +38,7 @@ pub fn compose(
     settings: &MailSettings,
     message: &MailMessage,
     delivery: &ClaimedDelivery,
+    links: &Links,
     now: i64,
 ) -> Result<Copy, ComposeError> {
     let from_address: Address = settings
@@ -62,11 +71,38 @@ pub fn compose(
             settings.domain()
         )))
         .envelope(envelope.clone());
-    if message.auto_submitted {
-        builder = builder.raw_header(HeaderValue::new(
-            HeaderName::new_from_ascii_str("Auto-Submitted"),
-            "auto-generated".to_string(),
+    let mut header = |name: &'static str, value: String| {
+        builder = std::mem::take(&mut builder).raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str(name),
+            value,
         ));
+    };
+    if message.auto_submitted {
+        header("Auto-Submitted", "auto-generated".to_string());
+    }
+    if let Some(token) = &links.unsubscribe_token {
+        // RFC 2369, 2919 and 8058 (MAIL.md): the list's identity, and leaving it in one click.
+        let domain = settings.domain();
+        header(
+            "List-Id",
+            format!("\"{}\" <{}.{domain}>", message.list_label, message.list_key),
+        );
+        header(
+            "List-Unsubscribe",
+            format!(
+                "<{}/desabonnement/{token}>, <mailto:desabonnement+{}@{domain}?subject=unsubscribe>",
+                links.public_url, delivery.token
+            ),
+        );
+        header(
+            "List-Unsubscribe-Post",
+            "List-Unsubscribe=One-Click".to_string(),
+        );
+        header("List-Help", format!("<mailto:{}>", settings.from_address));
+        if !message.list_post.is_empty() {
+            header("List-Post", message.list_post.clone());
+        }
+        header("Precedence", "list".to_string());
     }
     let email = builder
         .multipart(MultiPart::alternative_plain_html(

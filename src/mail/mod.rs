@@ -6,4 +6,5 @@ pub mod compose;
 pub mod dkim;
 pub mod settings;
 pub mod transport;
+pub mod unsubscribe;
 pub mod worker;

@@ -10,11 +10,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::compose::{Copy, compose};
+use super::compose::{Copy, Links, compose};
 use super::dkim::DkimKeys;
 use super::settings::MailSettings;
 use super::transport::{Attempt, Transport};
+use super::unsubscribe::UnsubscribeKey;
 use crate::clock::Clock;
+use crate::config::Settings;
 use crate::store::Store;
 use crate::store::outbox::{ClaimedDelivery, DeliveryOutcome, MailMessage};
 
@@ -30,28 +32,31 @@ pub struct Deliverer {
     pub transport: Arc<Transport>,
     /// The signing keys, when DKIM selectors are configured.
     pub dkim: Option<Arc<DkimKeys>>,
+    pub unsubscribe: UnsubscribeKey,
+    /// Where relais is reached, for the links in copies.
+    pub public_url: String,
 }
 
 impl Deliverer {
-    /// Workers with the transport and DKIM keys the settings name (keys are read from `data_dir`).
-    pub fn new(
-        store: Store,
-        clock: Clock,
-        settings: &MailSettings,
-        data_dir: &std::path::Path,
-    ) -> anyhow::Result<Deliverer> {
+    /// Workers with the transport and DKIM keys the settings name (keys are read from the data folder),
+    /// and the unsubscribe key kept in the database.
+    pub async fn new(store: Store, clock: Clock, settings: &Settings) -> anyhow::Result<Deliverer> {
+        let mail = &settings.mail;
         let dkim = DkimKeys::load(
-            settings.domain(),
-            &settings.dkim_rsa_selector,
-            &settings.dkim_ed25519_selector,
-            data_dir,
+            mail.domain(),
+            &mail.dkim_rsa_selector,
+            &mail.dkim_ed25519_selector,
+            &settings.data_dir,
         )?;
+        let unsubscribe = UnsubscribeKey::new(&store.secret("unsubscribe").await?);
         Ok(Deliverer {
             store,
             clock,
-            settings: Arc::new(settings.clone()),
-            transport: Arc::new(Transport::from_settings(settings, data_dir)?),
+            settings: Arc::new(mail.clone()),
+            transport: Arc::new(Transport::from_settings(mail, &settings.data_dir)?),
             dkim: dkim.map(Arc::new),
+            unsubscribe,
+            public_url: settings.server.public_url.clone(),
         })
     }
 }
@@ -158,9 +163,14 @@ impl Deliverer {
         let dkim = self.dkim.clone();
         let delivery_for_copy = delivery.clone();
         let now = self.clock.now_millis();
+        let links = Links {
+            public_url: self.public_url.clone(),
+            unsubscribe_token: (!message.list_key.is_empty())
+                .then(|| self.unsubscribe.token(delivery.id)),
+        };
         let built = tokio::task::spawn_blocking(move || -> Result<Copy, String> {
-            let mut copy =
-                compose(&settings, &message, &delivery_for_copy, now).map_err(|e| e.to_string())?;
+            let mut copy = compose(&settings, &message, &delivery_for_copy, &links, now)
+                .map_err(|e| e.to_string())?;
             if let Some(dkim) = dkim {
                 copy.raw = dkim.sign(copy.raw)?;
             }

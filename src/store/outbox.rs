@@ -8,7 +8,7 @@
 use super::{Store, StoreResult, Tx, with_db, with_tx};
 
 /// A mail as rendered once for all its recipients.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewMessage {
     /// What kind of mail this is (`test`, `digest`, `newsletter`…), for the staff page and the headers.
     pub kind: String,
@@ -22,6 +22,11 @@ pub struct NewMessage {
     pub template_data: serde_json::Value,
     /// Automatic notices carry `Auto-Submitted: auto-generated`.
     pub auto_submitted: bool,
+    /// For list and newsletter mail: the subscription a recipient can leave, by key and by name, and the
+    /// List-Post value (`NO` on announce-only lists). Empty for other mail.
+    pub list_key: String,
+    pub list_label: String,
+    pub list_post: String,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +47,9 @@ pub struct MailMessage {
     pub body_text: String,
     pub body_html: String,
     pub auto_submitted: bool,
+    pub list_key: String,
+    pub list_label: String,
+    pub list_post: String,
     pub created_at: i64,
 }
 
@@ -118,8 +126,8 @@ pub async fn enqueue(
     let message_id: i64 = with_tx!(tx, |c| {
         sqlx::query_scalar(
         "INSERT INTO mail_messages (kind, cause_kind, cause_id, subject, body_text, body_html, template_data,
-            auto_submitted, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"
+            auto_submitted, created_at, list_key, list_label, list_post)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id"
     )
     .bind(&message.kind)
     .bind(&message.cause_kind)
@@ -130,6 +138,9 @@ pub async fn enqueue(
     .bind(&data)
     .bind(message.auto_submitted)
     .bind(now)
+    .bind(&message.list_key)
+    .bind(&message.list_label)
+    .bind(&message.list_post)
     .fetch_one(c)
     .await
     })?;
@@ -290,7 +301,8 @@ impl Store {
     pub async fn mail_message(&self, id: i64) -> StoreResult<Option<MailMessage>> {
         Ok(with_db!(&self.db, |p| {
             sqlx::query_as(
-            "SELECT id, kind, cause_kind, cause_id, subject, body_text, body_html, auto_submitted, created_at
+            "SELECT id, kind, cause_kind, cause_id, subject, body_text, body_html, auto_submitted, list_key,
+                list_label, list_post, created_at
              FROM mail_messages WHERE id = $1"
         )
         .bind(id)
@@ -310,5 +322,87 @@ impl Store {
         .fetch_all(p)
         .await
         })?)
+    }
+}
+
+/// What an unsubscribe link leads to: the recipient and the subscription they can leave.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UnsubscribeTarget {
+    pub delivery_id: i64,
+    pub address: String,
+    pub list_key: String,
+    pub list_label: String,
+}
+
+impl Store {
+    /// The recipient and list of a delivery, when its message is list or newsletter mail.
+    pub async fn unsubscribe_target(
+        &self,
+        delivery_id: i64,
+    ) -> StoreResult<Option<UnsubscribeTarget>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT d.id AS delivery_id, d.recipient AS address, m.list_key, m.list_label
+             FROM mail_deliveries d JOIN mail_messages m ON m.id = d.message_id
+             WHERE d.id = $1 AND m.list_key <> ''"
+        )
+        .bind(delivery_id)
+        .fetch_optional(p)
+        .await)?)
+    }
+
+    /// Records that `address` left `list_key`; the first time counts (its date and source are kept).
+    pub async fn record_unsubscribe(
+        &self,
+        target: &UnsubscribeTarget,
+        source: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        with_db!(&self.db, |p| sqlx::query(
+            "INSERT INTO unsubscribes (list_key, address, delivery_id, source, created_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (list_key, address) DO NOTHING"
+        )
+        .bind(&target.list_key)
+        .bind(target.address.to_lowercase())
+        .bind(target.delivery_id)
+        .bind(source)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// When and how `address` left `list_key`, if it did.
+    pub async fn unsubscribed(
+        &self,
+        list_key: &str,
+        address: &str,
+    ) -> StoreResult<Option<(i64, String)>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT created_at, source FROM unsubscribes WHERE list_key = $1 AND address = $2"
+        )
+        .bind(list_key)
+        .bind(address.to_lowercase())
+        .fetch_optional(p)
+        .await)?)
+    }
+
+    /// The secret called `name`, made at random the first time any instance asks for it.
+    pub async fn secret(&self, name: &str) -> StoreResult<String> {
+        let fresh = crate::security::random_token();
+        with_db!(&self.db, |p| sqlx::query(
+            "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
+        )
+        .bind(name)
+        .bind(&fresh)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(with_db!(&self.db, |p| sqlx::query_scalar(
+            "SELECT value FROM secrets WHERE name = $1"
+        )
+        .bind(name)
+        .fetch_one(p)
+        .await)?)
     }
 }

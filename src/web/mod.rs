@@ -10,6 +10,7 @@ pub mod error;
 pub mod forms;
 pub mod metrics;
 pub mod pages;
+pub mod unsubscribe;
 pub mod view;
 
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub dashboard_cache: Arc<pages::DashboardCache>,
     pub owners_cache: Arc<cache::DerivedCache<(), Vec<(i64, String)>>>,
     pub sessions: Arc<cache::SessionCache>,
+    /// Signs and checks the unsubscribe links of list and newsletter mail.
+    pub unsubscribe: crate::mail::unsubscribe::UnsubscribeKey,
 }
 
 /// The whole HTTP application.
@@ -45,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .merge(assets::router())
         .merge(auth::router())
+        .merge(unsubscribe::router())
         .merge(pages::router(state.clone()))
         .nest("/api/v1", api::router())
         .layer(axum::middleware::from_fn_with_state(
