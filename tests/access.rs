@@ -99,6 +99,7 @@ fn page_routes(target: i64, person: i64, organisation: i64) -> Vec<String> {
         format!("/organisations/{organisation}"),
         "/access".into(),
         "/audit".into(),
+        "/courriers".into(),
         "/import".into(),
         "/referential/search?q=lyon".into(),
         "/targets/export?format=csv".into(),
@@ -244,7 +245,7 @@ both_backends!(
 // --- viewers ---------------------------------------------------------------------------------------------------
 
 both_backends!(
-    a_viewer_reads_every_page_but_the_access_audit_import_and_new_target_pages,
+    a_viewer_reads_every_page_but_the_access_audit_mail_import_and_new_target_pages,
     |app: common::TestApp| async move {
         let target = app.add_target(LYON).await;
         let (organisation, person) = organisation_and_contact(&app, target).await;
@@ -252,7 +253,7 @@ both_backends!(
         for path in page_routes(target, person, organisation) {
             let expected = match path.as_str() {
                 // The form that adds a target is a write: its button is hidden from viewers too.
-                "/access" | "/audit" | "/import" | "/targets/new" => 403,
+                "/access" | "/audit" | "/courriers" | "/import" | "/targets/new" => 403,
                 _ => 200,
             };
             assert_eq!(viewer.get(&path).await.status(), expected, "GET {path}");
@@ -304,7 +305,7 @@ both_backends!(
             (Role::Admin, "Appel de l'administratrice"),
         ] {
             let person = app.logged_in(role, &[]).await;
-            for path in ["/access", "/audit", "/import", "/targets/new"] {
+            for path in ["/access", "/audit", "/courriers", "/import", "/targets/new"] {
                 assert_eq!(person.get(path).await.status(), 200, "{role:?} GET {path}");
             }
             let response = person
@@ -703,10 +704,10 @@ both_backends!(
 );
 
 both_backends!(
-    a_relay_cannot_open_the_access_audit_or_import_pages,
+    a_relay_cannot_open_the_access_audit_mail_or_import_pages,
     |app: common::TestApp| async move {
         let relay = app.logged_in(Role::Relay, &["13"]).await;
-        for path in ["/access", "/audit", "/import"] {
+        for path in ["/access", "/audit", "/courriers", "/import"] {
             assert_eq!(relay.get(path).await.status(), 403, "GET {path}");
         }
         let response = relay

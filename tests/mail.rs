@@ -523,3 +523,56 @@ mail_test!(
         assert_eq!(source, "page");
     }
 );
+
+mail_test!(
+    staff_see_each_recipients_state_and_any_copy_on_the_sent_mail_page,
+    |app: TestApp, sink: Sink| async move {
+        let id = app
+            .store
+            .enqueue_mail(
+                &message("Invitation à la réunion du club"),
+                &[
+                    recipient("refuse@commune.example"),
+                    recipient("maire@commune.example"),
+                ],
+                app.clock.now_millis(),
+            )
+            .await
+            .unwrap();
+        let rows = wait_for(&app, id, |rows| rows.iter().all(|r| r.state != "queued")).await;
+        assert_eq!(sink.received().len(), 1);
+        let staff = app.logged_in(relais::domain::Role::Staff, &[]).await;
+        let list = staff.get_text("/courriers").await;
+        assert!(list.contains("Invitation à la réunion du club"));
+        assert!(list.contains(&format!("href=\"/courriers/{id}\"")));
+        let page = staff.get_text(&format!("/courriers/{id}")).await;
+        assert!(page.contains("maire@commune.example") && page.contains("envoyé"));
+        assert!(page.contains("refuse@commune.example") && page.contains("refusé"));
+        assert!(page.contains("550 5.1.1"), "the server's reply is shown");
+        assert!(page.contains("Ceci est un essai."), "the text version");
+        let html = staff.get(&format!("/courriers/{id}/html")).await;
+        assert!(
+            html.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .starts_with("sandbox")
+        );
+        assert!(
+            html.text()
+                .await
+                .unwrap()
+                .contains("<strong>essai</strong>")
+        );
+        let source = staff
+            .get_text(&format!("/courriers/{id}/copies/{}", rows[1].id))
+            .await;
+        assert!(source.contains("Message-ID: <") && source.contains("maire@commune.example"));
+        let viewer = app.logged_in(relais::domain::Role::Viewer, &[]).await;
+        assert_eq!(viewer.get(&format!("/courriers/{id}")).await.status(), 403);
+        assert_eq!(
+            staff.get("/courriers/999999").await.status(),
+            404,
+            "an unknown message"
+        );
+    }
+);

@@ -107,7 +107,15 @@ impl Transport {
 
 /// Sorts an SMTP error into temporary and permanent, as the retry schedule needs.
 fn classify(error: &lettre::transport::smtp::Error) -> Attempt {
-    let text = error.to_string();
+    // Staff read the server's words: "550 5.1.1 <…>: User unknown" rather than lettre's wording around them.
+    let text = match error.status() {
+        Some(code) => {
+            let text = error.to_string();
+            let detail = text.split_once("): ").map_or(text.as_str(), |(_, d)| d);
+            format!("{code} {detail}")
+        }
+        None => error.to_string(),
+    };
     if error.is_permanent() {
         // 552: "mailbox full" in practice; Mailman retries it, so does relais.
         if error.status().is_some_and(|code| code.to_string() == "552") {

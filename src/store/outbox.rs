@@ -406,3 +406,51 @@ impl Store {
         .await)?)
     }
 }
+
+/// A message as the staff page lists it, with its deliveries counted by state.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageSummary {
+    pub id: i64,
+    pub kind: String,
+    pub subject: String,
+    pub created_at: i64,
+    pub recipients: i64,
+    pub sent: i64,
+    pub queued: i64,
+    pub bounced: i64,
+    pub failed: i64,
+}
+
+impl Store {
+    /// The newest messages first, with their deliveries counted by state.
+    pub async fn list_mail_messages(&self, limit: i64) -> StoreResult<Vec<MessageSummary>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT m.id, m.kind, m.subject, m.created_at, COUNT(d.id) AS recipients,
+                COALESCE(SUM(CASE WHEN d.state = 'sent' THEN 1 ELSE 0 END), 0) AS sent,
+                COALESCE(SUM(CASE WHEN d.state = 'queued' THEN 1 ELSE 0 END), 0) AS queued,
+                COALESCE(SUM(CASE WHEN d.state = 'bounced' THEN 1 ELSE 0 END), 0) AS bounced,
+                COALESCE(SUM(CASE WHEN d.state = 'failed' THEN 1 ELSE 0 END), 0) AS failed
+             FROM mail_messages m LEFT JOIN mail_deliveries d ON d.message_id = m.id
+             GROUP BY m.id, m.kind, m.subject, m.created_at ORDER BY m.id DESC LIMIT $1"
+        )
+        .bind(limit)
+        .fetch_all(p)
+        .await)?)
+    }
+
+    /// One delivery, as a worker would claim it (to rebuild the copy the staff page shows).
+    pub async fn delivery_as_claimed(
+        &self,
+        message_id: i64,
+        delivery_id: i64,
+    ) -> StoreResult<Option<ClaimedDelivery>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT id, message_id, recipient, recipient_name, token, attempts, created_at
+             FROM mail_deliveries WHERE id = $1 AND message_id = $2"
+        )
+        .bind(delivery_id)
+        .bind(message_id)
+        .fetch_optional(p)
+        .await)?)
+    }
+}

@@ -8,6 +8,7 @@ pub use dashboard::DashboardCache;
 mod directory;
 pub use directory::organisation_kind_label;
 mod import;
+mod mail;
 mod target;
 mod targets;
 
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(directory::router())
         .merge(access::router())
         .merge(import::router())
+        .merge(mail::router())
         .merge(super::auth::logout_router())
         .route("/referential/search", get(complete_collectivity))
         .route_layer(axum::middleware::from_fn_with_state(state, csrf_guard))

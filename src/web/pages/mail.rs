@@ -1,0 +1,167 @@
+//! "Courriers envoyés": every message relais sent or is sending, with each recipient's state, attempts and
+//! the receiving server's last reply; any copy can be looked at as its HTML, its text and its raw source
+//! (rebuilt as the workers build it), like a mail catcher. Staff and admins only: it shows addresses.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+
+use crate::mail::compose::{Links, compose};
+use crate::store::outbox::{DeliveryRow, MailMessage, MessageSummary};
+use crate::web::AppState;
+use crate::web::auth::Session;
+use crate::web::error::{WebError, WebResult};
+use crate::web::view::{Chrome, french_datetime};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/courriers", get(list))
+        .route("/courriers/{id}", get(show))
+        .route("/courriers/{id}/html", get(html_body))
+        .route("/courriers/{id}/copies/{delivery}", get(raw_copy))
+}
+
+/// French names of the delivery states.
+pub fn state_label(state: &str) -> &'static str {
+    match state {
+        "sent" => "envoyé",
+        "queued" => "en attente",
+        "bounced" => "refusé",
+        "failed" => "abandonné",
+        _ => "inconnu",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mail_list.html", config = "src/web/askama.toml")]
+struct ListPage {
+    chrome: Chrome,
+    messages: Vec<MessageSummary>,
+}
+
+async fn list(session: Session, State(state): State<AppState>) -> WebResult<Html<String>> {
+    session.require_staff()?;
+    let page = ListPage {
+        chrome: Chrome::new(&session, "mail", "Courriers envoyés"),
+        messages: state.store.list_mail_messages(200).await?,
+    };
+    Ok(Html(page.render()?))
+}
+
+#[derive(Template)]
+#[template(path = "mail_message.html", config = "src/web/askama.toml")]
+struct MessagePage {
+    chrome: Chrome,
+    message: MailMessage,
+    deliveries: Vec<DeliveryRow>,
+}
+
+async fn message(state: &AppState, id: i64) -> WebResult<MailMessage> {
+    state
+        .store
+        .mail_message(id)
+        .await?
+        .ok_or(WebError::NotFound)
+}
+
+async fn show(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> WebResult<Html<String>> {
+    session.require_staff()?;
+    let message = message(&state, id).await?;
+    let page = MessagePage {
+        chrome: Chrome::new(&session, "mail", message.subject.clone()),
+        deliveries: state.store.deliveries_of(id).await?,
+        message,
+    };
+    Ok(Html(page.render()?))
+}
+
+/// The HTML part alone, for the page's frame: sandboxed, so nothing in it runs or reaches the app.
+async fn html_body(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    session.require_staff()?;
+    let message = message(&state, id).await?;
+    Ok((
+        [
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+            ),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        ],
+        message.body_html,
+    )
+        .into_response())
+}
+
+/// One recipient's copy as the workers build it (without the DKIM signatures, which are made at send time).
+async fn raw_copy(
+    session: Session,
+    State(state): State<AppState>,
+    Path((id, delivery_id)): Path<(i64, i64)>,
+) -> WebResult<Response> {
+    session.require_staff()?;
+    let message = message(&state, id).await?;
+    let delivery = state
+        .store
+        .delivery_as_claimed(id, delivery_id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let links = Links {
+        public_url: state.settings.server.public_url.clone(),
+        unsubscribe_token: (!message.list_key.is_empty())
+            .then(|| state.unsubscribe.token(delivery.id)),
+    };
+    let copy = compose(
+        &state.settings.mail,
+        &message,
+        &delivery,
+        &links,
+        state.clock.now_millis(),
+    )
+    .map_err(|e| WebError::BadRequest(e.to_string()))?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        copy.raw,
+    )
+        .into_response())
+}
+
+impl MailMessage {
+    pub fn when(&self) -> String {
+        french_datetime(self.created_at)
+    }
+}
+
+impl MessageSummary {
+    pub fn when(&self) -> String {
+        french_datetime(self.created_at)
+    }
+}
+
+impl DeliveryRow {
+    pub fn state_label(&self) -> &'static str {
+        state_label(&self.state)
+    }
+
+    pub fn sent(&self) -> String {
+        self.sent_at.map(french_datetime).unwrap_or_default()
+    }
+
+    pub fn next_attempt(&self) -> String {
+        if self.state == "queued" {
+            french_datetime(self.next_attempt_at)
+        } else {
+            String::new()
+        }
+    }
+}
