@@ -5,6 +5,7 @@
 //!   latency percentiles `wrk --latency` measured.
 //! - `bench import` writes a 10,000-row spreadsheet and times its import, all or nothing, into a fresh database.
 //! - `bench start` times `relais serve` from process start to its first answer on `/healthz`.
+//! - `bench send` (in `bench_send.rs`) sends a newsletter into Postfix's `smtp-sink`.
 //!
 //! Each run is bounded (seconds per endpoint, a fixed row count) and cleans up its temporary folder.
 
@@ -33,6 +34,8 @@ pub enum BenchCommand {
     Import(ImportArgs),
     /// Time from `relais serve` starting to its first answer.
     Start(StartArgs),
+    /// Copies per second and peak memory while sending into Postfix's smtp-sink (needs postfix).
+    Send(super::bench_send::SendArgs),
 }
 
 #[derive(Args, Debug)]
@@ -73,7 +76,7 @@ pub struct StartArgs {
 }
 
 /// A temporary folder and the database URL to use in it.
-fn workspace(database_url: &str) -> anyhow::Result<(tempfile_dir::Dir, String)> {
+pub(super) fn workspace(database_url: &str) -> anyhow::Result<(tempfile_dir::Dir, String)> {
     let dir = tempfile_dir::Dir::new()?;
     let url = if database_url.is_empty() {
         format!("sqlite://{}", dir.path().join("bench.db").display())
@@ -88,6 +91,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Web(args) => web(args).await,
         BenchCommand::Import(args) => import(args).await,
         BenchCommand::Start(args) => start(args).await,
+        BenchCommand::Send(args) => super::bench_send::send(args).await,
     }
 }
 

@@ -1,17 +1,22 @@
 //! The ways a copy leaves relais: written as an `.eml` file into a folder (the default, which sends nothing
-//! to the world), or handed to an SMTP relay through lettre's pooled transport, paced when a rate is set.
-//! Each attempt ends as [`Attempt`]: delivered with the server's reply, or a temporary or permanent failure.
+//! to the world), or handed to an SMTP relay over connections relais keeps open (at most `smtp.pool_size`),
+//! paced when a rate is set. Each attempt ends as [`Attempt`]: delivered with the server's reply, or a
+//! temporary or permanent failure.
+//!
+//! The SMTP connections are lettre's, opened on sockets with `TCP_NODELAY`: lettre writes a message's end
+//! separately from its body, and with Nagle's algorithm that small write waited for the server's delayed
+//! acknowledgement, about 40 ms per copy (measured: 90 copies/s through lettre's own pool).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 use tokio::time::Instant;
 
 use super::compose::Copy;
-use super::settings::{MailSettings, SmtpSecurity, TransportKind};
+use super::settings::{MailSettings, SmtpSecurity, SmtpSettings, TransportKind};
 
 /// What one attempt to hand over a copy gave.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,14 +31,18 @@ pub enum Attempt {
 }
 
 pub enum Transport {
-    Folder {
-        dir: PathBuf,
-    },
-    Smtp {
-        mailer: AsyncSmtpTransport<Tokio1Executor>,
-        /// The earliest moment of the next send when a rate is set.
-        pace: Option<(tokio::sync::Mutex<Instant>, Duration)>,
-    },
+    Folder { dir: PathBuf },
+    Smtp(SmtpPool),
+}
+
+/// Open connections to the relay, at most `pool_size` in use at once.
+pub struct SmtpPool {
+    settings: SmtpSettings,
+    hello: ClientId,
+    idle: std::sync::Mutex<Vec<AsyncSmtpConnection>>,
+    permits: tokio::sync::Semaphore,
+    /// The earliest moment of the next send when a rate is set.
+    pace: Option<(tokio::sync::Mutex<Instant>, Duration)>,
 }
 
 impl Transport {
@@ -48,33 +57,19 @@ impl Transport {
             },
             TransportKind::Smtp => {
                 let smtp = &settings.smtp;
-                let builder = match smtp.security {
-                    SmtpSecurity::StartTls => {
-                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)?
-                    }
-                    SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)?,
-                    SmtpSecurity::None => {
-                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
-                    }
-                };
-                let mut builder = builder
-                    .port(smtp.port)
-                    .timeout(Some(Duration::from_secs(smtp.timeout_seconds)))
-                    .pool_config(PoolConfig::new().max_size(smtp.pool_size));
-                if !smtp.username.is_empty() {
-                    builder = builder.credentials(Credentials::new(
-                        smtp.username.clone(),
-                        smtp.password.clone(),
-                    ));
-                }
-                let mailer: AsyncSmtpTransport<Tokio1Executor> = builder.build();
                 let pace = (smtp.per_second > 0).then(|| {
                     (
                         tokio::sync::Mutex::new(Instant::now()),
                         Duration::from_secs_f64(1.0 / smtp.per_second as f64),
                     )
                 });
-                Transport::Smtp { mailer, pace }
+                Transport::Smtp(SmtpPool {
+                    settings: smtp.clone(),
+                    hello: ClientId::default(),
+                    idle: std::sync::Mutex::new(Vec::new()),
+                    permits: tokio::sync::Semaphore::new(smtp.pool_size as usize),
+                    pace,
+                })
             }
         })
     }
@@ -83,25 +78,106 @@ impl Transport {
     pub async fn send(&self, copy: &Copy, file_name: &str) -> Attempt {
         match self {
             Transport::Folder { dir } => write_to_folder(dir, copy, file_name).await,
-            Transport::Smtp { mailer, pace } => {
-                if let Some((next, interval)) = pace {
-                    let mut next = next.lock().await;
-                    let now = Instant::now();
-                    if *next > now {
-                        tokio::time::sleep_until(*next).await;
-                    }
-                    *next = (*next).max(now) + *interval;
-                }
-                match mailer.send_raw(&copy.envelope, &copy.raw).await {
-                    Ok(response) => Attempt::Delivered(format!(
-                        "{} {}",
-                        response.code(),
-                        response.message().collect::<Vec<_>>().join(" ")
-                    )),
-                    Err(error) => classify(&error),
-                }
-            }
+            Transport::Smtp(pool) => pool.send(copy).await,
         }
+    }
+}
+
+impl SmtpPool {
+    async fn send(&self, copy: &Copy) -> Attempt {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return Attempt::Temporary("transport arrêté".into());
+        };
+        if let Some((next, interval)) = &self.pace {
+            let mut next = next.lock().await;
+            let now = Instant::now();
+            if *next > now {
+                tokio::time::sleep_until(*next).await;
+            }
+            *next = (*next).max(now) + *interval;
+        }
+        let idle = self.idle.lock().expect("smtp pool lock").pop();
+        let mut connection = match idle {
+            Some(connection) if !connection.has_broken() => connection,
+            _ => match self.connect().await {
+                Ok(connection) => connection,
+                Err(attempt) => return attempt,
+            },
+        };
+        let timeout = Duration::from_secs(self.settings.timeout_seconds);
+        match tokio::time::timeout(timeout, connection.send(&copy.envelope, &copy.raw)).await {
+            Ok(Ok(response)) => {
+                self.idle.lock().expect("smtp pool lock").push(connection);
+                Attempt::Delivered(format!(
+                    "{} {}",
+                    response.code(),
+                    response.message().collect::<Vec<_>>().join(" ")
+                ))
+            }
+            // lettre closes a connection on any error; the next copy opens a new one.
+            Ok(Err(error)) => classify(&error),
+            Err(_) => Attempt::Temporary(format!(
+                "pas de réponse du serveur en {} s",
+                self.settings.timeout_seconds
+            )),
+        }
+    }
+
+    /// A new connection: TCP with `TCP_NODELAY`, EHLO, STARTTLS or implicit TLS as configured, then AUTH.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, Attempt> {
+        let smtp = &self.settings;
+        let timeout = Duration::from_secs(smtp.timeout_seconds);
+        let temporary = |what: &str, error: &dyn std::fmt::Display| {
+            Attempt::Temporary(format!("{what} {}:{} : {error}", smtp.host, smtp.port))
+        };
+        let mut connection = match smtp.security {
+            SmtpSecurity::Tls => {
+                let tls =
+                    TlsParameters::new(smtp.host.clone()).map_err(|e| temporary("TLS vers", &e))?;
+                AsyncSmtpConnection::connect_tokio1(
+                    (smtp.host.as_str(), smtp.port),
+                    Some(timeout),
+                    &self.hello,
+                    Some(tls),
+                    None,
+                )
+                .await
+                .map_err(|e| temporary("connexion à", &e))?
+            }
+            SmtpSecurity::StartTls | SmtpSecurity::None => {
+                let stream = tokio::time::timeout(
+                    timeout,
+                    tokio::net::TcpStream::connect((smtp.host.as_str(), smtp.port)),
+                )
+                .await
+                .map_err(|_| temporary("délai dépassé pour", &"connexion"))?
+                .map_err(|e| temporary("connexion à", &e))?;
+                stream
+                    .set_nodelay(true)
+                    .map_err(|e| temporary("connexion à", &e))?;
+                let mut connection =
+                    AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
+                        .await
+                        .map_err(|e| classify(&e))?;
+                if smtp.security == SmtpSecurity::StartTls {
+                    let tls = TlsParameters::new(smtp.host.clone())
+                        .map_err(|e| temporary("TLS vers", &e))?;
+                    connection
+                        .starttls(tls, &self.hello)
+                        .await
+                        .map_err(|e| temporary("STARTTLS avec", &e))?;
+                }
+                connection
+            }
+        };
+        if !smtp.username.is_empty() {
+            let credentials = Credentials::new(smtp.username.clone(), smtp.password.clone());
+            connection
+                .auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
+                .await
+                .map_err(|e| temporary("authentification auprès de", &e))?;
+        }
+        Ok(connection)
     }
 }
 

@@ -144,6 +144,18 @@ pub async fn enqueue(
     .fetch_one(c)
     .await
     })?;
+    add_recipients(tx, message_id, recipients, now).await?;
+    Ok(message_id)
+}
+
+/// Adds deliveries of message `message_id` inside `tx` (for sends too large to hold all recipients in
+/// memory at once: call it once per chunk in the transaction that enqueued the message).
+pub async fn add_recipients(
+    tx: &mut Tx,
+    message_id: i64,
+    recipients: &[NewRecipient],
+    now: i64,
+) -> StoreResult<()> {
     for chunk in recipients.chunks(DELIVERY_CHUNK) {
         let mut sql = String::from(
             "INSERT INTO mail_deliveries (message_id, recipient, recipient_name, person_id, token, next_attempt_at,
@@ -175,7 +187,7 @@ pub async fn enqueue(
         })?;
     }
     tx.mail_enqueued = true;
-    Ok(message_id)
+    Ok(())
 }
 
 /// 20 random bytes in lowercase hex: safe in an address's local part, where some servers fold case.
@@ -452,5 +464,19 @@ impl Store {
         .bind(message_id)
         .fetch_optional(p)
         .await)?)
+    }
+}
+
+impl Store {
+    /// How many deliveries of a message are in each state.
+    pub async fn delivery_states(&self, message_id: i64) -> StoreResult<Vec<(String, i64)>> {
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_as(
+            "SELECT state, COUNT(*) FROM mail_deliveries WHERE message_id = $1 GROUP BY state ORDER BY state"
+        )
+        .bind(message_id)
+        .fetch_all(p)
+        .await
+        })?)
     }
 }

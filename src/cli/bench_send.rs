@@ -1,0 +1,250 @@
+//! `relais bench send`: how fast the outbox empties into a real SMTP server, and the memory it takes.
+//!
+//! It starts Postfix's `smtp-sink` on a free port of 127.0.0.1, enqueues one newsletter-like message to N
+//! recipients (each copy with its own bounce address, unsubscribe link and RSA-2048 DKIM signature), runs
+//! the delivery workers until every delivery has an outcome, and prints copies per second and the peak
+//! resident memory of the process. For comparison it also measures what the machine does without relais:
+//! `smtp-source` into the same sink, and `openssl speed rsa2048` on every core.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::mail::settings::{SmtpSecurity, TransportKind};
+use crate::mail::worker::Deliverer;
+use crate::store::Store;
+use crate::store::outbox::{NewMessage, NewRecipient, add_recipients, enqueue};
+
+#[derive(Args, Debug)]
+pub struct SendArgs {
+    /// Database: empty for a SQLite file in a temporary folder, or a postgres:// URL of an EMPTY database.
+    #[arg(long, default_value = "")]
+    pub database_url: String,
+    #[arg(long, default_value_t = 10_000)]
+    pub copies: usize,
+    /// Delivery workers, and connections to the sink.
+    #[arg(long, default_value_t = 4)]
+    pub workers: usize,
+    #[arg(long, default_value_t = 100)]
+    pub batch: i64,
+    /// Also sign with Ed25519 (RSA-2048 always signs).
+    #[arg(long)]
+    pub ed25519: bool,
+}
+
+/// Recipients written per chunk while enqueuing, so the list is never all in memory.
+const ENQUEUE_CHUNK: usize = 5_000;
+
+pub async fn send(args: SendArgs) -> anyhow::Result<()> {
+    let (dir, url) = super::bench::workspace(&args.database_url)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut sink = tokio::process::Command::new("smtp-sink");
+    if running_as_root() {
+        // smtp-sink refuses to run as root without a user to switch to.
+        sink.args(["-u", "nobody"]);
+    }
+    let _sink = sink
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("1000")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            anyhow::anyhow!("smtp-sink could not run ({e}): install it (Debian package postfix)")
+        })?;
+    wait_for_port(port).await?;
+
+    let mut settings = Settings::for_tests(&url, dir.path());
+    let mail = &mut settings.mail;
+    mail.transport = TransportKind::Smtp;
+    mail.from_address = "club@relais-bench.example".into();
+    mail.smtp.host = "127.0.0.1".into();
+    mail.smtp.port = port;
+    mail.smtp.security = SmtpSecurity::None;
+    mail.smtp.pool_size = args.workers as u32;
+    mail.workers = args.workers;
+    mail.batch = args.batch;
+    crate::mail::dkim::generate(dir.path(), "bench", "relais-bench.example")?;
+    mail.dkim_rsa_selector = "bench-rsa".into();
+    if args.ed25519 {
+        mail.dkim_ed25519_selector = "bench-ed25519".into();
+    }
+    let store = Store::connect(&url, settings.database.max_connections).await?;
+    store.migrate().await?;
+    let clock = Clock::system();
+
+    let started = Instant::now();
+    let message = NewMessage {
+        kind: "newsletter".into(),
+        subject: "Lettre du club : les rendez-vous de décembre".into(),
+        body_text: "Bonjour,\n\n".to_string()
+            + &"Des nouvelles du club et des collectivités engagées. ".repeat(40),
+        body_html: "<p>Bonjour,</p>".to_string()
+            + &"<p>Des nouvelles du <strong>club</strong> et des collectivités engagées.</p>"
+                .repeat(40),
+        list_key: "lettre".into(),
+        list_label: "Lettre du club".into(),
+        list_post: "NO".into(),
+        ..Default::default()
+    };
+    let mut tx = store.begin().await?;
+    let now = clock.now_millis();
+    let message_id = enqueue(&mut tx, &message, &[], now).await?;
+    let mut written = 0;
+    while written < args.copies {
+        let count = ENQUEUE_CHUNK.min(args.copies - written);
+        let chunk: Vec<NewRecipient> = (written..written + count)
+            .map(|n| NewRecipient {
+                address: format!("elu{n}@commune{}.example", n % 997),
+                name: format!("Élu·e n° {n}"),
+                person_id: None,
+            })
+            .collect();
+        add_recipients(&mut tx, message_id, &chunk, now).await?;
+        written += count;
+    }
+    tx.commit().await?;
+    let enqueued = started.elapsed();
+
+    let deliverer = Deliverer::new(store.clone(), clock, &settings).await?;
+    let stop = CancellationToken::new();
+    let sending = Instant::now();
+    let workers = tokio::spawn(deliverer.run_until_stopped(stop.clone()));
+    // Bounded: at least 60 s, more for large sends, then the benchmark stops whatever is left.
+    let limit = Duration::from_secs(60 + args.copies as u64 / 200);
+    let states = loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let states = store.delivery_states(message_id).await?;
+        let queued = states
+            .iter()
+            .find(|(s, _)| s == "queued")
+            .map_or(0, |(_, n)| *n);
+        if queued == 0 || sending.elapsed() > limit {
+            break states;
+        }
+    };
+    let sent_in = sending.elapsed();
+    stop.cancel();
+    let _ = workers.await;
+    let sent = states
+        .iter()
+        .find(|(s, _)| s == "sent")
+        .map_or(0, |(_, n)| *n);
+    println!(
+        "enqueued {} copies on {} in {:.2} s; sent {sent} in {:.2} s: {:.0} copies/s ({} workers, RSA-2048{})",
+        args.copies,
+        store.backend_name(),
+        enqueued.as_secs_f64(),
+        sent_in.as_secs_f64(),
+        sent as f64 / sent_in.as_secs_f64(),
+        args.workers,
+        if args.ed25519 { " + Ed25519" } else { "" },
+    );
+    println!("outcomes: {states:?}");
+    println!(
+        "peak resident memory of relais: {:.1} MB",
+        peak_resident_kb()? as f64 / 1024.0
+    );
+    store.close().await;
+    baselines(port).await;
+    drop(dir);
+    Ok(())
+}
+
+async fn wait_for_port(port: u16) -> anyhow::Result<()> {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("smtp-sink did not listen on 127.0.0.1:{port}")
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1))
+            == Some("0")
+    })
+}
+
+/// The peak resident set size of this process (VmHWM), in kB.
+fn peak_resident_kb() -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no VmHWM in /proc/self/status"))
+}
+
+/// What the machine does without relais: Postfix's own client into the same sink, and OpenSSL's RSA-2048
+/// signatures per second on every core.
+async fn baselines(port: u16) {
+    let count = 50_000;
+    let started = Instant::now();
+    let source = tokio::process::Command::new("smtp-source")
+        .args(["-s", "4", "-l", "4000", "-m", &count.to_string()])
+        .args([
+            "-f",
+            "club@relais-bench.example",
+            "-t",
+            "elu@commune.example",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .output()
+        .await;
+    match source {
+        Ok(output) if output.status.success() => println!(
+            "baseline smtp-source -> smtp-sink: {:.0} messages/s (4 sessions, {count} messages of 4 kB)",
+            count as f64 / started.elapsed().as_secs_f64()
+        ),
+        Ok(output) => println!(
+            "baseline smtp-source failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+        Err(error) => println!("baseline smtp-source could not run: {error}"),
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let openssl = tokio::process::Command::new("openssl")
+        .args([
+            "speed",
+            "-seconds",
+            "3",
+            "-multi",
+            &cores.to_string(),
+            "rsa2048",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .await;
+    match openssl {
+        Ok(output) => {
+            let text = String::from_utf8_lossy(&output.stdout);
+            match text
+                .lines()
+                .rev()
+                .find(|l| l.starts_with("rsa 2048") || l.starts_with("rsa2048"))
+            {
+                Some(line) => println!(
+                    "baseline openssl speed -multi {cores} rsa2048: {}",
+                    line.trim()
+                ),
+                None => println!("baseline openssl speed: unexpected output"),
+            }
+        }
+        Err(error) => println!("baseline openssl could not run: {error}"),
+    }
+}
