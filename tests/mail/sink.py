@@ -4,6 +4,8 @@ Usage: sink.py DIR  — listens on 127.0.0.1 on a free port, prints "PORT <n>" o
 accepted message as DIR/<n>.eml (with a first line "X-Sink-Rcpt: <address>" per recipient). Recipients whose
 local part starts with "refuse" get 550; with "later", 451 on their first attempt and 250 after; with "full",
 552 on their first attempt. Stops when its standard input closes.
+
+Usage: sink.py DIR --count — for large sends: only appends each accepted recipient to DIR/recipients.log.
 """
 import asyncio
 import os
@@ -14,8 +16,9 @@ from aiosmtpd.controller import Controller
 
 
 class Sink:
-    def __init__(self, folder):
+    def __init__(self, folder, count_only):
         self.folder = folder
+        self.count_only = count_only
         self.count = 0
         self.seen = {}
 
@@ -34,6 +37,10 @@ class Sink:
 
     async def handle_DATA(self, server, session, envelope):
         self.count += 1
+        if self.count_only:
+            with open(os.path.join(self.folder, "recipients.log"), "a") as f:
+                f.write("".join("%s\n" % r for r in envelope.rcpt_tos))
+            return "250 2.0.0 Ok: queued as sink%06d" % self.count
         path = os.path.join(self.folder, "%06d.eml" % self.count)
         head = "".join("X-Sink-Rcpt: %s\r\n" % r for r in envelope.rcpt_tos)
         head += "X-Sink-Mail-From: %s\r\n" % envelope.mail_from
@@ -49,7 +56,7 @@ async def main():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    controller = Controller(Sink(folder), hostname="127.0.0.1", port=port)
+    controller = Controller(Sink(folder, "--count" in sys.argv), hostname="127.0.0.1", port=port)
     controller.start()
     print("PORT %d" % port, flush=True)
     loop = asyncio.get_running_loop()
