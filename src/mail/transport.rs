@@ -32,7 +32,7 @@ pub enum Attempt {
 
 pub enum Transport {
     Folder { dir: PathBuf },
-    Smtp(SmtpPool),
+    Smtp(Box<SmtpPool>),
 }
 
 /// Open connections to the relay, at most `pool_size` in use at once.
@@ -63,13 +63,13 @@ impl Transport {
                         Duration::from_secs_f64(1.0 / smtp.per_second as f64),
                     )
                 });
-                Transport::Smtp(SmtpPool {
+                Transport::Smtp(Box::new(SmtpPool {
                     settings: smtp.clone(),
                     hello: ClientId::default(),
                     idle: std::sync::Mutex::new(Vec::new()),
                     permits: tokio::sync::Semaphore::new(smtp.pool_size as usize),
                     pace,
-                })
+                }))
             }
         })
     }
