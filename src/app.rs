@@ -68,6 +68,12 @@ impl Application {
             stop.clone(),
         ));
         let delivery = tokio::spawn(self.deliverer.run_until_stopped(stop.clone()));
+        let digests = tokio::spawn(crate::mail::digest::run_schedule_until_stopped(
+            store.clone(),
+            (*self.state.settings).clone(),
+            self.state.clock.clone(),
+            stop.clone(),
+        ));
         let router = web::router(self.state);
         tracing::info!(address = %self.listener.local_addr()?, backend = store.backend_name(), "relais is serving");
         axum::serve(
@@ -78,6 +84,7 @@ impl Application {
         .await?;
         let _ = housekeeping.await;
         let _ = delivery.await;
+        let _ = digests.await;
         store.close().await;
         tracing::info!("relais stopped");
         Ok(())

@@ -576,3 +576,106 @@ mail_test!(
         );
     }
 );
+
+/// Gives target `id` an owner and a next action on `date`.
+async fn follow_up(app: &TestApp, id: i64, owner: i64, action: &str, date: chrono::NaiveDate) {
+    let store = &app.store;
+    let scope = relais::store::Scope::All;
+    let mut fields = store.target(scope, id).await.unwrap().unwrap().fields();
+    fields.owner_id = Some(owner);
+    fields.next_action = action.into();
+    fields.next_action_date = Some(date);
+    let actor = relais::store::audit::Actor::command_line();
+    store
+        .update_target(scope, id, &fields, &actor, app.clock.now_millis())
+        .await
+        .unwrap();
+}
+
+both_backends!(
+    each_morning_staff_receive_their_due_and_overdue_follow_ups_once,
+    |app: TestApp| async move {
+        use relais::domain::Role;
+        let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let alex = app.create_user("alex@cndh.example", Role::Staff, &[]).await;
+        let sam = app.create_user("sam@cndh.example", Role::Admin, &[]).await;
+        let lyon = app.add_target("69123").await;
+        let marseille = app.add_target("13055").await;
+        let toulouse = app.add_target("31555").await;
+        follow_up(&app, lyon, alex, "Relancer le cabinet du maire", day(24)).await;
+        follow_up(&app, marseille, alex, "Envoyer la note", day(20)).await;
+        follow_up(&app, toulouse, sam, "Proposer un rendez-vous", day(30)).await;
+
+        // Monday 10:00 in Paris: the digest of 7:00 is past; the next is Tuesday 7:00 (06:00 UTC).
+        app.clock.set(
+            chrono::DateTime::parse_from_rfc3339("2026-11-24T05:59:00Z")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            app.store.list_mail_messages(10).await.unwrap().is_empty(),
+            "not yet"
+        );
+        app.clock.advance(chrono::Duration::minutes(2));
+        let mut digests = Vec::new();
+        for _ in 0..200 {
+            digests = app.store.list_mail_messages(10).await.unwrap();
+            if !digests.is_empty() && digests.iter().all(|m| m.sent == m.recipients) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(
+            digests.len(),
+            1,
+            "only Alex has follow-ups due: {digests:?}"
+        );
+        assert_eq!(digests[0].kind, "digest");
+        assert!(digests[0].subject.contains("24/11/2026"));
+        let rows = app.store.deliveries_of(digests[0].id).await.unwrap();
+        assert_eq!(rows[0].recipient, "alex@cndh.example");
+        assert_eq!(rows[0].state, "sent");
+        let copy = std::fs::read_to_string(
+            app.data_dir()
+                .join("outbox")
+                .join(format!("{}-{}.eml", digests[0].id, rows[0].id)),
+        )
+        .unwrap();
+        let message = app
+            .store
+            .mail_message(digests[0].id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(message.body_text.contains("Relancer le cabinet du maire"));
+        assert!(message.body_text.contains("en retard depuis le 20/11/2026"));
+        assert!(message.body_text.contains(&format!("/targets/{lyon}")));
+        assert!(!message.body_text.contains("Proposer un rendez-vous"));
+        assert!(
+            message
+                .body_html
+                .contains(&format!("/targets/{marseille}\""))
+        );
+        assert!(message.body_html.contains("class=\"overdue\""));
+        assert!(copy.contains("Auto-Submitted: auto-generated"));
+        assert!(copy.contains("text/plain") && copy.contains("text/html"));
+
+        // Once per person and day, whoever runs the schedule again (another instance, a restart).
+        app.clock.advance(chrono::Duration::hours(3));
+        let settings = relais::config::Settings::for_tests("sqlite://unused", app.data_dir());
+        let again = relais::mail::digest::enqueue_digests(&app.store, &settings, &app.clock)
+            .await
+            .unwrap();
+        assert_eq!(again, 0);
+        assert_eq!(app.store.list_mail_messages(10).await.unwrap().len(), 1);
+        // The next morning the follow-ups still due come again, once, though the schedule and this call
+        // both try.
+        app.clock.advance(chrono::Duration::days(1));
+        relais::mail::digest::enqueue_digests(&app.store, &settings, &app.clock)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(app.store.list_mail_messages(10).await.unwrap().len(), 2);
+    }
+);

@@ -60,3 +60,10 @@ CREATE TABLE secrets (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+
+-- The daily follow-up digest goes out once per person and day, whichever instance runs the schedule.
+CREATE TABLE digest_days (
+    user_id BIGINT NOT NULL REFERENCES users (id),
+    day TEXT NOT NULL,
+    PRIMARY KEY (user_id, day)
+);

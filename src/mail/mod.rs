@@ -3,6 +3,7 @@
 //! ([`worker`]). Mail enters only through [`crate::store::outbox::enqueue`].
 
 pub mod compose;
+pub mod digest;
 pub mod dkim;
 pub mod settings;
 pub mod transport;

@@ -12,6 +12,7 @@ pub const KEYS: &[&str] = &[
     "mail.lease_seconds",
     "mail.retry_minutes",
     "mail.give_up_hours",
+    "mail.digest_schedule",
     "smtp.host",
     "smtp.port",
     "smtp.security",
@@ -59,6 +60,8 @@ pub struct MailSettings {
     pub lease_seconds: i64,
     pub retry_minutes: Vec<i64>,
     pub give_up_hours: i64,
+    /// When the daily follow-up digest goes out: a 6-field cron expression in Paris time (empty: never).
+    pub digest_schedule: String,
     pub smtp: SmtpSettings,
     /// Selectors of the DKIM keys (empty: that signature is not made).
     pub dkim_rsa_selector: String,
@@ -112,6 +115,13 @@ impl MailSettings {
             "mail.retry_minutes",
             !retry_minutes.is_empty() && retry_minutes.iter().all(|m| *m > 0),
             "expected a list of delays in minutes, each at least 1",
+        );
+        let digest_schedule: String = r.get("mail.digest_schedule");
+        r.check(
+            "mail.digest_schedule",
+            digest_schedule.is_empty()
+                || <cron::Schedule as std::str::FromStr>::from_str(&digest_schedule).is_ok(),
+            "expected a cron expression with seconds first, such as \"0 0 7 * * Mon-Fri\"",
         );
         let give_up_hours: i64 = r.get("mail.give_up_hours");
         r.check(
@@ -175,6 +185,7 @@ impl MailSettings {
             lease_seconds,
             retry_minutes,
             give_up_hours,
+            digest_schedule,
             smtp,
         }
     }

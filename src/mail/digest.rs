@@ -1,0 +1,176 @@
+//! The daily follow-up digest: at the hour of `mail.digest_schedule` (a cron expression evaluated in Paris
+//! time), each active staff member or admin who owns targets whose next action is due today or overdue
+//! receives one mail listing them, with links. A digest goes out at most once per person and day, whichever
+//! instance runs the schedule first.
+
+use std::str::FromStr;
+
+use askama::Template;
+use chrono::{DateTime, NaiveDate, Utc};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{Clock, PARIS};
+use crate::config::Settings;
+use crate::store::Store;
+use crate::store::outbox::{NewMessage, NewRecipient, claim_digest_day, enqueue};
+use crate::store::targets::{TargetFilter, TargetSort};
+
+/// Most follow-ups listed in one digest (the dashboard has the rest).
+const MAX_ITEMS: i64 = 100;
+
+pub struct DigestItem {
+    pub collectivity: String,
+    pub departement: String,
+    pub action: String,
+    pub date: String,
+    pub overdue: bool,
+    pub url: String,
+}
+
+#[derive(Template)]
+#[template(path = "digest.html", config = "src/mail/askama.toml")]
+struct DigestHtml<'a> {
+    organisation: &'a str,
+    name: &'a str,
+    today: &'a str,
+    items: &'a [DigestItem],
+    board_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "digest.txt", config = "src/mail/askama.toml")]
+struct DigestText<'a> {
+    organisation: &'a str,
+    name: &'a str,
+    today: &'a str,
+    items: &'a [DigestItem],
+    board_url: &'a str,
+}
+
+/// Enqueues today's digests that have not gone out yet; returns how many.
+pub async fn enqueue_digests(
+    store: &Store,
+    settings: &Settings,
+    clock: &Clock,
+) -> anyhow::Result<usize> {
+    let today = clock.today();
+    let now = clock.now_millis();
+    let public_url = &settings.server.public_url;
+    let organisation = &settings.mail.from_name;
+    let mut sent = 0;
+    for user in store.staff_with_due_follow_ups(today).await? {
+        let filter = TargetFilter {
+            owner: Some(user.id),
+            due_by: Some(today),
+            ..Default::default()
+        };
+        let (targets, _) = store
+            .list_targets(
+                crate::store::Scope::All,
+                &filter,
+                TargetSort::NextActionDate,
+                MAX_ITEMS,
+                0,
+            )
+            .await?;
+        if targets.is_empty() {
+            continue;
+        }
+        let items: Vec<DigestItem> = targets
+            .iter()
+            .map(|t| {
+                let date = t.next_action_date.unwrap_or(today);
+                DigestItem {
+                    collectivity: t.name.clone(),
+                    departement: t.departement_code.clone().unwrap_or_default(),
+                    action: if t.next_action.is_empty() {
+                        "prochaine action à préciser".into()
+                    } else {
+                        t.next_action.clone()
+                    },
+                    date: french_date(date),
+                    overdue: date < today,
+                    url: format!("{public_url}/targets/{}", t.id),
+                }
+            })
+            .collect();
+        let today_text = french_date(today);
+        let board_url = format!("{public_url}/");
+        let html = DigestHtml {
+            organisation,
+            name: &user.name,
+            today: &today_text,
+            items: &items,
+            board_url: &board_url,
+        }
+        .render()?;
+        let text = DigestText {
+            organisation,
+            name: &user.name,
+            today: &today_text,
+            items: &items,
+            board_url: &board_url,
+        }
+        .render()?;
+        let message = NewMessage {
+            kind: "digest".into(),
+            cause_kind: "digest".into(),
+            cause_id: Some(user.id),
+            subject: format!("Vos relances du {today_text} ({})", items.len()),
+            body_text: text,
+            body_html: html,
+            template_data: serde_json::json!({ "user": user.id, "day": today.to_string(), "targets": items.len() }),
+            auto_submitted: true,
+            ..Default::default()
+        };
+        let recipient = NewRecipient {
+            address: user.email.clone(),
+            name: user.name.clone(),
+            person_id: None,
+        };
+        // The claim and the mail in one transaction: one digest per person and day, even when two
+        // instances run the schedule at once.
+        let mut tx = store.begin().await?;
+        if claim_digest_day(&mut tx, user.id, &today.to_string()).await? {
+            enqueue(&mut tx, &message, &[recipient], now).await?;
+            tx.commit().await?;
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}
+
+fn french_date(date: NaiveDate) -> String {
+    date.format("%d/%m/%Y").to_string()
+}
+
+/// Sends the digests at each time of `schedule` (6-field cron, Paris time) until stopped.
+pub async fn run_schedule_until_stopped(
+    store: Store,
+    settings: Settings,
+    clock: Clock,
+    stop: CancellationToken,
+) {
+    let expression = settings.mail.digest_schedule.clone();
+    if expression.is_empty() {
+        return;
+    }
+    let Ok(schedule) = cron::Schedule::from_str(&expression) else {
+        return;
+    };
+    loop {
+        let now = clock.now().with_timezone(&PARIS);
+        let Some(next) = schedule.after(&now).next() else {
+            return;
+        };
+        let next: DateTime<Utc> = next.with_timezone(&Utc);
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = clock.sleep_until(next) => {}
+        }
+        match enqueue_digests(&store, &settings, &clock).await {
+            Ok(count) => tracing::info!(count, "daily follow-up digests enqueued"),
+            Err(error) => tracing::warn!(%error, "daily follow-up digests failed"),
+        }
+    }
+}
