@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use askama::Template;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
@@ -33,6 +34,22 @@ pub fn dkim(command: DkimCommand, settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(askama::Template)]
+#[template(path = "test.html", config = "src/mail/askama.toml")]
+struct TestHtml<'a> {
+    organisation: &'a str,
+    public_url: &'a str,
+    to: &'a str,
+}
+
+#[derive(askama::Template)]
+#[template(path = "test.txt", config = "src/mail/askama.toml")]
+struct TestText<'a> {
+    organisation: &'a str,
+    public_url: &'a str,
+    to: &'a str,
+}
+
 #[derive(Args, Debug)]
 pub struct SendTestArgs {
     /// Where to send the test message.
@@ -55,14 +72,18 @@ pub async fn send_test(
         cause_kind: "send_test".into(),
         cause_id: None,
         subject: "Essai de configuration de relais".into(),
-        body_text: format!(
-            "Bonjour,\n\nCe message vérifie que relais ({}) peut envoyer du courrier.\nIl n'appelle aucune réponse.\n",
-            settings.server.public_url
-        ),
-        body_html: format!(
-            "<p>Bonjour,</p><p>Ce message vérifie que relais (<a href=\"{0}\">{0}</a>) peut envoyer du courrier.</p><p>Il n'appelle aucune réponse.</p>",
-            settings.server.public_url
-        ),
+        body_text: TestText {
+            organisation: &settings.mail.from_name,
+            public_url: &settings.server.public_url,
+            to: to.as_str(),
+        }
+        .render()?,
+        body_html: TestHtml {
+            organisation: &settings.mail.from_name,
+            public_url: &settings.server.public_url,
+            to: to.as_str(),
+        }
+        .render()?,
         template_data: serde_json::json!({ "to": to.as_str() }),
         auto_submitted: true,
         ..Default::default()
