@@ -223,6 +223,25 @@ mail_test!(
         let refused = by("refuse@commune.example");
         assert_eq!(refused.state, "bounced");
         assert!(refused.last_reply.contains("550"), "{refused:?}");
+        let bounces = app
+            .store
+            .bounces_of("refuse@commune.example")
+            .await
+            .unwrap();
+        assert_eq!(
+            bounces.len(),
+            1,
+            "the refusal counts as a bounce for the address"
+        );
+        assert_eq!((bounces[0].0.as_str(), bounces[0].2), ("5.1.1", true));
+        assert!(
+            app.store
+                .bounces_of("later@commune.example")
+                .await
+                .unwrap()
+                .is_empty(),
+            "a temporary failure is never charged"
+        );
         let later = by("later@commune.example");
         assert_eq!(later.state, "queued", "a 451 is retried");
         assert!(later.last_reply.contains("451"), "{later:?}");

@@ -67,3 +67,17 @@ CREATE TABLE digest_days (
     day TEXT NOT NULL,
     PRIMARY KEY (user_id, day)
 );
+
+-- Refusals of a recipient's address: during the SMTP exchange (source 'smtp') or, later, in a delivery status
+-- notification ('dsn'). Policy rejections (5.7.x) are kept but not counted against the recipient.
+CREATE TABLE bounces (
+    id INTEGER PRIMARY KEY,
+    address TEXT NOT NULL,
+    delivery_id INTEGER REFERENCES mail_deliveries (id),
+    source TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT '',
+    reply TEXT NOT NULL,
+    counted BOOLEAN NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX bounces_address ON bounces (address, created_at);

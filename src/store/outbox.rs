@@ -261,6 +261,9 @@ impl Store {
             DeliveryOutcome::Bounced { reply } => (state::BOUNCED, reply, None, None, Some(now)),
             DeliveryOutcome::Failed { reply } => (state::FAILED, reply, None, None, Some(now)),
         };
+        if let DeliveryOutcome::Bounced { reply } = outcome {
+            return self.record_bounce(worker, delivery_id, reply, now).await;
+        }
         let updated = with_db!(&self.db, |p| sqlx::query(
             "UPDATE mail_deliveries SET state = $1, last_reply = $2,
                 next_attempt_at = COALESCE($3, next_attempt_at), sent_at = $4, finished_at = $5,
@@ -278,6 +281,58 @@ impl Store {
         .await
         .map(|r| r.rows_affected()))?;
         Ok(updated == 1)
+    }
+
+    /// A permanent refusal: the delivery ends `bounced` and the address gets a bounce, in one transaction.
+    async fn record_bounce(
+        &self,
+        worker: &str,
+        delivery_id: i64,
+        reply: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let address: Option<String> = with_tx!(&mut tx, |c| sqlx::query_scalar(
+            "UPDATE mail_deliveries SET state = 'bounced', last_reply = $1, finished_at = $2,
+                lease_until = NULL, leased_by = NULL
+             WHERE id = $3 AND leased_by = $4 AND state = 'queued' RETURNING recipient"
+        )
+        .bind(reply)
+        .bind(now)
+        .bind(delivery_id)
+        .bind(worker)
+        .fetch_optional(c)
+        .await)?;
+        let Some(address) = address else {
+            return Ok(false);
+        };
+        let status = enhanced_status(reply);
+        with_tx!(&mut tx, |c| sqlx::query(
+            "INSERT INTO bounces (address, delivery_id, source, status, reply, counted, created_at)
+             VALUES ($1, $2, 'smtp', $3, $4, $5, $6)"
+        )
+        .bind(address.to_lowercase())
+        .bind(delivery_id)
+        .bind(&status)
+        .bind(reply)
+        .bind(!status.starts_with("5.7."))
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The bounces of an address, newest first: (status, reply, counted, when).
+    pub async fn bounces_of(&self, address: &str) -> StoreResult<Vec<(String, String, bool, i64)>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT status, reply, counted, created_at FROM bounces WHERE address = $1
+             ORDER BY created_at DESC, id DESC"
+        )
+        .bind(address.to_lowercase())
+        .fetch_all(p)
+        .await)?)
     }
 
     /// Gives back deliveries `worker` claimed but did not attempt (it is stopping): due again at once, the
@@ -516,4 +571,33 @@ pub async fn claim_digest_day(tx: &mut Tx, user_id: i64, day: &str) -> StoreResu
     .map(|r| r.rows_affected())
     })?;
     Ok(inserted == 1)
+}
+
+/// The enhanced status code of an SMTP reply ("550 5.1.1 <…>" gives "5.1.1"), or "" when it has none.
+pub fn enhanced_status(reply: &str) -> String {
+    reply
+        .split_whitespace()
+        .nth(1)
+        .filter(|code| {
+            let parts: Vec<&str> = code.split('.').collect();
+            parts.len() == 3
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        })
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::enhanced_status;
+
+    #[test]
+    fn the_enhanced_status_is_read_from_the_reply() {
+        assert_eq!(enhanced_status("550 5.1.1 <a@b.example>: User unknown"), "5.1.1");
+        assert_eq!(enhanced_status("554 5.7.1 Message rejected as spam"), "5.7.1");
+        assert_eq!(enhanced_status("550 Mailbox unavailable"), "");
+        assert_eq!(enhanced_status(""), "");
+    }
 }
