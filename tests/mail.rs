@@ -21,11 +21,19 @@ struct Sink {
 
 impl Sink {
     async fn start() -> Sink {
+        Self::start_on(None).await
+    }
+
+    /// The sink on a given port (for a relay that comes back), or on a free one.
+    async fn start_on(port: Option<u16>) -> Sink {
         let dir = tempfile::tempdir().expect("sink folder");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mail/sink.py");
-        let mut process = tokio::process::Command::new("python3")
-            .arg(script)
-            .arg(dir.path())
+        let mut command = tokio::process::Command::new("python3");
+        command.arg(script).arg(dir.path());
+        if let Some(port) = port {
+            command.arg("--port").arg(port.to_string());
+        }
+        let mut process = command
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
@@ -62,7 +70,10 @@ impl Sink {
 }
 
 async fn app_sending_to(backend: Backend, sink: &Sink) -> TestApp {
-    let port = sink.port;
+    app_sending_to_port(backend, sink.port).await
+}
+
+async fn app_sending_to_port(backend: Backend, port: u16) -> TestApp {
     TestApp::spawn_with(backend, |settings| {
         settings.mail.transport = TransportKind::Smtp;
         settings.mail.from_address = "club@romeurope.example".into();
@@ -698,3 +709,93 @@ both_backends!(
         assert_eq!(app.store.list_mail_messages(10).await.unwrap().len(), 2);
     }
 );
+
+mod a_relay_down_for_hours_gets_everything_once_it_is_back_and_days_later_the_rest_fails {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // Nothing listens on `port` yet: the relay is down.
+        let app = app_sending_to_port(backend, port).await;
+        let now = app.clock.now_millis();
+        let id = app
+            .store
+            .enqueue_mail(
+                &message("Ordre du jour"),
+                &[recipient("maire@commune.example")],
+                now,
+            )
+            .await
+            .unwrap();
+        let rows = wait_for(&app, id, |rows| {
+            rows[0].attempts == 1 && !rows[0].last_reply.is_empty()
+        })
+        .await;
+        assert_eq!(rows[0].state, "queued");
+        assert!(rows[0].last_reply.contains("connexion"), "{:?}", rows[0]);
+        // Down for the first four retries (1, 5, 15 and 60 minutes later).
+        for (attempt, minutes) in [(2, 1), (3, 5), (4, 15), (5, 60)] {
+            app.clock
+                .advance(chrono::Duration::minutes(minutes) + chrono::Duration::seconds(1));
+            wait_for(&app, id, |rows| rows[0].attempts == attempt).await;
+        }
+        let rows = app.store.deliveries_of(id).await.unwrap();
+        assert_eq!(rows[0].state, "queued");
+        // The relay comes back; the next attempt, 4 hours later, delivers.
+        let sink = Sink::start_on(Some(port)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(sink.received().is_empty(), "nothing before the retry time");
+        app.clock
+            .advance(chrono::Duration::hours(4) + chrono::Duration::seconds(1));
+        let rows = wait_for(&app, id, |rows| rows[0].state == "sent").await;
+        assert_eq!(rows[0].attempts, 6);
+        assert_eq!(sink.received().len(), 1);
+        drop(sink);
+
+        // Another mail while the relay is down for good: after five days of retries it fails, with why.
+        let id = app
+            .store
+            .enqueue_mail(
+                &message("Compte rendu"),
+                &[recipient("dgs@commune.example")],
+                app.clock.now_millis(),
+            )
+            .await
+            .unwrap();
+        for _ in 0..40 {
+            let rows = app.store.deliveries_of(id).await.unwrap();
+            if rows[0].state != "queued" {
+                break;
+            }
+            let attempts = rows[0].attempts;
+            app.clock
+                .advance(chrono::Duration::hours(4) + chrono::Duration::seconds(1));
+            wait_for(&app, id, |rows| {
+                rows[0].attempts > attempts || rows[0].state != "queued"
+            })
+            .await;
+        }
+        let rows = app.store.deliveries_of(id).await.unwrap();
+        assert_eq!(rows[0].state, "failed", "{:?}", rows[0]);
+        assert!(
+            rows[0].last_reply.contains("connexion"),
+            "staff see why: {:?}",
+            rows[0]
+        );
+        app.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        run(Backend::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        run(Backend::Postgres).await
+    }
+}

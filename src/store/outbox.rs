@@ -595,8 +595,14 @@ mod tests {
 
     #[test]
     fn the_enhanced_status_is_read_from_the_reply() {
-        assert_eq!(enhanced_status("550 5.1.1 <a@b.example>: User unknown"), "5.1.1");
-        assert_eq!(enhanced_status("554 5.7.1 Message rejected as spam"), "5.7.1");
+        assert_eq!(
+            enhanced_status("550 5.1.1 <a@b.example>: User unknown"),
+            "5.1.1"
+        );
+        assert_eq!(
+            enhanced_status("554 5.7.1 Message rejected as spam"),
+            "5.7.1"
+        );
         assert_eq!(enhanced_status("550 Mailbox unavailable"), "");
         assert_eq!(enhanced_status(""), "");
     }

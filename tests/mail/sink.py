@@ -6,6 +6,7 @@ local part starts with "refuse" get 550; with "later", 451 on their first attemp
 552 on their first attempt. Stops when its standard input closes.
 
 Usage: sink.py DIR --count — for large sends: only appends each accepted recipient to DIR/recipients.log.
+Usage: sink.py DIR --port N — listens on port N instead of a free one.
 """
 import asyncio
 import os
@@ -52,10 +53,13 @@ class Sink:
 
 async def main():
     folder = sys.argv[1]
-    # aiosmtpd's controller cannot listen on port 0: ask the system for a free port first.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    if "--port" in sys.argv:
+        port = int(sys.argv[sys.argv.index("--port") + 1])
+    else:
+        # aiosmtpd's controller cannot listen on port 0: ask the system for a free port first.
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
     controller = Controller(Sink(folder, "--count" in sys.argv), hostname="127.0.0.1", port=port)
     controller.start()
     print("PORT %d" % port, flush=True)
