@@ -97,34 +97,72 @@ impl SmtpPool {
             *next = (*next).max(now) + *interval;
         }
         let idle = self.idle.lock().expect("smtp pool lock").pop();
-        let mut connection = match idle {
-            Some(connection) if !connection.has_broken() => connection,
+        let reused = idle.as_ref().is_some_and(|c| !c.has_broken());
+        let connection = match idle {
+            Some(connection) if reused => connection,
             _ => match self.connect().await {
                 Ok(connection) => connection,
                 Err(attempt) => return attempt,
             },
         };
+        match self.send_on(connection, copy).await {
+            // A kept connection the server has closed meanwhile fails before any reply: once more, fresh.
+            Err(error) if reused && error.status().is_none() => match self.connect().await {
+                Ok(connection) => self
+                    .send_on(connection, copy)
+                    .await
+                    .unwrap_or_else(|e| self.failed(&e)),
+                Err(attempt) => attempt,
+            },
+            Err(error) => self.failed(&error),
+            Ok(attempt) => attempt,
+        }
+    }
+
+    /// Sends on `connection`, keeping it for the next copy when it worked.
+    async fn send_on(
+        &self,
+        mut connection: AsyncSmtpConnection,
+        copy: &Copy,
+    ) -> Result<Attempt, lettre::transport::smtp::Error> {
         let timeout = Duration::from_secs(self.settings.timeout_seconds);
         match tokio::time::timeout(timeout, connection.send(&copy.envelope, &copy.raw)).await {
             Ok(Ok(response)) => {
                 self.idle.lock().expect("smtp pool lock").push(connection);
-                Attempt::Delivered(format!(
+                Ok(Attempt::Delivered(format!(
                     "{} {}",
                     response.code(),
                     response.message().collect::<Vec<_>>().join(" ")
-                ))
+                )))
             }
             // lettre closes a connection on any error; the next copy opens a new one.
-            Ok(Err(error)) => classify(&error),
-            Err(_) => Attempt::Temporary(format!(
+            Ok(Err(error)) => Err(error),
+            Err(_) => Ok(Attempt::Temporary(format!(
                 "pas de réponse du serveur en {} s",
                 self.settings.timeout_seconds
-            )),
+            ))),
+        }
+    }
+
+    fn failed(&self, error: &lettre::transport::smtp::Error) -> Attempt {
+        classify(error)
+    }
+
+    /// A new connection, given up after `smtp.timeout_seconds` in all (a server that accepts and never
+    /// greets must not hold a worker).
+    async fn connect(&self) -> Result<AsyncSmtpConnection, Attempt> {
+        let timeout = Duration::from_secs(self.settings.timeout_seconds);
+        match tokio::time::timeout(timeout, self.open()).await {
+            Ok(result) => result,
+            Err(_) => Err(Attempt::Temporary(format!(
+                "pas de réponse de {}:{} en {} s",
+                self.settings.host, self.settings.port, self.settings.timeout_seconds
+            ))),
         }
     }
 
     /// A new connection: TCP with `TCP_NODELAY`, EHLO, STARTTLS or implicit TLS as configured, then AUTH.
-    async fn connect(&self) -> Result<AsyncSmtpConnection, Attempt> {
+    async fn open(&self) -> Result<AsyncSmtpConnection, Attempt> {
         let smtp = &self.settings;
         let timeout = Duration::from_secs(smtp.timeout_seconds);
         let temporary = |what: &str, error: &dyn std::fmt::Display| {

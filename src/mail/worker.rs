@@ -95,12 +95,22 @@ impl Deliverer {
             {
                 Ok(claimed) => claimed,
                 Err(error) => {
+                    // Try again soon in real time: waiting on the clock for the next due delivery could
+                    // wait for a delivery that is already due.
                     tracing::warn!(%error, worker = %name, "claiming deliveries failed; trying again");
-                    Vec::new()
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                    continue;
                 }
             };
             if claimed.is_empty() {
-                let next_due = self.store.next_delivery_due().await.ok().flatten();
+                let next_due = match self.store.next_delivery_due().await {
+                    Ok(next_due) => next_due,
+                    Err(error) => {
+                        tracing::warn!(%error, worker = %name, "reading the next due delivery failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                        continue;
+                    }
+                };
                 let until = next_due.map_or(now + POLL, |due| due.clamp(now, now + POLL));
                 tokio::select! {
                     _ = &mut notified => {}
