@@ -149,14 +149,7 @@ macro_rules! mail_test {
                 ($body)(app.clone(), sink).await;
                 app.stop().await;
             }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run(Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                run(Backend::Postgres).await
-            }
+            run_on_both_databases!();
         }
     };
 }
@@ -389,15 +382,7 @@ mod dkim_signatures_verify_with_dkimpy {
         app.stop().await;
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        run(Backend::Sqlite).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        run(Backend::Postgres).await
-    }
+    run_on_both_databases!();
 }
 
 both_backends!(
@@ -801,13 +786,5 @@ mod a_relay_down_for_hours_gets_everything_once_it_is_back_and_days_later_the_re
         app.stop().await;
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        run(Backend::Sqlite).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        run(Backend::Postgres).await
-    }
+    run_on_both_databases!();
 }

@@ -22,14 +22,7 @@ macro_rules! store_test {
                 store.close().await;
                 database.drop_database().await;
             }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run(Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                run(Backend::Postgres).await
-            }
+            run_on_both_databases!();
         }
     };
 }

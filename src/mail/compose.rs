@@ -23,6 +23,22 @@ pub struct Links {
     pub unsubscribe_token: Option<String>,
 }
 
+impl Links {
+    /// The links of `delivery_id`'s copy of `message`: an unsubscribe link only on list and newsletter mail.
+    pub fn for_delivery(
+        public_url: &str,
+        unsubscribe: &super::unsubscribe::UnsubscribeKey,
+        message: &MailMessage,
+        delivery_id: i64,
+    ) -> Links {
+        Links {
+            public_url: public_url.to_string(),
+            unsubscribe_token: (!message.list_key.is_empty())
+                .then(|| unsubscribe.token(delivery_id)),
+        }
+    }
+}
+
 /// Why a copy could not be built: the recipient's address is not one (a permanent failure).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -111,10 +111,10 @@ impl SmtpPool {
                 Ok(connection) => self
                     .send_on(connection, copy)
                     .await
-                    .unwrap_or_else(|e| self.failed(&e)),
+                    .unwrap_or_else(|e| classify(&e)),
                 Err(attempt) => attempt,
             },
-            Err(error) => self.failed(&error),
+            Err(error) => classify(&error),
             Ok(attempt) => attempt,
         }
     }
@@ -142,10 +142,6 @@ impl SmtpPool {
                 self.settings.timeout_seconds
             ))),
         }
-    }
-
-    fn failed(&self, error: &lettre::transport::smtp::Error) -> Attempt {
-        classify(error)
     }
 
     /// A new connection, given up after `smtp.timeout_seconds` in all (a server that accepts and never

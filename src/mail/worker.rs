@@ -173,11 +173,7 @@ impl Deliverer {
         let dkim = self.dkim.clone();
         let delivery_for_copy = delivery.clone();
         let now = self.clock.now_millis();
-        let links = Links {
-            public_url: self.public_url.clone(),
-            unsubscribe_token: (!message.list_key.is_empty())
-                .then(|| self.unsubscribe.token(delivery.id)),
-        };
+        let links = Links::for_delivery(&self.public_url, &self.unsubscribe, &message, delivery.id);
         let built = tokio::task::spawn_blocking(move || -> Result<Copy, String> {
             let mut copy = compose(&settings, &message, &delivery_for_copy, &links, now)
                 .map_err(|e| e.to_string())?;

@@ -46,6 +46,21 @@ macro_rules! both_backends {
     };
 }
 
+/// Turns the enclosing module's `async fn run(backend: Backend)` into two tests, one per database.
+#[macro_export]
+macro_rules! run_on_both_databases {
+    () => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn sqlite() {
+            run(common::Backend::Sqlite).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn postgres() {
+            run(common::Backend::Postgres).await
+        }
+    };
+}
+
 /// A fresh database for one test; PostgreSQL databases are dropped by [`TestDatabase::drop_database`].
 pub struct TestDatabase {
     pub url: String,

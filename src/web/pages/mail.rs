@@ -116,11 +116,12 @@ async fn raw_copy(
         .delivery_as_claimed(id, delivery_id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let links = Links {
-        public_url: state.settings.server.public_url.clone(),
-        unsubscribe_token: (!message.list_key.is_empty())
-            .then(|| state.unsubscribe.token(delivery.id)),
-    };
+    let links = Links::for_delivery(
+        &state.settings.server.public_url,
+        &state.unsubscribe,
+        &message,
+        delivery.id,
+    );
     let copy = compose(
         &state.settings.mail,
         &message,
