@@ -2,10 +2,13 @@
 //! ([`transport`]: an `.eml` folder or an SMTP relay) and the delivery workers that drain the outbox
 //! ([`worker`]). Mail enters only through [`crate::store::outbox::enqueue`].
 
+pub mod builders;
 pub mod compose;
 pub mod digest;
 pub mod dkim;
+pub mod recorder;
 pub mod settings;
+pub mod smtp;
 pub mod transport;
 pub mod unsubscribe;
 pub mod worker;

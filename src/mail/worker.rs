@@ -10,15 +10,17 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
+use super::builders::CopyBuilders;
 use super::compose::{Copy, Links, compose};
 use super::dkim::DkimKeys;
+use super::recorder::OutcomeRecorder;
 use super::settings::MailSettings;
 use super::transport::{Attempt, Transport};
 use super::unsubscribe::UnsubscribeKey;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::store::Store;
-use crate::store::outbox::{ClaimedDelivery, DeliveryOutcome, MailMessage};
+use crate::store::outbox::{ClaimedDelivery, DeliveryOutcome, MailMessage, OutcomeRecord};
 
 /// The longest a worker sleeps without looking for due deliveries (milliseconds of the clock).
 pub const POLL: i64 = 5_000;
@@ -33,6 +35,10 @@ pub struct Deliverer {
     /// The signing keys, when DKIM selectors are configured.
     pub dkim: Option<Arc<DkimKeys>>,
     pub unsubscribe: UnsubscribeKey,
+    /// The threads that build and sign copies.
+    pub builders: CopyBuilders,
+    /// Writes the outcomes, several workers' to a commit.
+    pub recorder: OutcomeRecorder,
     /// Where relais is reached, for the links in copies.
     pub public_url: String,
 }
@@ -50,12 +56,14 @@ impl Deliverer {
         )?;
         let unsubscribe = UnsubscribeKey::new(&store.secret("unsubscribe").await?);
         Ok(Deliverer {
+            recorder: OutcomeRecorder::start(store.clone()),
             store,
             clock,
             settings: Arc::new(mail.clone()),
             transport: Arc::new(Transport::from_settings(mail, &settings.data_dir)?),
             dkim: dkim.map(Arc::new),
             unsubscribe,
+            builders: CopyBuilders::start(),
             public_url: settings.server.public_url.clone(),
         })
     }
@@ -125,10 +133,13 @@ impl Deliverer {
                     break;
                 }
                 let outcome = self.deliver(delivery, &mut messages).await;
-                let recorded = self
-                    .store
-                    .record_delivery(&name, delivery.id, &outcome, self.clock.now_millis())
-                    .await;
+                let record = OutcomeRecord {
+                    worker: name.clone(),
+                    delivery_id: delivery.id,
+                    outcome,
+                    at: self.clock.now_millis(),
+                };
+                let recorded = self.recorder.record(record).await;
                 match recorded {
                     Ok(true) => {}
                     Ok(false) => {
@@ -167,27 +178,29 @@ impl Deliverer {
                 Err(error) => return self.retry(delivery, format!("lecture du message : {error}")),
             },
         };
-        // Building and signing a copy is CPU work (an RSA signature is about half a millisecond): off the
-        // async threads.
+        // Building and signing a copy is CPU work (an RSA signature is a third of a millisecond): on the
+        // build threads, while this worker's task waits without holding an async thread.
         let settings = self.settings.clone();
         let dkim = self.dkim.clone();
         let delivery_for_copy = delivery.clone();
         let now = self.clock.now_millis();
         let links = Links::for_delivery(&self.public_url, &self.unsubscribe, &message, delivery.id);
-        let built = tokio::task::spawn_blocking(move || -> Result<Copy, String> {
-            let mut copy = compose(&settings, &message, &delivery_for_copy, &links, now)
-                .map_err(|e| e.to_string())?;
-            if let Some(dkim) = dkim {
-                copy.raw = dkim.sign(copy.raw)?;
-            }
-            Ok(copy)
-        })
-        .await;
+        let built = self
+            .builders
+            .run(move || -> Result<Copy, String> {
+                let mut copy = compose(&settings, &message, &delivery_for_copy, &links, now)
+                    .map_err(|e| e.to_string())?;
+                if let Some(dkim) = dkim {
+                    copy.raw = dkim.sign(copy.raw)?;
+                }
+                Ok(copy)
+            })
+            .await;
         let copy = match built {
-            Ok(Ok(copy)) => copy,
-            Ok(Err(reply)) => return DeliveryOutcome::Bounced { reply },
-            Err(error) => {
-                return self.retry(delivery, format!("préparation interrompue : {error}"));
+            Some(Ok(copy)) => copy,
+            Some(Err(reply)) => return DeliveryOutcome::Bounced { reply },
+            None => {
+                return self.retry(delivery, "préparation de la copie interrompue".into());
             }
         };
         let file_name = format!("{}-{}", delivery.message_id, delivery.id);

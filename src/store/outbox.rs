@@ -3,7 +3,7 @@
 //! [`enqueue`] is the only way mail enters relais: it writes the message and its deliveries inside the
 //! caller's transaction, so a mail exists exactly when the action that caused it was committed. Delivery
 //! workers [`Store::claim_deliveries`] with a lease, send, and record each recipient's outcome at once
-//! ([`Store::record_delivery`]); a lease that runs out (a crashed worker) makes the delivery due again.
+//! ([`Store::record_deliveries`], several workers' outcomes to a commit); a lease that runs out (a crashed worker) makes the delivery due again.
 
 use super::{Store, StoreResult, Tx, with_db, with_tx};
 
@@ -253,75 +253,26 @@ impl Store {
         outcome: &DeliveryOutcome,
         now: i64,
     ) -> StoreResult<bool> {
-        let (new_state, reply, next_attempt, sent_at, finished_at) = match outcome {
-            DeliveryOutcome::Sent { reply } => (state::SENT, reply, None, Some(now), Some(now)),
-            DeliveryOutcome::Retry { reply, retry_at } => {
-                (state::QUEUED, reply, Some(*retry_at), None, None)
-            }
-            DeliveryOutcome::Bounced { reply } => (state::BOUNCED, reply, None, None, Some(now)),
-            DeliveryOutcome::Failed { reply } => (state::FAILED, reply, None, None, Some(now)),
+        let record = OutcomeRecord {
+            worker: worker.to_owned(),
+            delivery_id,
+            outcome: outcome.clone(),
+            at: now,
         };
-        if let DeliveryOutcome::Bounced { reply } = outcome {
-            return self.record_bounce(worker, delivery_id, reply, now).await;
-        }
-        let updated = with_db!(&self.db, |p| sqlx::query(
-            "UPDATE mail_deliveries SET state = $1, last_reply = $2,
-                next_attempt_at = COALESCE($3, next_attempt_at), sent_at = $4, finished_at = $5,
-                lease_until = NULL, leased_by = NULL
-             WHERE id = $6 AND leased_by = $7 AND state = 'queued'"
-        )
-        .bind(new_state)
-        .bind(reply)
-        .bind(next_attempt)
-        .bind(sent_at)
-        .bind(finished_at)
-        .bind(delivery_id)
-        .bind(worker)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(updated == 1)
+        Ok(self.record_deliveries(std::slice::from_ref(&record)).await?[0])
     }
 
-    /// A permanent refusal: the delivery ends `bounced` and the address gets a bounce, in one transaction.
-    async fn record_bounce(
-        &self,
-        worker: &str,
-        delivery_id: i64,
-        reply: &str,
-        now: i64,
-    ) -> StoreResult<bool> {
+    /// Records several outcomes in one transaction (all or none), as [`Store::record_delivery`] does for
+    /// one: the delivery workers' copies sent at the same moment share a commit instead of queueing for the
+    /// database's write lock one by one. Returns, for each record, whether its lease was still held.
+    pub async fn record_deliveries(&self, records: &[OutcomeRecord]) -> StoreResult<Vec<bool>> {
         let mut tx = self.begin().await?;
-        let address: Option<String> = with_tx!(&mut tx, |c| sqlx::query_scalar(
-            "UPDATE mail_deliveries SET state = 'bounced', last_reply = $1, finished_at = $2,
-                lease_until = NULL, leased_by = NULL
-             WHERE id = $3 AND leased_by = $4 AND state = 'queued' RETURNING recipient"
-        )
-        .bind(reply)
-        .bind(now)
-        .bind(delivery_id)
-        .bind(worker)
-        .fetch_optional(c)
-        .await)?;
-        let Some(address) = address else {
-            return Ok(false);
-        };
-        let status = enhanced_status(reply);
-        with_tx!(&mut tx, |c| sqlx::query(
-            "INSERT INTO bounces (address, delivery_id, source, status, reply, counted, created_at)
-             VALUES ($1, $2, 'smtp', $3, $4, $5, $6)"
-        )
-        .bind(address.to_lowercase())
-        .bind(delivery_id)
-        .bind(&status)
-        .bind(reply)
-        .bind(!status.starts_with("5.7."))
-        .bind(now)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+        let mut recorded = Vec::with_capacity(records.len());
+        for record in records {
+            recorded.push(record_outcome(&mut tx, record).await?);
+        }
         tx.commit().await?;
-        Ok(true)
+        Ok(recorded)
     }
 
     /// The bounces of an address, newest first: (status, reply, counted, when).
@@ -523,6 +474,18 @@ impl Store {
 }
 
 impl Store {
+    /// How many deliveries of a message still wait for an outcome (an index range: cheap to poll).
+    pub async fn deliveries_queued(&self, message_id: i64) -> StoreResult<i64> {
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM mail_deliveries WHERE message_id = $1 AND state = 'queued'",
+            )
+            .bind(message_id)
+            .fetch_one(p)
+            .await
+        })?)
+    }
+
     /// How many deliveries of a message are in each state.
     pub async fn delivery_states(&self, message_id: i64) -> StoreResult<Vec<(String, i64)>> {
         Ok(with_db!(&self.db, |p| {
@@ -587,6 +550,65 @@ pub fn enhanced_status(reply: &str) -> String {
         })
         .unwrap_or_default()
         .to_string()
+}
+
+/// One attempt's outcome, as a worker hands it over to be recorded.
+#[derive(Debug, Clone)]
+pub struct OutcomeRecord {
+    pub worker: String,
+    pub delivery_id: i64,
+    pub outcome: DeliveryOutcome,
+    /// When the attempt ended (epoch milliseconds).
+    pub at: i64,
+}
+
+/// Writes one outcome and releases the lease, if `record.worker` still holds it. A permanent refusal also
+/// records a bounce for the address.
+async fn record_outcome(tx: &mut Tx, record: &OutcomeRecord) -> StoreResult<bool> {
+    let now = record.at;
+    let (new_state, reply, next_attempt, sent_at, finished_at) = match &record.outcome {
+        DeliveryOutcome::Sent { reply } => (state::SENT, reply, None, Some(now), Some(now)),
+        DeliveryOutcome::Retry { reply, retry_at } => {
+            (state::QUEUED, reply, Some(*retry_at), None, None)
+        }
+        DeliveryOutcome::Bounced { reply } => (state::BOUNCED, reply, None, None, Some(now)),
+        DeliveryOutcome::Failed { reply } => (state::FAILED, reply, None, None, Some(now)),
+    };
+    let address: Option<String> = with_tx!(tx, |c| sqlx::query_scalar(
+        "UPDATE mail_deliveries SET state = $1, last_reply = $2,
+            next_attempt_at = COALESCE($3, next_attempt_at), sent_at = $4, finished_at = $5,
+            lease_until = NULL, leased_by = NULL
+         WHERE id = $6 AND leased_by = $7 AND state = 'queued' RETURNING recipient"
+    )
+    .bind(new_state)
+    .bind(reply)
+    .bind(next_attempt)
+    .bind(sent_at)
+    .bind(finished_at)
+    .bind(record.delivery_id)
+    .bind(&record.worker)
+    .fetch_optional(c)
+    .await)?;
+    let Some(address) = address else {
+        return Ok(false);
+    };
+    if new_state == state::BOUNCED {
+        let status = enhanced_status(reply);
+        with_tx!(tx, |c| sqlx::query(
+            "INSERT INTO bounces (address, delivery_id, source, status, reply, counted, created_at)
+             VALUES ($1, $2, 'smtp', $3, $4, $5, $6)"
+        )
+        .bind(address.to_lowercase())
+        .bind(record.delivery_id)
+        .bind(&status)
+        .bind(reply)
+        .bind(!status.starts_with("5.7."))
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

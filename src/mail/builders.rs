@@ -1,0 +1,86 @@
+//! The threads that build and sign copies. An RSA-2048 signature is a third of a millisecond of one core, and
+//! every copy needs its own; so copies are built on a fixed set of threads, one per core, fed by all the
+//! delivery workers. Each worker's SMTP dialogue then overlaps the signing of other copies, and the number
+//! of threads (and of allocator heaps) stays bounded however many workers are configured, unlike tokio's
+//! blocking pool, which would start one thread per waiting copy.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A handle on the build threads; the threads end when the last handle is dropped.
+#[derive(Clone)]
+pub struct CopyBuilders {
+    jobs: Sender<Job>,
+}
+
+impl CopyBuilders {
+    /// One thread per core the process may use.
+    pub fn start() -> CopyBuilders {
+        let threads = std::thread::available_parallelism().map_or(2, usize::from);
+        CopyBuilders::with_threads(threads)
+    }
+
+    pub fn with_threads(threads: usize) -> CopyBuilders {
+        let (jobs, queue) = channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..threads.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("relais-build-{n}"))
+                .spawn(move || run_jobs(&queue))
+                .expect("a build thread starts");
+        }
+        CopyBuilders { jobs }
+    }
+
+    /// Runs `build` on a build thread and waits for its result; `None` if it panicked.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        build: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let (result, receive) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            // A panic drops `result`, which the waiting worker sees; the thread goes on.
+            if let Ok(value) = std::panic::catch_unwind(AssertUnwindSafe(build)) {
+                let _ = result.send(value);
+            }
+        });
+        self.jobs.send(job).ok()?;
+        receive.await.ok()
+    }
+}
+
+fn run_jobs(queue: &Mutex<Receiver<Job>>) {
+    loop {
+        // The lock is held only while waiting for the next job, never while running one.
+        let job = match queue.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(job) => job(),
+            Err(_) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn jobs_run_on_the_build_threads_and_a_panic_is_reported_not_fatal() {
+        let builders = CopyBuilders::with_threads(2);
+        let name = builders
+            .run(|| std::thread::current().name().map(str::to_owned))
+            .await;
+        assert!(name.flatten().unwrap().starts_with("relais-build-"));
+        let panicked: Option<()> = builders.run(|| panic!("boom")).await;
+        assert!(panicked.is_none());
+        let results = futures::future::join_all((0..20).map(|n| builders.run(move || n * 2))).await;
+        assert_eq!(results.into_iter().flatten().sum::<i32>(), 380);
+    }
+}
