@@ -31,6 +31,9 @@ pub struct SendArgs {
     pub workers: usize,
     #[arg(long, default_value_t = 100)]
     pub batch: i64,
+    /// Database connections (`database.max_connections`).
+    #[arg(long, default_value_t = 8)]
+    pub pool: u32,
     /// Also sign with Ed25519 (RSA-2048 always signs).
     #[arg(long)]
     pub ed25519: bool,
@@ -61,6 +64,7 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
     wait_for_port(port).await?;
 
     let mut settings = Settings::for_tests(&url, dir.path());
+    settings.database.max_connections = args.pool;
     let mail = &mut settings.mail;
     mail.transport = TransportKind::Smtp;
     mail.from_address = "club@relais-bench.example".into();

@@ -39,6 +39,23 @@ impl Links {
     }
 }
 
+/// A message with its body encoded once (quoted-printable text and HTML): every copy of a message has the
+/// same body, and encoding it was a tenth of the CPU time of a copy.
+pub struct PreparedMessage {
+    pub message: MailMessage,
+    body: MultiPart,
+}
+
+impl PreparedMessage {
+    pub fn new(message: MailMessage) -> PreparedMessage {
+        let body = MultiPart::alternative_plain_html(
+            message.body_text.clone(),
+            message.body_html.clone(),
+        );
+        PreparedMessage { message, body }
+    }
+}
+
 /// Why a copy could not be built: the recipient's address is not one (a permanent failure).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -52,11 +69,12 @@ pub fn bounce_address(settings: &MailSettings, token: &str) -> String {
 /// Builds `delivery`'s copy of `message`, dated `now` (epoch milliseconds).
 pub fn compose(
     settings: &MailSettings,
-    message: &MailMessage,
+    prepared: &PreparedMessage,
     delivery: &ClaimedDelivery,
     links: &Links,
     now: i64,
 ) -> Result<Copy, ComposeError> {
+    let message = &prepared.message;
     let from_address: Address = settings
         .from_address
         .parse()
@@ -121,10 +139,7 @@ pub fn compose(
         header("Precedence", "list".to_string());
     }
     let email = builder
-        .multipart(MultiPart::alternative_plain_html(
-            message.body_text.clone(),
-            message.body_html.clone(),
-        ))
+        .multipart(prepared.body.clone())
         .map_err(|e| ComposeError(e.to_string()))?;
     Ok(Copy {
         envelope,

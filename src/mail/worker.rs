@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::builders::CopyBuilders;
-use super::compose::{Copy, Links, compose};
+use super::compose::{Copy, Links, PreparedMessage, compose};
 use super::dkim::DkimKeys;
 use super::recorder::OutcomeRecorder;
 use super::settings::MailSettings;
@@ -20,7 +20,7 @@ use super::unsubscribe::UnsubscribeKey;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::store::Store;
-use crate::store::outbox::{ClaimedDelivery, DeliveryOutcome, MailMessage, OutcomeRecord};
+use crate::store::outbox::{ClaimedDelivery, DeliveryOutcome, OutcomeRecord};
 
 /// The longest a worker sleeps without looking for due deliveries (milliseconds of the clock).
 pub const POLL: i64 = 5_000;
@@ -88,7 +88,7 @@ impl Deliverer {
 
     async fn work(&self, name: String, stop: CancellationToken) {
         let wake = self.store.mail_wake();
-        let mut messages: HashMap<i64, Arc<MailMessage>> = HashMap::new();
+        let mut messages: HashMap<i64, Arc<PreparedMessage>> = HashMap::new();
         let lease = self.settings.lease_seconds * 1000;
         while !stop.is_cancelled() {
             let notified = wake.notified();
@@ -160,14 +160,14 @@ impl Deliverer {
     async fn deliver(
         &self,
         delivery: &ClaimedDelivery,
-        messages: &mut HashMap<i64, Arc<MailMessage>>,
+        messages: &mut HashMap<i64, Arc<PreparedMessage>>,
     ) -> DeliveryOutcome {
         let message = match messages.get(&delivery.message_id) {
             Some(message) => message.clone(),
             None => match self.store.mail_message(delivery.message_id).await {
                 Ok(Some(message)) => {
-                    let message = Arc::new(message);
-                    messages.insert(message.id, message.clone());
+                    let message = Arc::new(PreparedMessage::new(message));
+                    messages.insert(message.message.id, message.clone());
                     message
                 }
                 Ok(None) => {
@@ -184,7 +184,12 @@ impl Deliverer {
         let dkim = self.dkim.clone();
         let delivery_for_copy = delivery.clone();
         let now = self.clock.now_millis();
-        let links = Links::for_delivery(&self.public_url, &self.unsubscribe, &message, delivery.id);
+        let links = Links::for_delivery(
+            &self.public_url,
+            &self.unsubscribe,
+            &message.message,
+            delivery.id,
+        );
         let built = self
             .builders
             .run(move || -> Result<Copy, String> {

@@ -163,6 +163,11 @@ pub(crate) use scope_filter;
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Db,
+    /// Where the delivery workers claim and record. On SQLite, a pool of its own with one connection:
+    /// writes take turns on SQLite's one lock anyway, and a connection drops its page cache whenever
+    /// another connection has written, so the workers' writes spread over the main pool's connections
+    /// kept every cache cold (and each cache costs memory). On PostgreSQL, the main pool.
+    outbox_db: Db,
     generation: Arc<AtomicU64>,
     mail_wake: Arc<tokio::sync::Notify>,
 }
@@ -171,19 +176,18 @@ impl Store {
     /// Connects to `sqlite://…` (the file and its folder are created) or `postgres://…`.
     #[tracing::instrument(skip(url), fields(backend))]
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Store> {
-        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let (db, outbox_db) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             tracing::Span::current().record("backend", "postgres");
             let options = PgConnectOptions::from_str(url)?;
-            Db::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(max_connections)
-                    .acquire_timeout(Duration::from_secs(10))
-                    // A ping before every checkout doubles the round trips of a one-query
-                    // request; a dead connection still fails its query and leaves the pool.
-                    .test_before_acquire(false)
-                    .connect_with(options)
-                    .await?,
-            )
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                // A ping before every checkout doubles the round trips of a one-query
+                // request; a dead connection still fails its query and leaves the pool.
+                .test_before_acquire(false)
+                .connect_with(options)
+                .await?;
+            (Db::Postgres(pool.clone()), Db::Postgres(pool))
         } else {
             tracing::Span::current().record("backend", "sqlite");
             let options = SqliteConnectOptions::from_str(url)?
@@ -198,19 +202,24 @@ impl Store {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
             }
-            Db::Sqlite(
+            let pool = |connections: u32| {
                 SqlitePoolOptions::new()
-                    .max_connections(max_connections)
+                    .max_connections(connections)
                     .acquire_timeout(Duration::from_secs(10))
                     // A ping before every checkout doubles the round trips of a one-query
                     // request; a dead connection still fails its query and leaves the pool.
                     .test_before_acquire(false)
-                    .connect_with(options)
-                    .await?,
-            )
+            };
+            let main = pool(max_connections)
+                .connect_with(options.clone())
+                .await?;
+            // Opened only when mail is sent, once the database exists.
+            let outbox = pool(1).connect_lazy_with(options);
+            (Db::Sqlite(main), Db::Sqlite(outbox))
         };
         Ok(Store {
             db,
+            outbox_db,
             generation: Arc::default(),
             mail_wake: Arc::default(),
         })
@@ -243,7 +252,11 @@ impl Store {
 
     /// Starts a read-then-write transaction (`BEGIN IMMEDIATE` on SQLite).
     pub async fn begin(&self) -> StoreResult<Tx> {
-        let conn = match &self.db {
+        self.begin_on(&self.db).await
+    }
+
+    async fn begin_on(&self, db: &Db) -> StoreResult<Tx> {
+        let conn = match db {
             Db::Sqlite(pool) => TxConn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
         };
@@ -281,6 +294,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        with_db!(&self.outbox_db, |p| p.close().await);
         with_db!(&self.db, |p| p.close().await)
     }
 }

@@ -233,7 +233,7 @@ impl Store {
                  ORDER BY next_attempt_at, id LIMIT $4 {lock})
              RETURNING id, message_id, recipient, recipient_name, token, attempts, created_at"
         );
-        let mut claimed: Vec<ClaimedDelivery> = with_db!(&self.db, |p| sqlx::query_as(&sql)
+        let mut claimed: Vec<ClaimedDelivery> = with_db!(&self.outbox_db, |p| sqlx::query_as(&sql)
             .bind(lease_until)
             .bind(worker)
             .bind(now)
@@ -266,7 +266,7 @@ impl Store {
     /// one: the delivery workers' copies sent at the same moment share a commit instead of queueing for the
     /// database's write lock one by one. Returns, for each record, whether its lease was still held.
     pub async fn record_deliveries(&self, records: &[OutcomeRecord]) -> StoreResult<Vec<bool>> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_on(&self.outbox_db).await?;
         let mut recorded = Vec::with_capacity(records.len());
         for record in records {
             recorded.push(record_outcome(&mut tx, record).await?);
@@ -290,7 +290,7 @@ impl Store {
     /// attempt uncounted.
     pub async fn release_deliveries(&self, worker: &str, ids: &[i64]) -> StoreResult<()> {
         for id in ids {
-            with_db!(&self.db, |p| {
+            with_db!(&self.outbox_db, |p| {
                 sqlx::query(
                 "UPDATE mail_deliveries SET lease_until = NULL, leased_by = NULL, attempts = attempts - 1
                  WHERE id = $1 AND leased_by = $2 AND state = 'queued'"
@@ -307,7 +307,7 @@ impl Store {
 
     /// When the next queued delivery falls due (its retry time, or the end of its lease), if any.
     pub async fn next_delivery_due(&self) -> StoreResult<Option<i64>> {
-        Ok(with_db!(&self.db, |p| sqlx::query_scalar(
+        Ok(with_db!(&self.outbox_db, |p| sqlx::query_scalar(
             "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at
                         THEN lease_until ELSE next_attempt_at END)
              FROM mail_deliveries WHERE state = 'queued'"

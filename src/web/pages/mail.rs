@@ -9,7 +9,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
-use crate::mail::compose::{Links, compose};
+use crate::mail::compose::{Links, PreparedMessage, compose};
 use crate::store::outbox::{DeliveryRow, MailMessage, MessageSummary};
 use crate::web::AppState;
 use crate::web::auth::Session;
@@ -124,7 +124,7 @@ async fn raw_copy(
     );
     let copy = compose(
         &state.settings.mail,
-        &message,
+        &PreparedMessage::new(message),
         &delivery,
         &links,
         state.clock.now_millis(),
