@@ -16,16 +16,19 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 struct Sink {
     _process: tokio::process::Child,
     port: u16,
+    /// Whether the sink offers PIPELINING (then relais must use it).
+    pipelining: bool,
     dir: tempfile::TempDir,
 }
 
 impl Sink {
     async fn start() -> Sink {
-        Self::start_on(None).await
+        Self::start_on(None, &[]).await
     }
 
-    /// The sink on a given port (for a relay that comes back), or on a free one.
-    async fn start_on(port: Option<u16>) -> Sink {
+    /// The sink on a given port (for a relay that comes back), or on a free one, with `options` of
+    /// `sink.py` (`--no-pipelining`).
+    async fn start_on(port: Option<u16>, options: &[&str]) -> Sink {
         let dir = tempfile::tempdir().expect("sink folder");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mail/sink.py");
         let mut command = tokio::process::Command::new("python3");
@@ -33,6 +36,7 @@ impl Sink {
         if let Some(port) = port {
             command.arg("--port").arg(port.to_string());
         }
+        command.args(options);
         let mut process = command
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -49,6 +53,7 @@ impl Sink {
         Sink {
             _process: process,
             port,
+            pipelining: !options.contains(&"--no-pipelining"),
             dir,
         }
     }
@@ -141,10 +146,13 @@ fn header(raw: &str, name: &str) -> Option<String> {
 
 macro_rules! mail_test {
     ($name:ident, $body:expr) => {
+        mail_test!($name, [], $body);
+    };
+    ($name:ident, [$($option:expr),*], $body:expr) => {
         mod $name {
             use super::*;
             async fn run(backend: Backend) {
-                let sink = Sink::start().await;
+                let sink = Sink::start_on(None, &[$($option),*]).await;
                 let app = app_sending_to(backend, &sink).await;
                 ($body)(app.clone(), sink).await;
                 app.stop().await;
@@ -199,93 +207,106 @@ mail_test!(
     }
 );
 
+/// 550, 451 and 552 replies, whether the server pipelines or not (RCPT replies then come in one read).
+async fn refusals_then_retries(app: TestApp, sink: Sink) {
+    let id = app
+        .store
+        .enqueue_mail(
+            &message("Lettre d'information"),
+            &[
+                recipient("refuse@commune.example"),
+                recipient("later@commune.example"),
+                recipient("full@commune.example"),
+                recipient("ok@commune.example"),
+            ],
+            app.clock.now_millis(),
+        )
+        .await
+        .unwrap();
+    let rows = wait_for(&app, id, |rows| {
+        rows.iter()
+            .all(|r| r.state != "queued" || r.attempts == 1 && !r.last_reply.is_empty())
+    })
+    .await;
+    let by = |address: &str| {
+        rows.iter()
+            .find(|r| r.recipient == address)
+            .unwrap()
+            .clone()
+    };
+    let refused = by("refuse@commune.example");
+    assert_eq!(refused.state, "bounced");
+    assert!(refused.last_reply.contains("550"), "{refused:?}");
+    let bounces = app
+        .store
+        .bounces_of("refuse@commune.example")
+        .await
+        .unwrap();
+    assert_eq!(
+        bounces.len(),
+        1,
+        "the refusal counts as a bounce for the address"
+    );
+    assert_eq!((bounces[0].0.as_str(), bounces[0].2), ("5.1.1", true));
+    assert!(
+        app.store
+            .bounces_of("later@commune.example")
+            .await
+            .unwrap()
+            .is_empty(),
+        "a temporary failure is never charged"
+    );
+    let later = by("later@commune.example");
+    assert_eq!(later.state, "queued", "a 451 is retried");
+    assert!(later.last_reply.contains("451"), "{later:?}");
+    assert_eq!(
+        later.next_attempt_at,
+        app.clock.now_millis() + 60_000,
+        "first retry after a minute"
+    );
+    assert_eq!(by("full@commune.example").state, "queued", "552 is retried");
+    assert_eq!(by("ok@commune.example").state, "sent");
+    assert_eq!(sink.received().len(), 1);
+
+    // Nothing more happens until the test clock reaches the retry time.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(sink.received().len(), 1);
+    app.clock.advance(chrono::Duration::seconds(61));
+    let rows = wait_for(&app, id, |rows| rows.iter().all(|r| r.state != "queued")).await;
+    assert_eq!(by("refuse@commune.example").attempts, 1, "never retried");
+    let states: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.recipient.as_str(), r.state.as_str()))
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            ("refuse@commune.example", "bounced"),
+            ("later@commune.example", "sent"),
+            ("full@commune.example", "sent"),
+            ("ok@commune.example", "sent"),
+        ]
+    );
+    assert_eq!(
+        sink.received().len(),
+        3,
+        "each accepted recipient exactly once"
+    );
+    let expected = if sink.pipelining { "yes" } else { "no" };
+    for raw in sink.received() {
+        assert_eq!(header(&raw, "X-Sink-Pipelined").as_deref(), Some(expected));
+    }
+}
+
 mail_test!(
     a_550_is_a_bounce_and_a_451_is_retried_on_the_schedule,
-    |app: TestApp, sink: Sink| async move {
-        let id = app
-            .store
-            .enqueue_mail(
-                &message("Lettre d'information"),
-                &[
-                    recipient("refuse@commune.example"),
-                    recipient("later@commune.example"),
-                    recipient("full@commune.example"),
-                    recipient("ok@commune.example"),
-                ],
-                app.clock.now_millis(),
-            )
-            .await
-            .unwrap();
-        let rows = wait_for(&app, id, |rows| {
-            rows.iter()
-                .all(|r| r.state != "queued" || r.attempts == 1 && !r.last_reply.is_empty())
-        })
-        .await;
-        let by = |address: &str| {
-            rows.iter()
-                .find(|r| r.recipient == address)
-                .unwrap()
-                .clone()
-        };
-        let refused = by("refuse@commune.example");
-        assert_eq!(refused.state, "bounced");
-        assert!(refused.last_reply.contains("550"), "{refused:?}");
-        let bounces = app
-            .store
-            .bounces_of("refuse@commune.example")
-            .await
-            .unwrap();
-        assert_eq!(
-            bounces.len(),
-            1,
-            "the refusal counts as a bounce for the address"
-        );
-        assert_eq!((bounces[0].0.as_str(), bounces[0].2), ("5.1.1", true));
-        assert!(
-            app.store
-                .bounces_of("later@commune.example")
-                .await
-                .unwrap()
-                .is_empty(),
-            "a temporary failure is never charged"
-        );
-        let later = by("later@commune.example");
-        assert_eq!(later.state, "queued", "a 451 is retried");
-        assert!(later.last_reply.contains("451"), "{later:?}");
-        assert_eq!(
-            later.next_attempt_at,
-            app.clock.now_millis() + 60_000,
-            "first retry after a minute"
-        );
-        assert_eq!(by("full@commune.example").state, "queued", "552 is retried");
-        assert_eq!(by("ok@commune.example").state, "sent");
-        assert_eq!(sink.received().len(), 1);
+    refusals_then_retries
+);
 
-        // Nothing more happens until the test clock reaches the retry time.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        assert_eq!(sink.received().len(), 1);
-        app.clock.advance(chrono::Duration::seconds(61));
-        let rows = wait_for(&app, id, |rows| rows.iter().all(|r| r.state != "queued")).await;
-        assert_eq!(by("refuse@commune.example").attempts, 1, "never retried");
-        let states: Vec<(&str, &str)> = rows
-            .iter()
-            .map(|r| (r.recipient.as_str(), r.state.as_str()))
-            .collect();
-        assert_eq!(
-            states,
-            vec![
-                ("refuse@commune.example", "bounced"),
-                ("later@commune.example", "sent"),
-                ("full@commune.example", "sent"),
-                ("ok@commune.example", "sent"),
-            ]
-        );
-        assert_eq!(
-            sink.received().len(),
-            3,
-            "each accepted recipient exactly once"
-        );
-    }
+mail_test!(
+    without_pipelining_a_550_is_a_bounce_and_a_451_is_retried,
+    ["--no-pipelining"],
+    refusals_then_retries
 );
 
 /// Runs dkimpy on `raw` with the DNS records `relais dkim generate` printed.
@@ -748,7 +769,7 @@ mod a_relay_down_for_hours_gets_everything_once_it_is_back_and_days_later_the_re
         let rows = app.store.deliveries_of(id).await.unwrap();
         assert_eq!(rows[0].state, "queued");
         // The relay comes back; the next attempt, 4 hours later, delivers.
-        let sink = Sink::start_on(Some(port)).await;
+        let sink = Sink::start_on(Some(port), &[]).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(sink.received().is_empty(), "nothing before the retry time");
         app.clock

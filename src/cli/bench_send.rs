@@ -27,7 +27,7 @@ pub struct SendArgs {
     #[arg(long, default_value_t = 10_000)]
     pub copies: usize,
     /// Delivery workers, and connections to the sink.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 32)]
     pub workers: usize,
     #[arg(long, default_value_t = 100)]
     pub batch: i64,
@@ -161,7 +161,10 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
         match (cpu_before.2, cpu_after.2) {
             (Some(b), Some(a)) => {
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                format!("{:.0} %", (a - b) * 100.0 / (sent_in.as_secs_f64() * cores as f64))
+                format!(
+                    "{:.0} %",
+                    (a - b) * 100.0 / (sent_in.as_secs_f64() * cores as f64)
+                )
             }
             _ => "?".into(),
         }

@@ -48,10 +48,8 @@ pub struct PreparedMessage {
 
 impl PreparedMessage {
     pub fn new(message: MailMessage) -> PreparedMessage {
-        let body = MultiPart::alternative_plain_html(
-            message.body_text.clone(),
-            message.body_html.clone(),
-        );
+        let body =
+            MultiPart::alternative_plain_html(message.body_text.clone(), message.body_html.clone());
         PreparedMessage { message, body }
     }
 }

@@ -105,7 +105,9 @@ pub struct OpensslRsaKey {
 impl OpensslRsaKey {
     pub fn from_pkcs8_der(der: &[u8]) -> Result<OpensslRsaKey, String> {
         let key = PKey::private_key_from_pkcs8(der).map_err(|e| e.to_string())?;
-        let rsa = key.rsa().map_err(|_| "ce n'est pas une clé RSA".to_string())?;
+        let rsa = key
+            .rsa()
+            .map_err(|_| "ce n'est pas une clé RSA".to_string())?;
         if rsa.size() < 256 {
             return Err(format!("clé de {} bits : 2048 au moins", rsa.size() * 8));
         }
@@ -197,10 +199,7 @@ pub fn generate(data_dir: &Path, selector: &str, domain: &str) -> anyhow::Result
     let ed_public = Ed25519Key::from_pkcs8_der(&ed_der)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .public_key();
-    write_private(
-        &key_path(data_dir, &rsa_selector),
-        &der_to_pem(&rsa_der),
-    )?;
+    write_private(&key_path(data_dir, &rsa_selector), &der_to_pem(&rsa_der))?;
     write_private(&key_path(data_dir, &ed_selector), &der_to_pem(&ed_der))?;
     Ok(format!(
         "Enregistrements DNS (TXT) à publier :\n\

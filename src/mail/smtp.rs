@@ -83,6 +83,51 @@ impl Connection {
         if let Some(refusal) = first_refusal {
             return Err(refusal);
         }
-        self.inner.message(message).await
+        match String::from_utf8(data_block(message)) {
+            // lettre's `command` writes any text and reads one reply: the message, dot-stuffed and ended
+            // here, leaves in one write (lettre's `message` writes the end apart, and stuffs byte by byte).
+            Ok(block) => self.inner.command(Verbatim(block)).await,
+            Err(_) => self.inner.message(message).await,
+        }
+    }
+}
+
+/// Text written to the server as it is.
+struct Verbatim(String);
+
+impl std::fmt::Display for Verbatim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The message as the DATA phase carries it (RFC 5321 4.5.2): a line that starts with a dot gets another,
+/// and a line holding a single dot ends it.
+fn data_block(message: &[u8]) -> Vec<u8> {
+    let mut block = Vec::with_capacity(message.len() + 64);
+    for line in message.split_inclusive(|&byte| byte == b'\n') {
+        if line.starts_with(b".") {
+            block.push(b'.');
+        }
+        block.extend_from_slice(line);
+    }
+    if !block.ends_with(b"\r\n") {
+        block.extend_from_slice(b"\r\n");
+    }
+    block.extend_from_slice(b".\r\n");
+    block
+}
+
+#[cfg(test)]
+mod tests {
+    use super::data_block;
+
+    #[test]
+    fn lines_starting_with_a_dot_are_stuffed_and_the_block_ends_with_a_lone_dot() {
+        assert_eq!(
+            data_block(b".a\r\nb\r\n.\r\n..c"),
+            b"..a\r\nb\r\n..\r\n...c\r\n.\r\n"
+        );
+        assert_eq!(data_block(b"a\r\n"), b"a\r\n.\r\n");
     }
 }

@@ -176,7 +176,8 @@ impl Store {
     /// Connects to `sqlite://…` (the file and its folder are created) or `postgres://…`.
     #[tracing::instrument(skip(url), fields(backend))]
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Store> {
-        let (db, outbox_db) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let (db, outbox_db) = if url.starts_with("postgres://") || url.starts_with("postgresql://")
+        {
             tracing::Span::current().record("backend", "postgres");
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -210,9 +211,7 @@ impl Store {
                     // request; a dead connection still fails its query and leaves the pool.
                     .test_before_acquire(false)
             };
-            let main = pool(max_connections)
-                .connect_with(options.clone())
-                .await?;
+            let main = pool(max_connections).connect_with(options.clone()).await?;
             // Opened only when mail is sent, once the database exists.
             let outbox = pool(1).connect_lazy_with(options);
             (Db::Sqlite(main), Db::Sqlite(outbox))

@@ -233,13 +233,14 @@ impl Store {
                  ORDER BY next_attempt_at, id LIMIT $4 {lock})
              RETURNING id, message_id, recipient, recipient_name, token, attempts, created_at"
         );
-        let mut claimed: Vec<ClaimedDelivery> = with_db!(&self.outbox_db, |p| sqlx::query_as(&sql)
-            .bind(lease_until)
-            .bind(worker)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(p)
-            .await)?;
+        let mut claimed: Vec<ClaimedDelivery> =
+            with_db!(&self.outbox_db, |p| sqlx::query_as(&sql)
+                .bind(lease_until)
+                .bind(worker)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(p)
+                .await)?;
         claimed.sort_by_key(|d| d.id);
         Ok(claimed)
     }
@@ -259,20 +260,60 @@ impl Store {
             outcome: outcome.clone(),
             at: now,
         };
-        Ok(self.record_deliveries(std::slice::from_ref(&record)).await?[0])
+        Ok(self
+            .record_deliveries(std::slice::from_ref(&record))
+            .await?[0])
     }
 
-    /// Records several outcomes in one transaction (all or none), as [`Store::record_delivery`] does for
-    /// one: the delivery workers' copies sent at the same moment share a commit instead of queueing for the
+    /// Records several outcomes at once (all or none), as [`Store::record_delivery`] does for one: the
+    /// delivery workers' copies sent at the same moment share one statement instead of queueing for the
     /// database's write lock one by one. Returns, for each record, whether its lease was still held.
     pub async fn record_deliveries(&self, records: &[OutcomeRecord]) -> StoreResult<Vec<bool>> {
-        let mut tx = self.begin_on(&self.outbox_db).await?;
-        let mut recorded = Vec::with_capacity(records.len());
-        for record in records {
-            recorded.push(record_outcome(&mut tx, record).await?);
+        if records.is_empty() {
+            return Ok(Vec::new());
         }
-        tx.commit().await?;
-        Ok(recorded)
+        let values: Vec<_> = records.iter().map(outcome_columns).collect();
+        let sql = outcome_update_sql(records.len());
+        let bounced = records
+            .iter()
+            .any(|r| matches!(r.outcome, DeliveryOutcome::Bounced { .. }));
+        let updated: Vec<(i64, String)> = if bounced {
+            // A permanent refusal also records a bounce for the address: one transaction for both.
+            let mut tx = self.begin_on(&self.outbox_db).await?;
+            let updated: Vec<(i64, String)> = with_tx!(&mut tx, |c| {
+                let mut query = sqlx::query_as(&sql);
+                for v in &values {
+                    query = query.bind(v.0).bind(v.1).bind(v.2).bind(v.3);
+                    query = query.bind(v.4).bind(v.5).bind(v.6);
+                }
+                query.fetch_all(c).await
+            })?;
+            for record in records {
+                let DeliveryOutcome::Bounced { reply } = &record.outcome else {
+                    continue;
+                };
+                if let Some((_, address)) = updated.iter().find(|(id, _)| *id == record.delivery_id)
+                {
+                    insert_bounce(&mut tx, record.delivery_id, address, reply, record.at).await?;
+                }
+            }
+            tx.commit().await?;
+            updated
+        } else {
+            // One statement is atomic on its own.
+            with_db!(&self.outbox_db, |p| {
+                let mut query = sqlx::query_as(&sql);
+                for v in &values {
+                    query = query.bind(v.0).bind(v.1).bind(v.2).bind(v.3);
+                    query = query.bind(v.4).bind(v.5).bind(v.6);
+                }
+                query.fetch_all(p).await
+            })?
+        };
+        Ok(records
+            .iter()
+            .map(|r| updated.iter().any(|(id, _)| *id == r.delivery_id))
+            .collect())
     }
 
     /// The bounces of an address, newest first: (status, reply, counted, when).
@@ -562,53 +603,94 @@ pub struct OutcomeRecord {
     pub at: i64,
 }
 
-/// Writes one outcome and releases the lease, if `record.worker` still holds it. A permanent refusal also
-/// records a bounce for the address.
-async fn record_outcome(tx: &mut Tx, record: &OutcomeRecord) -> StoreResult<bool> {
-    let now = record.at;
+/// The columns an outcome writes: delivery, worker, state, reply, next attempt, sent at, finished at.
+type OutcomeColumns<'a> = (
+    i64,
+    &'a str,
+    &'static str,
+    &'a str,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+fn outcome_columns(record: &OutcomeRecord) -> OutcomeColumns<'_> {
+    let now = Some(record.at);
     let (new_state, reply, next_attempt, sent_at, finished_at) = match &record.outcome {
-        DeliveryOutcome::Sent { reply } => (state::SENT, reply, None, Some(now), Some(now)),
+        DeliveryOutcome::Sent { reply } => (state::SENT, reply, None, now, now),
         DeliveryOutcome::Retry { reply, retry_at } => {
             (state::QUEUED, reply, Some(*retry_at), None, None)
         }
-        DeliveryOutcome::Bounced { reply } => (state::BOUNCED, reply, None, None, Some(now)),
-        DeliveryOutcome::Failed { reply } => (state::FAILED, reply, None, None, Some(now)),
+        DeliveryOutcome::Bounced { reply } => (state::BOUNCED, reply, None, None, now),
+        DeliveryOutcome::Failed { reply } => (state::FAILED, reply, None, None, now),
     };
-    let address: Option<String> = with_tx!(tx, |c| sqlx::query_scalar(
-        "UPDATE mail_deliveries SET state = $1, last_reply = $2,
-            next_attempt_at = COALESCE($3, next_attempt_at), sent_at = $4, finished_at = $5,
-            lease_until = NULL, leased_by = NULL
-         WHERE id = $6 AND leased_by = $7 AND state = 'queued' RETURNING recipient"
+    (
+        record.delivery_id,
+        &record.worker,
+        new_state,
+        reply,
+        next_attempt,
+        sent_at,
+        finished_at,
     )
-    .bind(new_state)
+}
+
+/// One UPDATE for `rows` outcomes (the same on both databases): each delivery gets its outcome and loses
+/// its lease, if its worker still holds that lease. Returns the deliveries updated and their addresses.
+/// At most one outcome per worker is pending, so few distinct statements are prepared.
+fn outcome_update_sql(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|row| {
+            let n = row * 7;
+            format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6,
+                n + 7
+            )
+        })
+        .collect();
+    format!(
+        "WITH outcome (id, worker, state, reply, next_attempt_at, sent_at, finished_at) AS (VALUES {})
+         UPDATE mail_deliveries SET state = outcome.state, last_reply = outcome.reply,
+             next_attempt_at = COALESCE(outcome.next_attempt_at, mail_deliveries.next_attempt_at),
+             sent_at = outcome.sent_at, finished_at = outcome.finished_at,
+             lease_until = NULL, leased_by = NULL
+         FROM outcome
+         WHERE mail_deliveries.id = outcome.id AND mail_deliveries.leased_by = outcome.worker
+             AND mail_deliveries.state = 'queued'
+         RETURNING mail_deliveries.id, mail_deliveries.recipient",
+        values.join(", ")
+    )
+}
+
+/// A permanent refusal's bounce, counted towards disabling the address unless it is a policy refusal.
+async fn insert_bounce(
+    tx: &mut Tx,
+    delivery_id: i64,
+    address: &str,
+    reply: &str,
+    now: i64,
+) -> StoreResult<()> {
+    let status = enhanced_status(reply);
+    with_tx!(tx, |c| sqlx::query(
+        "INSERT INTO bounces (address, delivery_id, source, status, reply, counted, created_at)
+         VALUES ($1, $2, 'smtp', $3, $4, $5, $6)"
+    )
+    .bind(address.to_lowercase())
+    .bind(delivery_id)
+    .bind(&status)
     .bind(reply)
-    .bind(next_attempt)
-    .bind(sent_at)
-    .bind(finished_at)
-    .bind(record.delivery_id)
-    .bind(&record.worker)
-    .fetch_optional(c)
-    .await)?;
-    let Some(address) = address else {
-        return Ok(false);
-    };
-    if new_state == state::BOUNCED {
-        let status = enhanced_status(reply);
-        with_tx!(tx, |c| sqlx::query(
-            "INSERT INTO bounces (address, delivery_id, source, status, reply, counted, created_at)
-             VALUES ($1, $2, 'smtp', $3, $4, $5, $6)"
-        )
-        .bind(address.to_lowercase())
-        .bind(record.delivery_id)
-        .bind(&status)
-        .bind(reply)
-        .bind(!status.starts_with("5.7."))
-        .bind(now)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
-    }
-    Ok(true)
+    .bind(!status.starts_with("5.7."))
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 #[cfg(test)]

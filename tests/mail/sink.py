@@ -1,12 +1,14 @@
 """A capturing SMTP server for relais's mail tests (aiosmtpd).
 
 Usage: sink.py DIR  — listens on 127.0.0.1 on a free port, prints "PORT <n>" once ready, and writes each
-accepted message as DIR/<n>.eml (with a first line "X-Sink-Rcpt: <address>" per recipient). Recipients whose
+accepted message as DIR/<n>.eml (with a first line "X-Sink-Rcpt: <address>" per recipient, and
+"X-Sink-Pipelined: yes" when DATA had already arrived with the RCPT command). Recipients whose
 local part starts with "refuse" get 550; with "later", 451 on their first attempt and 250 after; with "full",
 552 on their first attempt. Stops when its standard input closes.
 
 Usage: sink.py DIR --count — for large sends: only appends each accepted recipient to DIR/recipients.log.
 Usage: sink.py DIR --port N — listens on port N instead of a free one.
+Usage: sink.py DIR --no-pipelining — does not offer PIPELINING (offered by default, as most servers do).
 """
 import asyncio
 import os
@@ -17,11 +19,19 @@ from aiosmtpd.controller import Controller
 
 
 class Sink:
-    def __init__(self, folder, count_only):
+    def __init__(self, folder, count_only, pipelining):
         self.folder = folder
         self.count_only = count_only
+        self.pipelining = pipelining
         self.count = 0
         self.seen = {}
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        # aiosmtpd reads commands one line at a time, so pipelined commands are answered in order.
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@")[0].lower()
@@ -34,6 +44,8 @@ class Sink:
         if local.startswith("full") and tries == 0:
             return "552 5.2.2 <%s>: Mailbox full" % address
         envelope.rcpt_tos.append(address)
+        # A pipelining client sent DATA in the same write: it waits, unread, in aiosmtpd's buffer.
+        envelope.pipelined = b"DATA" in bytes(server._reader._buffer)
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
@@ -45,6 +57,7 @@ class Sink:
         path = os.path.join(self.folder, "%06d.eml" % self.count)
         head = "".join("X-Sink-Rcpt: %s\r\n" % r for r in envelope.rcpt_tos)
         head += "X-Sink-Mail-From: %s\r\n" % envelope.mail_from
+        head += "X-Sink-Pipelined: %s\r\n" % ("yes" if getattr(envelope, "pipelined", False) else "no")
         with open(path + ".part", "wb") as f:
             f.write(head.encode() + envelope.original_content)
         os.rename(path + ".part", path)
@@ -60,7 +73,8 @@ async def main():
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-    controller = Controller(Sink(folder, "--count" in sys.argv), hostname="127.0.0.1", port=port)
+    sink = Sink(folder, "--count" in sys.argv, "--no-pipelining" not in sys.argv)
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     print("PORT %d" % port, flush=True)
     loop = asyncio.get_running_loop()
