@@ -41,6 +41,14 @@ impl CopyBuilders {
         &self,
         build: impl FnOnce() -> T + Send + 'static,
     ) -> Option<T> {
+        self.submit(build).wait().await
+    }
+
+    /// Queues `build` at once; its result is awaited later (`None` if it panicked).
+    pub fn submit<T: Send + 'static>(
+        &self,
+        build: impl FnOnce() -> T + Send + 'static,
+    ) -> Built<T> {
         let (result, receive) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             // A panic drops `result`, which the waiting worker sees; the thread goes on.
@@ -48,8 +56,20 @@ impl CopyBuilders {
                 let _ = result.send(value);
             }
         });
-        self.jobs.send(job).ok()?;
-        receive.await.ok()
+        // If the threads are gone, `result` is dropped with the job and the waiter sees `None`.
+        let _ = self.jobs.send(job);
+        Built { receive }
+    }
+}
+
+/// The result of a queued build, to await.
+pub struct Built<T> {
+    receive: tokio::sync::oneshot::Receiver<T>,
+}
+
+impl<T> Built<T> {
+    pub async fn wait(self) -> Option<T> {
+        self.receive.await.ok()
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::builders::CopyBuilders;
+use super::builders::{Built, CopyBuilders};
 use super::compose::{Copy, Links, PreparedMessage, compose};
 use super::dkim::DkimKeys;
 use super::recorder::OutcomeRecorder;
@@ -127,12 +127,22 @@ impl Deliverer {
                 }
                 continue;
             }
+            // Each copy is built while the previous one is in its SMTP dialogue, so the build threads
+            // always have work and the dialogue's wait costs no time.
+            let mut next = match claimed.first() {
+                Some(first) => Some(self.prepare(first, &mut messages).await),
+                None => None,
+            };
             for (index, delivery) in claimed.iter().enumerate() {
                 if stop.is_cancelled() {
                     self.hand_back(&name, &claimed[index..]).await;
                     break;
                 }
-                let outcome = self.deliver(delivery, &mut messages).await;
+                let prepared = next.take().expect("prepared before its turn");
+                if let Some(following) = claimed.get(index + 1) {
+                    next = Some(self.prepare(following, &mut messages).await);
+                }
+                let outcome = self.hand_over(delivery, prepared).await;
                 let record = OutcomeRecord {
                     worker: name.clone(),
                     delivery_id: delivery.id,
@@ -156,12 +166,13 @@ impl Deliverer {
         }
     }
 
-    /// One attempt at one delivery.
-    async fn deliver(
+    /// Starts building `delivery`'s copy on the build threads (without waiting for it), or says why there
+    /// is none.
+    async fn prepare(
         &self,
         delivery: &ClaimedDelivery,
         messages: &mut HashMap<i64, Arc<PreparedMessage>>,
-    ) -> DeliveryOutcome {
+    ) -> Prepared {
         let message = match messages.get(&delivery.message_id) {
             Some(message) => message.clone(),
             None => match self.store.mail_message(delivery.message_id).await {
@@ -171,15 +182,18 @@ impl Deliverer {
                     message
                 }
                 Ok(None) => {
-                    return DeliveryOutcome::Failed {
+                    return Prepared::Outcome(DeliveryOutcome::Failed {
                         reply: "message introuvable".into(),
-                    };
+                    });
                 }
-                Err(error) => return self.retry(delivery, format!("lecture du message : {error}")),
+                Err(error) => {
+                    let reply = format!("lecture du message : {error}");
+                    return Prepared::Outcome(self.retry(delivery, reply));
+                }
             },
         };
         // Building and signing a copy is CPU work (an RSA signature is a third of a millisecond): on the
-        // build threads, while this worker's task waits without holding an async thread.
+        // build threads, while this worker's task goes on without holding an async thread.
         let settings = self.settings.clone();
         let dkim = self.dkim.clone();
         let delivery_for_copy = delivery.clone();
@@ -190,17 +204,22 @@ impl Deliverer {
             &message.message,
             delivery.id,
         );
-        let built = self
-            .builders
-            .run(move || -> Result<Copy, String> {
-                let mut copy = compose(&settings, &message, &delivery_for_copy, &links, now)
-                    .map_err(|e| e.to_string())?;
-                if let Some(dkim) = dkim {
-                    copy.raw = dkim.sign(copy.raw)?;
-                }
-                Ok(copy)
-            })
-            .await;
+        Prepared::Building(self.builders.submit(move || -> Result<Copy, String> {
+            let mut copy = compose(&settings, &message, &delivery_for_copy, &links, now)
+                .map_err(|e| e.to_string())?;
+            if let Some(dkim) = dkim {
+                copy.raw = dkim.sign(copy.raw)?;
+            }
+            Ok(copy)
+        }))
+    }
+
+    /// One attempt at one delivery: waits for its copy, then hands it to the transport.
+    async fn hand_over(&self, delivery: &ClaimedDelivery, prepared: Prepared) -> DeliveryOutcome {
+        let built = match prepared {
+            Prepared::Outcome(outcome) => return outcome,
+            Prepared::Building(built) => built.wait().await,
+        };
         let copy = match built {
             Some(Ok(copy)) => copy,
             Some(Err(reply)) => return DeliveryOutcome::Bounced { reply },
@@ -234,6 +253,12 @@ impl Deliverer {
             tracing::warn!(%error, "unsent deliveries not handed back; they are due again when their lease ends");
         }
     }
+}
+
+/// A copy on its way: being built, or an outcome reached without one.
+enum Prepared {
+    Building(Built<Result<Copy, String>>),
+    Outcome(DeliveryOutcome),
 }
 
 fn at_millis(millis: i64) -> DateTime<Utc> {
