@@ -272,8 +272,15 @@ impl Store {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let values: Vec<_> = records.iter().map(outcome_columns).collect();
-        let sql = outcome_update_sql(records.len());
+        let mut values: Vec<_> = records.iter().map(outcome_columns).collect();
+        // Padded to a few sizes with rows that match no delivery (ids start at 1): each size is a
+        // statement SQLite prepares and keeps, and one per batch size held megabytes.
+        let rows = [1, 4, 16, 64, 256]
+            .into_iter()
+            .find(|&size| size >= values.len())
+            .unwrap_or(values.len());
+        values.resize(rows, (0, "", state::QUEUED, "", None, None, None));
+        let sql = outcome_update_sql(rows);
         let bounced = records
             .iter()
             .any(|r| matches!(r.outcome, DeliveryOutcome::Bounced { .. }));
@@ -637,7 +644,6 @@ fn outcome_columns(record: &OutcomeRecord) -> OutcomeColumns<'_> {
 
 /// One UPDATE for `rows` outcomes (the same on both databases): each delivery gets its outcome and loses
 /// its lease, if its worker still holds that lease. Returns the deliveries updated and their addresses.
-/// At most one outcome per worker is pending, so few distinct statements are prepared.
 fn outcome_update_sql(rows: usize) -> String {
     let values: Vec<String> = (0..rows)
         .map(|row| {
