@@ -17,6 +17,7 @@ pub mod memberships;
 pub mod organisations;
 pub mod outbox;
 pub mod people;
+pub mod subscriptions;
 pub mod targets;
 
 use std::str::FromStr;

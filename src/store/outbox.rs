@@ -423,18 +423,33 @@ impl Store {
         source: &str,
         now: i64,
     ) -> StoreResult<()> {
-        with_db!(&self.db, |p| sqlx::query(
+        let address = target.address.to_lowercase();
+        let mut tx = self.begin().await?;
+        with_tx!(&mut tx, |c| sqlx::query(
             "INSERT INTO unsubscribes (list_key, address, delivery_id, source, created_at)
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (list_key, address) DO NOTHING"
         )
         .bind(&target.list_key)
-        .bind(target.address.to_lowercase())
+        .bind(&address)
         .bind(target.delivery_id)
         .bind(source)
         .bind(now)
-        .execute(p)
+        .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
+        // The subscription, when the list is one people subscribe to, ends with it.
+        with_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE subscriptions SET state = 'unsubscribed', updated_at = $1
+             WHERE address = $2 AND state <> 'unsubscribed'
+               AND list_id = (SELECT id FROM mailing_lists WHERE list_key = $3)"
+        )
+        .bind(now)
+        .bind(&address)
+        .bind(&target.list_key)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -10,6 +10,7 @@ pub mod error;
 pub mod forms;
 pub mod metrics;
 pub mod pages;
+pub mod subscribe;
 pub mod unsubscribe;
 pub mod view;
 
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router())
         .merge(auth::router())
         .merge(unsubscribe::router())
+        .merge(subscribe::router())
         .merge(pages::router(state.clone()))
         .nest("/api/v1", api::router())
         .layer(axum::middleware::from_fn_with_state(

@@ -1,0 +1,207 @@
+//! Lists people subscribe to and their subscriptions, each with the consent that made it (date, source,
+//! legal basis, wording shown). A public subscription is double opt-in: [`Store::request_subscription`]
+//! keeps it pending and enqueues the confirmation mail in the same transaction; the link's token (only its
+//! hash is stored) makes it active through [`Store::confirm_subscription`] until it expires.
+
+use super::outbox::{NewMessage, NewRecipient, enqueue};
+use super::{Store, StoreResult, with_db, with_tx};
+
+/// A list people subscribe to.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MailingList {
+    pub id: i64,
+    pub list_key: String,
+    pub name: String,
+    pub description: String,
+    /// `announce` (the newsletter: only staff write) or `discussion`.
+    pub kind: String,
+}
+
+/// A request from the public form, once its fields are valid.
+#[derive(Debug, Clone)]
+pub struct SubscriptionRequest {
+    pub list_id: i64,
+    /// Lowercase.
+    pub address: String,
+    pub name: String,
+    /// The version of the consent wording the form showed.
+    pub wording_version: String,
+    /// SHA-256 of the confirmation link's token.
+    pub token_hash: String,
+    pub expires_at: i64,
+}
+
+/// What a request led to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubscriptionRequested {
+    /// A confirmation mail is on its way (a new subscription, or a pending or ended one asked again).
+    ConfirmationSent,
+    /// Already subscribed: nothing changes and no mail is sent.
+    AlreadyActive,
+}
+
+/// What following a confirmation link did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Confirmation {
+    Confirmed {
+        list: String,
+        address: String,
+    },
+    /// The link was followed before and the subscription is active.
+    AlreadyActive {
+        list: String,
+        address: String,
+    },
+    /// The link's time is over; the subscription stays pending.
+    Expired {
+        list: String,
+    },
+    /// The link served once, and the subscription has ended since.
+    Used,
+    Unknown,
+}
+
+impl Store {
+    pub async fn mailing_list(&self, list_key: &str) -> StoreResult<Option<MailingList>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT id, list_key, name, description, kind FROM mailing_lists WHERE list_key = $1"
+        )
+        .bind(list_key)
+        .fetch_optional(p)
+        .await)?)
+    }
+
+    /// Records a public request and enqueues `confirmation` (which carries the link) in one transaction.
+    /// Asking twice never makes two subscriptions: a pending one gets a new link, an active one is left as
+    /// it is.
+    pub async fn request_subscription(
+        &self,
+        request: &SubscriptionRequest,
+        confirmation: &NewMessage,
+        now: i64,
+    ) -> StoreResult<SubscriptionRequested> {
+        let mut tx = self.begin().await?;
+        let existing: Option<(i64, String)> = with_tx!(&mut tx, |c| sqlx::query_as(
+            "SELECT id, state FROM subscriptions WHERE list_id = $1 AND address = $2"
+        )
+        .bind(request.list_id)
+        .bind(&request.address)
+        .fetch_optional(c)
+        .await)?;
+        match existing {
+            Some((_, state)) if state == "active" || state == "bouncing" => {
+                return Ok(SubscriptionRequested::AlreadyActive);
+            }
+            Some((id, _)) => {
+                with_tx!(&mut tx, |c| {
+                    sqlx::query(
+                    "UPDATE subscriptions SET state = 'pending', name = $1, consent_at = NULL,
+                        consent_source = 'public_form', legal_basis = 'consent', wording_version = $2,
+                        confirm_token_hash = $3, confirm_expires_at = $4, updated_at = $5
+                     WHERE id = $6"
+                )
+                .bind(&request.name)
+                .bind(&request.wording_version)
+                .bind(&request.token_hash)
+                .bind(request.expires_at)
+                .bind(now)
+                .bind(id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+                })?;
+            }
+            None => {
+                // Two requests at once: the unique (list, address) key lets one insert; the other
+                // fails and the person asks again, finding the first.
+                with_tx!(&mut tx, |c| {
+                    sqlx::query(
+                    "INSERT INTO subscriptions (list_id, address, name, state, consent_source, legal_basis,
+                        wording_version, confirm_token_hash, confirm_expires_at, created_at, updated_at)
+                     VALUES ($1, $2, $3, 'pending', 'public_form', 'consent', $4, $5, $6, $7, $7)"
+                )
+                .bind(request.list_id)
+                .bind(&request.address)
+                .bind(&request.name)
+                .bind(&request.wording_version)
+                .bind(&request.token_hash)
+                .bind(request.expires_at)
+                .bind(now)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+                })?;
+            }
+        }
+        let recipient = NewRecipient {
+            address: request.address.clone(),
+            name: request.name.clone(),
+            person_id: None,
+        };
+        enqueue(&mut tx, confirmation, &[recipient], now).await?;
+        tx.commit().await?;
+        Ok(SubscriptionRequested::ConfirmationSent)
+    }
+
+    /// Follows a confirmation link (`token_hash` of its token) at `now`.
+    pub async fn confirm_subscription(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> StoreResult<Confirmation> {
+        let found: Option<(i64, String, Option<i64>, String, String)> =
+            with_db!(&self.db, |p| sqlx::query_as(
+                "SELECT s.id, s.state, s.confirm_expires_at, s.address, l.name
+                 FROM subscriptions s JOIN mailing_lists l ON l.id = s.list_id
+                 WHERE s.confirm_token_hash = $1"
+            )
+            .bind(token_hash)
+            .fetch_optional(p)
+            .await)?;
+        let Some((id, state, expires_at, address, list)) = found else {
+            return Ok(Confirmation::Unknown);
+        };
+        match state.as_str() {
+            "active" | "bouncing" => Ok(Confirmation::AlreadyActive { list, address }),
+            "pending" if expires_at.is_some_and(|at| at > now) => {
+                let updated =
+                    with_db!(&self.db, |p| {
+                        sqlx::query(
+                    "UPDATE subscriptions SET state = 'active', consent_at = $1, updated_at = $1
+                     WHERE id = $2 AND state = 'pending'"
+                )
+                .bind(now)
+                .bind(id)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected())
+                    })?;
+                if updated == 1 {
+                    Ok(Confirmation::Confirmed { list, address })
+                } else {
+                    // Confirmed meanwhile by another click.
+                    Ok(Confirmation::AlreadyActive { list, address })
+                }
+            }
+            "pending" => Ok(Confirmation::Expired { list }),
+            _ => Ok(Confirmation::Used),
+        }
+    }
+
+    /// The subscription of `address` to `list_key`: (state, consent date, consent source, wording version).
+    pub async fn subscription_of(
+        &self,
+        list_key: &str,
+        address: &str,
+    ) -> StoreResult<Option<(String, Option<i64>, String, String)>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT s.state, s.consent_at, s.consent_source, s.wording_version
+             FROM subscriptions s JOIN mailing_lists l ON l.id = s.list_id
+             WHERE l.list_key = $1 AND s.address = $2"
+        )
+        .bind(list_key)
+        .bind(address.to_lowercase())
+        .fetch_optional(p)
+        .await)?)
+    }
+}

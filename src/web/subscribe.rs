@@ -1,0 +1,281 @@
+//! Subscribing to the newsletter without an account, with double opt-in: `GET /abonnement` shows the form
+//! (name, address, the consent wording), `POST` records a pending subscription and sends a confirmation mail
+//! whose link (`/abonnement/confirmer/{token}`) expires after [`CONFIRM_HOURS`]. Following the link shows a
+//! button (mail scanners open links; only a person presses it) and the `POST` makes the subscription active.
+//!
+//! Bots are kept out without a third-party service: a field people do not see must stay empty, and the form
+//! carries the moment it was shown, signed, so a post sooner than [`FASTEST_HUMAN_MS`] after it, later than
+//! a day, or with a forged moment is refused.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+use super::AppState;
+use super::error::WebResult;
+use crate::domain::EmailAddress;
+use crate::store::outbox::NewMessage;
+use crate::store::subscriptions::{Confirmation, SubscriptionRequest, SubscriptionRequested};
+
+/// The list the public form subscribes to.
+pub const NEWSLETTER: &str = "lettre";
+/// How long a confirmation link works.
+pub const CONFIRM_HOURS: i64 = 48;
+/// The version of the consent wording of `subscribe.html`, kept with each consent; change it with the text.
+pub const WORDING_VERSION: &str = "2026-11";
+/// No person fills the form faster.
+pub const FASTEST_HUMAN_MS: i64 = 2_000;
+const FORM_VALID_MS: i64 = 24 * 3_600_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/abonnement", get(form).post(subscribe))
+        .route("/abonnement/confirmer/{token}", get(ask).post(confirm))
+}
+
+enum SubscribeState {
+    Form {
+        errors: Vec<String>,
+        name: String,
+        email: String,
+        issued: i64,
+        proof: String,
+    },
+    CheckMailbox {
+        address: String,
+    },
+    Ask,
+    Confirmed {
+        list: String,
+        address: String,
+    },
+    AlreadyActive {
+        list: String,
+        address: String,
+    },
+    Expired {
+        list: String,
+    },
+    Invalid,
+}
+
+#[derive(Template)]
+#[template(path = "subscribe.html", config = "src/web/askama.toml")]
+struct SubscribePage {
+    list: String,
+    description: String,
+    wording_version: &'static str,
+    state: SubscribeState,
+}
+
+#[derive(Template)]
+#[template(path = "subscribe_confirm.txt", config = "src/mail/askama.toml")]
+struct ConfirmText<'a> {
+    list: &'a str,
+    link: &'a str,
+    hours: i64,
+    organisation: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "subscribe_confirm.html", config = "src/mail/askama.toml")]
+struct ConfirmHtml<'a> {
+    list: &'a str,
+    link: &'a str,
+    hours: i64,
+    organisation: &'a str,
+}
+
+#[derive(Deserialize)]
+struct SubscribeForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    consent: String,
+    /// The field people do not see.
+    #[serde(default)]
+    site: String,
+    #[serde(default)]
+    issued: String,
+    #[serde(default)]
+    proof: String,
+}
+
+async fn render(state: &AppState, status: StatusCode, page: SubscribeState) -> WebResult<Response> {
+    let list = state
+        .store
+        .mailing_list(NEWSLETTER)
+        .await?
+        .ok_or(super::error::WebError::NotFound)?;
+    let page = SubscribePage {
+        list: list.name,
+        description: list.description,
+        wording_version: WORDING_VERSION,
+        state: page,
+    };
+    Ok((status, Html(page.render()?)).into_response())
+}
+
+/// The signature of the moment a form was shown.
+async fn form_proof(state: &AppState, issued: i64) -> WebResult<String> {
+    let key = state.store.secret("subscribe_form").await?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("any key length");
+    mac.update(issued.to_string().as_bytes());
+    Ok(hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn fresh_form(
+    state: &AppState,
+    errors: Vec<String>,
+    name: String,
+    email: String,
+) -> WebResult<SubscribeState> {
+    let issued = state.clock.now_millis();
+    Ok(SubscribeState::Form {
+        errors,
+        name,
+        email,
+        issued,
+        proof: form_proof(state, issued).await?,
+    })
+}
+
+async fn form(State(state): State<AppState>) -> WebResult<Response> {
+    let page = fresh_form(&state, Vec::new(), String::new(), String::new()).await?;
+    render(&state, StatusCode::OK, page).await
+}
+
+async fn subscribe(
+    State(state): State<AppState>,
+    Form(input): Form<SubscribeForm>,
+) -> WebResult<Response> {
+    let now = state.clock.now_millis();
+    let mut errors = Vec::new();
+    let issued: Option<i64> = input.issued.parse().ok();
+    let genuine = match issued {
+        Some(issued) => {
+            let expected = form_proof(&state, issued).await?;
+            let elapsed = now - issued;
+            expected == input.proof
+                && input.site.is_empty()
+                && (FASTEST_HUMAN_MS..FORM_VALID_MS).contains(&elapsed)
+        }
+        None => false,
+    };
+    if !genuine {
+        errors.push(
+            "Le formulaire n'a pas pu être vérifié (envoyé trop vite, trop tard, ou rempli \
+             automatiquement). Vérifiez vos informations et envoyez-le de nouveau."
+                .to_string(),
+        );
+    }
+    let name = input.name.trim().to_string();
+    if name.chars().count() > 200 {
+        errors.push("Le nom est trop long (200 caractères au plus).".to_string());
+    }
+    let address = match EmailAddress::parse(&input.email) {
+        Ok(address) => Some(address.as_str().to_lowercase()),
+        Err(message) => {
+            errors.push(message);
+            None
+        }
+    };
+    if input.consent != "oui" {
+        errors.push("Cochez la case pour accepter de recevoir la lettre.".to_string());
+    }
+    let (Some(address), true) = (address, errors.is_empty()) else {
+        let page = fresh_form(&state, errors, name, input.email).await?;
+        return render(&state, StatusCode::UNPROCESSABLE_ENTITY, page).await;
+    };
+    let list = state
+        .store
+        .mailing_list(NEWSLETTER)
+        .await?
+        .ok_or(super::error::WebError::NotFound)?;
+    let token = crate::security::random_token();
+    let link = format!(
+        "{}/abonnement/confirmer/{token}",
+        state.settings.server.public_url
+    );
+    let organisation = &state.settings.mail.from_name;
+    let confirmation = NewMessage {
+        kind: "subscription_confirmation".into(),
+        cause_kind: "subscription".into(),
+        subject: format!("Confirmez votre abonnement : {}", list.name),
+        body_text: ConfirmText {
+            list: &list.name,
+            link: &link,
+            hours: CONFIRM_HOURS,
+            organisation,
+        }
+        .render()?,
+        body_html: ConfirmHtml {
+            list: &list.name,
+            link: &link,
+            hours: CONFIRM_HOURS,
+            organisation,
+        }
+        .render()?,
+        template_data: serde_json::json!({ "list": list.list_key }),
+        auto_submitted: true,
+        ..Default::default()
+    };
+    let request = SubscriptionRequest {
+        list_id: list.id,
+        address: address.clone(),
+        name,
+        wording_version: WORDING_VERSION.to_string(),
+        token_hash: crate::security::sha256_hex(&token),
+        expires_at: now + CONFIRM_HOURS * 3_600_000,
+    };
+    let outcome = state
+        .store
+        .request_subscription(&request, &confirmation, now)
+        .await?;
+    // The same page either way: the form does not tell who is subscribed.
+    if outcome == SubscriptionRequested::AlreadyActive {
+        tracing::info!("subscription asked again for an active address; nothing sent");
+    }
+    render(
+        &state,
+        StatusCode::OK,
+        SubscribeState::CheckMailbox { address },
+    )
+    .await
+}
+
+async fn ask(State(state): State<AppState>, Path(_token): Path<String>) -> WebResult<Response> {
+    render(&state, StatusCode::OK, SubscribeState::Ask).await
+}
+
+async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -> WebResult<Response> {
+    let confirmation = state
+        .store
+        .confirm_subscription(
+            &crate::security::sha256_hex(&token),
+            state.clock.now_millis(),
+        )
+        .await?;
+    let (status, page) = match confirmation {
+        Confirmation::Confirmed { list, address } => {
+            (StatusCode::OK, SubscribeState::Confirmed { list, address })
+        }
+        Confirmation::AlreadyActive { list, address } => (
+            StatusCode::OK,
+            SubscribeState::AlreadyActive { list, address },
+        ),
+        Confirmation::Expired { list } => (StatusCode::GONE, SubscribeState::Expired { list }),
+        Confirmation::Used | Confirmation::Unknown => {
+            (StatusCode::NOT_FOUND, SubscribeState::Invalid)
+        }
+    };
+    render(&state, status, page).await
+}

@@ -1,0 +1,308 @@
+//! Subscribing to the newsletter from the public form, on both databases: the bot checks, the confirmation
+//! mail (read from the folder transport), the link that confirms only when its button is pressed, asking
+//! twice, an expired link, and leaving in one click from a newsletter.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestApp;
+use relais::mail::unsubscribe::UnsubscribeKey;
+use relais::store::outbox::{NewMessage, NewRecipient};
+
+/// The hidden fields of a freshly shown form.
+async fn form_fields(client: &reqwest::Client, app: &TestApp) -> (String, String) {
+    let page = client
+        .get(app.url("/abonnement"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Lettre du club"), "{page}");
+    let value = |name: &str| {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = page.find(&marker).expect("hidden field") + marker.len();
+        page[start..].split('"').next().unwrap().to_string()
+    };
+    (value("issued"), value("proof"))
+}
+
+async fn post_form(
+    client: &reqwest::Client,
+    app: &TestApp,
+    fields: &[(&str, &str)],
+) -> (u16, String) {
+    let response = client
+        .post(app.url("/abonnement"))
+        .form(fields)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// The `.eml` files the folder transport has written so far.
+fn outbox(app: &TestApp) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(app.data_dir().join("outbox")) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect()
+}
+
+/// The confirmation link's path in the first mail that carries one, waiting for the delivery workers.
+async fn confirmation_link(app: &TestApp) -> String {
+    for _ in 0..100 {
+        for raw in outbox(app) {
+            // Quoted-printable: soft line breaks removed, the link's characters need no escaping.
+            let unfolded = raw.replace("=\r\n", "");
+            if let Some(start) = unfolded.find("/abonnement/confirmer/") {
+                let link: String = unfolded[start..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || "/_-".contains(*c))
+                    .collect();
+                return link;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no confirmation mail in the outbox: {:?}", outbox(app));
+}
+
+both_backends!(
+    a_person_subscribes_confirms_from_the_mail_and_leaves_in_one_click,
+    |app: TestApp| async move {
+        let client = reqwest::Client::new();
+        let (issued, proof) = form_fields(&client, &app).await;
+        let fields = |issued: &str, proof: &str, site: &str| {
+            vec![
+                ("name", "Camille Martin".to_string()),
+                ("email", "Camille.Martin@Commune.example".to_string()),
+                ("consent", "oui".to_string()),
+                ("site", site.to_string()),
+                ("issued", issued.to_string()),
+                ("proof", proof.to_string()),
+            ]
+        };
+        let post = |v: Vec<(&'static str, String)>| {
+            let client = client.clone();
+            let app = app.clone();
+            async move {
+                let refs: Vec<(&str, &str)> = v.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                post_form(&client, &app, &refs).await
+            }
+        };
+
+        // Sent at once, as a robot does: refused, and nothing stored.
+        let (status, page) = post(fields(&issued, &proof, "")).await;
+        assert_eq!(status, 422, "{page}");
+        assert!(page.contains("trop vite"), "{page}");
+        app.clock.advance(chrono::Duration::seconds(3));
+        // The field people do not see, filled: refused.
+        let (status, _) = post(fields(&issued, &proof, "http://spam.example")).await;
+        assert_eq!(status, 422);
+        // A forged moment: refused.
+        let (status, _) = post(fields("1", &proof, "")).await;
+        assert_eq!(status, 422);
+        // No consent, a wrong address: both said.
+        let (status, page) = post(vec![
+            ("email", "pas-une-adresse".to_string()),
+            ("issued", issued.clone()),
+            ("proof", proof.clone()),
+        ])
+        .await;
+        assert_eq!(status, 422);
+        assert!(page.contains("Cochez la case"), "{page}");
+        assert!(
+            app.store
+                .subscription_of("lettre", "camille.martin@commune.example")
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        let (status, page) = post(fields(&issued, &proof, "")).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("camille.martin@commune.example"), "{page}");
+        let pending = app
+            .store
+            .subscription_of("lettre", "camille.martin@commune.example")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((pending.0.as_str(), pending.1), ("pending", None));
+
+        let link = confirmation_link(&app).await;
+        let mail = outbox(&app).remove(0);
+        assert!(
+            mail.contains("Subject: Confirmez votre abonnement"),
+            "{mail}"
+        );
+        assert!(mail.contains("Auto-Submitted: auto-generated"));
+        // Opening the link (as a mail scanner does) confirms nothing; the button does.
+        let opened = client.get(app.url(&link)).send().await.unwrap();
+        assert_eq!(opened.status(), 200);
+        assert!(opened.text().await.unwrap().contains("Je confirme"));
+        assert_eq!(
+            app.store
+                .subscription_of("lettre", "camille.martin@commune.example")
+                .await
+                .unwrap()
+                .unwrap()
+                .0,
+            "pending"
+        );
+        let confirmed = client.post(app.url(&link)).send().await.unwrap();
+        assert_eq!(confirmed.status(), 200);
+        assert!(confirmed.text().await.unwrap().contains("C'est fait"));
+        let active = app
+            .store
+            .subscription_of("lettre", "camille.martin@commune.example")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            active,
+            (
+                "active".to_string(),
+                Some(app.clock.now_millis()),
+                "public_form".to_string(),
+                "2026-11".to_string()
+            )
+        );
+        // The link again: already done.
+        let again = client.post(app.url(&link)).send().await.unwrap();
+        assert!(again.text().await.unwrap().contains("déjà confirmé"));
+
+        // Asking again: the same page, no second subscription, no second mail.
+        let (issued, proof) = form_fields(&client, &app).await;
+        app.clock.advance(chrono::Duration::seconds(3));
+        let (status, _) = post(fields(&issued, &proof, "")).await;
+        assert_eq!(status, 200);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(outbox(&app).len(), 1, "no second confirmation mail");
+
+        // A newsletter arrives; one click in the mail client ends the subscription.
+        let id = app
+            .store
+            .enqueue_mail(
+                &NewMessage {
+                    kind: "newsletter".into(),
+                    subject: "Lettre du club n° 1".into(),
+                    body_text: "Bonjour".into(),
+                    body_html: "<p>Bonjour</p>".into(),
+                    list_key: "lettre".into(),
+                    list_label: "Lettre du club".into(),
+                    list_post: "NO".into(),
+                    ..Default::default()
+                },
+                &[NewRecipient {
+                    address: "camille.martin@commune.example".into(),
+                    name: "Camille Martin".into(),
+                    person_id: None,
+                }],
+                app.clock.now_millis(),
+            )
+            .await
+            .unwrap();
+        let delivery = app.store.deliveries_of(id).await.unwrap()[0].id;
+        let key = UnsubscribeKey::new(&app.store.secret("unsubscribe").await.unwrap());
+        let response = client
+            .post(app.url(&format!("/desabonnement/{}", key.token(delivery))))
+            .body("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            app.store
+                .subscription_of("lettre", "camille.martin@commune.example")
+                .await
+                .unwrap()
+                .unwrap()
+                .0,
+            "unsubscribed"
+        );
+    }
+);
+
+both_backends!(
+    an_expired_or_unknown_confirmation_link_says_so_and_a_new_request_sends_a_new_link,
+    |app: TestApp| async move {
+        let client = reqwest::Client::new();
+        let (issued, proof) = form_fields(&client, &app).await;
+        app.clock.advance(chrono::Duration::seconds(5));
+        let fields = [
+            ("email", "dgs@commune.example"),
+            ("consent", "oui"),
+            ("issued", issued.as_str()),
+            ("proof", proof.as_str()),
+        ];
+        assert_eq!(post_form(&client, &app, &fields).await.0, 200);
+        let link = confirmation_link(&app).await;
+        app.clock.advance(chrono::Duration::hours(49));
+        let expired = client.post(app.url(&link)).send().await.unwrap();
+        assert_eq!(expired.status(), 410);
+        assert!(expired.text().await.unwrap().contains("a expiré"));
+        let unknown = client
+            .post(app.url("/abonnement/confirmer/inconnu"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unknown.status(), 404);
+        assert!(unknown.text().await.unwrap().contains("n'est pas valide"));
+
+        // Asking again sends a new link, which works; the old one stays refused.
+        let (issued, proof) = form_fields(&client, &app).await;
+        app.clock.advance(chrono::Duration::seconds(5));
+        let fields = [
+            ("email", "dgs@commune.example"),
+            ("consent", "oui"),
+            ("issued", issued.as_str()),
+            ("proof", proof.as_str()),
+        ];
+        assert_eq!(post_form(&client, &app, &fields).await.0, 200);
+        let mut new_link = link.clone();
+        for _ in 0..100 {
+            let links: Vec<String> = outbox(&app)
+                .iter()
+                .filter_map(|raw| {
+                    let unfolded = raw.replace("=\r\n", "");
+                    let start = unfolded.find("/abonnement/confirmer/")?;
+                    Some(
+                        unfolded[start..]
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || "/_-".contains(*c))
+                            .collect(),
+                    )
+                })
+                .collect();
+            if let Some(other) = links.into_iter().find(|l| *l != link) {
+                new_link = other;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_ne!(new_link, link, "a second confirmation mail");
+        assert_eq!(
+            client.post(app.url(&link)).send().await.unwrap().status(),
+            404
+        );
+        let confirmed = client.post(app.url(&new_link)).send().await.unwrap();
+        assert_eq!(confirmed.status(), 200);
+        assert_eq!(
+            app.store
+                .subscription_of("lettre", "dgs@commune.example")
+                .await
+                .unwrap()
+                .unwrap()
+                .0,
+            "active"
+        );
+    }
+);
