@@ -164,9 +164,8 @@ impl Store {
         match state.as_str() {
             "active" | "bouncing" => Ok(Confirmation::AlreadyActive { list, address }),
             "pending" if expires_at.is_some_and(|at| at > now) => {
-                let updated =
-                    with_db!(&self.db, |p| {
-                        sqlx::query(
+                let updated = with_db!(&self.db, |p| {
+                    sqlx::query(
                     "UPDATE subscriptions SET state = 'active', consent_at = $1, updated_at = $1
                      WHERE id = $2 AND state = 'pending'"
                 )
@@ -175,7 +174,7 @@ impl Store {
                 .execute(p)
                 .await
                 .map(|r| r.rows_affected())
-                    })?;
+                })?;
                 if updated == 1 {
                     Ok(Confirmation::Confirmed { list, address })
                 } else {
