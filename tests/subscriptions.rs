@@ -306,3 +306,109 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    staff_subscribe_the_contacts_of_a_stage_and_see_why_each_person_receives_the_letter,
+    |app: TestApp| async move {
+        let staff = app.logged_in(relais::domain::Role::Staff, &[]).await;
+        let marseille = app.add_target("13055").await;
+        let lyon = app.add_target("69123").await;
+        for (target, name, email) in [
+            (marseille, "Nadia Benali", "Nadia.Benali@marseille.example"),
+            (marseille, "Paul Roche", "paul.roche@marseille.example"),
+            (lyon, "Léa Morel", "lea.morel@lyon.example"),
+        ] {
+            let response = staff
+                .post_form(
+                    &format!("/targets/{target}/contacts"),
+                    &[("full_name", name), ("function", "élu·e"), ("email", email)],
+                )
+                .await;
+            assert_eq!(response.status(), 303);
+        }
+        let response = staff
+            .post_form(
+                &format!("/targets/{marseille}/stage"),
+                &[("stage", "contacted")],
+            )
+            .await;
+        assert_eq!(response.status(), 303);
+        // Paul left the letter from an earlier mail: he is not subscribed again.
+        let client = reqwest::Client::new();
+        let id = app
+            .store
+            .enqueue_mail(
+                &NewMessage {
+                    kind: "newsletter".into(),
+                    subject: "Lettre du club n° 0".into(),
+                    body_text: "Bonjour".into(),
+                    body_html: "<p>Bonjour</p>".into(),
+                    list_key: "lettre".into(),
+                    list_label: "Lettre du club".into(),
+                    list_post: "NO".into(),
+                    ..Default::default()
+                },
+                &[NewRecipient {
+                    address: "paul.roche@marseille.example".into(),
+                    name: "Paul Roche".into(),
+                    person_id: None,
+                }],
+                app.clock.now_millis(),
+            )
+            .await
+            .unwrap();
+        let delivery = app.store.deliveries_of(id).await.unwrap()[0].id;
+        let key = UnsubscribeKey::new(&app.store.secret("unsubscribe").await.unwrap());
+        let response = client
+            .post(app.url(&format!("/desabonnement/{}", key.token(delivery))))
+            .body("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+
+        let viewer = app.logged_in(relais::domain::Role::Viewer, &[]).await;
+        assert_eq!(viewer.get("/abonnes").await.status(), 403);
+        let response = viewer
+            .post_form("/abonnes", &[("selection", "contacted")])
+            .await;
+        assert_eq!(response.status(), 403);
+
+        let response = staff
+            .post_form("/abonnes", &[("selection", "contacted")])
+            .await;
+        assert_eq!(response.status(), 200);
+        let page = response.text().await.unwrap();
+        // Nadia and the contact the target was made with; not Paul. (Askama writes ' as &#39;.)
+        assert!(
+            page.contains("2 contact(s) de l&#39;étape « Contactée » abonné(s)"),
+            "{page}"
+        );
+        assert!(page.contains("nadia.benali@marseille.example"), "{page}");
+        assert!(
+            page.contains("ajout par l&#39;équipe, intérêt légitime"),
+            "{page}"
+        );
+        assert!(!page.contains("lea.morel@lyon.example"), "another stage");
+        assert_eq!(
+            app.store
+                .subscription_of("lettre", "paul.roche@marseille.example")
+                .await
+                .unwrap(),
+            None,
+            "who left is not subscribed again"
+        );
+        // Once more: nobody is added twice.
+        let page = staff
+            .post_form("/abonnes", &[("selection", "contacted")])
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("0 contact(s)"), "{page}");
+        let response = staff
+            .post_form("/abonnes", &[("selection", "nulle-part")])
+            .await;
+        assert_eq!(response.status(), 400);
+    }
+);

@@ -31,6 +31,29 @@ pub struct SubscriptionRequest {
     pub expires_at: i64,
 }
 
+/// Whose contacts staff subscribe in one step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ContactSelection {
+    /// The people of the collectivities at this stage of the pipeline.
+    Stage(crate::domain::Stage),
+    /// The people of every member organisation.
+    Members,
+}
+
+/// A subscription as staff see it, with why it exists.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SubscriberRow {
+    pub address: String,
+    pub name: String,
+    pub state: String,
+    pub mode: String,
+    pub consent_at: Option<i64>,
+    pub consent_source: String,
+    pub legal_basis: String,
+    pub wording_version: String,
+    pub updated_at: i64,
+}
+
 /// What a request led to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SubscriptionRequested {
@@ -202,5 +225,62 @@ impl Store {
         .bind(address.to_lowercase())
         .fetch_optional(p)
         .await)?)
+    }
+
+    /// Subscribes the contacts of `selection` (their first address each) on staff's initiative: active at
+    /// once, consent source `staff`, legal basis legitimate interest (they can leave in one click). An
+    /// address already subscribed, pending, or that ever left the list is left alone. Returns how many
+    /// were added.
+    pub async fn subscribe_contacts(
+        &self,
+        list: &MailingList,
+        selection: ContactSelection,
+        now: i64,
+    ) -> StoreResult<u64> {
+        let (condition, stage) = match selection {
+            ContactSelection::Stage(stage) => (
+                "p.organisation_id IN (SELECT organisation_id FROM targets WHERE stage = $3)",
+                stage.as_str(),
+            ),
+            ContactSelection::Members => (
+                "p.organisation_id IN (SELECT organisation_id FROM memberships) AND $3 = $3",
+                "",
+            ),
+        };
+        let sql = format!(
+            "INSERT INTO subscriptions (list_id, address, name, person_id, state, consent_at, consent_source,
+                legal_basis, wording_version, created_at, updated_at)
+             SELECT $1, e.address, p.full_name, p.id, 'active', $2, 'staff', 'legitimate_interest', '', $2, $2
+             FROM people p
+             JOIN (SELECT person_id, LOWER(MIN(email)) AS address FROM person_emails GROUP BY person_id) e
+               ON e.person_id = p.id
+             WHERE {condition}
+               AND NOT EXISTS (SELECT 1 FROM unsubscribes u WHERE u.list_key = $4 AND u.address = e.address)
+             ORDER BY p.id
+             ON CONFLICT (list_id, address) DO NOTHING"
+        );
+        let added = with_db!(&self.db, |p| sqlx::query(&sql)
+            .bind(list.id)
+            .bind(now)
+            .bind(stage)
+            .bind(&list.list_key)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(added)
+    }
+
+    /// The subscriptions of a list, newest change first.
+    pub async fn subscribers(&self, list_id: i64) -> StoreResult<Vec<SubscriberRow>> {
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_as(
+            "SELECT address, name, state, mode, consent_at, consent_source, legal_basis, wording_version,
+                updated_at
+             FROM subscriptions WHERE list_id = $1 ORDER BY updated_at DESC, id DESC"
+        )
+        .bind(list_id)
+        .fetch_all(p)
+        .await
+        })?)
     }
 }

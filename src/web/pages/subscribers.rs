@@ -1,0 +1,133 @@
+//! "Abonnés": who receives the newsletter and why — state, delivery mode, and the consent behind each
+//! subscription (when, from where, on which legal basis, after which wording) — and subscribing the
+//! contacts of a pipeline stage or of every member in one step. Staff and admins only: it shows addresses.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::response::Html;
+use axum::routing::get;
+
+use crate::domain::Stage;
+use crate::store::subscriptions::{ContactSelection, MailingList, SubscriberRow};
+use crate::web::AppState;
+use crate::web::auth::Session;
+use crate::web::error::{WebError, WebResult};
+use crate::web::subscribe::NEWSLETTER;
+use crate::web::view::{Chrome, french_datetime};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/abonnes", get(show).post(subscribe_contacts))
+}
+
+/// French names of the subscription states.
+pub fn state_label(state: &str) -> &'static str {
+    match state {
+        "pending" => "en attente de confirmation",
+        "active" => "abonné",
+        "unsubscribed" => "désabonné",
+        "bouncing" => "adresse en échec",
+        "disabled" => "suspendu",
+        _ => "inconnu",
+    }
+}
+
+/// Why a subscription exists, in words.
+pub fn reason(row: &SubscriberRow) -> String {
+    let source = match row.consent_source.as_str() {
+        "public_form" => "formulaire public",
+        "staff" => "ajout par l'équipe",
+        "import" => "import",
+        "onboarding" => "adhésion",
+        other => other,
+    };
+    let basis = match row.legal_basis.as_str() {
+        "consent" => "consentement",
+        "legitimate_interest" => "intérêt légitime",
+        other => other,
+    };
+    let when = row
+        .consent_at
+        .map_or("pas encore confirmé".to_string(), french_datetime);
+    let wording = if row.wording_version.is_empty() {
+        String::new()
+    } else {
+        format!(", texte {}", row.wording_version)
+    };
+    format!("{source}, {basis} ({when}{wording})")
+}
+
+#[derive(Template)]
+#[template(path = "subscribers.html", config = "src/web/askama.toml")]
+struct SubscribersPage {
+    chrome: Chrome,
+    list: MailingList,
+    rows: Vec<SubscriberRow>,
+    active: usize,
+    stages: &'static [Stage],
+    notice: String,
+}
+
+async fn page(session: &Session, state: &AppState, notice: String) -> WebResult<Html<String>> {
+    let list = state
+        .store
+        .mailing_list(NEWSLETTER)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let rows = state.store.subscribers(list.id).await?;
+    let page = SubscribersPage {
+        chrome: Chrome::new(session, "subscribers", "Abonnés"),
+        active: rows.iter().filter(|r| r.state == "active").count(),
+        list,
+        rows,
+        stages: Stage::ALL,
+        notice,
+    };
+    Ok(Html(page.render()?))
+}
+
+async fn show(session: Session, State(state): State<AppState>) -> WebResult<Html<String>> {
+    session.require_staff()?;
+    page(&session, &state, String::new()).await
+}
+
+#[derive(serde::Deserialize)]
+struct SelectionForm {
+    selection: String,
+}
+
+async fn subscribe_contacts(
+    session: Session,
+    State(state): State<AppState>,
+    Form(form): Form<SelectionForm>,
+) -> WebResult<Html<String>> {
+    session.require_staff()?;
+    let (selection, described) = if form.selection == "members" {
+        (ContactSelection::Members, "des membres".to_string())
+    } else {
+        let stage = Stage::parse(&form.selection).ok_or_else(|| {
+            WebError::BadRequest(format!(
+                "« {} » n'est ni une étape ni « membres ».",
+                form.selection
+            ))
+        })?;
+        (
+            ContactSelection::Stage(stage),
+            format!("de l'étape « {} »", stage.label()),
+        )
+    };
+    let list = state
+        .store
+        .mailing_list(NEWSLETTER)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let added = state
+        .store
+        .subscribe_contacts(&list, selection, state.clock.now_millis())
+        .await?;
+    let notice = format!(
+        "{added} contact(s) {described} abonné(s). Les personnes déjà abonnées, en attente ou \
+         désabonnées n'ont pas été modifiées."
+    );
+    page(&session, &state, notice).await
+}
