@@ -100,6 +100,7 @@ fn page_routes(target: i64, person: i64, organisation: i64) -> Vec<String> {
         "/access".into(),
         "/audit".into(),
         "/courriers".into(),
+        "/abonnes".into(),
         "/import".into(),
         "/referential/search?q=lyon".into(),
         "/targets/export?format=csv".into(),
@@ -253,7 +254,9 @@ both_backends!(
         for path in page_routes(target, person, organisation) {
             let expected = match path.as_str() {
                 // The form that adds a target is a write: its button is hidden from viewers too.
-                "/access" | "/audit" | "/courriers" | "/import" | "/targets/new" => 403,
+                "/access" | "/audit" | "/courriers" | "/abonnes" | "/import" | "/targets/new" => {
+                    403
+                }
                 _ => 200,
             };
             assert_eq!(viewer.get(&path).await.status(), expected, "GET {path}");
@@ -305,7 +308,14 @@ both_backends!(
             (Role::Admin, "Appel de l'administratrice"),
         ] {
             let person = app.logged_in(role, &[]).await;
-            for path in ["/access", "/audit", "/courriers", "/import", "/targets/new"] {
+            for path in [
+                "/access",
+                "/audit",
+                "/courriers",
+                "/abonnes",
+                "/import",
+                "/targets/new",
+            ] {
                 assert_eq!(person.get(path).await.status(), 200, "{role:?} GET {path}");
             }
             let response = person
@@ -707,7 +717,7 @@ both_backends!(
     a_relay_cannot_open_the_access_audit_mail_or_import_pages,
     |app: common::TestApp| async move {
         let relay = app.logged_in(Role::Relay, &["13"]).await;
-        for path in ["/access", "/audit", "/courriers", "/import"] {
+        for path in ["/access", "/audit", "/courriers", "/abonnes", "/import"] {
             assert_eq!(relay.get(path).await.status(), 403, "GET {path}");
         }
         let response = relay
