@@ -187,33 +187,83 @@ both_backends!(
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(outbox(&app).len(), 1, "no second confirmation mail");
 
-        // A newsletter arrives; one click in the mail client ends the subscription.
-        let id = app
-            .store
-            .enqueue_mail(
-                &NewMessage {
-                    kind: "newsletter".into(),
-                    subject: "Lettre du club n° 1".into(),
-                    body_text: "Bonjour".into(),
-                    body_html: "<p>Bonjour</p>".into(),
-                    list_key: "lettre".into(),
-                    list_label: "Lettre du club".into(),
-                    list_post: "NO".into(),
-                    ..Default::default()
-                },
-                &[NewRecipient {
-                    address: "camille.martin@commune.example".into(),
-                    name: "Camille Martin".into(),
-                    person_id: None,
-                }],
-                app.clock.now_millis(),
-            )
+        // Staff write an issue with two items and send it; the subscriber receives it.
+        let staff = app.logged_in(relais::domain::Role::Staff, &[]).await;
+        let first = send_issue(
+            &app,
+            &staff,
+            "n° 1 — décembre",
+            &[
+                (
+                    "legal",
+                    "Circulaire du 1er décembre",
+                    "Voir le [texte](https://legifrance.example/c1).",
+                ),
+                (
+                    "figures",
+                    "1 234 personnes",
+                    "Selon le **recensement** de l'année.",
+                ),
+            ],
+        )
+        .await;
+        let copies = newsletter_copies(&app, first).await;
+        assert_eq!(copies.len(), 1, "one subscriber, one copy");
+        let copy = &copies[0];
+        assert!(copy.contains("camille.martin@commune.example"), "{copy}");
+        assert!(copy.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+        let unfolded = copy.replace("=\r\n", "");
+        assert!(unfolded.contains("Circulaire du 1er d"), "{unfolded}");
+        assert!(
+            unfolded.contains(&format!("/lettre/archives/{first}")),
+            "view in a browser"
+        );
+
+        // Its archive page is public; the feed lists it.
+        let archive = client
+            .get(app.url("/lettre/archives"))
+            .send()
             .await
             .unwrap();
-        let delivery = app.store.deliveries_of(id).await.unwrap()[0].id;
-        let key = UnsubscribeKey::new(&app.store.secret("unsubscribe").await.unwrap());
+        assert!(archive.text().await.unwrap().contains("n° 1 — décembre"));
+        let page = client
+            .get(app.url(&format!("/lettre/archives/{first}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let page = page.text().await.unwrap();
+        assert!(
+            page.contains("<a href=\"https://legifrance.example/c1\">texte</a>"),
+            "{page}"
+        );
+        let feed = client
+            .get(app.url("/lettre/archives.atom"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            feed.headers()["content-type"],
+            "application/atom+xml; charset=utf-8"
+        );
+        assert!(
+            feed.text()
+                .await
+                .unwrap()
+                .contains(&format!("/lettre/archives/{first}</id>"))
+        );
+
+        // One click in the mail client, from the issue's own header, ends the subscription.
+        let header_line = copy
+            .replace("\r\n ", " ")
+            .lines()
+            .find(|l| l.starts_with("List-Unsubscribe:"))
+            .unwrap()
+            .to_string();
+        let start = header_line.find("/desabonnement/").unwrap();
+        let path = header_line[start..].split('>').next().unwrap().to_string();
         let response = client
-            .post(app.url(&format!("/desabonnement/{}", key.token(delivery))))
+            .post(app.url(&path))
             .body("List-Unsubscribe=One-Click")
             .send()
             .await
@@ -228,8 +278,104 @@ both_backends!(
                 .0,
             "unsubscribed"
         );
+        // The next issue does not go to them.
+        let second = send_issue(&app, &staff, "n° 2", &[("other", "Brève", "")]).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(newsletter_copies(&app, second).await.is_empty());
+        let page = staff.get_text(&format!("/lettre/numeros/{second}")).await;
+        assert!(page.contains("à 0 abonné(s)"), "{page}");
+        let page = staff.get_text(&format!("/lettre/numeros/{first}")).await;
+        assert!(page.contains("à 1 abonné(s)"), "{page}");
     }
 );
+
+/// Staff add `items` (category, title, Markdown), gather them into an issue, try to send it before it is
+/// ready (refused), mark it ready and send it twice (sent once). Returns the issue's id.
+async fn send_issue(
+    app: &TestApp,
+    staff: &common::Staff,
+    title: &str,
+    items: &[(&str, &str, &str)],
+) -> i64 {
+    for (category, item_title, body) in items {
+        let response = staff
+            .post_form(
+                "/lettre/elements",
+                &[
+                    ("category", category),
+                    ("title", item_title),
+                    ("body", body),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 303);
+    }
+    let pending = app.store.unassigned_items().await.unwrap();
+    assert_eq!(pending.len(), items.len());
+    let ids: Vec<String> = pending.iter().map(|i| i.id.to_string()).collect();
+    let mut fields: Vec<(&str, &str)> = vec![("title", title)];
+    fields.extend(ids.iter().map(|id| ("item", id.as_str())));
+    let response = staff.post_form("/lettre/numeros", &fields).await;
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let id: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
+    let preview = staff.get_text(&location).await;
+    assert!(preview.contains("Version HTML") && preview.contains("Version texte"));
+    for (_, item_title, _) in items {
+        assert!(preview.contains(item_title), "{preview}");
+    }
+    let refused = staff
+        .post_form(&format!("/lettre/numeros/{id}/envoi"), &[])
+        .await;
+    assert_eq!(refused.status(), 400, "a draft is never sent");
+    let response = staff
+        .post_form(&format!("/lettre/numeros/{id}/pret"), &[("ready", "oui")])
+        .await;
+    assert_eq!(response.status(), 303);
+    for _ in 0..2 {
+        let response = staff
+            .post_form(&format!("/lettre/numeros/{id}/envoi"), &[])
+            .await;
+        assert_eq!(response.status(), 303);
+    }
+    let page = staff.get_text(&format!("/lettre/numeros/{id}")).await;
+    assert!(page.contains("envoyé le"), "{page}");
+    id
+}
+
+/// The copies of an issue the folder transport has written, once its deliveries have ended.
+async fn newsletter_copies(app: &TestApp, issue: i64) -> Vec<String> {
+    let messages = app.store.list_mail_messages(100).await.unwrap();
+    let ids: Vec<i64> = messages
+        .iter()
+        .filter(|m| m.kind == "newsletter")
+        .map(|m| m.id)
+        .collect();
+    let mut copies = Vec::new();
+    for id in ids {
+        let Some(found) = app.store.mail_message(id).await.unwrap() else {
+            continue;
+        };
+        if found.cause_id != Some(issue) {
+            continue;
+        }
+        for _ in 0..100 {
+            let rows = app.store.deliveries_of(id).await.unwrap();
+            if rows.iter().all(|r| r.state != "queued") {
+                for row in rows {
+                    let path = app
+                        .data_dir()
+                        .join("outbox")
+                        .join(format!("{id}-{}.eml", row.id));
+                    copies.push(std::fs::read_to_string(path).unwrap());
+                }
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    copies
+}
 
 both_backends!(
     an_expired_or_unknown_confirmation_link_says_so_and_a_new_request_sends_a_new_link,

@@ -6,6 +6,7 @@ pub mod builders;
 pub mod compose;
 pub mod digest;
 pub mod dkim;
+pub mod newsletter;
 pub mod recorder;
 pub mod settings;
 pub mod smtp;

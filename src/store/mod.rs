@@ -14,6 +14,7 @@ pub mod dashboard;
 pub mod dossier;
 pub mod import;
 pub mod memberships;
+pub mod newsletter;
 pub mod organisations;
 pub mod outbox;
 pub mod people;

@@ -3,6 +3,7 @@
 //! `/metrics`). One router per resource, merged here; one state shared by all.
 
 pub mod api;
+pub mod archive;
 pub mod assets;
 pub mod auth;
 pub mod cache;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(unsubscribe::router())
         .merge(subscribe::router())
+        .merge(archive::router())
         .merge(pages::router(state.clone()))
         .nest("/api/v1", api::router())
         .layer(axum::middleware::from_fn_with_state(

@@ -9,6 +9,7 @@ mod directory;
 pub use directory::organisation_kind_label;
 mod import;
 mod mail;
+mod newsletter;
 mod subscribers;
 mod target;
 mod targets;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(import::router())
         .merge(mail::router())
         .merge(subscribers::router())
+        .merge(newsletter::router())
         .merge(super::auth::logout_router())
         .route("/referential/search", get(complete_collectivity))
         .route_layer(axum::middleware::from_fn_with_state(state, csrf_guard))

@@ -1,0 +1,135 @@
+//! An issue of the newsletter as a mail: its items grouped by category, Markdown turned into HTML (raw HTML
+//! in an item is shown as text, never passed through) and kept as written for the text part; list headers
+//! and the one-click unsubscribe come from the outbox like every list mail.
+
+use askama::Template;
+use pulldown_cmark::{Event, Options, Parser, html};
+
+use crate::store::newsletter::{Issue, Item, category_label};
+use crate::store::outbox::NewMessage;
+use crate::store::subscriptions::MailingList;
+
+/// One item as the templates show it.
+pub struct ShownItem {
+    pub category: &'static str,
+    /// Whether this item opens a new category.
+    pub first_of_category: bool,
+    pub title: String,
+    pub body_text: String,
+    pub body_html: String,
+}
+
+#[derive(Template)]
+#[template(path = "newsletter.html", config = "src/mail/askama.toml")]
+pub struct IssueHtml<'a> {
+    pub list: &'a str,
+    pub title: &'a str,
+    pub items: &'a [ShownItem],
+    pub archive_url: &'a str,
+    pub subscribe_url: &'a str,
+    pub organisation: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "newsletter.txt", config = "src/mail/askama.toml")]
+pub struct IssueText<'a> {
+    pub list: &'a str,
+    pub title: &'a str,
+    pub items: &'a [ShownItem],
+    pub archive_url: &'a str,
+    pub subscribe_url: &'a str,
+    pub organisation: &'a str,
+}
+
+/// Markdown to HTML; HTML written in the Markdown is escaped.
+pub fn markdown_html(markdown: &str) -> String {
+    let parser =
+        Parser::new_ext(markdown, Options::ENABLE_STRIKETHROUGH).map(|event| match event {
+            Event::Html(text) | Event::InlineHtml(text) => Event::Text(text),
+            other => other,
+        });
+    let mut out = String::new();
+    html::push_html(&mut out, parser);
+    out
+}
+
+pub fn shown_items(items: &[Item]) -> Vec<ShownItem> {
+    let mut previous = "";
+    items
+        .iter()
+        .map(|item| {
+            let first = item.category != previous;
+            previous = &item.category;
+            ShownItem {
+                category: category_label(&item.category),
+                first_of_category: first,
+                title: item.title.clone(),
+                body_text: item.body.trim().to_string(),
+                body_html: markdown_html(&item.body),
+            }
+        })
+        .collect()
+}
+
+/// The issue's mail, as every subscriber receives it.
+pub fn issue_message(
+    list: &MailingList,
+    issue: &Issue,
+    items: &[Item],
+    public_url: &str,
+    organisation: &str,
+) -> Result<NewMessage, askama::Error> {
+    let shown = shown_items(items);
+    let archive_url = format!("{public_url}/lettre/archives/{}", issue.id);
+    let subscribe_url = format!("{public_url}/abonnement");
+    let html = IssueHtml {
+        list: &list.name,
+        title: &issue.title,
+        items: &shown,
+        archive_url: &archive_url,
+        subscribe_url: &subscribe_url,
+        organisation,
+    }
+    .render()?;
+    let text = IssueText {
+        list: &list.name,
+        title: &issue.title,
+        items: &shown,
+        archive_url: &archive_url,
+        subscribe_url: &subscribe_url,
+        organisation,
+    }
+    .render()?;
+    Ok(NewMessage {
+        kind: "newsletter".into(),
+        cause_kind: "newsletter_issue".into(),
+        cause_id: Some(issue.id),
+        subject: format!("{} : {}", list.name, issue.title),
+        body_text: text,
+        body_html: html,
+        template_data: serde_json::json!({ "issue": issue.id }),
+        auto_submitted: false,
+        list_key: list.list_key.clone(),
+        list_label: list.name.clone(),
+        list_post: "NO".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::markdown_html;
+
+    #[test]
+    fn markdown_becomes_html_and_raw_html_is_shown_as_text() {
+        let html = markdown_html(
+            "**Décret** du 1er juin : [texte](https://legifrance.example/1)\n\n<script>x</script>",
+        );
+        assert!(html.contains("<strong>Décret</strong>"), "{html}");
+        assert!(
+            html.contains("<a href=\"https://legifrance.example/1\">texte</a>"),
+            "{html}"
+        );
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+    }
+}

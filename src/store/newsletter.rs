@@ -1,0 +1,257 @@
+//! Newsletter issues and their items. Staff collect items at any time; an issue gathers some of them, is
+//! marked ready, and [`Store::send_issue`] sends it once: the conditional update from `ready` to `sent`
+//! and the enqueueing of its mail to every active subscriber share one transaction, so two clicks, two
+//! instances or a crash in between never send an issue twice or lose it.
+
+use super::outbox::{NewMessage, NewRecipient, enqueue};
+use super::{Store, StoreResult, with_db, with_tx};
+
+/// The categories of an item, with their French names, in the order an issue shows them.
+pub const CATEGORIES: [(&str, &str); 6] = [
+    ("legal", "Actualité juridique"),
+    ("figures", "Chiffres clés"),
+    ("practice", "Bonne pratique"),
+    ("meeting", "Prochaine rencontre"),
+    ("resource", "Nouvelle ressource"),
+    ("other", "Autre"),
+];
+
+pub fn category_label(code: &str) -> &'static str {
+    CATEGORIES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or("Autre", |(_, label)| label)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Item {
+    pub id: i64,
+    pub category: String,
+    pub title: String,
+    /// Markdown.
+    pub body: String,
+    pub issue_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Issue {
+    pub id: i64,
+    pub list_id: i64,
+    pub title: String,
+    /// `draft`, `ready` or `sent`.
+    pub state: String,
+    pub sent_at: Option<i64>,
+    pub recipients: i64,
+}
+
+/// What asking to send an issue did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IssueSending {
+    Sent { recipients: usize },
+    AlreadySent,
+    NotReady,
+}
+
+impl Store {
+    pub async fn add_item(
+        &self,
+        category: &str,
+        title: &str,
+        body: &str,
+        created_by: Option<i64>,
+        now: i64,
+    ) -> StoreResult<i64> {
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_scalar(
+            "INSERT INTO newsletter_items (category, title, body, created_by, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id"
+        )
+        .bind(category)
+        .bind(title)
+        .bind(body)
+        .bind(created_by)
+        .bind(now)
+        .fetch_one(p)
+        .await
+        })?)
+    }
+
+    /// Items not yet in an issue, oldest first.
+    pub async fn unassigned_items(&self) -> StoreResult<Vec<Item>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT id, category, title, body, issue_id FROM newsletter_items
+             WHERE issue_id IS NULL ORDER BY id"
+        )
+        .fetch_all(p)
+        .await)?)
+    }
+
+    /// A new draft issue of `list_id` gathering the `items` not yet in another issue.
+    pub async fn create_issue(
+        &self,
+        list_id: i64,
+        title: &str,
+        items: &[i64],
+        now: i64,
+    ) -> StoreResult<i64> {
+        let mut tx = self.begin().await?;
+        let id: i64 = with_tx!(&mut tx, |c| sqlx::query_scalar(
+            "INSERT INTO newsletter_issues (list_id, title, created_at, updated_at)
+             VALUES ($1, $2, $3, $3) RETURNING id"
+        )
+        .bind(list_id)
+        .bind(title)
+        .bind(now)
+        .fetch_one(c)
+        .await)?;
+        for item in items {
+            with_tx!(&mut tx, |c| sqlx::query(
+                "UPDATE newsletter_items SET issue_id = $1, updated_at = $2
+                 WHERE id = $3 AND issue_id IS NULL"
+            )
+            .bind(id)
+            .bind(now)
+            .bind(item)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Issues of a list, newest first.
+    pub async fn issues(&self, list_id: i64) -> StoreResult<Vec<Issue>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT id, list_id, title, state, sent_at, recipients FROM newsletter_issues
+             WHERE list_id = $1 ORDER BY id DESC"
+        )
+        .bind(list_id)
+        .fetch_all(p)
+        .await)?)
+    }
+
+    /// An issue and its items, in category order then as added.
+    pub async fn issue(&self, id: i64) -> StoreResult<Option<(Issue, Vec<Item>)>> {
+        let issue: Option<Issue> = with_db!(&self.db, |p| {
+            sqlx::query_as(
+            "SELECT id, list_id, title, state, sent_at, recipients FROM newsletter_issues WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(p)
+        .await
+        })?;
+        let Some(issue) = issue else {
+            return Ok(None);
+        };
+        let mut items: Vec<Item> = with_db!(&self.db, |p| {
+            sqlx::query_as(
+            "SELECT id, category, title, body, issue_id FROM newsletter_items WHERE issue_id = $1 ORDER BY id"
+        )
+        .bind(id)
+        .fetch_all(p)
+        .await
+        })?;
+        items.sort_by_key(|item| {
+            CATEGORIES
+                .iter()
+                .position(|(code, _)| *code == item.category)
+                .unwrap_or(CATEGORIES.len())
+        });
+        Ok(Some((issue, items)))
+    }
+
+    /// Marks a draft ready (or a ready issue back to draft); a sent issue does not change.
+    pub async fn set_issue_ready(&self, id: i64, ready: bool, now: i64) -> StoreResult<bool> {
+        let (from, to) = if ready {
+            ("draft", "ready")
+        } else {
+            ("ready", "draft")
+        };
+        let changed = with_db!(&self.db, |p| {
+            sqlx::query(
+            "UPDATE newsletter_issues SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4"
+        )
+        .bind(to)
+        .bind(now)
+        .bind(id)
+        .bind(from)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        Ok(changed == 1)
+    }
+
+    /// Sends a ready issue to every active subscriber of its list, once. `message` is the rendered issue.
+    pub async fn send_issue(
+        &self,
+        id: i64,
+        message: &NewMessage,
+        now: i64,
+    ) -> StoreResult<IssueSending> {
+        let mut tx = self.begin().await?;
+        let claimed: Option<i64> = with_tx!(&mut tx, |c| sqlx::query_scalar(
+            "UPDATE newsletter_issues SET state = 'sent', sent_at = $1, updated_at = $1
+             WHERE id = $2 AND state = 'ready' RETURNING list_id"
+        )
+        .bind(now)
+        .bind(id)
+        .fetch_optional(c)
+        .await)?;
+        let Some(list_id) = claimed else {
+            let state: Option<String> = with_tx!(&mut tx, |c| sqlx::query_scalar(
+                "SELECT state FROM newsletter_issues WHERE id = $1"
+            )
+            .bind(id)
+            .fetch_optional(c)
+            .await)?;
+            return Ok(match state.as_deref() {
+                Some("sent") => IssueSending::AlreadySent,
+                Some(_) => IssueSending::NotReady,
+                None => return Err(super::StoreError::NotFound),
+            });
+        };
+        let subscribers: Vec<(String, String, Option<i64>)> =
+            with_tx!(&mut tx, |c| sqlx::query_as(
+                "SELECT address, name, person_id FROM subscriptions
+             WHERE list_id = $1 AND state = 'active' ORDER BY id"
+            )
+            .bind(list_id)
+            .fetch_all(c)
+            .await)?;
+        let recipients: Vec<NewRecipient> = subscribers
+            .into_iter()
+            .map(|(address, name, person_id)| NewRecipient {
+                address,
+                name,
+                person_id,
+            })
+            .collect();
+        let message_id = enqueue(&mut tx, message, &recipients, now).await?;
+        with_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE newsletter_issues SET message_id = $1, recipients = $2 WHERE id = $3"
+        )
+        .bind(message_id)
+        .bind(recipients.len() as i64)
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        tx.commit().await?;
+        Ok(IssueSending::Sent {
+            recipients: recipients.len(),
+        })
+    }
+
+    /// The sent issues of a list, newest first: the public archive.
+    pub async fn sent_issues(&self, list_id: i64) -> StoreResult<Vec<Issue>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT id, list_id, title, state, sent_at, recipients FROM newsletter_issues
+             WHERE list_id = $1 AND state = 'sent' ORDER BY sent_at DESC, id DESC"
+        )
+        .bind(list_id)
+        .fetch_all(p)
+        .await)?)
+    }
+}

@@ -1,0 +1,232 @@
+//! "Lettre": staff collect items (category, title, Markdown with links) at any time, gather some into an
+//! issue, look at it as subscribers will (HTML and text side by side), mark it ready and send it; each
+//! issue is sent once (`Store::send_issue`). Staff and admins only.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use crate::mail::newsletter::issue_message;
+use crate::store::newsletter::{CATEGORIES, Issue, IssueSending, Item, category_label};
+use crate::store::subscriptions::MailingList;
+use crate::web::AppState;
+use crate::web::auth::Session;
+use crate::web::error::{WebError, WebResult};
+use crate::web::subscribe::NEWSLETTER;
+use crate::web::view::{Chrome, french_datetime};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/lettre", get(overview))
+        .route("/lettre/elements", post(add_item))
+        .route("/lettre/numeros", post(create_issue))
+        .route("/lettre/numeros/{id}", get(show_issue))
+        .route("/lettre/numeros/{id}/pret", post(set_ready))
+        .route("/lettre/numeros/{id}/envoi", post(send))
+}
+
+async fn newsletter(state: &AppState) -> WebResult<MailingList> {
+    state
+        .store
+        .mailing_list(NEWSLETTER)
+        .await?
+        .ok_or(WebError::NotFound)
+}
+
+pub fn issue_state_label(issue: &Issue) -> String {
+    match issue.state.as_str() {
+        "draft" => "brouillon".into(),
+        "ready" => "prêt à partir".into(),
+        _ => format!(
+            "envoyé le {} à {} abonné(s)",
+            issue.sent_at.map(french_datetime).unwrap_or_default(),
+            issue.recipients
+        ),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "newsletter.html", config = "src/web/askama.toml")]
+struct OverviewPage {
+    chrome: Chrome,
+    list: MailingList,
+    items: Vec<Item>,
+    issues: Vec<Issue>,
+    categories: &'static [(&'static str, &'static str)],
+}
+
+async fn overview(session: Session, State(state): State<AppState>) -> WebResult<Html<String>> {
+    session.require_staff()?;
+    let list = newsletter(&state).await?;
+    let page = OverviewPage {
+        chrome: Chrome::new(&session, "newsletter", "Lettre"),
+        items: state.store.unassigned_items().await?,
+        issues: state.store.issues(list.id).await?,
+        list,
+        categories: &CATEGORIES,
+    };
+    Ok(Html(page.render()?))
+}
+
+#[derive(serde::Deserialize)]
+struct ItemForm {
+    category: String,
+    title: String,
+    #[serde(default)]
+    body: String,
+}
+
+async fn add_item(
+    session: Session,
+    State(state): State<AppState>,
+    Form(form): Form<ItemForm>,
+) -> WebResult<Response> {
+    session.require_staff()?;
+    if !CATEGORIES.iter().any(|(code, _)| *code == form.category) {
+        return Err(WebError::BadRequest(format!(
+            "« {} » n'est pas une catégorie.",
+            form.category
+        )));
+    }
+    let title = form.title.trim();
+    if title.is_empty() || title.chars().count() > 300 {
+        return Err(WebError::BadRequest(
+            "Le titre est obligatoire (300 caractères au plus).".into(),
+        ));
+    }
+    state
+        .store
+        .add_item(
+            &form.category,
+            title,
+            &form.body,
+            Some(session.user.id),
+            state.clock.now_millis(),
+        )
+        .await?;
+    Ok(Redirect::to("/lettre").into_response())
+}
+
+async fn create_issue(
+    session: Session,
+    State(state): State<AppState>,
+    body: String,
+) -> WebResult<Response> {
+    session.require_staff()?;
+    // Several `item` fields: serde_urlencoded's pairs keep them all.
+    let fields: Vec<(String, String)> = serde_urlencoded::from_str(&body)
+        .map_err(|e| WebError::BadRequest(format!("formulaire illisible : {e}")))?;
+    let title = fields
+        .iter()
+        .find(|(k, _)| k == "title")
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default();
+    if title.is_empty() {
+        return Err(WebError::BadRequest("Donnez un titre au numéro.".into()));
+    }
+    let items: Vec<i64> = fields
+        .iter()
+        .filter(|(k, _)| k == "item")
+        .map(|(_, v)| {
+            v.parse()
+                .map_err(|_| WebError::BadRequest(format!("élément « {v} » inconnu")))
+        })
+        .collect::<Result<_, _>>()?;
+    let list = newsletter(&state).await?;
+    let id = state
+        .store
+        .create_issue(list.id, &title, &items, state.clock.now_millis())
+        .await?;
+    Ok(Redirect::to(&format!("/lettre/numeros/{id}")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "newsletter_issue.html", config = "src/web/askama.toml")]
+struct IssuePage {
+    chrome: Chrome,
+    issue: Issue,
+    items: Vec<Item>,
+    html: String,
+    text: String,
+}
+
+async fn show_issue(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> WebResult<Html<String>> {
+    session.require_staff()?;
+    let (issue, items) = state.store.issue(id).await?.ok_or(WebError::NotFound)?;
+    let list = newsletter(&state).await?;
+    let message = issue_message(
+        &list,
+        &issue,
+        &items,
+        &state.settings.server.public_url,
+        &state.settings.mail.from_name,
+    )?;
+    let page = IssuePage {
+        chrome: Chrome::new(&session, "newsletter", &issue.title),
+        issue,
+        items,
+        html: message.body_html,
+        text: message.body_text,
+    };
+    Ok(Html(page.render()?))
+}
+
+#[derive(serde::Deserialize)]
+struct ReadyForm {
+    ready: String,
+}
+
+async fn set_ready(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(form): Form<ReadyForm>,
+) -> WebResult<Response> {
+    session.require_staff()?;
+    state
+        .store
+        .set_issue_ready(id, form.ready == "oui", state.clock.now_millis())
+        .await?;
+    Ok(Redirect::to(&format!("/lettre/numeros/{id}")).into_response())
+}
+
+async fn send(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    session.require_staff()?;
+    let (issue, items) = state.store.issue(id).await?.ok_or(WebError::NotFound)?;
+    let list = newsletter(&state).await?;
+    let message = issue_message(
+        &list,
+        &issue,
+        &items,
+        &state.settings.server.public_url,
+        &state.settings.mail.from_name,
+    )?;
+    match state
+        .store
+        .send_issue(id, &message, state.clock.now_millis())
+        .await?
+    {
+        IssueSending::Sent { .. } | IssueSending::AlreadySent => {
+            Ok(Redirect::to(&format!("/lettre/numeros/{id}")).into_response())
+        }
+        IssueSending::NotReady => Err(WebError::BadRequest(
+            "Ce numéro n'est pas marqué prêt : relisez-le et marquez-le prêt avant de l'envoyer."
+                .into(),
+        )),
+    }
+}
+
+/// For the templates.
+pub fn label(code: &str) -> &'static str {
+    category_label(code)
+}
