@@ -101,6 +101,7 @@ fn page_routes(target: i64, person: i64, organisation: i64) -> Vec<String> {
         "/audit".into(),
         "/courriers".into(),
         "/abonnes".into(),
+        "/lettre".into(),
         "/import".into(),
         "/referential/search?q=lyon".into(),
         "/targets/export?format=csv".into(),
@@ -254,9 +255,8 @@ both_backends!(
         for path in page_routes(target, person, organisation) {
             let expected = match path.as_str() {
                 // The form that adds a target is a write: its button is hidden from viewers too.
-                "/access" | "/audit" | "/courriers" | "/abonnes" | "/import" | "/targets/new" => {
-                    403
-                }
+                "/access" | "/audit" | "/courriers" | "/abonnes" | "/lettre" | "/import"
+                | "/targets/new" => 403,
                 _ => 200,
             };
             assert_eq!(viewer.get(&path).await.status(), expected, "GET {path}");
@@ -717,7 +717,14 @@ both_backends!(
     a_relay_cannot_open_the_access_audit_mail_or_import_pages,
     |app: common::TestApp| async move {
         let relay = app.logged_in(Role::Relay, &["13"]).await;
-        for path in ["/access", "/audit", "/courriers", "/abonnes", "/import"] {
+        for path in [
+            "/access",
+            "/audit",
+            "/courriers",
+            "/abonnes",
+            "/lettre",
+            "/import",
+        ] {
             assert_eq!(relay.get(path).await.status(), 403, "GET {path}");
         }
         let response = relay
