@@ -36,6 +36,9 @@ pub enum BenchCommand {
     Start(StartArgs),
     /// Copies per second and peak memory while sending into Postfix's smtp-sink (needs postfix).
     Send(super::bench_send::SendArgs),
+    /// One newsletter issue to N subscribers into Postfix's `smtp-sink`: time from "send" to the last
+    /// copy accepted, and peak memory.
+    Newsletter(super::bench_newsletter::NewsletterArgs),
 }
 
 #[derive(Args, Debug)]
@@ -92,6 +95,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Import(args) => import(args).await,
         BenchCommand::Start(args) => start(args).await,
         BenchCommand::Send(args) => super::bench_send::send(args).await,
+        BenchCommand::Newsletter(args) => super::bench_newsletter::newsletter(args).await,
     }
 }
 

@@ -44,38 +44,10 @@ const ENQUEUE_CHUNK: usize = 5_000;
 
 pub async fn send(args: SendArgs) -> anyhow::Result<()> {
     let (dir, url) = super::bench::workspace(&args.database_url)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut sink = tokio::process::Command::new("smtp-sink");
-    if running_as_root() {
-        // smtp-sink refuses to run as root without a user to switch to.
-        sink.args(["-u", "nobody"]);
-    }
-    let sink = sink
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("1000")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| {
-            anyhow::anyhow!("smtp-sink could not run ({e}): install it (Debian package postfix)")
-        })?;
-    wait_for_port(port).await?;
-
-    let mut settings = Settings::for_tests(&url, dir.path());
+    let (sink, port) = start_sink().await?;
+    let mut settings = sending_settings(&url, dir.path(), port, args.workers, args.batch)?;
     settings.database.max_connections = args.pool;
     let mail = &mut settings.mail;
-    mail.transport = TransportKind::Smtp;
-    mail.from_address = "club@relais-bench.example".into();
-    mail.smtp.host = "127.0.0.1".into();
-    mail.smtp.port = port;
-    mail.smtp.security = SmtpSecurity::None;
-    mail.smtp.pool_size = args.workers as u32;
-    mail.workers = args.workers;
-    mail.batch = args.batch;
-    crate::mail::dkim::generate(dir.path(), "bench", "relais-bench.example")?;
-    mail.dkim_rsa_selector = "bench-rsa".into();
     if args.ed25519 {
         mail.dkim_ed25519_selector = "bench-ed25519".into();
     }
@@ -202,8 +174,55 @@ fn running_as_root() -> bool {
     })
 }
 
+/// Postfix's `smtp-sink` on a free port of 127.0.0.1, stopped when the child is dropped.
+pub(super) async fn start_sink() -> anyhow::Result<(tokio::process::Child, u16)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut sink = tokio::process::Command::new("smtp-sink");
+    if running_as_root() {
+        // smtp-sink refuses to run as root without a user to switch to.
+        sink.args(["-u", "nobody"]);
+    }
+    let sink = sink
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("1000")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            anyhow::anyhow!("smtp-sink could not run ({e}): install it (Debian package postfix)")
+        })?;
+    wait_for_port(port).await?;
+    Ok((sink, port))
+}
+
+/// Settings that send through the sink on `port` with `workers` workers (and as many connections),
+/// signing with a new RSA-2048 key of the benchmark's domain.
+pub(super) fn sending_settings(
+    url: &str,
+    dir: &std::path::Path,
+    port: u16,
+    workers: usize,
+    batch: i64,
+) -> anyhow::Result<Settings> {
+    let mut settings = Settings::for_tests(url, dir);
+    let mail = &mut settings.mail;
+    mail.transport = TransportKind::Smtp;
+    mail.from_address = "club@relais-bench.example".into();
+    mail.smtp.host = "127.0.0.1".into();
+    mail.smtp.port = port;
+    mail.smtp.security = SmtpSecurity::None;
+    mail.smtp.pool_size = workers as u32;
+    mail.workers = workers;
+    mail.batch = batch;
+    crate::mail::dkim::generate(dir, "bench", "relais-bench.example")?;
+    mail.dkim_rsa_selector = "bench-rsa".into();
+    Ok(settings)
+}
+
 /// CPU seconds (user and system) a process has used: this one, or `pid`.
-fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+pub(super) fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     let path = pid.map_or("/proc/self/stat".to_string(), |p| format!("/proc/{p}/stat"));
     let stat = std::fs::read_to_string(path).ok()?;
     // Fields after the command name, which is in parentheses and may hold spaces.
@@ -220,7 +239,7 @@ fn steal_seconds() -> Option<f64> {
 }
 
 /// The peak resident set size of this process (VmHWM), in kB.
-fn peak_resident_kb() -> anyhow::Result<u64> {
+pub(super) fn peak_resident_kb() -> anyhow::Result<u64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     status
         .lines()

@@ -283,4 +283,51 @@ impl Store {
         .await
         })?)
     }
+
+    /// Adds active subscriptions for `entries` (address, name) with one consent record for all: `source`
+    /// (`import`, `staff`, `onboarding`) and `legal_basis`. Addresses already on the list, or that left it,
+    /// are left alone. One transaction; returns how many were added.
+    pub async fn add_subscriptions(
+        &self,
+        list: &MailingList,
+        entries: &[(String, String)],
+        source: &str,
+        legal_basis: &str,
+        now: i64,
+    ) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        let mut added = 0;
+        // 500 rows of 3 parameters each per statement, well under both databases' limits.
+        for chunk in entries.chunks(500) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|n| format!("(${}, ${}, ${})", n * 3 + 6, n * 3 + 7, n * 3 + 8))
+                .collect();
+            let sql = format!(
+                "WITH v (address, name, position) AS (VALUES {})
+                 INSERT INTO subscriptions (list_id, address, name, state, consent_at, consent_source,
+                    legal_basis, created_at, updated_at)
+                 SELECT $1, LOWER(v.address), v.name, 'active', $2, $3, $4, $2, $2
+                 FROM v
+                 WHERE NOT EXISTS (SELECT 1 FROM unsubscribes u
+                                   WHERE u.list_key = $5 AND u.address = LOWER(v.address))
+                 ORDER BY v.position
+                 ON CONFLICT (list_id, address) DO NOTHING",
+                values.join(", ")
+            );
+            added += with_tx!(&mut tx, |c| {
+                let mut query = sqlx::query(&sql)
+                    .bind(list.id)
+                    .bind(now)
+                    .bind(source)
+                    .bind(legal_basis)
+                    .bind(&list.list_key);
+                for (position, (address, name)) in chunk.iter().enumerate() {
+                    query = query.bind(address).bind(name).bind(position as i64);
+                }
+                query.execute(c).await.map(|r| r.rows_affected())
+            })?;
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
 }
