@@ -558,3 +558,76 @@ both_backends!(
         assert_eq!(response.status(), 400);
     }
 );
+
+both_backends!(
+    many_addresses_are_subscribed_at_once_without_duplicates_and_never_who_has_left,
+    |app: TestApp| async move {
+        let list = app.store.mailing_list("lettre").await.unwrap().unwrap();
+        let now = app.clock.now_millis();
+        // Someone who left the letter earlier, through a list mail's one-click link.
+        let id = app
+            .store
+            .enqueue_mail(
+                &NewMessage {
+                    kind: "newsletter".into(),
+                    subject: "Lettre".into(),
+                    body_text: "Bonjour".into(),
+                    body_html: "<p>Bonjour</p>".into(),
+                    list_key: "lettre".into(),
+                    list_label: "Lettre du club".into(),
+                    list_post: "NO".into(),
+                    ..Default::default()
+                },
+                &[NewRecipient {
+                    address: "parti@commune.example".into(),
+                    name: String::new(),
+                    person_id: None,
+                }],
+                now,
+            )
+            .await
+            .unwrap();
+        let delivery = app.store.deliveries_of(id).await.unwrap()[0].id;
+        let key = UnsubscribeKey::new(&app.store.secret("unsubscribe").await.unwrap());
+        let response = reqwest::Client::new()
+            .post(app.url(&format!("/desabonnement/{}", key.token(delivery))))
+            .body("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+
+        let mut entries: Vec<(String, String)> = (0..1_200)
+            .map(|n| (format!("Abonne{n}@Commune.example"), format!("Abonné {n}")))
+            .collect();
+        entries.push(("abonne7@commune.example".into(), "En double".into()));
+        entries.push(("parti@commune.example".into(), "Parti".into()));
+        let added = app
+            .store
+            .add_subscriptions(&list, &entries, "import", "consent", now)
+            .await
+            .unwrap();
+        assert_eq!(added, 1_200, "each address once, and not who left");
+        let again = app
+            .store
+            .add_subscriptions(&list, &entries, "import", "consent", now)
+            .await
+            .unwrap();
+        assert_eq!(again, 0);
+        let rows = app.store.subscribers(list.id).await.unwrap();
+        assert_eq!(rows.len(), 1_200);
+        let seventh = rows
+            .iter()
+            .find(|r| r.address == "abonne7@commune.example")
+            .unwrap();
+        assert_eq!(
+            (
+                seventh.name.as_str(),
+                seventh.state.as_str(),
+                seventh.consent_source.as_str()
+            ),
+            ("Abonné 7", "active", "import")
+        );
+        assert!(rows.iter().all(|r| r.address != "parti@commune.example"));
+    }
+);

@@ -100,7 +100,9 @@ pub async fn newsletter(args: NewsletterArgs) -> anyhow::Result<()> {
     let workers = tokio::spawn(deliverer.run_until_stopped(stop.clone()));
     let cpu_before = cpu_seconds(None);
     let sending = Instant::now();
-    let outcome = store.send_issue(issue_id, &message, clock.now_millis()).await?;
+    let outcome = store
+        .send_issue(issue_id, &message, clock.now_millis())
+        .await?;
     let enqueued = sending.elapsed();
     let IssueSending::Sent { recipients } = outcome else {
         anyhow::bail!("the issue was not sent: {outcome:?}");
