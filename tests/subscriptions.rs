@@ -286,6 +286,61 @@ both_backends!(
         assert!(page.contains("à 0 abonné(s)"), "{page}");
         let page = staff.get_text(&format!("/lettre/numeros/{first}")).await;
         assert!(page.contains("à 1 abonné(s)"), "{page}");
+        // The first issue's report: one recipient, delivered, who left through it.
+        for (row, value) in [
+            ("Destinataires", 1),
+            ("Remis", 1),
+            ("En échec", 0),
+            ("Désabonnés depuis ce numéro", 1),
+        ] {
+            assert!(
+                page.contains(&format!("{row}</th><td>{value}</td>")),
+                "{row}: {page}"
+            );
+        }
+
+        // A test copy to a staff member: marked, and nobody's subscription.
+        let refused = staff
+            .post_form(&format!("/lettre/numeros/{first}/essai"), &[])
+            .await;
+        assert_eq!(refused.status(), 400, "nobody chosen");
+        let user = staff.user_id.to_string();
+        let response = staff
+            .post_form(
+                &format!("/lettre/numeros/{first}/essai"),
+                &[("user", &user)],
+            )
+            .await;
+        assert_eq!(response.status(), 303);
+        let messages = app.store.list_mail_messages(10).await.unwrap();
+        let test = messages
+            .iter()
+            .find(|m| m.kind == "newsletter_test")
+            .expect("a test copy enqueued");
+        assert!(
+            test.subject.starts_with("[Essai] Lettre du club"),
+            "{}",
+            test.subject
+        );
+        let rows = app.store.deliveries_of(test.id).await.unwrap();
+        let staff_email = app
+            .store
+            .user_by_id(staff.user_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email;
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].recipient, staff_email);
+        assert!(
+            app.store
+                .mail_message(test.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .list_key
+                .is_empty()
+        );
     }
 );
 

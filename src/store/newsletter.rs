@@ -42,6 +42,8 @@ pub struct Issue {
     pub state: String,
     pub sent_at: Option<i64>,
     pub recipients: i64,
+    /// The mail that carried it, once sent.
+    pub message_id: Option<i64>,
 }
 
 /// What asking to send an issue did.
@@ -122,20 +124,22 @@ impl Store {
 
     /// Issues of a list, newest first.
     pub async fn issues(&self, list_id: i64) -> StoreResult<Vec<Issue>> {
-        Ok(with_db!(&self.db, |p| sqlx::query_as(
-            "SELECT id, list_id, title, state, sent_at, recipients FROM newsletter_issues
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_as(
+            "SELECT id, list_id, title, state, sent_at, recipients, message_id FROM newsletter_issues
              WHERE list_id = $1 ORDER BY id DESC"
         )
         .bind(list_id)
         .fetch_all(p)
-        .await)?)
+        .await
+        })?)
     }
 
     /// An issue and its items, in category order then as added.
     pub async fn issue(&self, id: i64) -> StoreResult<Option<(Issue, Vec<Item>)>> {
         let issue: Option<Issue> = with_db!(&self.db, |p| {
             sqlx::query_as(
-            "SELECT id, list_id, title, state, sent_at, recipients FROM newsletter_issues WHERE id = $1"
+            "SELECT id, list_id, title, state, sent_at, recipients, message_id FROM newsletter_issues WHERE id = $1"
         )
         .bind(id)
         .fetch_optional(p)
@@ -246,12 +250,25 @@ impl Store {
 
     /// The sent issues of a list, newest first: the public archive.
     pub async fn sent_issues(&self, list_id: i64) -> StoreResult<Vec<Issue>> {
-        Ok(with_db!(&self.db, |p| sqlx::query_as(
-            "SELECT id, list_id, title, state, sent_at, recipients FROM newsletter_issues
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_as(
+            "SELECT id, list_id, title, state, sent_at, recipients, message_id FROM newsletter_issues
              WHERE list_id = $1 AND state = 'sent' ORDER BY sent_at DESC, id DESC"
         )
         .bind(list_id)
         .fetch_all(p)
+        .await
+        })?)
+    }
+
+    /// How many recipients of a message left its list through that message's own unsubscribe link.
+    pub async fn unsubscribes_from_message(&self, message_id: i64) -> StoreResult<i64> {
+        Ok(with_db!(&self.db, |p| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM unsubscribes u JOIN mail_deliveries d ON d.id = u.delivery_id
+             WHERE d.message_id = $1"
+        )
+        .bind(message_id)
+        .fetch_one(p)
         .await)?)
     }
 }

@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 
 use crate::mail::newsletter::issue_message;
 use crate::store::newsletter::{CATEGORIES, Issue, IssueSending, Item, category_label};
+use crate::store::outbox::{DeliveryRow, NewRecipient};
 use crate::store::subscriptions::MailingList;
 use crate::web::AppState;
 use crate::web::auth::Session;
@@ -25,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/lettre/numeros/{id}", get(show_issue))
         .route("/lettre/numeros/{id}/pret", post(set_ready))
         .route("/lettre/numeros/{id}/envoi", post(send))
+        .route("/lettre/numeros/{id}/essai", post(test_send))
 }
 
 async fn newsletter(state: &AppState) -> WebResult<MailingList> {
@@ -150,6 +152,40 @@ struct IssuePage {
     items: Vec<Item>,
     html: String,
     text: String,
+    /// Staff who can receive a test copy: (id, name).
+    staff: Vec<(i64, String)>,
+    report: Option<Report>,
+}
+
+/// What became of a sent issue's copies.
+struct Report {
+    recipients: usize,
+    delivered: usize,
+    /// Still queued after at least one temporary failure.
+    deferred: usize,
+    /// Not tried yet.
+    waiting: usize,
+    failed: usize,
+    unsubscribed_since: i64,
+    failures: Vec<DeliveryRow>,
+}
+
+impl Report {
+    fn of(deliveries: Vec<DeliveryRow>, unsubscribed_since: i64) -> Report {
+        let count = |f: &dyn Fn(&DeliveryRow) -> bool| deliveries.iter().filter(|d| f(d)).count();
+        Report {
+            recipients: deliveries.len(),
+            delivered: count(&|d| d.state == "sent"),
+            deferred: count(&|d| d.state == "queued" && d.attempts > 0),
+            waiting: count(&|d| d.state == "queued" && d.attempts == 0),
+            failed: count(&|d| d.state == "bounced" || d.state == "failed"),
+            unsubscribed_since,
+            failures: deliveries
+                .into_iter()
+                .filter(|d| d.state == "bounced" || d.state == "failed")
+                .collect(),
+        }
+    }
 }
 
 async fn show_issue(
@@ -167,12 +203,21 @@ async fn show_issue(
         &state.settings.server.public_url,
         &state.settings.mail.from_name,
     )?;
+    let report = match issue.message_id {
+        Some(message_id) => Some(Report::of(
+            state.store.deliveries_of(message_id).await?,
+            state.store.unsubscribes_from_message(message_id).await?,
+        )),
+        None => None,
+    };
     let page = IssuePage {
         chrome: Chrome::new(&session, "newsletter", &issue.title),
         issue,
         items,
         html: message.body_html,
         text: message.body_text,
+        staff: state.store.list_owners().await?,
+        report,
     };
     Ok(Html(page.render()?))
 }
@@ -224,6 +269,59 @@ async fn send(
                 .into(),
         )),
     }
+}
+
+/// A test copy of the issue to the chosen staff members, marked as such and without list headers, so it
+/// can be checked in a real mailbox before the issue goes out. Any number of times, in any state.
+async fn test_send(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: String,
+) -> WebResult<Response> {
+    session.require_staff()?;
+    let fields: Vec<(String, String)> = serde_urlencoded::from_str(&body)
+        .map_err(|e| WebError::BadRequest(format!("formulaire illisible : {e}")))?;
+    let mut recipients = Vec::new();
+    for (_, value) in fields.iter().filter(|(k, _)| k == "user") {
+        let user_id: i64 = value
+            .parse()
+            .map_err(|_| WebError::BadRequest(format!("destinataire « {value} » inconnu")))?;
+        let user =
+            state.store.user_by_id(user_id).await?.ok_or_else(|| {
+                WebError::BadRequest(format!("destinataire n° {user_id} inconnu"))
+            })?;
+        recipients.push(NewRecipient {
+            address: user.email,
+            name: user.name,
+            person_id: None,
+        });
+    }
+    if recipients.is_empty() {
+        return Err(WebError::BadRequest(
+            "Cochez au moins une personne qui recevra l'essai.".into(),
+        ));
+    }
+    let (issue, items) = state.store.issue(id).await?.ok_or(WebError::NotFound)?;
+    let list = newsletter(&state).await?;
+    let mut message = issue_message(
+        &list,
+        &issue,
+        &items,
+        &state.settings.server.public_url,
+        &state.settings.mail.from_name,
+    )?;
+    message.kind = "newsletter_test".into();
+    message.subject = format!("[Essai] {}", message.subject);
+    // A test copy is nobody's subscription: no one-click unsubscribe from it.
+    message.list_key.clear();
+    message.list_label.clear();
+    message.list_post.clear();
+    state
+        .store
+        .enqueue_mail(&message, &recipients, state.clock.now_millis())
+        .await?;
+    Ok(Redirect::to(&format!("/lettre/numeros/{id}")).into_response())
 }
 
 /// For the templates.
