@@ -4,93 +4,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
+use common::sink::{Sink, app_sending_to, app_sending_to_port};
 use common::{Backend, TestApp};
 use relais::mail::settings::{SmtpSecurity, TransportKind};
 use relais::store::outbox::{DeliveryRow, NewMessage, NewRecipient};
-use tokio::io::{AsyncBufReadExt, BufReader};
-
-/// The capturing SMTP server, stopped when dropped (its standard input closes).
-struct Sink {
-    _process: tokio::process::Child,
-    port: u16,
-    /// Whether the sink offers PIPELINING (then relais must use it).
-    pipelining: bool,
-    dir: tempfile::TempDir,
-}
-
-impl Sink {
-    async fn start() -> Sink {
-        Self::start_on(None, &[]).await
-    }
-
-    /// The sink on a given port (for a relay that comes back), or on a free one, with `options` of
-    /// `sink.py` (`--no-pipelining`).
-    async fn start_on(port: Option<u16>, options: &[&str]) -> Sink {
-        let dir = tempfile::tempdir().expect("sink folder");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mail/sink.py");
-        let mut command = tokio::process::Command::new("python3");
-        command.arg(script).arg(dir.path());
-        if let Some(port) = port {
-            command.arg("--port").arg(port.to_string());
-        }
-        command.args(options);
-        let mut process = command
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("python3 runs the sink (aiosmtpd: pip install aiosmtpd, or .ci/run)");
-        let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
-        let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("the sink starts within 20 s")
-            .unwrap()
-            .expect("the sink prints its port (is aiosmtpd installed?)");
-        let port = first.trim_start_matches("PORT ").parse().expect("a port");
-        Sink {
-            _process: process,
-            port,
-            pipelining: !options.contains(&"--no-pipelining"),
-            dir,
-        }
-    }
-
-    /// The messages received so far, oldest first.
-    fn received(&self) -> Vec<String> {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-            .collect();
-        paths.sort();
-        paths
-            .iter()
-            .map(|p| std::fs::read_to_string(p).unwrap())
-            .collect()
-    }
-}
-
-async fn app_sending_to(backend: Backend, sink: &Sink) -> TestApp {
-    app_sending_to_port(backend, sink.port).await
-}
-
-async fn app_sending_to_port(backend: Backend, port: u16) -> TestApp {
-    TestApp::spawn_with(backend, |settings| {
-        settings.mail.transport = TransportKind::Smtp;
-        settings.mail.from_address = "club@romeurope.example".into();
-        settings.mail.smtp.host = "127.0.0.1".into();
-        settings.mail.smtp.port = port;
-        settings.mail.smtp.security = SmtpSecurity::None;
-        // Ports are reused between tests running at once: a server that never answers must not hold a
-        // worker for long.
-        settings.mail.smtp.timeout_seconds = 2;
-    })
-    .await
-}
 
 fn message(subject: &str) -> NewMessage {
     NewMessage {

@@ -6,7 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::TestApp;
+use common::sink::{Sink, app_sending_to};
+use common::{Backend, TestApp};
 use relais::mail::unsubscribe::UnsubscribeKey;
 use relais::store::outbox::{NewMessage, NewRecipient};
 
@@ -55,10 +56,15 @@ fn outbox(app: &TestApp) -> Vec<String> {
         .collect()
 }
 
-/// The confirmation link's path in the first mail that carries one, waiting for the delivery workers.
+/// The confirmation link's path in the first mail of the folder transport that carries one.
 async fn confirmation_link(app: &TestApp) -> String {
+    confirmation_link_in(|| outbox(app)).await
+}
+
+/// The confirmation link's path in the first of `mails` that carries one, waiting for the delivery workers.
+async fn confirmation_link_in(mails: impl Fn() -> Vec<String>) -> String {
     for _ in 0..100 {
-        for raw in outbox(app) {
+        for raw in mails() {
             // Quoted-printable: soft line breaks removed, the link's characters need no escaping.
             let unfolded = raw.replace("=\r\n", "");
             if let Some(start) = unfolded.find("/abonnement/confirmer/") {
@@ -71,12 +77,17 @@ async fn confirmation_link(app: &TestApp) -> String {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("no confirmation mail in the outbox: {:?}", outbox(app));
+    panic!("no confirmation mail: {:?}", mails());
 }
 
-both_backends!(
-    a_person_subscribes_confirms_from_the_mail_and_leaves_in_one_click,
-    |app: TestApp| async move {
+/// The whole path through a real SMTP server (the aiosmtpd sink): subscribe, confirm from the mail, receive
+/// an issue, leave in one click from its header, receive nothing more.
+mod a_person_subscribes_confirms_from_the_mail_and_leaves_in_one_click {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let sink = Sink::start().await;
+        let app = app_sending_to(backend, &sink).await;
         let client = reqwest::Client::new();
         let (issued, proof) = form_fields(&client, &app).await;
         let fields = |issued: &str, proof: &str, site: &str| {
@@ -137,8 +148,8 @@ both_backends!(
             .unwrap();
         assert_eq!((pending.0.as_str(), pending.1), ("pending", None));
 
-        let link = confirmation_link(&app).await;
-        let mail = outbox(&app).remove(0);
+        let link = confirmation_link_in(|| sink.received()).await;
+        let mail = sink.received().remove(0);
         assert!(
             mail.contains("Subject: Confirmez votre abonnement"),
             "{mail}"
@@ -185,7 +196,7 @@ both_backends!(
         let (status, _) = post(fields(&issued, &proof, "")).await;
         assert_eq!(status, 200);
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(outbox(&app).len(), 1, "no second confirmation mail");
+        assert_eq!(sink.received().len(), 1, "no second confirmation mail");
 
         // Staff write an issue with two items and send it; the subscriber receives it.
         let staff = app.logged_in(relais::domain::Role::Staff, &[]).await;
@@ -207,7 +218,7 @@ both_backends!(
             ],
         )
         .await;
-        let copies = newsletter_copies(&app, first).await;
+        let copies = newsletter_copies(&app, first, || sink.received()).await;
         assert_eq!(copies.len(), 1, "one subscriber, one copy");
         let copy = &copies[0];
         assert!(copy.contains("camille.martin@commune.example"), "{copy}");
@@ -281,7 +292,11 @@ both_backends!(
         // The next issue does not go to them.
         let second = send_issue(&app, &staff, "n° 2", &[("other", "Brève", "")]).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(newsletter_copies(&app, second).await.is_empty());
+        assert!(
+            newsletter_copies(&app, second, || sink.received())
+                .await
+                .is_empty()
+        );
         let page = staff.get_text(&format!("/lettre/numeros/{second}")).await;
         assert!(page.contains("à 0 abonné(s)"), "{page}");
         let page = staff.get_text(&format!("/lettre/numeros/{first}")).await;
@@ -341,8 +356,11 @@ both_backends!(
                 .list_key
                 .is_empty()
         );
+        app.stop().await;
     }
-);
+
+    run_on_both_databases!();
+}
 
 /// Staff add `items` (category, title, Markdown), gather them into an issue, try to send it before it is
 /// ready (refused), mark it ready and send it twice (sent once). Returns the issue's id.
@@ -398,36 +416,29 @@ async fn send_issue(
     id
 }
 
-/// The copies of an issue the folder transport has written, once its deliveries have ended.
-async fn newsletter_copies(app: &TestApp, issue: i64) -> Vec<String> {
+/// The copies of an issue among `mails`, once its deliveries have ended (each copy's Message-ID starts
+/// with its message's id).
+async fn newsletter_copies(
+    app: &TestApp,
+    issue: i64,
+    mails: impl Fn() -> Vec<String>,
+) -> Vec<String> {
     let messages = app.store.list_mail_messages(100).await.unwrap();
-    let ids: Vec<i64> = messages
-        .iter()
-        .filter(|m| m.kind == "newsletter")
-        .map(|m| m.id)
-        .collect();
     let mut copies = Vec::new();
-    for id in ids {
-        let Some(found) = app.store.mail_message(id).await.unwrap() else {
-            continue;
-        };
-        if found.cause_id != Some(issue) {
+    for summary in messages.iter().filter(|m| m.kind == "newsletter") {
+        let message = app.store.mail_message(summary.id).await.unwrap().unwrap();
+        if message.cause_id != Some(issue) {
             continue;
         }
         for _ in 0..100 {
-            let rows = app.store.deliveries_of(id).await.unwrap();
+            let rows = app.store.deliveries_of(message.id).await.unwrap();
             if rows.iter().all(|r| r.state != "queued") {
-                for row in rows {
-                    let path = app
-                        .data_dir()
-                        .join("outbox")
-                        .join(format!("{id}-{}.eml", row.id));
-                    copies.push(std::fs::read_to_string(path).unwrap());
-                }
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let marker = format!("Message-ID: <{}.", message.id);
+        copies.extend(mails().into_iter().filter(|raw| raw.contains(&marker)));
     }
     copies
 }

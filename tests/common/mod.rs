@@ -3,6 +3,8 @@
 //! log in like a person would.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod sink;
+
 use std::net::SocketAddr;
 
 use chrono::{DateTime, Utc};
