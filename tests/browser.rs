@@ -68,12 +68,12 @@ struct ScriptRun {
     elapsed: Duration,
 }
 
-/// Runs `node tests/browser/board.mjs …` without blocking the runtime that serves the app, killing it after
+/// Runs `node tests/browser/<script> …` without blocking the runtime that serves the app, killing it after
 /// [`SCRIPT_TIMEOUT`].
-async fn run_script(args: &[&str], screenshots: &Path) -> ScriptRun {
+async fn run_script(script: &str, args: &[&str], screenshots: &Path) -> ScriptRun {
     let started = Instant::now();
     let mut child = Command::new("node")
-        .arg(browser_dir().join("board.mjs"))
+        .arg(browser_dir().join(script))
         .args(args)
         .env("RELAIS_CHROMIUM", chromium())
         .env("RELAIS_SCREENSHOTS", screenshots)
@@ -128,6 +128,7 @@ async fn a_person_imports_a_spreadsheet_and_drags_a_card_to_member() {
 
     let base = app.url("");
     let run = run_script(
+        "board.mjs",
         &[&base, email, common::PASSWORD, &csv.to_string_lossy()],
         &screenshots,
     )
@@ -200,5 +201,55 @@ async fn a_person_imports_a_spreadsheet_and_drags_a_card_to_member() {
         audit.iter().any(|e| e.action == "import"),
         "the import is in the audit log: {audit:?}"
     );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_member_composes_an_issue_and_a_visitor_subscribes() {
+    check_prerequisites();
+    let app = common::TestApp::spawn(common::Backend::Sqlite).await;
+    let email = "lea.lettre@cndh.example";
+    app.create_user(email, Role::Staff, &[]).await;
+    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&screenshots).expect("screenshot folder");
+    // The public form refuses a post sooner than two seconds after it was shown, on the application's
+    // clock: keep that clock moving (a second every 100 ms) while the browser works.
+    let ticking = {
+        let clock = app.clock.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                clock.advance(chrono::Duration::seconds(1));
+            }
+        })
+    };
+    let visitor = "visiteur.navigateur@commune.example";
+    let run = run_script(
+        "newsletter.mjs",
+        &[&app.url(""), email, common::PASSWORD, visitor],
+        &screenshots,
+    )
+    .await;
+    ticking.abort();
+    assert!(
+        run.status.is_some_and(|s| s.success()),
+        "node tests/browser/newsletter.mjs failed after {:.1}s\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        run.elapsed.as_secs_f64(),
+        run.stdout,
+        run.stderr
+    );
+    let list = app.store.mailing_list("lettre").await.unwrap().unwrap();
+    let issues = app.store.issues(list.id).await.unwrap();
+    assert_eq!(issues.len(), 1);
+    assert_eq!(issues[0].state, "ready");
+    let (_, items) = app.store.issue(issues[0].id).await.unwrap().unwrap();
+    assert_eq!(items.len(), 2);
+    let subscription = app
+        .store
+        .subscription_of("lettre", visitor)
+        .await
+        .unwrap()
+        .expect("the visitor's subscription");
+    assert_eq!(subscription.0, "pending");
     app.stop().await;
 }
