@@ -42,6 +42,7 @@ impl Application {
             owners_cache: Arc::default(),
             sessions: Arc::default(),
             unsubscribe,
+            subscribe_form_key: Arc::default(),
         };
         Ok(Application {
             listener,

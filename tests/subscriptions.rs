@@ -44,6 +44,41 @@ async fn post_form(
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
+/// `address` receives a mail of the newsletter's list and leaves it with the one-click link of that copy.
+async fn leave_by_one_click(app: &TestApp, address: &str) {
+    let id = app
+        .store
+        .enqueue_mail(
+            &NewMessage {
+                kind: "newsletter".into(),
+                subject: "Lettre du club n° 0".into(),
+                body_text: "Bonjour".into(),
+                body_html: "<p>Bonjour</p>".into(),
+                list_key: "lettre".into(),
+                list_label: "Lettre du club".into(),
+                list_post: "NO".into(),
+                ..Default::default()
+            },
+            &[NewRecipient {
+                address: address.into(),
+                name: String::new(),
+                person_id: None,
+            }],
+            app.clock.now_millis(),
+        )
+        .await
+        .unwrap();
+    let delivery = app.store.deliveries_of(id).await.unwrap()[0].id;
+    let key = UnsubscribeKey::new(&app.store.secret("unsubscribe").await.unwrap());
+    let response = reqwest::Client::new()
+        .post(app.url(&format!("/desabonnement/{}", key.token(delivery))))
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
 /// The `.eml` files the folder transport has written so far.
 fn outbox(app: &TestApp) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(app.data_dir().join("outbox")) else {
@@ -546,38 +581,7 @@ both_backends!(
             .await;
         assert_eq!(response.status(), 303);
         // Paul left the letter from an earlier mail: he is not subscribed again.
-        let client = reqwest::Client::new();
-        let id = app
-            .store
-            .enqueue_mail(
-                &NewMessage {
-                    kind: "newsletter".into(),
-                    subject: "Lettre du club n° 0".into(),
-                    body_text: "Bonjour".into(),
-                    body_html: "<p>Bonjour</p>".into(),
-                    list_key: "lettre".into(),
-                    list_label: "Lettre du club".into(),
-                    list_post: "NO".into(),
-                    ..Default::default()
-                },
-                &[NewRecipient {
-                    address: "paul.roche@marseille.example".into(),
-                    name: "Paul Roche".into(),
-                    person_id: None,
-                }],
-                app.clock.now_millis(),
-            )
-            .await
-            .unwrap();
-        let delivery = app.store.deliveries_of(id).await.unwrap()[0].id;
-        let key = UnsubscribeKey::new(&app.store.secret("unsubscribe").await.unwrap());
-        let response = client
-            .post(app.url(&format!("/desabonnement/{}", key.token(delivery))))
-            .body("List-Unsubscribe=One-Click")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        leave_by_one_click(&app, "paul.roche@marseille.example").await;
 
         let viewer = app.logged_in(relais::domain::Role::Viewer, &[]).await;
         assert_eq!(viewer.get("/abonnes").await.status(), 403);
@@ -631,37 +635,7 @@ both_backends!(
         let list = app.store.mailing_list("lettre").await.unwrap().unwrap();
         let now = app.clock.now_millis();
         // Someone who left the letter earlier, through a list mail's one-click link.
-        let id = app
-            .store
-            .enqueue_mail(
-                &NewMessage {
-                    kind: "newsletter".into(),
-                    subject: "Lettre".into(),
-                    body_text: "Bonjour".into(),
-                    body_html: "<p>Bonjour</p>".into(),
-                    list_key: "lettre".into(),
-                    list_label: "Lettre du club".into(),
-                    list_post: "NO".into(),
-                    ..Default::default()
-                },
-                &[NewRecipient {
-                    address: "parti@commune.example".into(),
-                    name: String::new(),
-                    person_id: None,
-                }],
-                now,
-            )
-            .await
-            .unwrap();
-        let delivery = app.store.deliveries_of(id).await.unwrap()[0].id;
-        let key = UnsubscribeKey::new(&app.store.secret("unsubscribe").await.unwrap());
-        let response = reqwest::Client::new()
-            .post(app.url(&format!("/desabonnement/{}", key.token(delivery))))
-            .body("List-Unsubscribe=One-Click")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        leave_by_one_click(&app, "parti@commune.example").await;
 
         let mut entries: Vec<(String, String)> = (0..1_200)
             .map(|n| (format!("Abonne{n}@Commune.example"), format!("Abonné {n}")))

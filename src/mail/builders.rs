@@ -36,14 +36,6 @@ impl CopyBuilders {
         CopyBuilders { jobs }
     }
 
-    /// Runs `build` on a build thread and waits for its result; `None` if it panicked.
-    pub async fn run<T: Send + 'static>(
-        &self,
-        build: impl FnOnce() -> T + Send + 'static,
-    ) -> Option<T> {
-        self.submit(build).wait().await
-    }
-
     /// Queues `build` at once; its result is awaited later (`None` if it panicked).
     pub fn submit<T: Send + 'static>(
         &self,
@@ -95,12 +87,14 @@ mod tests {
     async fn jobs_run_on_the_build_threads_and_a_panic_is_reported_not_fatal() {
         let builders = CopyBuilders::with_threads(2);
         let name = builders
-            .run(|| std::thread::current().name().map(str::to_owned))
+            .submit(|| std::thread::current().name().map(str::to_owned))
+            .wait()
             .await;
         assert!(name.flatten().unwrap().starts_with("relais-build-"));
-        let panicked: Option<()> = builders.run(|| panic!("boom")).await;
+        let panicked: Option<()> = builders.submit(|| panic!("boom")).wait().await;
         assert!(panicked.is_none());
-        let results = futures::future::join_all((0..20).map(|n| builders.run(move || n * 2))).await;
+        let results =
+            futures::future::join_all((0..20).map(|n| builders.submit(move || n * 2).wait())).await;
         assert_eq!(results.into_iter().flatten().sum::<i32>(), 380);
     }
 }

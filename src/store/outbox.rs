@@ -245,29 +245,10 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Records the outcome of `worker`'s attempt on a delivery and releases its lease. Returns false when
-    /// the lease had been lost (expired and taken by another worker), in which case nothing is written.
-    pub async fn record_delivery(
-        &self,
-        worker: &str,
-        delivery_id: i64,
-        outcome: &DeliveryOutcome,
-        now: i64,
-    ) -> StoreResult<bool> {
-        let record = OutcomeRecord {
-            worker: worker.to_owned(),
-            delivery_id,
-            outcome: outcome.clone(),
-            at: now,
-        };
-        Ok(self
-            .record_deliveries(std::slice::from_ref(&record))
-            .await?[0])
-    }
-
-    /// Records several outcomes at once (all or none), as [`Store::record_delivery`] does for one: the
-    /// delivery workers' copies sent at the same moment share one statement instead of queueing for the
-    /// database's write lock one by one. Returns, for each record, whether its lease was still held.
+    /// Records outcomes (all or none): each delivery gets its outcome and loses its lease, if its worker
+    /// still holds that lease; a permanent refusal also records a bounce for the address. The delivery
+    /// workers' copies sent at the same moment share one statement instead of queueing for the database's
+    /// write lock one by one. Returns, for each record, whether its lease was still held.
     pub async fn record_deliveries(&self, records: &[OutcomeRecord]) -> StoreResult<Vec<bool>> {
         if records.is_empty() {
             return Ok(Vec::new());

@@ -13,7 +13,9 @@ use super::AppState;
 use super::error::{WebError, WebResult};
 use super::subscribe::NEWSLETTER;
 use crate::mail::newsletter::issue_message;
-use crate::store::newsletter::Issue;
+use crate::store::newsletter::{Issue, Item};
+use crate::store::outbox::NewMessage;
+use crate::store::subscriptions::MailingList;
 use crate::web::view::french_datetime;
 
 pub fn router() -> Router<AppState> {
@@ -21,6 +23,32 @@ pub fn router() -> Router<AppState> {
         .route("/lettre/archives", get(index))
         .route("/lettre/archives.atom", get(feed))
         .route("/lettre/archives/{id}", get(show))
+}
+
+/// The newsletter's list (the one the public form subscribes to).
+pub(crate) async fn newsletter_list(state: &AppState) -> WebResult<MailingList> {
+    state
+        .store
+        .mailing_list(NEWSLETTER)
+        .await?
+        .ok_or(WebError::NotFound)
+}
+
+/// An issue, its items and its mail as subscribers receive it.
+pub(crate) async fn rendered_issue(
+    state: &AppState,
+    list: &MailingList,
+    id: i64,
+) -> WebResult<(Issue, Vec<Item>, NewMessage)> {
+    let (issue, items) = state.store.issue(id).await?.ok_or(WebError::NotFound)?;
+    let message = issue_message(
+        list,
+        &issue,
+        &items,
+        &state.settings.server.public_url,
+        &state.settings.mail.from_name,
+    )?;
+    Ok((issue, items, message))
 }
 
 #[derive(Template)]
@@ -32,11 +60,7 @@ struct ArchivePage {
 }
 
 async fn index(State(state): State<AppState>) -> WebResult<Html<String>> {
-    let list = state
-        .store
-        .mailing_list(NEWSLETTER)
-        .await?
-        .ok_or(WebError::NotFound)?;
+    let list = newsletter_list(&state).await?;
     let issues = state
         .store
         .sent_issues(list.id)
@@ -58,22 +82,11 @@ async fn index(State(state): State<AppState>) -> WebResult<Html<String>> {
 }
 
 async fn show(State(state): State<AppState>, Path(id): Path<i64>) -> WebResult<Response> {
-    let (issue, items) = state.store.issue(id).await?.ok_or(WebError::NotFound)?;
-    let list = state
-        .store
-        .mailing_list(NEWSLETTER)
-        .await?
-        .ok_or(WebError::NotFound)?;
+    let list = newsletter_list(&state).await?;
+    let (issue, _, message) = rendered_issue(&state, &list, id).await?;
     if issue.state != "sent" || issue.list_id != list.id {
         return Err(WebError::NotFound);
     }
-    let message = issue_message(
-        &list,
-        &issue,
-        &items,
-        &state.settings.server.public_url,
-        &state.settings.mail.from_name,
-    )?;
     Ok(Html(message.body_html).into_response())
 }
 
@@ -87,11 +100,7 @@ struct Feed {
 }
 
 async fn feed(State(state): State<AppState>) -> WebResult<Response> {
-    let list = state
-        .store
-        .mailing_list(NEWSLETTER)
-        .await?
-        .ok_or(WebError::NotFound)?;
+    let list = newsletter_list(&state).await?;
     let rfc3339 = |millis: i64| {
         chrono::DateTime::from_timestamp_millis(millis)
             .unwrap_or_default()

@@ -39,6 +39,8 @@ pub struct AppState {
     pub sessions: Arc<cache::SessionCache>,
     /// Signs and checks the unsubscribe links of list and newsletter mail.
     pub unsubscribe: crate::mail::unsubscribe::UnsubscribeKey,
+    /// The key that signs the moment the subscription form was shown, read from the database once.
+    pub subscribe_form_key: Arc<tokio::sync::OnceCell<String>>,
 }
 
 /// The whole HTTP application.

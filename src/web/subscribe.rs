@@ -110,11 +110,7 @@ struct SubscribeForm {
 }
 
 async fn render(state: &AppState, status: StatusCode, page: SubscribeState) -> WebResult<Response> {
-    let list = state
-        .store
-        .mailing_list(NEWSLETTER)
-        .await?
-        .ok_or(super::error::WebError::NotFound)?;
+    let list = super::archive::newsletter_list(state).await?;
     let page = SubscribePage {
         list: list.name,
         description: list.description,
@@ -126,7 +122,10 @@ async fn render(state: &AppState, status: StatusCode, page: SubscribeState) -> W
 
 /// The signature of the moment a form was shown.
 async fn form_proof(state: &AppState, issued: i64) -> WebResult<String> {
-    let key = state.store.secret("subscribe_form").await?;
+    let key = state
+        .subscribe_form_key
+        .get_or_try_init(|| state.store.secret("subscribe_form"))
+        .await?;
     let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("any key length");
     mac.update(issued.to_string().as_bytes());
     Ok(hex::encode(mac.finalize().into_bytes()))
@@ -195,11 +194,7 @@ async fn subscribe(
         let page = fresh_form(&state, errors, name, input.email).await?;
         return render(&state, StatusCode::UNPROCESSABLE_ENTITY, page).await;
     };
-    let list = state
-        .store
-        .mailing_list(NEWSLETTER)
-        .await?
-        .ok_or(super::error::WebError::NotFound)?;
+    let list = super::archive::newsletter_list(&state).await?;
     let token = crate::security::random_token();
     let link = format!(
         "{}/abonnement/confirmer/{token}",

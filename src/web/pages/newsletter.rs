@@ -8,14 +8,13 @@ use axum::extract::{Form, Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
-use crate::mail::newsletter::issue_message;
 use crate::store::newsletter::{CATEGORIES, Issue, IssueSending, Item, category_label};
 use crate::store::outbox::{DeliveryRow, NewRecipient};
 use crate::store::subscriptions::MailingList;
 use crate::web::AppState;
+use crate::web::archive::{newsletter_list, rendered_issue};
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
-use crate::web::subscribe::NEWSLETTER;
 use crate::web::view::{Chrome, french_datetime};
 
 pub fn router() -> Router<AppState> {
@@ -27,14 +26,6 @@ pub fn router() -> Router<AppState> {
         .route("/lettre/numeros/{id}/pret", post(set_ready))
         .route("/lettre/numeros/{id}/envoi", post(send))
         .route("/lettre/numeros/{id}/essai", post(test_send))
-}
-
-async fn newsletter(state: &AppState) -> WebResult<MailingList> {
-    state
-        .store
-        .mailing_list(NEWSLETTER)
-        .await?
-        .ok_or(WebError::NotFound)
 }
 
 pub fn issue_state_label(issue: &Issue) -> String {
@@ -61,7 +52,7 @@ struct OverviewPage {
 
 async fn overview(session: Session, State(state): State<AppState>) -> WebResult<Html<String>> {
     session.require_staff()?;
-    let list = newsletter(&state).await?;
+    let list = newsletter_list(&state).await?;
     let page = OverviewPage {
         chrome: Chrome::new(&session, "newsletter", "Lettre"),
         items: state.store.unassigned_items().await?,
@@ -136,7 +127,7 @@ async fn create_issue(
                 .map_err(|_| WebError::BadRequest(format!("élément « {v} » inconnu")))
         })
         .collect::<Result<_, _>>()?;
-    let list = newsletter(&state).await?;
+    let list = newsletter_list(&state).await?;
     let id = state
         .store
         .create_issue(list.id, &title, &items, state.clock.now_millis())
@@ -194,15 +185,8 @@ async fn show_issue(
     Path(id): Path<i64>,
 ) -> WebResult<Html<String>> {
     session.require_staff()?;
-    let (issue, items) = state.store.issue(id).await?.ok_or(WebError::NotFound)?;
-    let list = newsletter(&state).await?;
-    let message = issue_message(
-        &list,
-        &issue,
-        &items,
-        &state.settings.server.public_url,
-        &state.settings.mail.from_name,
-    )?;
+    let list = newsletter_list(&state).await?;
+    let (issue, items, message) = rendered_issue(&state, &list, id).await?;
     let report = match issue.message_id {
         Some(message_id) => Some(Report::of(
             state.store.deliveries_of(message_id).await?,
@@ -247,15 +231,8 @@ async fn send(
     Path(id): Path<i64>,
 ) -> WebResult<Response> {
     session.require_staff()?;
-    let (issue, items) = state.store.issue(id).await?.ok_or(WebError::NotFound)?;
-    let list = newsletter(&state).await?;
-    let message = issue_message(
-        &list,
-        &issue,
-        &items,
-        &state.settings.server.public_url,
-        &state.settings.mail.from_name,
-    )?;
+    let list = newsletter_list(&state).await?;
+    let (_, _, message) = rendered_issue(&state, &list, id).await?;
     match state
         .store
         .send_issue(id, &message, state.clock.now_millis())
@@ -302,15 +279,8 @@ async fn test_send(
             "Cochez au moins une personne qui recevra l'essai.".into(),
         ));
     }
-    let (issue, items) = state.store.issue(id).await?.ok_or(WebError::NotFound)?;
-    let list = newsletter(&state).await?;
-    let mut message = issue_message(
-        &list,
-        &issue,
-        &items,
-        &state.settings.server.public_url,
-        &state.settings.mail.from_name,
-    )?;
+    let list = newsletter_list(&state).await?;
+    let (_, _, mut message) = rendered_issue(&state, &list, id).await?;
     message.kind = "newsletter_test".into();
     message.subject = format!("[Essai] {}", message.subject);
     // A test copy is nobody's subscription: no one-click unsubscribe from it.

@@ -11,9 +11,9 @@ use axum::routing::get;
 use crate::domain::Stage;
 use crate::store::subscriptions::{ContactSelection, MailingList, SubscriberRow};
 use crate::web::AppState;
+use crate::web::archive::newsletter_list;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
-use crate::web::subscribe::NEWSLETTER;
 use crate::web::view::{Chrome, french_datetime};
 
 pub fn router() -> Router<AppState> {
@@ -69,11 +69,7 @@ struct SubscribersPage {
 }
 
 async fn page(session: &Session, state: &AppState, notice: String) -> WebResult<Html<String>> {
-    let list = state
-        .store
-        .mailing_list(NEWSLETTER)
-        .await?
-        .ok_or(WebError::NotFound)?;
+    let list = newsletter_list(state).await?;
     let rows = state.store.subscribers(list.id).await?;
     let page = SubscribersPage {
         chrome: Chrome::new(session, "subscribers", "Abonnés"),
@@ -116,11 +112,7 @@ async fn subscribe_contacts(
             format!("de l'étape « {} »", stage.label()),
         )
     };
-    let list = state
-        .store
-        .mailing_list(NEWSLETTER)
-        .await?
-        .ok_or(WebError::NotFound)?;
+    let list = newsletter_list(&state).await?;
     let added = state
         .store
         .subscribe_contacts(&list, selection, state.clock.now_millis())
