@@ -9,43 +9,20 @@
 
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { Failure, check, launch } from "./chromium.mjs";
 
 const [baseUrl, email, password, csvPath] = process.argv.slice(2);
 if (!baseUrl || !email || !password || !csvPath) {
   console.error("usage: node board.mjs <base_url> <email> <password> <csv_path>");
   process.exit(2);
 }
-const executablePath = process.env.RELAIS_CHROMIUM || "/usr/bin/chromium";
 const shotDir = process.env.RELAIS_SCREENSHOTS || path.dirname(csvPath);
 mkdirSync(shotDir, { recursive: true });
 const url = (p) => new URL(p, baseUrl).toString();
 
-class Failure extends Error {}
-function check(condition, message) {
-  if (!condition) throw new Failure(message);
-}
 const step = (text) => console.log(`[board] ${text}`);
 
-const browser = await chromium
-  .launch({
-    executablePath,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  })
-  .catch((error) => {
-    console.error(`[board] could not start Chromium at ${executablePath} (apt-get install chromium): ${error.message}`);
-    process.exit(1);
-  });
+const browser = await launch("board");
 const context = await browser.newContext({ locale: "fr-FR", viewport: { width: 1440, height: 900 } });
 const page = await context.newPage();
 // Records the drag events the board sees, to tell why a drag did not register.

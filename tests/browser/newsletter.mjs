@@ -9,43 +9,20 @@
 
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { Failure, check, launch } from "./chromium.mjs";
 
 const [baseUrl, email, password, visitor] = process.argv.slice(2);
 if (!baseUrl || !email || !password || !visitor) {
   console.error("usage: node newsletter.mjs <base_url> <email> <password> <visitor_email>");
   process.exit(2);
 }
-const executablePath = process.env.RELAIS_CHROMIUM || "/usr/bin/chromium";
 const shotDir = process.env.RELAIS_SCREENSHOTS || ".";
 mkdirSync(shotDir, { recursive: true });
 const url = (p) => new URL(p, baseUrl).toString();
 
-class Failure extends Error {}
-function check(condition, message) {
-  if (!condition) throw new Failure(message);
-}
 const step = (text) => console.log(`[newsletter] ${text}`);
 
-const browser = await chromium
-  .launch({
-    executablePath,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  })
-  .catch((error) => {
-    console.error(`[newsletter] could not start Chromium at ${executablePath}: ${error.message}`);
-    process.exit(1);
-  });
+const browser = await launch("newsletter");
 const context = await browser.newContext({ locale: "fr-FR", viewport: { width: 1440, height: 900 } });
 let page = await context.newPage();
 let exitCode = 0;
