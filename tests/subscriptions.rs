@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::newsletter::{newsletter_copies, send_issue};
 use common::sink::{Sink, app_sending_to};
 use common::{Backend, TestApp};
 use relais::mail::unsubscribe::UnsubscribeKey;
@@ -79,21 +80,9 @@ async fn leave_by_one_click(app: &TestApp, address: &str) {
     assert_eq!(response.status(), 200);
 }
 
-/// The `.eml` files the folder transport has written so far.
-fn outbox(app: &TestApp) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(app.data_dir().join("outbox")) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-        .map(|e| std::fs::read_to_string(e.path()).unwrap())
-        .collect()
-}
-
 /// The confirmation link's path in the first mail of the folder transport that carries one.
 async fn confirmation_link(app: &TestApp) -> String {
-    confirmation_link_in(|| outbox(app)).await
+    confirmation_link_in(|| app.written_mails()).await
 }
 
 /// The confirmation link's path in the first of `mails` that carries one, waiting for the delivery workers.
@@ -397,87 +386,6 @@ mod a_person_subscribes_confirms_from_the_mail_and_leaves_in_one_click {
     run_on_both_databases!();
 }
 
-/// Staff add `items` (category, title, Markdown), gather them into an issue, try to send it before it is
-/// ready (refused), mark it ready and send it twice (sent once). Returns the issue's id.
-async fn send_issue(
-    app: &TestApp,
-    staff: &common::Staff,
-    title: &str,
-    items: &[(&str, &str, &str)],
-) -> i64 {
-    for (category, item_title, body) in items {
-        let response = staff
-            .post_form(
-                "/lettre/elements",
-                &[
-                    ("category", category),
-                    ("title", item_title),
-                    ("body", body),
-                ],
-            )
-            .await;
-        assert_eq!(response.status(), 303);
-    }
-    let pending = app.store.unassigned_items().await.unwrap();
-    assert_eq!(pending.len(), items.len());
-    let ids: Vec<String> = pending.iter().map(|i| i.id.to_string()).collect();
-    let mut fields: Vec<(&str, &str)> = vec![("title", title)];
-    fields.extend(ids.iter().map(|id| ("item", id.as_str())));
-    let response = staff.post_form("/lettre/numeros", &fields).await;
-    assert_eq!(response.status(), 303);
-    let location = response.headers()["location"].to_str().unwrap().to_string();
-    let id: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
-    let preview = staff.get_text(&location).await;
-    assert!(preview.contains("Version HTML") && preview.contains("Version texte"));
-    for (_, item_title, _) in items {
-        assert!(preview.contains(item_title), "{preview}");
-    }
-    let refused = staff
-        .post_form(&format!("/lettre/numeros/{id}/envoi"), &[])
-        .await;
-    assert_eq!(refused.status(), 400, "a draft is never sent");
-    let response = staff
-        .post_form(&format!("/lettre/numeros/{id}/pret"), &[("ready", "oui")])
-        .await;
-    assert_eq!(response.status(), 303);
-    for _ in 0..2 {
-        let response = staff
-            .post_form(&format!("/lettre/numeros/{id}/envoi"), &[])
-            .await;
-        assert_eq!(response.status(), 303);
-    }
-    let page = staff.get_text(&format!("/lettre/numeros/{id}")).await;
-    assert!(page.contains("envoyé le"), "{page}");
-    id
-}
-
-/// The copies of an issue among `mails`, once its deliveries have ended (each copy's Message-ID starts
-/// with its message's id).
-async fn newsletter_copies(
-    app: &TestApp,
-    issue: i64,
-    mails: impl Fn() -> Vec<String>,
-) -> Vec<String> {
-    let messages = app.store.list_mail_messages(100).await.unwrap();
-    let mut copies = Vec::new();
-    for summary in messages.iter().filter(|m| m.kind == "newsletter") {
-        let message = app.store.mail_message(summary.id).await.unwrap().unwrap();
-        if message.cause_id != Some(issue) {
-            continue;
-        }
-        for _ in 0..100 {
-            let rows = app.store.deliveries_of(message.id).await.unwrap();
-            if rows.iter().all(|r| r.state != "queued") {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let marker = format!("Message-ID: <{}.", message.id);
-        copies.extend(mails().into_iter().filter(|raw| raw.contains(&marker)));
-    }
-    copies
-}
-
 both_backends!(
     an_expired_or_unknown_confirmation_link_says_so_and_a_new_request_sends_a_new_link,
     |app: TestApp| async move {
@@ -516,7 +424,8 @@ both_backends!(
         assert_eq!(post_form(&client, &app, &fields).await.0, 200);
         let mut new_link = link.clone();
         for _ in 0..100 {
-            let links: Vec<String> = outbox(&app)
+            let links: Vec<String> = app
+                .written_mails()
                 .iter()
                 .filter_map(|raw| {
                     let unfolded = raw.replace("=\r\n", "");

@@ -1,5 +1,11 @@
 //! One recipient's copy of a message: headers, the bounce address naming the delivery (VERP), and the
 //! plain-text and HTML alternatives.
+//!
+//! The body is encoded once per message ([`PreparedMessage`]), yet every copy carries its own preferences
+//! link: templates write [`PERSONAL_PLACEHOLDER`] where the token goes, and [`fill_placeholder`] writes the
+//! copy's token over it in the encoded bytes. Both have the same length and only characters that
+//! quoted-printable leaves as they are, so the encoding stays valid; a soft line break that fell inside the
+//! placeholder is stepped over.
 
 use lettre::address::Envelope;
 use lettre::message::header::{HeaderName, HeaderValue};
@@ -15,12 +21,23 @@ pub struct Copy {
     pub raw: Vec<u8>,
 }
 
+/// Stands for the recipient's preferences token in a message's body until each copy is composed: as long as
+/// a token, and made of characters quoted-printable never escapes.
+pub const PERSONAL_PLACEHOLDER: &str = "RELAISxPERSONALxLINKxPLACEHOLDER";
+
+/// The preferences link templates write; each copy gets its recipient's own.
+pub fn preferences_link(public_url: &str) -> String {
+    format!("{public_url}/preferences/{PERSONAL_PLACEHOLDER}")
+}
+
 /// The links a copy carries.
 pub struct Links {
     /// Where relais is reached (`server.public_url`).
     pub public_url: String,
     /// The signed unsubscribe token of this delivery, for list and newsletter mail.
     pub unsubscribe_token: Option<String>,
+    /// The signed token of the recipient's preferences page, written over [`PERSONAL_PLACEHOLDER`].
+    pub preferences_token: String,
 }
 
 impl Links {
@@ -35,6 +52,8 @@ impl Links {
             public_url: public_url.to_string(),
             unsubscribe_token: (!message.list_key.is_empty())
                 .then(|| unsubscribe.token(delivery_id)),
+            preferences_token: unsubscribe
+                .token_for(super::unsubscribe::Purpose::Preferences, delivery_id),
         }
     }
 }
@@ -139,8 +158,75 @@ pub fn compose(
     let email = builder
         .multipart(prepared.body.clone())
         .map_err(|e| ComposeError(e.to_string()))?;
-    Ok(Copy {
-        envelope,
-        raw: email.formatted(),
-    })
+    let mut raw = email.formatted();
+    fill_placeholder(&mut raw, links.preferences_token.as_bytes());
+    Ok(Copy { envelope, raw })
+}
+
+/// Writes `token` over every [`PERSONAL_PLACEHOLDER`] in `raw`, a formatted message whose parts may be
+/// quoted-printable: a soft line break (`=` CRLF) inside a placeholder is kept and stepped over. `token` must
+/// be as long as the placeholder and made of letters, digits, `-` and `_`.
+pub fn fill_placeholder(raw: &mut [u8], token: &[u8]) {
+    let pattern = PERSONAL_PLACEHOLDER.as_bytes();
+    debug_assert_eq!(token.len(), pattern.len());
+    let mut start = 0;
+    while let Some(offset) = memchr::memchr(pattern[0], &raw[start..]) {
+        let at = start + offset;
+        match placeholder_positions(raw, at, pattern) {
+            Some(positions) => {
+                for (position, byte) in positions.iter().zip(token) {
+                    raw[*position] = *byte;
+                }
+                start = positions[positions.len() - 1] + 1;
+            }
+            None => start = at + 1,
+        }
+    }
+}
+
+/// Where each byte of `pattern` sits if it starts at `at`, soft line breaks skipped.
+fn placeholder_positions(raw: &[u8], at: usize, pattern: &[u8]) -> Option<Vec<usize>> {
+    let mut positions = Vec::with_capacity(pattern.len());
+    let mut index = at;
+    for expected in pattern {
+        if raw.get(index..index + 3) == Some(b"=\r\n") {
+            index += 3;
+        }
+        if raw.get(index) != Some(expected) {
+            return None;
+        }
+        positions.push(index);
+        index += 1;
+    }
+    Some(positions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_placeholder_is_as_long_as_a_token() {
+        assert_eq!(
+            PERSONAL_PLACEHOLDER.len(),
+            super::super::unsubscribe::TOKEN_CHARS
+        );
+    }
+
+    #[test]
+    fn a_token_replaces_the_placeholder_across_a_soft_line_break() {
+        let token = "abcdefghijklmnopqrstuvwxyz012345";
+        let mut raw = format!(
+            "Vos pr=C3=A9f=C3=A9rences : https://x/preferences/RELAISxPERSONALxLI=\r\nNKxPLACEHOLDER\r\n\
+             <a href=3D\"https://x/preferences/{PERSONAL_PLACEHOLDER}\">lien</a> RELAISx\r\n"
+        )
+        .into_bytes();
+        fill_placeholder(&mut raw, token.as_bytes());
+        let raw = String::from_utf8(raw).unwrap();
+        assert_eq!(
+            raw,
+            "Vos pr=C3=A9f=C3=A9rences : https://x/preferences/abcdefghijklmnopqr=\r\nstuvwxyz012345\r\n\
+             <a href=3D\"https://x/preferences/abcdefghijklmnopqrstuvwxyz012345\">lien</a> RELAISx\r\n"
+        );
+    }
 }

@@ -27,6 +27,7 @@ pub struct IssueHtml<'a> {
     pub items: &'a [ShownItem],
     pub archive_url: &'a str,
     pub subscribe_url: &'a str,
+    pub preferences_url: &'a str,
     pub organisation: &'a str,
 }
 
@@ -38,6 +39,7 @@ pub struct IssueText<'a> {
     pub items: &'a [ShownItem],
     pub archive_url: &'a str,
     pub subscribe_url: &'a str,
+    pub preferences_url: &'a str,
     pub organisation: &'a str,
 }
 
@@ -71,6 +73,15 @@ pub fn shown_items(items: &[Item]) -> Vec<ShownItem> {
         .collect()
 }
 
+/// A message's body as a web page shows it: the personal link placeholder becomes the page where anyone
+/// asks for their own link by mail.
+pub fn for_the_web(body: &str, public_url: &str) -> String {
+    body.replace(
+        &super::compose::preferences_link(public_url),
+        &format!("{public_url}/preferences"),
+    )
+}
+
 /// The issue's mail, as every subscriber receives it.
 pub fn issue_message(
     list: &MailingList,
@@ -82,12 +93,15 @@ pub fn issue_message(
     let shown = shown_items(items);
     let archive_url = format!("{public_url}/lettre/archives/{}", issue.id);
     let subscribe_url = format!("{public_url}/abonnement");
+    // Each copy gets its recipient's own link (see `compose::fill_placeholder`).
+    let preferences_url = super::compose::preferences_link(public_url);
     let html = IssueHtml {
         list: &list.name,
         title: &issue.title,
         items: &shown,
         archive_url: &archive_url,
         subscribe_url: &subscribe_url,
+        preferences_url: &preferences_url,
         organisation,
     }
     .render()?;
@@ -97,6 +111,7 @@ pub fn issue_message(
         items: &shown,
         archive_url: &archive_url,
         subscribe_url: &subscribe_url,
+        preferences_url: &preferences_url,
         organisation,
     }
     .render()?;

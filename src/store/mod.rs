@@ -18,6 +18,7 @@ pub mod newsletter;
 pub mod organisations;
 pub mod outbox;
 pub mod people;
+pub mod preferences;
 pub mod subscriptions;
 pub mod targets;
 

@@ -390,7 +390,7 @@ impl Store {
         Ok(with_db!(&self.db, |p| sqlx::query_as(
             "SELECT d.id AS delivery_id, d.recipient AS address, m.list_key, m.list_label
              FROM mail_deliveries d JOIN mail_messages m ON m.id = d.message_id
-             WHERE d.id = $1 AND m.list_key <> ''"
+             WHERE d.id = $1 AND m.list_key <> '' AND d.recipient <> ''"
         )
         .bind(delivery_id)
         .fetch_optional(p)

@@ -12,7 +12,7 @@ use axum::routing::get;
 use super::AppState;
 use super::error::{WebError, WebResult};
 use super::subscribe::NEWSLETTER;
-use crate::mail::newsletter::issue_message;
+use crate::mail::newsletter::{for_the_web, issue_message};
 use crate::store::newsletter::{Issue, Item};
 use crate::store::outbox::NewMessage;
 use crate::store::subscriptions::MailingList;
@@ -87,7 +87,8 @@ async fn show(State(state): State<AppState>, Path(id): Path<i64>) -> WebResult<R
     if issue.state != "sent" || issue.list_id != list.id {
         return Err(WebError::NotFound);
     }
-    Ok(Html(message.body_html).into_response())
+    let public_url = &state.settings.server.public_url;
+    Ok(Html(for_the_web(&message.body_html, public_url)).into_response())
 }
 
 #[derive(Template)]

@@ -11,6 +11,7 @@ pub mod error;
 pub mod forms;
 pub mod metrics;
 pub mod pages;
+pub mod preferences;
 pub mod subscribe;
 pub mod unsubscribe;
 pub mod view;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(unsubscribe::router())
         .merge(subscribe::router())
+        .merge(preferences::router())
         .merge(archive::router())
         .merge(pages::router(state.clone()))
         .nest("/api/v1", api::router())

@@ -121,7 +121,7 @@ async fn render(state: &AppState, status: StatusCode, page: SubscribeState) -> W
 }
 
 /// The signature of the moment a form was shown.
-async fn form_proof(state: &AppState, issued: i64) -> WebResult<String> {
+pub(crate) async fn form_proof(state: &AppState, issued: i64) -> WebResult<String> {
     let key = state
         .subscribe_form_key
         .get_or_try_init(|| state.store.secret("subscribe_form"))
@@ -129,6 +129,24 @@ async fn form_proof(state: &AppState, issued: i64) -> WebResult<String> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("any key length");
     mac.update(issued.to_string().as_bytes());
     Ok(hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Whether a public form was filled by a person: shown by relais (the signed moment), neither too fast
+/// nor too late, and with the hidden field left empty.
+pub(crate) async fn form_is_genuine(
+    state: &AppState,
+    issued: &str,
+    proof: &str,
+    hidden_field: &str,
+) -> WebResult<bool> {
+    let Ok(issued) = issued.parse::<i64>() else {
+        return Ok(false);
+    };
+    let expected = form_proof(state, issued).await?;
+    let elapsed = state.clock.now_millis() - issued;
+    Ok(expected == proof
+        && hidden_field.is_empty()
+        && (FASTEST_HUMAN_MS..FORM_VALID_MS).contains(&elapsed))
 }
 
 async fn fresh_form(
@@ -158,18 +176,7 @@ async fn subscribe(
 ) -> WebResult<Response> {
     let now = state.clock.now_millis();
     let mut errors = Vec::new();
-    let issued: Option<i64> = input.issued.parse().ok();
-    let genuine = match issued {
-        Some(issued) => {
-            let expected = form_proof(&state, issued).await?;
-            let elapsed = now - issued;
-            expected == input.proof
-                && input.site.is_empty()
-                && (FASTEST_HUMAN_MS..FORM_VALID_MS).contains(&elapsed)
-        }
-        None => false,
-    };
-    if !genuine {
+    if !form_is_genuine(&state, &input.issued, &input.proof, &input.site).await? {
         errors.push(
             "Le formulaire n'a pas pu être vérifié (envoyé trop vite, trop tard, ou rempli \
              automatiquement). Vérifiez vos informations et envoyez-le de nouveau."

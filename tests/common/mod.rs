@@ -3,6 +3,7 @@
 //! log in like a person would.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod newsletter;
 pub mod sink;
 
 use std::net::SocketAddr;
@@ -187,6 +188,23 @@ impl TestApp {
 
     pub fn data_dir(&self) -> &std::path::Path {
         self.data_dir.path()
+    }
+
+    /// The database this instance runs on.
+    pub fn database_url(&self) -> &str {
+        &self.database.url
+    }
+
+    /// The `.eml` files the folder transport has written so far.
+    pub fn written_mails(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.data_dir().join("outbox")) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect()
     }
 
     /// Creates an account directly in the store (the password is [`PASSWORD`]).

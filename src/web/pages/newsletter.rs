@@ -8,6 +8,7 @@ use axum::extract::{Form, Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
+use crate::mail::newsletter::for_the_web;
 use crate::store::newsletter::{CATEGORIES, Issue, IssueSending, Item, category_label};
 use crate::store::outbox::{DeliveryRow, NewRecipient};
 use crate::store::subscriptions::MailingList;
@@ -198,8 +199,8 @@ async fn show_issue(
         chrome: Chrome::new(&session, "newsletter", &issue.title),
         issue,
         items,
-        html: message.body_html,
-        text: message.body_text,
+        html: for_the_web(&message.body_html, &state.settings.server.public_url),
+        text: for_the_web(&message.body_text, &state.settings.server.public_url),
         staff: state.store.list_owners().await?,
         report,
     };

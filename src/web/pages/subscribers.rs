@@ -1,14 +1,17 @@
 //! "Abonnés": who receives the newsletter and why — state, delivery mode, and the consent behind each
 //! subscription (when, from where, on which legal basis, after which wording) — and subscribing the
 //! contacts of a pipeline stage or of every member in one step. Staff and admins only: it shows addresses.
+//! The requests to be forgotten that people make from their preferences page wait here until staff carry
+//! them out (or refuse them, when the law requires keeping the data).
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, State};
-use axum::response::Html;
-use axum::routing::get;
+use axum::extract::{Form, Path, State};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
 
 use crate::domain::Stage;
+use crate::store::preferences::ErasureRequest;
 use crate::store::subscriptions::{ContactSelection, MailingList, SubscriberRow};
 use crate::web::AppState;
 use crate::web::archive::newsletter_list;
@@ -17,7 +20,9 @@ use crate::web::error::{WebError, WebResult};
 use crate::web::view::{Chrome, french_datetime};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/abonnes", get(show).post(subscribe_contacts))
+    Router::new()
+        .route("/abonnes", get(show).post(subscribe_contacts))
+        .route("/abonnes/effacements/{id}", post(decide_erasure))
 }
 
 /// French names of the subscription states.
@@ -66,6 +71,7 @@ struct SubscribersPage {
     active: usize,
     stages: &'static [Stage],
     notice: String,
+    erasures: Vec<ErasureRequest>,
 }
 
 async fn page(session: &Session, state: &AppState, notice: String) -> WebResult<Html<String>> {
@@ -78,6 +84,7 @@ async fn page(session: &Session, state: &AppState, notice: String) -> WebResult<
         rows,
         stages: Stage::ALL,
         notice,
+        erasures: state.store.pending_erasures().await?,
     };
     Ok(Html(page.render()?))
 }
@@ -122,4 +129,49 @@ async fn subscribe_contacts(
          désabonnées n'ont pas été modifiées."
     );
     page(&session, &state, notice).await
+}
+
+#[derive(serde::Deserialize)]
+struct ErasureDecision {
+    decision: String,
+}
+
+/// Carries out (`erase`) or refuses (`refuse`) a request to be forgotten.
+async fn decide_erasure(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(form): Form<ErasureDecision>,
+) -> WebResult<Response> {
+    session.require_staff()?;
+    let now = state.clock.now_millis();
+    let notice = match form.decision.as_str() {
+        "erase" => {
+            let counts = state
+                .store
+                .erase_personal_data(id, &session.actor(), now)
+                .await?;
+            format!(
+                "Données effacées : {} fiche(s) de contact supprimée(s), {} abonnement(s) et {} courrier(s) \
+                 rendus anonymes, {} texte(s) expurgé(s).",
+                counts.contacts, counts.subscriptions, counts.deliveries, counts.texts
+            )
+        }
+        "refuse" => {
+            if !state
+                .store
+                .refuse_erasure(id, &session.actor(), now)
+                .await?
+            {
+                return Err(WebError::NotFound);
+            }
+            "Demande d'effacement refusée ; les données sont conservées.".to_string()
+        }
+        other => {
+            return Err(WebError::BadRequest(format!(
+                "décision « {other} » inconnue : « erase » ou « refuse »"
+            )));
+        }
+    };
+    Ok(page(&session, &state, notice).await?.into_response())
 }
