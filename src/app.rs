@@ -75,6 +75,12 @@ impl Application {
             self.state.clock.clone(),
             stop.clone(),
         ));
+        let newsletter = crate::mail::newsletter_schedule::Scheduler::new(
+            store.clone(),
+            self.state.settings.clone(),
+            self.state.clock.clone(),
+        )?;
+        let newsletter = tokio::spawn(newsletter.run_until_stopped(stop.clone()));
         let router = web::router(self.state);
         tracing::info!(address = %self.listener.local_addr()?, backend = store.backend_name(), "relais is serving");
         axum::serve(
@@ -86,6 +92,7 @@ impl Application {
         let _ = housekeeping.await;
         let _ = delivery.await;
         let _ = digests.await;
+        let _ = newsletter.await;
         store.close().await;
         tracing::info!("relais stopped");
         Ok(())

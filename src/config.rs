@@ -20,6 +20,18 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub pipeline: PipelineSettings,
     pub mail: crate::mail::settings::MailSettings,
+    pub newsletter: NewsletterSettings,
+}
+
+/// The `[newsletter]` section: when issues go out and when staff are reminded.
+#[derive(Debug, Clone)]
+pub struct NewsletterSettings {
+    /// The dates issues go out at: a cron expression with seconds first, in Paris time.
+    pub schedule: String,
+    /// Days before each date when staff are reminded to prepare the issue.
+    pub reminder_days: i64,
+    /// When the monthly summary goes to those who chose it (cron, Paris time); empty: never.
+    pub digest_schedule: String,
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +125,9 @@ const KNOWN_KEYS: &[&str] = &[
     "pipeline.target_objective",
     "pipeline.member_objective_min",
     "pipeline.member_objective_max",
+    "newsletter.schedule",
+    "newsletter.reminder_days",
+    "newsletter.digest_schedule",
 ];
 
 impl Settings {
@@ -243,6 +258,27 @@ impl Settings {
             "must not be below pipeline.member_objective_min",
         );
         let mail = crate::mail::settings::MailSettings::read(&mut r);
+        let newsletter = NewsletterSettings {
+            schedule: r.get("newsletter.schedule"),
+            reminder_days: r.get("newsletter.reminder_days"),
+            digest_schedule: r.get("newsletter.digest_schedule"),
+        };
+        let is_cron = |text: &str| <cron::Schedule as std::str::FromStr>::from_str(text).is_ok();
+        r.check(
+            "newsletter.schedule",
+            is_cron(&newsletter.schedule),
+            "expected a cron expression with seconds first, such as \"0 0 9 1,15 * *\"",
+        );
+        r.check(
+            "newsletter.reminder_days",
+            (0..=30).contains(&newsletter.reminder_days),
+            "must be between 0 and 30",
+        );
+        r.check(
+            "newsletter.digest_schedule",
+            newsletter.digest_schedule.is_empty() || is_cron(&newsletter.digest_schedule),
+            "expected a cron expression with seconds first, such as \"0 0 8 1 * *\", or nothing",
+        );
         if !r.errors.is_empty() {
             return Err(ConfigError(r.errors));
         }
@@ -261,6 +297,7 @@ impl Settings {
             security,
             pipeline,
             mail,
+            newsletter,
         })
     }
 

@@ -7,6 +7,7 @@ pub mod compose;
 pub mod digest;
 pub mod dkim;
 pub mod newsletter;
+pub mod newsletter_schedule;
 pub mod recorder;
 pub mod settings;
 pub mod smtp;

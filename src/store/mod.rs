@@ -15,6 +15,7 @@ pub mod dossier;
 pub mod import;
 pub mod memberships;
 pub mod newsletter;
+pub mod newsletter_schedule;
 pub mod organisations;
 pub mod outbox;
 pub mod people;

@@ -44,6 +44,8 @@ pub struct Issue {
     pub recipients: i64,
     /// The mail that carried it, once sent.
     pub message_id: Option<i64>,
+    /// The date of the schedule it goes out at once ready (epoch milliseconds).
+    pub scheduled_at: Option<i64>,
 }
 
 /// What asking to send an issue did.
@@ -126,7 +128,7 @@ impl Store {
     pub async fn issues(&self, list_id: i64) -> StoreResult<Vec<Issue>> {
         Ok(with_db!(&self.db, |p| {
             sqlx::query_as(
-            "SELECT id, list_id, title, state, sent_at, recipients, message_id FROM newsletter_issues
+            "SELECT id, list_id, title, state, sent_at, recipients, message_id, scheduled_at FROM newsletter_issues
              WHERE list_id = $1 ORDER BY id DESC"
         )
         .bind(list_id)
@@ -139,7 +141,7 @@ impl Store {
     pub async fn issue(&self, id: i64) -> StoreResult<Option<(Issue, Vec<Item>)>> {
         let issue: Option<Issue> = with_db!(&self.db, |p| {
             sqlx::query_as(
-            "SELECT id, list_id, title, state, sent_at, recipients, message_id FROM newsletter_issues WHERE id = $1"
+            "SELECT id, list_id, title, state, sent_at, recipients, message_id, scheduled_at FROM newsletter_issues WHERE id = $1"
         )
         .bind(id)
         .fetch_optional(p)
@@ -187,7 +189,8 @@ impl Store {
         Ok(changed == 1)
     }
 
-    /// Sends a ready issue to every active subscriber of its list, once. `message` is the rendered issue.
+    /// Sends a ready issue to every active subscriber of its list who receives each issue (the others get
+    /// the monthly summary), once. `message` is the rendered issue.
     pub async fn send_issue(
         &self,
         id: i64,
@@ -219,7 +222,7 @@ impl Store {
         let subscribers: Vec<(String, String, Option<i64>)> =
             with_tx!(&mut tx, |c| sqlx::query_as(
                 "SELECT address, name, person_id FROM subscriptions
-             WHERE list_id = $1 AND state = 'active' ORDER BY id"
+             WHERE list_id = $1 AND state = 'active' AND mode = 'each' ORDER BY id"
             )
             .bind(list_id)
             .fetch_all(c)
@@ -252,7 +255,7 @@ impl Store {
     pub async fn sent_issues(&self, list_id: i64) -> StoreResult<Vec<Issue>> {
         Ok(with_db!(&self.db, |p| {
             sqlx::query_as(
-            "SELECT id, list_id, title, state, sent_at, recipients, message_id FROM newsletter_issues
+            "SELECT id, list_id, title, state, sent_at, recipients, message_id, scheduled_at FROM newsletter_issues
              WHERE list_id = $1 AND state = 'sent' ORDER BY sent_at DESC, id DESC"
         )
         .bind(list_id)

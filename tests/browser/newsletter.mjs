@@ -1,5 +1,5 @@
 // Drives the newsletter in headless Chromium: a staff member adds two items, makes an issue of them, looks at
-// its HTML and text previews and marks it ready; then a visitor without an account subscribes through the
+// its HTML and text previews, gives it the schedule's next date and marks it ready; then a visitor without an account subscribes through the
 // public form. Phone width is checked on the new pages.
 //
 //   node tests/browser/newsletter.mjs <base_url> <email> <password> <visitor_email>
@@ -62,8 +62,19 @@ try {
   check(link === "https://www.legifrance.gouv.fr/", `the HTML preview should carry the item's link, not ${link}`);
   const text = await page.locator("pre").innerText();
   check(text.includes("== Chiffres clés ==") && text.includes("Vingt mille personnes"), `the text preview: ${text}`);
+
+  step("schedule it");
+  const firstDate = await page.locator("#at option").nth(1).innerText();
+  await page.locator("#at").selectOption({ index: 1 });
+  await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name: "Programmer" }).click()]);
+  let status = await page.locator("[role=status]").first().innerText();
+  check(status.includes(`brouillon, prévu pour le ${firstDate}`), `the issue should wait for ${firstDate}: ${status}`);
   await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name: "Marquer prêt" }).click()]);
-  check((await page.locator("[role=status]").first().innerText()).includes("prêt à partir"), "the issue should be ready");
+  status = await page.locator("[role=status]").first().innerText();
+  check(status.includes(`prêt, partira le ${firstDate}`), `the issue should be ready for ${firstDate}: ${status}`);
+  await page.goto(url("/lettre"));
+  check((await page.locator("#next-dates").innerText()).includes(firstDate), "the overview lists the next dates");
+  await page.goBack();
   await page.screenshot({ path: path.join(shotDir, "newsletter-issue.png"), fullPage: true });
 
   step("phone width");
@@ -83,8 +94,8 @@ try {
   // A person takes a moment; the form refuses what comes sooner.
   await page.waitForTimeout(2500);
   await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name: "S'abonner" }).click()]);
-  const status = await page.locator("[role=status]").innerText();
-  check(status.includes(visitor), `the page should say where the confirmation went: ${status}`);
+  const confirmation = await page.locator("[role=status]").innerText();
+  check(confirmation.includes(visitor), `the page should say where the confirmation went: ${confirmation}`);
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   check(width <= 390, `the subscription page is ${width} pixels wide on a phone`);
   console.log("[newsletter] passed");

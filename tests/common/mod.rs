@@ -127,6 +127,7 @@ pub struct TestApp {
     pub backend: Backend,
     stop: CancellationToken,
     database: std::sync::Arc<TestDatabase>,
+    owns_database: bool,
     data_dir: std::sync::Arc<tempfile::TempDir>,
     served: std::sync::Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
@@ -144,11 +145,26 @@ impl TestApp {
 
     /// Like [`TestApp::spawn`], with settings changed by `configure` first.
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
-        let database = TestDatabase::create(backend).await;
+        let database = std::sync::Arc::new(TestDatabase::create(backend).await);
+        Self::launch(database, Clock::manual(start_time()), true, configure).await
+    }
+
+    /// Another instance of relais on the same database and clock, with its own port and data folder, as
+    /// when two servers run side by side or one starts again. Its [`TestApp::stop`] leaves the database
+    /// to the first instance.
+    pub async fn spawn_beside(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::launch(self.database.clone(), self.clock.clone(), false, configure).await
+    }
+
+    async fn launch(
+        database: std::sync::Arc<TestDatabase>,
+        clock: Clock,
+        owns_database: bool,
+        configure: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         let data_dir = tempfile::tempdir().expect("data folder");
         let mut settings = Settings::for_tests(&database.url, data_dir.path());
         configure(&mut settings);
-        let clock = Clock::manual(start_time());
         let app = Application::build(settings, clock.clone())
             .await
             .expect("application builds");
@@ -165,21 +181,29 @@ impl TestApp {
             address,
             store,
             clock,
-            backend,
+            backend: database.backend,
             stop,
-            database: std::sync::Arc::new(database),
+            database,
+            owns_database,
             data_dir: std::sync::Arc::new(data_dir),
             served: std::sync::Arc::new(tokio::sync::Mutex::new(Some(served))),
         }
     }
 
-    /// Stops the server and drops the test database.
+    /// Stops the server and, for the first instance, drops the test database.
     pub async fn stop(&self) {
+        self.halt().await;
+        if self.owns_database {
+            self.database.drop_database().await;
+        }
+    }
+
+    /// Stops the server and keeps the database, as when relais is down for a while.
+    pub async fn halt(&self) {
         self.stop.cancel();
         if let Some(handle) = self.served.lock().await.take() {
             let _ = handle.await;
         }
-        self.database.drop_database().await;
     }
 
     pub fn url(&self, path: &str) -> String {

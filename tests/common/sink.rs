@@ -76,15 +76,23 @@ pub async fn app_sending_to(backend: Backend, sink: &Sink) -> TestApp {
 }
 
 pub async fn app_sending_to_port(backend: Backend, port: u16) -> TestApp {
-    TestApp::spawn_with(backend, |settings| {
-        settings.mail.transport = TransportKind::Smtp;
-        settings.mail.from_address = "club@romeurope.example".into();
-        settings.mail.smtp.host = "127.0.0.1".into();
-        settings.mail.smtp.port = port;
-        settings.mail.smtp.security = SmtpSecurity::None;
-        // Ports are reused between tests running at once: a server that never answers must not hold a
-        // worker for long.
-        settings.mail.smtp.timeout_seconds = 2;
-    })
-    .await
+    TestApp::spawn_with(backend, |settings| send_to_port(settings, port)).await
+}
+
+/// Another instance beside `app` (same database and clock), sending to `sink`.
+pub async fn instance_beside(app: &TestApp, sink: &Sink) -> TestApp {
+    app.spawn_beside(|settings| send_to_port(settings, sink.port))
+        .await
+}
+
+/// Settings that send through the sink on `port`.
+pub fn send_to_port(settings: &mut relais::config::Settings, port: u16) {
+    settings.mail.transport = TransportKind::Smtp;
+    settings.mail.from_address = "club@romeurope.example".into();
+    settings.mail.smtp.host = "127.0.0.1".into();
+    settings.mail.smtp.port = port;
+    settings.mail.smtp.security = SmtpSecurity::None;
+    // Ports are reused between tests running at once: a server that never answers must not hold a
+    // worker for long.
+    settings.mail.smtp.timeout_seconds = 2;
 }

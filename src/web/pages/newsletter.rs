@@ -9,6 +9,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use crate::mail::newsletter::for_the_web;
+use crate::mail::newsletter_schedule::{NewsletterSchedule, french_moment};
 use crate::store::newsletter::{CATEGORIES, Issue, IssueSending, Item, category_label};
 use crate::store::outbox::{DeliveryRow, NewRecipient};
 use crate::store::subscriptions::MailingList;
@@ -25,14 +26,27 @@ pub fn router() -> Router<AppState> {
         .route("/lettre/numeros", post(create_issue))
         .route("/lettre/numeros/{id}", get(show_issue))
         .route("/lettre/numeros/{id}/pret", post(set_ready))
+        .route("/lettre/numeros/{id}/date", post(set_date))
         .route("/lettre/numeros/{id}/envoi", post(send))
         .route("/lettre/numeros/{id}/essai", post(test_send))
 }
 
+/// A schedule date as pages show it.
+pub fn moment_label(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .map(french_moment)
+        .unwrap_or_default()
+}
+
 pub fn issue_state_label(issue: &Issue) -> String {
-    match issue.state.as_str() {
-        "draft" => "brouillon".into(),
-        "ready" => "prêt à partir".into(),
+    match (issue.state.as_str(), issue.scheduled_at) {
+        ("draft", Some(at)) => format!(
+            "brouillon, prévu pour le {} (ne partira que s'il est marqué prêt)",
+            moment_label(at)
+        ),
+        ("draft", None) => "brouillon, sans date".into(),
+        ("ready", Some(at)) => format!("prêt, partira le {}", moment_label(at)),
+        ("ready", None) => "prêt, sans date : choisissez une date ou envoyez-le".into(),
         _ => format!(
             "envoyé le {} à {} abonné(s)",
             issue.sent_at.map(french_datetime).unwrap_or_default(),
@@ -49,6 +63,19 @@ struct OverviewPage {
     items: Vec<Item>,
     issues: Vec<Issue>,
     categories: &'static [(&'static str, &'static str)],
+    /// The schedule's next dates, as read.
+    next_dates: Vec<String>,
+}
+
+/// The schedule's next `count` dates: (epoch milliseconds, as read).
+fn next_dates(state: &AppState, count: usize) -> WebResult<Vec<(i64, String)>> {
+    let schedule = NewsletterSchedule::from_settings(&state.settings)
+        .map_err(|e| WebError::Internal(format!("newsletter schedule: {e}")))?;
+    Ok(schedule
+        .upcoming(state.clock.now(), count)
+        .into_iter()
+        .map(|at| (at.timestamp_millis(), french_moment(at)))
+        .collect())
 }
 
 async fn overview(session: Session, State(state): State<AppState>) -> WebResult<Html<String>> {
@@ -60,6 +87,10 @@ async fn overview(session: Session, State(state): State<AppState>) -> WebResult<
         issues: state.store.issues(list.id).await?,
         list,
         categories: &CATEGORIES,
+        next_dates: next_dates(&state, 3)?
+            .into_iter()
+            .map(|(_, label)| label)
+            .collect(),
     };
     Ok(Html(page.render()?))
 }
@@ -147,6 +178,14 @@ struct IssuePage {
     /// Staff who can receive a test copy: (id, name).
     staff: Vec<(i64, String)>,
     report: Option<Report>,
+    /// Dates the issue can be given: (epoch milliseconds, as read).
+    dates: Vec<(i64, String)>,
+}
+
+impl IssuePage {
+    fn scheduled_for(&self, at: &i64) -> bool {
+        self.issue.scheduled_at == Some(*at)
+    }
 }
 
 /// What became of a sent issue's copies.
@@ -203,6 +242,7 @@ async fn show_issue(
         text: for_the_web(&message.body_text, &state.settings.server.public_url),
         staff: state.store.list_owners().await?,
         report,
+        dates: next_dates(&state, 8)?,
     };
     Ok(Html(page.render()?))
 }
@@ -219,10 +259,61 @@ async fn set_ready(
     Form(form): Form<ReadyForm>,
 ) -> WebResult<Response> {
     session.require_staff()?;
-    state
+    let now = state.clock.now_millis();
+    let ready = form.ready == "oui";
+    let (issue, _) = state.store.issue(id).await?.ok_or(WebError::NotFound)?;
+    // A ready issue whose date has passed goes out at once: the schedule takes it for one missed while
+    // relais was stopped. Marking ready after the date must be a choice, not a surprise.
+    if ready && issue.scheduled_at.is_some_and(|at| at <= now) {
+        return Err(WebError::BadRequest(
+            "La date prévue pour ce numéro est passée : choisissez une nouvelle date avant de le \
+             marquer prêt, ou envoyez-le maintenant."
+                .into(),
+        ));
+    }
+    state.store.set_issue_ready(id, ready, now).await?;
+    Ok(Redirect::to(&format!("/lettre/numeros/{id}")).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct DateForm {
+    #[serde(default)]
+    at: String,
+}
+
+/// Gives an issue one of the schedule's next dates, or none (`at` empty).
+async fn set_date(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(form): Form<DateForm>,
+) -> WebResult<Response> {
+    session.require_staff()?;
+    let at = if form.at.is_empty() {
+        None
+    } else {
+        let offered = next_dates(&state, 24)?;
+        let chosen = form
+            .at
+            .parse::<i64>()
+            .ok()
+            .filter(|at| offered.iter().any(|(date, _)| date == at));
+        Some(chosen.ok_or_else(|| {
+            WebError::BadRequest(format!(
+                "« {} » n'est pas une des prochaines dates d'envoi de la lettre.",
+                form.at
+            ))
+        })?)
+    };
+    if !state
         .store
-        .set_issue_ready(id, form.ready == "oui", state.clock.now_millis())
-        .await?;
+        .schedule_issue(id, at, state.clock.now_millis())
+        .await?
+    {
+        return Err(WebError::BadRequest(
+            "Ce numéro est déjà envoyé : sa date ne change plus.".into(),
+        ));
+    }
     Ok(Redirect::to(&format!("/lettre/numeros/{id}")).into_response())
 }
 
