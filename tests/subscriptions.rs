@@ -464,7 +464,7 @@ both_backends!(
 );
 
 both_backends!(
-    staff_subscribe_the_contacts_of_a_stage_and_see_why_each_person_receives_the_letter,
+    staff_subscribe_the_contacts_of_a_stage_or_a_selection_and_see_why_each_person_receives_the_letter,
     |app: TestApp| async move {
         let staff = app.logged_in(relais::domain::Role::Staff, &[]).await;
         let marseille = app.add_target("13055").await;
@@ -535,6 +535,29 @@ both_backends!(
             .post_form("/abonnes", &[("selection", "nulle-part")])
             .await;
         assert_eq!(response.status(), 400);
+
+        // A selection from the targets list: its filters (here the Rhône) say whose contacts.
+        let targets = staff.get_text("/targets?departement=69").await;
+        assert!(
+            targets.contains("action=\"/abonnes/selection?departement=69\""),
+            "{targets}"
+        );
+        assert!(targets.contains("les contacts de ces 1 cibles"), "{targets}");
+        let response = viewer
+            .post_form("/abonnes/selection?departement=69", &[])
+            .await;
+        assert_eq!(response.status(), 403);
+        let page = staff
+            .post_form("/abonnes/selection?departement=69", &[])
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("2 contact(s) des 1 cible(s) de la sélection abonné(s)"),
+            "Léa and Lyon's first contact: {page}"
+        );
+        assert!(page.contains("lea.morel@lyon.example"), "{page}");
     }
 );
 

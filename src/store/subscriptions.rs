@@ -32,12 +32,14 @@ pub struct SubscriptionRequest {
 }
 
 /// Whose contacts staff subscribe in one step.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ContactSelection {
     /// The people of the collectivities at this stage of the pipeline.
     Stage(crate::domain::Stage),
     /// The people of every member organisation.
     Members,
+    /// The people of these organisations (a filtered view of the targets list).
+    Organisations(Vec<i64>),
 }
 
 /// A subscription as staff see it, with why it exists.
@@ -237,14 +239,22 @@ impl Store {
         selection: ContactSelection,
         now: i64,
     ) -> StoreResult<u64> {
-        let (condition, stage) = match selection {
-            ContactSelection::Stage(stage) => (
-                "p.organisation_id IN (SELECT organisation_id FROM targets WHERE stage = $3)",
-                stage.as_str(),
+        // Only integers and the fixed codes of stages are written into the SQL text.
+        let condition = match selection {
+            ContactSelection::Stage(stage) => format!(
+                "p.organisation_id IN (SELECT organisation_id FROM targets WHERE stage = '{}')",
+                stage.as_str()
             ),
-            ContactSelection::Members => (
-                "p.organisation_id IN (SELECT organisation_id FROM memberships) AND $3 = $3",
-                "",
+            ContactSelection::Members => {
+                "p.organisation_id IN (SELECT organisation_id FROM memberships)".to_string()
+            }
+            ContactSelection::Organisations(ids) if ids.is_empty() => return Ok(0),
+            ContactSelection::Organisations(ids) => format!(
+                "p.organisation_id IN ({})",
+                ids.iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
         let sql = format!(
@@ -255,14 +265,13 @@ impl Store {
              JOIN (SELECT person_id, LOWER(MIN(email)) AS address FROM person_emails GROUP BY person_id) e
                ON e.person_id = p.id
              WHERE {condition}
-               AND NOT EXISTS (SELECT 1 FROM unsubscribes u WHERE u.list_key = $4 AND u.address = e.address)
+               AND NOT EXISTS (SELECT 1 FROM unsubscribes u WHERE u.list_key = $3 AND u.address = e.address)
              ORDER BY p.id
              ON CONFLICT (list_id, address) DO NOTHING"
         );
         let added = with_db!(&self.db, |p| sqlx::query(&sql)
             .bind(list.id)
             .bind(now)
-            .bind(stage)
             .bind(&list.list_key)
             .execute(p)
             .await

@@ -6,7 +6,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
@@ -22,6 +22,7 @@ use crate::web::view::{Chrome, french_datetime};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/abonnes", get(show).post(subscribe_contacts))
+        .route("/abonnes/selection", post(subscribe_selection))
         .route("/abonnes/effacements/{id}", post(decide_erasure))
 }
 
@@ -127,6 +128,33 @@ async fn subscribe_contacts(
     let notice = format!(
         "{added} contact(s) {described} abonné(s). Les personnes déjà abonnées, en attente ou \
          désabonnées n'ont pas été modifiées."
+    );
+    page(&session, &state, notice).await
+}
+
+/// Subscribes the contacts of the targets a view of the targets list shows (its filters in the query
+/// string, as the page's export links carry them).
+async fn subscribe_selection(
+    session: Session,
+    State(state): State<AppState>,
+    Query(query): Query<super::targets::ListQuery>,
+) -> WebResult<Html<String>> {
+    session.require_staff()?;
+    let targets = query.every_target(&state, &session).await?;
+    let organisations: Vec<i64> = targets.iter().map(|t| t.organisation_id).collect();
+    let count = organisations.len();
+    let list = newsletter_list(&state).await?;
+    let added = state
+        .store
+        .subscribe_contacts(
+            &list,
+            ContactSelection::Organisations(organisations),
+            state.clock.now_millis(),
+        )
+        .await?;
+    let notice = format!(
+        "{added} contact(s) des {count} cible(s) de la sélection abonné(s). Les personnes déjà abonnées, \
+         en attente ou désabonnées n'ont pas été modifiées."
     );
     page(&session, &state, notice).await
 }

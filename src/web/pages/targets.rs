@@ -81,6 +81,25 @@ impl ListQuery {
         serde_json::from_value(serde_json::Value::String(self.sort.clone())).unwrap_or_default()
     }
 
+    /// Every target of this view (up to [`EXPORT_LIMIT`]), not one page: for exports and selections.
+    pub async fn every_target(
+        &self,
+        state: &AppState,
+        session: &Session,
+    ) -> WebResult<Vec<crate::store::targets::Target>> {
+        let (targets, _) = state
+            .store
+            .list_targets(
+                session.scope(),
+                &self.filter(),
+                self.sort(),
+                EXPORT_LIMIT,
+                0,
+            )
+            .await?;
+        Ok(targets)
+    }
+
     /// The query string of this view without the page, for pagination and export links.
     pub fn without_page(&self) -> String {
         let pairs = [
@@ -267,16 +286,7 @@ async fn export(
     Query(query): Query<ListQuery>,
 ) -> WebResult<Response> {
     let format = query.format.unwrap_or(ExportFormat::Csv);
-    let (targets, _) = state
-        .store
-        .list_targets(
-            session.scope(),
-            &query.filter(),
-            query.sort(),
-            EXPORT_LIMIT,
-            0,
-        )
-        .await?;
+    let targets = query.every_target(&state, &session).await?;
     let bytes = targets_sheet(&targets)
         .to_bytes(format)
         .map_err(WebError::Internal)?;
