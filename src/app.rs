@@ -81,6 +81,12 @@ impl Application {
             self.state.clock.clone(),
         )?;
         let newsletter = tokio::spawn(newsletter.run_until_stopped(stop.clone()));
+        let meetings = crate::mail::meetings::Dispatcher {
+            store: store.clone(),
+            settings: self.state.settings.clone(),
+            clock: self.state.clock.clone(),
+        };
+        let meetings = tokio::spawn(meetings.run_until_stopped(stop.clone()));
         let router = web::router(self.state);
         tracing::info!(address = %self.listener.local_addr()?, backend = store.backend_name(), "relais is serving");
         axum::serve(
@@ -93,6 +99,7 @@ impl Application {
         let _ = delivery.await;
         let _ = digests.await;
         let _ = newsletter.await;
+        let _ = meetings.await;
         store.close().await;
         tracing::info!("relais stopped");
         Ok(())

@@ -21,6 +21,16 @@ pub struct Settings {
     pub pipeline: PipelineSettings,
     pub mail: crate::mail::settings::MailSettings,
     pub newsletter: NewsletterSettings,
+    pub meetings: MeetingSettings,
+}
+
+/// The `[meetings]` section.
+#[derive(Debug, Clone)]
+pub struct MeetingSettings {
+    /// Days before a meeting its ready agenda goes out; staff are reminded a day earlier if it is not ready.
+    pub agenda_days_before: i64,
+    /// How far ahead the occurrences of a series exist (months).
+    pub horizon_months: i64,
 }
 
 /// The `[newsletter]` section: when issues go out and when staff are reminded.
@@ -128,6 +138,8 @@ const KNOWN_KEYS: &[&str] = &[
     "newsletter.schedule",
     "newsletter.reminder_days",
     "newsletter.digest_schedule",
+    "meetings.agenda_days_before",
+    "meetings.horizon_months",
 ];
 
 impl Settings {
@@ -279,6 +291,20 @@ impl Settings {
             newsletter.digest_schedule.is_empty() || is_cron(&newsletter.digest_schedule),
             "expected a cron expression with seconds first, such as \"0 0 8 1 * *\", or nothing",
         );
+        let meetings = MeetingSettings {
+            agenda_days_before: r.get("meetings.agenda_days_before"),
+            horizon_months: r.get("meetings.horizon_months"),
+        };
+        r.check(
+            "meetings.agenda_days_before",
+            (1..=30).contains(&meetings.agenda_days_before),
+            "must be between 1 and 30",
+        );
+        r.check(
+            "meetings.horizon_months",
+            (1..=36).contains(&meetings.horizon_months),
+            "must be between 1 and 36",
+        );
         if !r.errors.is_empty() {
             return Err(ConfigError(r.errors));
         }
@@ -298,6 +324,7 @@ impl Settings {
             pipeline,
             mail,
             newsletter,
+            meetings,
         })
     }
 

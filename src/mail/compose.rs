@@ -8,8 +8,9 @@
 //! placeholder is stepped over.
 
 use lettre::address::Envelope;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{Address, Message};
 
 use super::settings::MailSettings;
@@ -25,9 +26,17 @@ pub struct Copy {
 /// a token, and made of characters quoted-printable never escapes.
 pub const PERSONAL_PLACEHOLDER: &str = "RELAISxPERSONALxLINKxPLACEHOLDER";
 
+/// Stands for the recipient's token to answer a meeting invitation, like [`PERSONAL_PLACEHOLDER`].
+pub const ANSWER_PLACEHOLDER: &str = "RELAISxANSWERxLINKxPLACEHOLDERxx";
+
 /// The preferences link templates write; each copy gets its recipient's own.
 pub fn preferences_link(public_url: &str) -> String {
     format!("{public_url}/preferences/{PERSONAL_PLACEHOLDER}")
+}
+
+/// The link to answer a meeting invitation (`answer`: `oui`, `non`, `peut-etre`); each copy gets its own.
+pub fn answer_link(public_url: &str, answer: &str) -> String {
+    format!("{public_url}/reunions/reponse/{ANSWER_PLACEHOLDER}?r={answer}")
 }
 
 /// The links a copy carries.
@@ -38,6 +47,8 @@ pub struct Links {
     pub unsubscribe_token: Option<String>,
     /// The signed token of the recipient's preferences page, written over [`PERSONAL_PLACEHOLDER`].
     pub preferences_token: String,
+    /// The signed token that answers a meeting invitation, written over [`ANSWER_PLACEHOLDER`].
+    pub answer_token: String,
 }
 
 impl Links {
@@ -54,6 +65,7 @@ impl Links {
                 .then(|| unsubscribe.token(delivery_id)),
             preferences_token: unsubscribe
                 .token_for(super::unsubscribe::Purpose::Preferences, delivery_id),
+            answer_token: unsubscribe.token_for(super::unsubscribe::Purpose::Answer, delivery_id),
         }
     }
 }
@@ -67,8 +79,26 @@ pub struct PreparedMessage {
 
 impl PreparedMessage {
     pub fn new(message: MailMessage) -> PreparedMessage {
-        let body =
-            MultiPart::alternative_plain_html(message.body_text.clone(), message.body_html.clone());
+        let body = if message.calendar.is_empty() {
+            MultiPart::alternative_plain_html(message.body_text.clone(), message.body_html.clone())
+        } else {
+            // An invitation: the calendar object as a third alternative, as calendar clients expect
+            // (RFC 6047), with its METHOD in the content type.
+            let calendar_type = ContentType::parse(&format!(
+                "text/calendar; method={}; charset=utf-8",
+                message.calendar_method
+            ))
+            .unwrap_or(ContentType::TEXT_PLAIN);
+            MultiPart::alternative()
+                .singlepart(SinglePart::plain(message.body_text.clone()))
+                .singlepart(SinglePart::html(message.body_html.clone()))
+                .singlepart(
+                    SinglePart::builder()
+                        .header(calendar_type)
+                        .header(ContentTransferEncoding::QuotedPrintable)
+                        .body(message.calendar.clone()),
+                )
+        };
         PreparedMessage { message, body }
     }
 }
@@ -159,15 +189,20 @@ pub fn compose(
         .multipart(prepared.body.clone())
         .map_err(|e| ComposeError(e.to_string()))?;
     let mut raw = email.formatted();
-    fill_placeholder(&mut raw, links.preferences_token.as_bytes());
+    fill_placeholder(
+        &mut raw,
+        PERSONAL_PLACEHOLDER,
+        links.preferences_token.as_bytes(),
+    );
+    fill_placeholder(&mut raw, ANSWER_PLACEHOLDER, links.answer_token.as_bytes());
     Ok(Copy { envelope, raw })
 }
 
-/// Writes `token` over every [`PERSONAL_PLACEHOLDER`] in `raw`, a formatted message whose parts may be
+/// Writes `token` over every `placeholder` in `raw`, a formatted message whose parts may be
 /// quoted-printable: a soft line break (`=` CRLF) inside a placeholder is kept and stepped over. `token` must
 /// be as long as the placeholder and made of letters, digits, `-` and `_`.
-pub fn fill_placeholder(raw: &mut [u8], token: &[u8]) {
-    let pattern = PERSONAL_PLACEHOLDER.as_bytes();
+pub fn fill_placeholder(raw: &mut [u8], placeholder: &str, token: &[u8]) {
+    let pattern = placeholder.as_bytes();
     debug_assert_eq!(token.len(), pattern.len());
     let mut start = 0;
     while let Some(offset) = memchr::memchr(pattern[0], &raw[start..]) {
@@ -207,10 +242,9 @@ mod tests {
 
     #[test]
     fn the_placeholder_is_as_long_as_a_token() {
-        assert_eq!(
-            PERSONAL_PLACEHOLDER.len(),
-            super::super::unsubscribe::TOKEN_CHARS
-        );
+        for placeholder in [PERSONAL_PLACEHOLDER, ANSWER_PLACEHOLDER] {
+            assert_eq!(placeholder.len(), super::super::unsubscribe::TOKEN_CHARS);
+        }
     }
 
     #[test]
@@ -221,7 +255,7 @@ mod tests {
              <a href=3D\"https://x/preferences/{PERSONAL_PLACEHOLDER}\">lien</a> RELAISx\r\n"
         )
         .into_bytes();
-        fill_placeholder(&mut raw, token.as_bytes());
+        fill_placeholder(&mut raw, PERSONAL_PLACEHOLDER, token.as_bytes());
         let raw = String::from_utf8(raw).unwrap();
         assert_eq!(
             raw,

@@ -3,9 +3,11 @@
 //! ([`worker`]). Mail enters only through [`crate::store::outbox::enqueue`].
 
 pub mod builders;
+pub mod calendar;
 pub mod compose;
 pub mod digest;
 pub mod dkim;
+pub mod meetings;
 pub mod newsletter;
 pub mod newsletter_schedule;
 pub mod recorder;

@@ -127,6 +127,7 @@ pub fn issue_message(
         list_key: list.list_key.clone(),
         list_label: list.name.clone(),
         list_post: "NO".into(),
+        ..Default::default()
     })
 }
 

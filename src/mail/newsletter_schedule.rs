@@ -480,6 +480,7 @@ impl Scheduler {
                 list_key: list.list_key.clone(),
                 list_label: list.name.clone(),
                 list_post: "NO".into(),
+                ..Default::default()
             })
         };
         Ok(self
@@ -508,35 +509,47 @@ impl Scheduler {
             tracing::warn!(title, "no staff account to tell");
             return Ok(());
         }
-        let link = format!("{}{path}", self.settings.server.public_url);
-        let message = NewMessage {
-            kind: "newsletter_notice".into(),
-            cause_kind: "newsletter_schedule".into(),
-            subject: title.to_string(),
-            body_html: NoticeHtml {
-                title,
-                paragraphs,
-                link: &link,
-                link_label,
-                organisation: &self.settings.mail.from_name,
-            }
-            .render()?,
-            body_text: NoticeText {
-                paragraphs,
-                link: &link,
-                link_label,
-                organisation: &self.settings.mail.from_name,
-            }
-            .render()?,
-            template_data: serde_json::json!({ "title": title }),
-            auto_submitted: true,
-            ..Default::default()
-        };
+        let message = staff_notice_message(&self.settings, title, paragraphs, path, link_label)?;
         self.store
             .enqueue_mail(&message, &recipients, now_ms)
             .await?;
         Ok(())
     }
+}
+
+/// A notice to staff: a title, paragraphs and one link to a page of relais (`path`).
+pub fn staff_notice_message(
+    settings: &Settings,
+    title: &str,
+    paragraphs: &[String],
+    path: &str,
+    link_label: &str,
+) -> anyhow::Result<NewMessage> {
+    let link = format!("{}{path}", settings.server.public_url);
+    let organisation = &settings.mail.from_name;
+    Ok(NewMessage {
+        kind: "newsletter_notice".into(),
+        cause_kind: "newsletter_schedule".into(),
+        subject: title.to_string(),
+        body_html: NoticeHtml {
+            title,
+            paragraphs,
+            link: &link,
+            link_label,
+            organisation,
+        }
+        .render()?,
+        body_text: NoticeText {
+            paragraphs,
+            link: &link,
+            link_label,
+            organisation,
+        }
+        .render()?,
+        template_data: serde_json::json!({ "title": title }),
+        auto_submitted: true,
+        ..Default::default()
+    })
 }
 
 fn schedule_actor() -> Actor {

@@ -21,6 +21,8 @@ pub enum Purpose {
     Unsubscribe,
     /// See and change every subscription of the copy's recipient (`/preferences/{token}`).
     Preferences,
+    /// Answer a meeting invitation: yes, no or maybe (`/reunions/reponse/{token}`).
+    Answer,
 }
 
 impl Purpose {
@@ -28,6 +30,7 @@ impl Purpose {
         match self {
             Purpose::Unsubscribe => b"relais-unsubscribe-v1:",
             Purpose::Preferences => b"relais-preferences-v1:",
+            Purpose::Answer => b"relais-answer-v1:",
         }
     }
 }

@@ -13,6 +13,8 @@ pub mod audit;
 pub mod dashboard;
 pub mod dossier;
 pub mod import;
+pub mod meeting_attendees;
+pub mod meetings;
 pub mod memberships;
 pub mod newsletter;
 pub mod newsletter_schedule;
@@ -174,6 +176,7 @@ pub struct Store {
     outbox_db: Db,
     generation: Arc<AtomicU64>,
     mail_wake: Arc<tokio::sync::Notify>,
+    schedule_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -225,6 +228,7 @@ impl Store {
             outbox_db,
             generation: Arc::default(),
             mail_wake: Arc::default(),
+            schedule_wake: Arc::default(),
         })
     }
 
@@ -274,6 +278,17 @@ impl Store {
     /// Notified when a transaction that enqueued mail commits in this process (see [`outbox`]).
     pub fn mail_wake(&self) -> Arc<tokio::sync::Notify> {
         self.mail_wake.clone()
+    }
+
+    /// Notified when staff change something a schedule depends on (a meeting, its agenda), so the
+    /// dispatcher of this process looks again at once; other instances see it within minutes.
+    pub fn schedule_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.schedule_wake.clone()
+    }
+
+    /// Wakes this process's schedules (see [`Store::schedule_wake`]).
+    pub fn wake_schedules(&self) {
+        self.schedule_wake.notify_waiters();
     }
 
     /// A number that grows with every committed transaction of this process, so caches of derived views

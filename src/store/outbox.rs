@@ -27,6 +27,10 @@ pub struct NewMessage {
     pub list_key: String,
     pub list_label: String,
     pub list_post: String,
+    /// An iCalendar object sent as a `text/calendar` alternative (meeting invitations), and its METHOD
+    /// (`REQUEST`, `CANCEL`); empty for other mail.
+    pub calendar: String,
+    pub calendar_method: String,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +54,8 @@ pub struct MailMessage {
     pub list_key: String,
     pub list_label: String,
     pub list_post: String,
+    pub calendar: String,
+    pub calendar_method: String,
     pub created_at: i64,
 }
 
@@ -126,8 +132,8 @@ pub async fn enqueue(
     let message_id: i64 = with_tx!(tx, |c| {
         sqlx::query_scalar(
         "INSERT INTO mail_messages (kind, cause_kind, cause_id, subject, body_text, body_html, template_data,
-            auto_submitted, created_at, list_key, list_label, list_post)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id"
+            auto_submitted, created_at, list_key, list_label, list_post, calendar, calendar_method)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id"
     )
     .bind(&message.kind)
     .bind(&message.cause_kind)
@@ -141,6 +147,8 @@ pub async fn enqueue(
     .bind(&message.list_key)
     .bind(&message.list_label)
     .bind(&message.list_post)
+    .bind(&message.calendar)
+    .bind(&message.calendar_method)
     .fetch_one(c)
     .await
     })?;
@@ -349,7 +357,7 @@ impl Store {
         Ok(with_db!(&self.db, |p| {
             sqlx::query_as(
             "SELECT id, kind, cause_kind, cause_id, subject, body_text, body_html, auto_submitted, list_key,
-                list_label, list_post, created_at
+                list_label, list_post, calendar, calendar_method, created_at
              FROM mail_messages WHERE id = $1"
         )
         .bind(id)

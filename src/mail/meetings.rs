@@ -1,0 +1,624 @@
+//! The meetings' dispatches inside `relais serve`. Each pass of [`Dispatcher::run_due`] (at start, at each
+//! moment something falls due, and when staff change a meeting):
+//!
+//! 1. makes the occurrences of every series for `meetings.horizon_months` ahead (RFC 5545 rule, Paris time);
+//! 2. for each coming meeting: reminds staff when its agenda is not ready the day before it should go out;
+//!    sends the ready agenda `meetings.agenda_days_before` days ahead with a `METHOD:REQUEST` invitation (late,
+//!    if it became ready after that, and staff are told so); sends an update with the new SEQUENCE after any
+//!    change; reminds those who accepted or have not answered the day before;
+//! 3. sends `METHOD:CANCEL` for a cancelled meeting whose invitation went out.
+//!
+//! Each dispatch is claimed with its mail in one transaction (`Store::dispatch_meeting_mail`), so it happens
+//! once across instances and restarts, and a pass at start catches up what was missed while relais was down.
+
+use std::sync::Arc;
+
+use askama::Template;
+use chrono::{DateTime, Datelike, Duration, NaiveDateTime, TimeZone, Utc};
+use tokio_util::sync::CancellationToken;
+
+use super::calendar::{self, Invitation, Method, Person};
+use super::compose::answer_link;
+use crate::clock::{Clock, PARIS};
+use crate::config::Settings;
+use crate::store::Store;
+use crate::store::meeting_attendees::Audience;
+use crate::store::meetings::{Meeting, Resource, Series};
+use crate::store::outbox::NewMessage;
+
+/// The longest a pass waits in real time (changes made on another instance are seen then).
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(300);
+/// How late an agenda may go before staff are told it went late.
+const LATE_AFTER_MINUTES: i64 = 60;
+
+/// An agenda item as mails show it.
+pub struct ShownItem {
+    pub title: String,
+    pub presenter: String,
+    pub duration_minutes: i64,
+    pub description: String,
+    pub resources: Vec<Resource>,
+}
+
+#[derive(Template)]
+#[template(path = "meeting.html", config = "src/mail/askama.toml")]
+struct MeetingHtml<'a> {
+    heading: &'a str,
+    intro: &'a str,
+    cancelled: bool,
+    when: &'a str,
+    theme: &'a str,
+    video_url: &'a str,
+    items: &'a [ShownItem],
+    yes_url: &'a str,
+    no_url: &'a str,
+    maybe_url: &'a str,
+    organisation: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "meeting.txt", config = "src/mail/askama.toml")]
+struct MeetingText<'a> {
+    heading: &'a str,
+    intro: &'a str,
+    cancelled: bool,
+    when: &'a str,
+    theme: &'a str,
+    video_url: &'a str,
+    items: &'a [ShownItem],
+    yes_url: &'a str,
+    no_url: &'a str,
+    maybe_url: &'a str,
+    organisation: &'a str,
+}
+
+const WEEKDAYS: [&str; 7] = [
+    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+];
+const MONTHS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
+/// "mardi 1er décembre 2026, 14:00–16:00" (Paris time).
+pub fn french_span(starts: DateTime<Utc>, ends: DateTime<Utc>) -> String {
+    let start = starts.with_timezone(&PARIS);
+    let end = ends.with_timezone(&PARIS);
+    let day = if start.day() == 1 {
+        "1er".to_string()
+    } else {
+        start.day().to_string()
+    };
+    format!(
+        "{} {day} {} {}, {}–{}",
+        WEEKDAYS[start.weekday().num_days_from_monday() as usize],
+        MONTHS[start.month0() as usize],
+        start.year(),
+        start.format("%H:%M"),
+        end.format("%H:%M")
+    )
+}
+
+fn at_millis(millis: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(millis).unwrap_or_default()
+}
+
+/// The occurrences `(start, end)` of a series between `from` and `to`, in UTC. An invalid rule gives none
+/// (the series form refuses one).
+pub fn occurrences(
+    series: &Series,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, String> {
+    let first = NaiveDateTime::parse_from_str(&series.first_start, "%Y-%m-%dT%H:%M")
+        .map_err(|e| format!("premier rendez-vous « {} » : {e}", series.first_start))?;
+    let text = format!(
+        "DTSTART;TZID=Europe/Paris:{}\nRRULE:{}",
+        first.format("%Y%m%dT%H%M%S"),
+        series.rrule
+    );
+    let set: rrule::RRuleSet = text
+        .parse()
+        .map_err(|e| format!("règle de récurrence « {} » : {e}", series.rrule))?;
+    let zone = rrule::Tz::Tz(PARIS);
+    let dates = set
+        .after(from.with_timezone(&zone))
+        .before(to.with_timezone(&zone))
+        .all(500)
+        .dates;
+    let duration = Duration::minutes(series.duration_minutes);
+    Ok(dates
+        .into_iter()
+        .map(|start| {
+            let start = start.with_timezone(&Utc);
+            (start, start + duration)
+        })
+        .collect())
+}
+
+/// Sends the meetings' mails.
+#[derive(Clone)]
+pub struct Dispatcher {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub clock: Clock,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Pass {
+    pub occurrences: u64,
+    pub dispatches: Vec<String>,
+}
+
+impl Dispatcher {
+    pub async fn run_until_stopped(self, stop: CancellationToken) {
+        let wake = self.store.schedule_wake();
+        loop {
+            let notified = wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.run_due().await {
+                Ok(pass) if pass != Pass::default() => tracing::info!(?pass, "meetings pass"),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "meetings pass failed; will retry"),
+            }
+            let next = match self.next_moment().await {
+                Ok(next) => next,
+                Err(_) => self.clock.now() + Duration::minutes(5),
+            };
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = self.clock.sleep_until(next) => {}
+                _ = &mut notified => {}
+                _ = tokio::time::sleep(RECHECK) => {}
+            }
+        }
+    }
+
+    fn agenda_lead(&self) -> Duration {
+        Duration::days(self.settings.meetings.agenda_days_before)
+    }
+
+    /// The next moment a dispatch falls due.
+    async fn next_moment(&self) -> anyhow::Result<DateTime<Utc>> {
+        let now = self.clock.now();
+        let mut next = now + Duration::hours(6);
+        for meeting in self.store.meetings_from(now.timestamp_millis(), 50).await? {
+            let starts = at_millis(meeting.starts_at);
+            for moment in [
+                starts - self.agenda_lead() - Duration::days(1),
+                starts - self.agenda_lead(),
+                starts - Duration::days(1),
+            ] {
+                if moment > now && moment < next {
+                    next = moment;
+                }
+            }
+        }
+        Ok(next)
+    }
+
+    pub async fn run_due(&self) -> anyhow::Result<Pass> {
+        let now = self.clock.now();
+        let now_ms = now.timestamp_millis();
+        let mut pass = Pass::default();
+        let horizon = now + Duration::days(31 * self.settings.meetings.horizon_months);
+        for series in self.store.all_series().await? {
+            let found = match occurrences(&series, now - Duration::days(1), horizon) {
+                Ok(found) => found,
+                Err(error) => {
+                    tracing::warn!(series = series.id, %error, "series rule unreadable");
+                    continue;
+                }
+            };
+            let rows: Vec<(i64, i64)> = found
+                .iter()
+                .map(|(start, end)| (start.timestamp_millis(), end.timestamp_millis()))
+                .collect();
+            pass.occurrences += self
+                .store
+                .add_occurrences(series.id, &rows, self.settings.mail.domain(), now_ms)
+                .await?;
+        }
+        // Meetings that have not ended, and cancelled ones of the last days (their CANCEL may be due).
+        for meeting in self
+            .store
+            .meetings_from(now_ms - Duration::days(2).num_milliseconds(), 200)
+            .await?
+        {
+            if let Some(step) = self.dispatch_due(&meeting, now).await? {
+                pass.dispatches.push(format!("{} {}", meeting.id, step));
+            }
+        }
+        Ok(pass)
+    }
+
+    /// The one dispatch due now for `meeting`, if any, done.
+    async fn dispatch_due(
+        &self,
+        meeting: &Meeting,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<&'static str>> {
+        let starts = at_millis(meeting.starts_at);
+        let agenda_due = starts - self.agenda_lead();
+        if meeting.state == "cancelled" {
+            if meeting.sent_sequence.is_some()
+                && !self.store.dispatched(meeting.id, "cancel").await?
+                && self.send(meeting, "cancel", now, false).await?
+            {
+                return Ok(Some("cancel"));
+            }
+            return Ok(None);
+        }
+        if starts <= now {
+            return Ok(None);
+        }
+        match meeting.sent_sequence {
+            None if meeting.agenda_ready && now >= agenda_due => {
+                let series = self.store.series(meeting.series_id).await?;
+                if let Some(series) = &series {
+                    self.store
+                        .add_invitees(
+                            meeting.id,
+                            series.invite_members,
+                            series.invite_staff,
+                            now.timestamp_millis(),
+                        )
+                        .await?;
+                }
+                let late = now > agenda_due + Duration::minutes(LATE_AFTER_MINUTES);
+                if self.send(meeting, "agenda", now, late).await? {
+                    if late {
+                        self.tell_staff_late(meeting, now).await?;
+                    }
+                    return Ok(Some("agenda"));
+                }
+            }
+            None if !meeting.agenda_ready && now >= agenda_due - Duration::days(1) => {
+                if self.remind_staff(meeting, now).await? {
+                    return Ok(Some("staff_reminder"));
+                }
+            }
+            Some(sent) if meeting.sequence > sent => {
+                if self.send(meeting, "update", now, false).await? {
+                    return Ok(Some("update"));
+                }
+            }
+            Some(_) if now >= starts - Duration::days(1) => {
+                if self.send(meeting, "reminder", now, false).await? {
+                    return Ok(Some("reminder"));
+                }
+            }
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    /// Renders and dispatches `step` (`agenda`, `update`, `reminder`, `cancel`); false when it was done
+    /// before.
+    async fn send(
+        &self,
+        meeting: &Meeting,
+        step: &str,
+        now: DateTime<Utc>,
+        late: bool,
+    ) -> anyhow::Result<bool> {
+        let message = self.meeting_message(meeting, step, now).await?;
+        let audience = if step == "reminder" {
+            Audience::NotDeclined
+        } else {
+            Audience::All
+        };
+        // The reminder is sent once whatever the sequence; the others once per sequence.
+        let sequence = if step == "reminder" {
+            0
+        } else {
+            meeting.sequence
+        };
+        Ok(self
+            .store
+            .dispatch_meeting_mail(
+                meeting.id,
+                step,
+                sequence,
+                late,
+                audience,
+                &message,
+                now.timestamp_millis(),
+            )
+            .await?
+            .is_some())
+    }
+
+    /// The mail of `step` for `meeting`: its agenda, with the invitation for all steps but the reminder.
+    pub async fn meeting_message(
+        &self,
+        meeting: &Meeting,
+        step: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<NewMessage> {
+        let series = self
+            .store
+            .series(meeting.series_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("series {} missing", meeting.series_id))?;
+        let agenda = self.store.agenda(meeting.id).await?;
+        let resources = self.store.agenda_resources(meeting.id).await?;
+        let items: Vec<ShownItem> = agenda
+            .into_iter()
+            .map(|item| ShownItem {
+                resources: resources
+                    .iter()
+                    .filter(|(item_id, _)| *item_id == item.id)
+                    .map(|(_, resource)| resource.clone())
+                    .collect(),
+                title: item.title,
+                presenter: item.presenter,
+                duration_minutes: item.duration_minutes,
+                description: item.description,
+            })
+            .collect();
+        let starts = at_millis(meeting.starts_at);
+        let ends = at_millis(meeting.ends_at);
+        let when = french_span(starts, ends);
+        let title = if meeting.theme.is_empty() {
+            series.title.clone()
+        } else {
+            format!("{} : {}", series.title, meeting.theme)
+        };
+        let (heading, intro, subject) = match step {
+            "update" => (
+                format!("Modifié : {title}"),
+                "La réunion a changé depuis l'invitation : voici ce qui vaut désormais."
+                    .to_string(),
+                format!("Modifié : {title}, {when}"),
+            ),
+            "cancel" => (
+                format!("Annulé : {title}"),
+                format!("La réunion du {when} est annulée. Elle disparaît de votre agenda."),
+                format!("Annulé : {title}, {when}"),
+            ),
+            "reminder" => (
+                format!("C'est demain : {title}"),
+                "Rappel : la réunion a lieu demain.".to_string(),
+                format!("Rappel, demain : {title}"),
+            ),
+            _ => (
+                title.clone(),
+                "Vous êtes invité(e) à la prochaine réunion du club. Voici son ordre du jour."
+                    .to_string(),
+                format!("Ordre du jour : {title}, {when}"),
+            ),
+        };
+        let public_url = &self.settings.server.public_url;
+        let (yes_url, no_url, maybe_url) = (
+            answer_link(public_url, "oui"),
+            answer_link(public_url, "non"),
+            answer_link(public_url, "peut-etre"),
+        );
+        let organisation = &self.settings.mail.from_name;
+        let cancelled = step == "cancel";
+        let html = MeetingHtml {
+            heading: &heading,
+            intro: &intro,
+            cancelled,
+            when: &when,
+            theme: &meeting.theme,
+            video_url: &series.video_url,
+            items: &items,
+            yes_url: &yes_url,
+            no_url: &no_url,
+            maybe_url: &maybe_url,
+            organisation,
+        }
+        .render()?;
+        let text = MeetingText {
+            heading: &heading,
+            intro: &intro,
+            cancelled,
+            when: &when,
+            theme: &meeting.theme,
+            video_url: &series.video_url,
+            items: &items,
+            yes_url: &yes_url,
+            no_url: &no_url,
+            maybe_url: &maybe_url,
+            organisation,
+        }
+        .render()?;
+        let (calendar, method) = if step == "reminder" {
+            (String::new(), String::new())
+        } else {
+            let method = if cancelled {
+                Method::Cancel
+            } else {
+                Method::Request
+            };
+            let attendees = self.store.attendees(meeting.id).await?;
+            let people: Vec<Person> = attendees
+                .iter()
+                .map(|a| Person {
+                    name: &a.name,
+                    address: &a.address,
+                })
+                .collect();
+            let description = if items.is_empty() {
+                intro.clone()
+            } else {
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(n, item)| format!("{}. {}", n + 1, item.title))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            let ics = calendar::invitation(&Invitation {
+                method,
+                uid: &meeting.uid,
+                sequence: meeting.sequence,
+                summary: &title,
+                description: &description,
+                starts,
+                ends,
+                video_url: &series.video_url,
+                organizer: Person {
+                    name: organisation,
+                    address: &self.settings.mail.from_address,
+                },
+                attendees: &people,
+                stamp: now,
+            });
+            (ics, method.as_str().to_string())
+        };
+        Ok(NewMessage {
+            kind: format!("meeting_{step}"),
+            cause_kind: "meeting".into(),
+            cause_id: Some(meeting.id),
+            subject,
+            body_text: text,
+            body_html: html,
+            template_data: serde_json::json!({ "meeting": meeting.id, "step": step, "sequence": meeting.sequence }),
+            auto_submitted: false,
+            calendar,
+            calendar_method: method,
+            ..Default::default()
+        })
+    }
+
+    async fn remind_staff(&self, meeting: &Meeting, now: DateTime<Utc>) -> anyhow::Result<bool> {
+        let starts = at_millis(meeting.starts_at);
+        let when = french_span(starts, at_millis(meeting.ends_at));
+        let due = super::newsletter_schedule::french_moment(starts - self.agenda_lead());
+        self.staff_notice(
+            meeting,
+            "staff_reminder",
+            &format!("Ordre du jour à préparer : réunion du {when}"),
+            &[
+                format!("L'ordre du jour de la réunion du {when} doit partir le {due}, et il n'est pas encore marqué prêt."),
+                "Complétez-le et marquez-le prêt : il partira alors avec l'invitation. Sans cela, rien ne part.".to_string(),
+            ],
+            false,
+            now,
+        )
+        .await
+    }
+
+    async fn tell_staff_late(&self, meeting: &Meeting, now: DateTime<Utc>) -> anyhow::Result<bool> {
+        let starts = at_millis(meeting.starts_at);
+        let when = french_span(starts, at_millis(meeting.ends_at));
+        let days = (starts - now).num_days();
+        self.staff_notice(
+            meeting,
+            "late_notice",
+            &format!("Ordre du jour parti en retard : réunion du {when}"),
+            &[format!(
+                "L'ordre du jour est parti aujourd'hui, {days} jour(s) avant la réunion au lieu de {} : il n'était pas prêt à temps.",
+                self.settings.meetings.agenda_days_before
+            )],
+            true,
+            now,
+        )
+        .await
+    }
+
+    /// A notice to staff about a meeting, dispatched once under `step`.
+    async fn staff_notice(
+        &self,
+        meeting: &Meeting,
+        step: &str,
+        title: &str,
+        paragraphs: &[String],
+        late: bool,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        let message = super::newsletter_schedule::staff_notice_message(
+            &self.settings,
+            title,
+            paragraphs,
+            &format!("/reunions/{}", meeting.id),
+            "Ouvrir la réunion",
+        )?;
+        let message = NewMessage {
+            kind: "meeting_notice".into(),
+            cause_kind: "meeting_staff".into(),
+            cause_id: Some(meeting.id),
+            ..message
+        };
+        let recipients = self.store.staff_recipients().await?;
+        Ok(self
+            .store
+            .dispatch_meeting_mail(
+                meeting.id,
+                step,
+                0,
+                late,
+                Audience::Listed(recipients),
+                &message,
+                now.timestamp_millis(),
+            )
+            .await?
+            .is_some())
+    }
+}
+
+/// The Paris local time of a form (`YYYY-MM-DDTHH:MM`) as UTC.
+pub fn paris_local(text: &str) -> Option<DateTime<Utc>> {
+    let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M").ok()?;
+    PARIS
+        .from_local_datetime(&local)
+        .earliest()
+        .map(|at| at.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_series_meets_on_the_first_tuesday_every_two_months_at_two_in_paris() {
+        let series = Series {
+            id: 1,
+            title: "Réunion du club".into(),
+            rrule: "FREQ=MONTHLY;INTERVAL=2;BYDAY=1TU".into(),
+            first_start: "2026-12-01T14:00".into(),
+            duration_minutes: 120,
+            video_url: String::new(),
+            invite_members: true,
+            invite_staff: true,
+        };
+        let from = paris_local("2026-11-20T00:00").unwrap();
+        let to = paris_local("2027-06-30T00:00").unwrap();
+        let found: Vec<String> = occurrences(&series, from, to)
+            .unwrap()
+            .into_iter()
+            .map(|(start, end)| format!("{} {}", start.to_rfc3339(), end.to_rfc3339()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                "2026-12-01T13:00:00+00:00 2026-12-01T15:00:00+00:00",
+                "2027-02-02T13:00:00+00:00 2027-02-02T15:00:00+00:00",
+                "2027-04-06T12:00:00+00:00 2027-04-06T14:00:00+00:00",
+                "2027-06-01T12:00:00+00:00 2027-06-01T14:00:00+00:00",
+            ]
+        );
+        assert_eq!(
+            french_span(
+                paris_local("2026-12-01T14:00").unwrap(),
+                paris_local("2026-12-01T16:00").unwrap()
+            ),
+            "mardi 1er décembre 2026, 14:00–16:00"
+        );
+    }
+}
