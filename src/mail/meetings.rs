@@ -28,6 +28,8 @@ use crate::store::outbox::NewMessage;
 
 /// The longest a pass waits in real time (changes made on another instance are seen then).
 const RECHECK: std::time::Duration = std::time::Duration::from_secs(300);
+/// The member associations' list, where flagged items of the minutes are relayed.
+pub const ASSOCIATIONS: &str = "associations";
 /// How late an agenda may go before staff are told it went late.
 const LATE_AFTER_MINUTES: i64 = 60;
 
@@ -53,6 +55,33 @@ struct MeetingHtml<'a> {
     yes_url: &'a str,
     no_url: &'a str,
     maybe_url: &'a str,
+    organisation: &'a str,
+}
+
+/// A flagged item of the minutes as mails show it.
+pub struct ShownFlag {
+    pub kind: &'static str,
+    pub title: String,
+    pub body: String,
+}
+
+#[derive(Template)]
+#[template(path = "meeting_minutes.html", config = "src/mail/askama.toml")]
+struct MinutesHtml<'a> {
+    heading: &'a str,
+    minutes_html: &'a str,
+    flagged: &'a [ShownFlag],
+    flagged_heading: &'a str,
+    organisation: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "meeting_minutes.txt", config = "src/mail/askama.toml")]
+struct MinutesText<'a> {
+    heading: &'a str,
+    minutes: &'a str,
+    flagged: &'a [ShownFlag],
+    flagged_heading: &'a str,
     organisation: &'a str,
 }
 
@@ -494,6 +523,80 @@ impl Dispatcher {
             calendar_method: method,
             ..Default::default()
         })
+    }
+
+    /// The minutes of `meeting` as a mail to its attendees (`relay`: false), or its flagged items as the
+    /// relay to the member associations' list (`relay`: true).
+    pub async fn minutes_message(
+        &self,
+        meeting: &Meeting,
+        relay: bool,
+    ) -> anyhow::Result<NewMessage> {
+        let series = self.store.series(meeting.series_id).await?;
+        let title = series.map_or("Réunion du club".to_string(), |s| s.title);
+        let when = french_span(at_millis(meeting.starts_at), at_millis(meeting.ends_at));
+        let flagged: Vec<ShownFlag> = self
+            .store
+            .minutes_items(meeting.id)
+            .await?
+            .into_iter()
+            .map(|item| ShownFlag {
+                kind: crate::store::minutes::minutes_kind_label(&item.kind),
+                title: item.title,
+                body: item.body,
+            })
+            .collect();
+        let (heading, minutes, subject) = if relay {
+            (
+                format!("Bonnes pratiques et points de blocage : {title} du {when}"),
+                "Relevés lors de la réunion du club, pour les associations membres et leurs territoires."
+                    .to_string(),
+                format!("Relais de la réunion du {when}"),
+            )
+        } else {
+            (
+                format!("Compte-rendu : {title} du {when}"),
+                meeting.minutes.clone(),
+                format!("Compte-rendu : {title} du {when}"),
+            )
+        };
+        let minutes_html = super::newsletter::markdown_html(&minutes);
+        let flagged_heading = "Bonnes pratiques et points de blocage";
+        let organisation = &self.settings.mail.from_name;
+        let mut message = NewMessage {
+            kind: if relay {
+                "meeting_relay".into()
+            } else {
+                "meeting_minutes".into()
+            },
+            cause_kind: "meeting".into(),
+            cause_id: Some(meeting.id),
+            subject,
+            body_html: MinutesHtml {
+                heading: &heading,
+                minutes_html: &minutes_html,
+                flagged: &flagged,
+                flagged_heading,
+                organisation,
+            }
+            .render()?,
+            body_text: MinutesText {
+                heading: &heading,
+                minutes: &minutes,
+                flagged: &flagged,
+                flagged_heading,
+                organisation,
+            }
+            .render()?,
+            template_data: serde_json::json!({ "meeting": meeting.id, "relay": relay }),
+            ..Default::default()
+        };
+        if relay && let Some(list) = self.store.mailing_list(ASSOCIATIONS).await? {
+            message.list_key = list.list_key;
+            message.list_label = list.name;
+            message.list_post = "NO".into();
+        }
+        Ok(message)
     }
 
     async fn remind_staff(&self, meeting: &Meeting, now: DateTime<Utc>) -> anyhow::Result<bool> {

@@ -16,6 +16,7 @@ pub mod import;
 pub mod meeting_attendees;
 pub mod meetings;
 pub mod memberships;
+pub mod minutes;
 pub mod newsletter;
 pub mod newsletter_schedule;
 pub mod organisations;

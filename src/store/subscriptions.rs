@@ -40,6 +40,8 @@ pub enum ContactSelection {
     Members,
     /// The people of these organisations (a filtered view of the targets list).
     Organisations(Vec<i64>),
+    /// The people of every member association of the collective.
+    Associations,
 }
 
 /// A subscription as staff see it, with why it exists.
@@ -247,6 +249,10 @@ impl Store {
             ),
             ContactSelection::Members => {
                 "p.organisation_id IN (SELECT organisation_id FROM memberships)".to_string()
+            }
+            ContactSelection::Associations => {
+                "p.organisation_id IN (SELECT id FROM organisations WHERE kind = 'association')"
+                    .to_string()
             }
             ContactSelection::Organisations(ids) if ids.is_empty() => return Ok(0),
             ContactSelection::Organisations(ids) => format!(

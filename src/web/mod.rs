@@ -2,6 +2,7 @@
 //! relais itself), the JSON API under `/api/v1`, and the operational endpoints (`/healthz`, `/readyz`,
 //! `/metrics`). One router per resource, merged here; one state shared by all.
 
+pub mod answer;
 pub mod api;
 pub mod archive;
 pub mod assets;
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .merge(unsubscribe::router())
         .merge(subscribe::router())
         .merge(preferences::router())
+        .merge(answer::router())
         .merge(archive::router())
         .merge(pages::router(state.clone()))
         .nest("/api/v1", api::router())

@@ -9,6 +9,7 @@ mod directory;
 pub use directory::organisation_kind_label;
 mod import;
 mod mail;
+mod meetings;
 mod newsletter;
 mod subscribers;
 mod target;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(mail::router())
         .merge(subscribers::router())
         .merge(newsletter::router())
+        .merge(meetings::router())
         .merge(super::auth::logout_router())
         .route("/referential/search", get(complete_collectivity))
         .route_layer(axum::middleware::from_fn_with_state(state, csrf_guard))
