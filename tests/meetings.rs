@@ -1,0 +1,659 @@
+//! A full meeting cycle on the test clock, on both databases, with two instances of relais running the
+//! dispatches at once: a series is created; eight days before, staff are reminded that the agenda is not
+//! ready; seven days before, the ready agenda goes out with its invitation; an invitee answers by link; a
+//! change sends an update; the day before, a reminder goes to those who did not decline; after the meeting,
+//! attendance and minutes are recorded and sent, and the flagged items are relayed to the member
+//! associations' list and pushed to the newsletter; a later occurrence is cancelled after its invitation.
+//! Every mail is read back from the capturing SMTP server, and every calendar part is parsed with Python's
+//! icalendar and checked against iTIP (same UID, SEQUENCE rising, METHOD matching the content type).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::sink::{Sink, app_sending_to, instance_beside};
+use common::{Backend, Staff, TestApp};
+use relais::domain::{Role, Stage};
+use relais::store::audit::Actor;
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// Waits until the dispatch `step` of `meeting` is recorded and its copies have left; returns the message
+/// id (None when nobody was to receive it).
+async fn dispatched(app: &TestApp, meeting: i64, step: &str) -> Option<i64> {
+    for _ in 0..200 {
+        let dispatches = app.store.dispatches(meeting).await.unwrap();
+        if let Some(dispatch) = dispatches.iter().find(|d| d.step == step) {
+            let Some(message) = dispatch.message_id else {
+                return None;
+            };
+            for _ in 0..200 {
+                let rows = app.store.deliveries_of(message).await.unwrap();
+                if rows.iter().all(|r| r.state != "queued") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            return Some(message);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!(
+        "no {step} dispatch for meeting {meeting}: {:?}",
+        app.store.dispatches(meeting).await.unwrap()
+    );
+}
+
+/// The files the sink received for `message`, with their text, once the sink has them all.
+async fn copies(sink: &Sink, app: &TestApp, message: i64) -> Vec<(PathBuf, String)> {
+    let expected = app
+        .store
+        .deliveries_of(message)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|d| d.state == "sent")
+        .count();
+    let marker = format!("Message-ID: <{message}.");
+    for _ in 0..200 {
+        let mut found: Vec<(PathBuf, String)> = std::fs::read_dir(sink.dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .map(|p| {
+                let text = std::fs::read_to_string(&p).unwrap();
+                (p, text)
+            })
+            .filter(|(_, text)| text.contains(&marker))
+            .collect();
+        if found.len() >= expected {
+            found.sort();
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the sink did not receive the {expected} copies of message {message}");
+}
+
+fn recipient_of(raw: &str) -> String {
+    raw.lines()
+        .find(|l| l.starts_with("To: "))
+        .unwrap_or_default()
+        .to_lowercase()
+}
+
+/// The calendar parts of `files`, parsed by Python's icalendar.
+fn calendars(files: &[&Path]) -> Vec<serde_json::Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mail/check_ics.py");
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .args(files)
+        .output()
+        .expect("python3 runs check_ics.py (pip install icalendar, or .ci/run)");
+    assert!(
+        output.status.success(),
+        "icalendar refused a calendar part: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice::<Vec<serde_json::Value>>(&output.stdout).unwrap()
+}
+
+/// The answer link path of a copy (quoted-printable undone), without its `?r=` part.
+fn answer_path(raw: &str) -> String {
+    let unfolded = raw.replace("=\r\n", "");
+    let start = unfolded.find("/reunions/reponse/").expect("an answer link");
+    unfolded[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "/_-".contains(*c))
+        .collect()
+}
+
+async fn answer(app: &TestApp, path: &str, choice: &str) {
+    let client = reqwest::Client::new();
+    let page = client
+        .get(app.url(&format!("{path}?r={choice}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Confirmer"));
+    let done = client
+        .post(app.url(path))
+        .form(&[("r", choice)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    assert!(done.text().await.unwrap().contains("c'est noté"));
+}
+
+/// A staff member logged in now (sessions last three days, and the clock moves weeks).
+async fn staff(app: &TestApp) -> Staff {
+    app.logged_in(Role::Staff, &[]).await
+}
+
+async fn post_ok(staff: &Staff, path: &str, fields: &[(&str, &str)]) {
+    let response = staff.post_form(path, fields).await;
+    assert_eq!(response.status(), 303, "POST {path}");
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        !location.starts_with("/login"),
+        "POST {path} needs a session"
+    );
+}
+
+mod a_full_cycle_with_two_instances {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let sink = Sink::start().await;
+        let app = app_sending_to(backend, &sink).await;
+        let second = instance_beside(&app, &sink).await;
+        let actor = Actor::command_line();
+        let now = app.clock.now_millis();
+
+        // A member collectivity and its representative; a member association and its contact.
+        let lyon = app.add_target("69123").await;
+        let team = staff(&app).await;
+        post_ok(
+            &team,
+            &format!("/targets/{lyon}/stage"),
+            &[("stage", "member")],
+        )
+        .await;
+        let target = app
+            .store
+            .target(relais::store::Scope::All, lyon)
+            .await
+            .unwrap()
+            .unwrap();
+        let people = app
+            .store
+            .people_of_organisation(relais::store::Scope::All, target.organisation_id)
+            .await
+            .unwrap();
+        app.store
+            .update_membership(
+                relais::store::Scope::All,
+                target.organisation_id,
+                app.clock.today(),
+                "eau",
+                &[people[0].id],
+                &actor,
+                now,
+            )
+            .await
+            .unwrap();
+        let association = app
+            .store
+            .create_organisation(
+                &relais::store::organisations::NewOrganisation {
+                    kind: "association".into(),
+                    name: "Association du Rhône".into(),
+                    ..Default::default()
+                },
+                &actor,
+                now,
+            )
+            .await
+            .unwrap();
+        app.store
+            .create_person(
+                relais::store::Scope::All,
+                &relais::store::people::NewPerson {
+                    organisation_id: Some(association),
+                    full_name: "Relais du Rhône".into(),
+                    emails: vec!["relais@asso-rhone.example".into()],
+                    ..Default::default()
+                },
+                &actor,
+                now,
+            )
+            .await
+            .unwrap();
+        let resource = app
+            .store
+            .add_resource("Fiche eau", "https://fiches.example/eau", "", "eau", now)
+            .await
+            .unwrap();
+
+        // The series, by the staff form: every two months, the first Tuesday, 14:00–16:00 in Paris.
+        post_ok(
+            &team,
+            "/reunions/series",
+            &[
+                ("title", "Réunion du club"),
+                ("rrule", "FREQ=MONTHLY;INTERVAL=2;BYDAY=1TU"),
+                ("first_start", "2026-12-01T14:00"),
+                ("duration_minutes", "120"),
+                ("video_url", "https://visio.example/club"),
+                ("invite_members", "oui"),
+                ("invite_staff", "oui"),
+            ],
+        )
+        .await;
+        let bad = team
+            .post_form(
+                "/reunions/series",
+                &[
+                    ("title", "x"),
+                    ("rrule", "FREQ=SOMETIMES"),
+                    ("first_start", "2026-12-01T14:00"),
+                    ("duration_minutes", "120"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status(), 400, "an unreadable rule is refused");
+        let upcoming = app.store.meetings_from(now, 10).await.unwrap();
+        assert!(upcoming.len() >= 6, "a year of occurrences: {upcoming:?}");
+        let december = upcoming[0].clone();
+        let february = upcoming[1].clone();
+        assert_eq!(
+            december.starts_at,
+            at("2026-12-01T13:00:00Z").timestamp_millis()
+        );
+        assert_eq!(
+            february.starts_at,
+            at("2027-02-02T13:00:00Z").timestamp_millis()
+        );
+        let page = team.get_text(&format!("/reunions/{}", december.id)).await;
+        assert!(
+            page.contains("mardi 1er décembre 2026, 14:00–16:00"),
+            "{page}"
+        );
+
+        post_ok(
+            &team,
+            &format!("/reunions/{}/points", december.id),
+            &[
+                ("title", "Raccordement à l'eau des terrains"),
+                ("presenter", "Ville de Lyon"),
+                ("duration_minutes", "30"),
+                ("resource", &resource.to_string()),
+            ],
+        )
+        .await;
+        post_ok(
+            &team,
+            &format!("/reunions/{}/intervenants", december.id),
+            &[
+                ("name", "Léa Partenaire"),
+                ("email", "lea@eau-partenaire.example"),
+                ("organisation", "Coalition Eau"),
+            ],
+        )
+        .await;
+
+        // T−8: not ready, staff are reminded (once, though two instances run).
+        app.clock.set(at("2026-11-23T13:00:00Z"));
+        let reminder = dispatched(&app, december.id, "staff_reminder")
+            .await
+            .unwrap();
+        let staff_copies = copies(&sink, &app, reminder).await;
+        assert!(!staff_copies.is_empty());
+        assert!(
+            staff_copies
+                .iter()
+                .all(|(_, raw)| !raw.contains("text/calendar"))
+        );
+        post_ok(
+            &team,
+            &format!("/reunions/{}/pret", december.id),
+            &[("ready", "oui")],
+        )
+        .await;
+
+        // T−7: the agenda and its invitation, to the representative, the speaker and staff.
+        app.clock.set(at("2026-11-24T13:00:00Z"));
+        let agenda = dispatched(&app, december.id, "agenda").await.unwrap();
+        let agenda_copies = copies(&sink, &app, agenda).await;
+        let to: Vec<String> = agenda_copies
+            .iter()
+            .map(|(_, raw)| recipient_of(raw))
+            .collect();
+        assert!(
+            to.iter().any(|t| t.contains("maire@69123.example.org")),
+            "{to:?}"
+        );
+        assert!(
+            to.iter().any(|t| t.contains("lea@eau-partenaire.example")),
+            "{to:?}"
+        );
+        let (_, maire_copy) = agenda_copies
+            .iter()
+            .find(|(_, raw)| recipient_of(raw).contains("maire@69123"))
+            .unwrap();
+        assert!(
+            maire_copy.contains("text/calendar; method=REQUEST"),
+            "{maire_copy}"
+        );
+        let unfolded = maire_copy.replace("=\r\n", "");
+        assert!(unfolded.contains("Raccordement"), "the agenda item");
+        assert!(
+            unfolded.contains("https://fiches.example/eau"),
+            "its resource"
+        );
+        assert!(!unfolded.contains("RELAISx"), "answer links filled in");
+
+        // Answers by link: the representative comes, the speaker does not.
+        answer(&app, &answer_path(maire_copy), "oui").await;
+        let (_, lea_copy) = agenda_copies
+            .iter()
+            .find(|(_, raw)| recipient_of(raw).contains("lea@"))
+            .unwrap();
+        answer(&app, &answer_path(lea_copy), "non").await;
+        let attendees = app.store.attendees(december.id).await.unwrap();
+        let response = |address: &str| {
+            attendees
+                .iter()
+                .find(|a| a.address.starts_with(address))
+                .unwrap()
+                .response
+                .clone()
+        };
+        assert_eq!(response("maire@"), "accepted");
+        assert_eq!(response("lea@"), "declined");
+        let forged = reqwest::get(app.url("/reunions/reponse/nimporte?r=oui"))
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 404);
+
+        // A change after sending: an update with a higher SEQUENCE.
+        let team = staff(&app).await;
+        post_ok(
+            &team,
+            &format!("/reunions/{}", december.id),
+            &[
+                ("start", "2026-12-01T14:30"),
+                ("duration_minutes", "90"),
+                ("theme", "Accès à l'eau"),
+            ],
+        )
+        .await;
+        let update = dispatched(&app, december.id, "update").await.unwrap();
+        let update_copies = copies(&sink, &app, update).await;
+
+        // T−1: the reminder, to those who did not decline, without a calendar part.
+        app.clock.set(at("2026-11-30T13:30:00Z"));
+        let day_before = dispatched(&app, december.id, "reminder").await.unwrap();
+        let reminder_copies = copies(&sink, &app, day_before).await;
+        let to: Vec<String> = reminder_copies
+            .iter()
+            .map(|(_, raw)| recipient_of(raw))
+            .collect();
+        assert!(to.iter().any(|t| t.contains("maire@69123")), "{to:?}");
+        assert!(
+            !to.iter().any(|t| t.contains("lea@")),
+            "she declined: {to:?}"
+        );
+        assert!(
+            reminder_copies
+                .iter()
+                .all(|(_, raw)| !raw.contains("text/calendar"))
+        );
+
+        // After the meeting: attendance (pre-filled from the answers), minutes sent once.
+        app.clock.set(at("2026-12-01T16:00:00Z"));
+        let team = staff(&app).await;
+        let page = team.get_text(&format!("/reunions/{}", december.id)).await;
+        assert!(page.contains("Enregistrer la présence"), "{page}");
+        let maire = attendees
+            .iter()
+            .find(|a| a.address.starts_with("maire@"))
+            .unwrap();
+        post_ok(
+            &team,
+            &format!("/reunions/{}/presence", december.id),
+            &[("present", &maire.id.to_string())],
+        )
+        .await;
+        let attended: Vec<_> = app
+            .store
+            .attendees(december.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.attended == Some(true))
+            .map(|a| a.address)
+            .collect();
+        assert_eq!(attended, vec!["maire@69123.example.org".to_string()]);
+        for _ in 0..2 {
+            post_ok(
+                &team,
+                &format!("/reunions/{}/compte-rendu", december.id),
+                &[
+                    (
+                        "minutes",
+                        "## Présents\n\nLyon, l'équipe.\n\n**Décision** : une fiche sur l'eau.",
+                    ),
+                    ("send", "oui"),
+                ],
+            )
+            .await;
+        }
+        let minutes = dispatched(&app, december.id, "minutes").await.unwrap();
+        let minutes_copies = copies(&sink, &app, minutes).await;
+        let minutes_text = minutes_copies[0].1.replace("=\r\n", "");
+        assert!(minutes_text.contains("une fiche sur l"), "{minutes_text}");
+        let sent_minutes = app
+            .store
+            .list_mail_messages(100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.kind == "meeting_minutes")
+            .count();
+        assert_eq!(sent_minutes, 1, "minutes sent once");
+
+        // Flagged items: relayed to the member associations' list, pushed into the newsletter.
+        for (kind, title) in [
+            ("good_practice", "Une borne-fontaine en une semaine"),
+            ("blocking_point", "Refus du gestionnaire du réseau"),
+        ] {
+            post_ok(
+                &team,
+                &format!("/reunions/{}/points-forts", december.id),
+                &[("kind", kind), ("title", title), ("body", "Détail.")],
+            )
+            .await;
+        }
+        post_ok(&team, &format!("/reunions/{}/relais", december.id), &[]).await;
+        let relay = dispatched(&app, december.id, "relay").await.unwrap();
+        let relay_copies = copies(&sink, &app, relay).await;
+        assert_eq!(relay_copies.len(), 1);
+        let relay_copy = &relay_copies[0].1;
+        assert!(recipient_of(relay_copy).contains("relais@asso-rhone.example"));
+        assert!(relay_copy.contains("List-Id:"), "list mail: {relay_copy}");
+        assert!(relay_copy.replace("=\r\n", "").contains("borne-fontaine"));
+        let response = team
+            .post_form(&format!("/reunions/{}/lettre", december.id), &[])
+            .await;
+        assert_eq!(response.status(), 303);
+        let items = app.store.unassigned_items().await.unwrap();
+        assert!(
+            items
+                .iter()
+                .any(|i| i.title == "Bonne pratique : Une borne-fontaine en une semaine"),
+            "{items:?}"
+        );
+
+        // February: invited, then cancelled: METHOD:CANCEL with the same UID and a higher SEQUENCE.
+        let team = staff(&app).await;
+        post_ok(
+            &team,
+            &format!("/reunions/{}/points", february.id),
+            &[("title", "Scolarisation")],
+        )
+        .await;
+        post_ok(
+            &team,
+            &format!("/reunions/{}/pret", february.id),
+            &[("ready", "oui")],
+        )
+        .await;
+        app.clock.set(at("2027-01-26T13:00:00Z"));
+        let february_agenda = dispatched(&app, february.id, "agenda").await.unwrap();
+        let february_copies = copies(&sink, &app, february_agenda).await;
+        let team = staff(&app).await;
+        post_ok(&team, &format!("/reunions/{}/annuler", february.id), &[]).await;
+        let cancel = dispatched(&app, february.id, "cancel").await.unwrap();
+        let cancel_copies = copies(&sink, &app, cancel).await;
+        assert!(cancel_copies[0].1.contains("text/calendar; method=CANCEL"));
+
+        // Every calendar part parses, and satisfies iTIP.
+        let in_order: Vec<&Path> = [
+            &agenda_copies,
+            &update_copies,
+            &february_copies,
+            &cancel_copies,
+        ]
+        .iter()
+        .flat_map(|copies| copies.iter().map(|(path, _)| path.as_path()))
+        .collect();
+        let parts = calendars(&in_order);
+        assert_eq!(
+            parts.len(),
+            in_order.len(),
+            "one calendar part per invitation"
+        );
+        for part in &parts {
+            assert_eq!(part["method"], part["part_method"], "{part}");
+            assert_eq!(part["start_tzid"], "Europe/Paris", "{part}");
+            assert_eq!(part["timezones"][0], "Europe/Paris");
+            assert_eq!(part["location"], "https://visio.example/club");
+            assert_eq!(part["organizer"], "mailto:club@romeurope.example");
+            assert!(
+                part["attendees"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|a| a["rsvp"] == "TRUE" && a["partstat"] == "NEEDS-ACTION"),
+                "{part}"
+            );
+        }
+        let of = |uid: &serde_json::Value| -> Vec<&serde_json::Value> {
+            parts.iter().filter(|p| &p["uid"] == uid).collect()
+        };
+        let december_parts = of(&parts[0]["uid"]);
+        assert_eq!(
+            december_parts.len(),
+            agenda_copies.len() + update_copies.len()
+        );
+        assert_eq!(
+            december_parts[0]["sequence"],
+            december.sequence + 1,
+            "one agenda item added before sending"
+        );
+        let last = december_parts.last().unwrap();
+        assert!(last["sequence"].as_i64() > december_parts[0]["sequence"].as_i64());
+        assert_eq!(
+            last["start"], "2026-12-01T14:30:00+01:00",
+            "the moved start"
+        );
+        let february_parts = of(&parts.last().unwrap()["uid"]);
+        assert_ne!(february_parts[0]["uid"], december_parts[0]["uid"]);
+        assert_eq!(february_parts[0]["method"], "REQUEST");
+        let cancel_part = february_parts.last().unwrap();
+        assert_eq!(cancel_part["method"], "CANCEL");
+        assert_eq!(cancel_part["status"], "CANCELLED");
+        assert!(cancel_part["sequence"].as_i64() > february_parts[0]["sequence"].as_i64());
+
+        // Two instances, each dispatch once.
+        for meeting in [december.id, february.id] {
+            let steps: Vec<(String, i64)> = app
+                .store
+                .dispatches(meeting)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|d| (d.step, d.sequence))
+                .collect();
+            let mut unique = steps.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(unique.len(), steps.len(), "{steps:?}");
+        }
+        second.halt().await;
+        app.stop().await;
+    }
+
+    run_on_both_databases!();
+}
+
+/// The invitation to the first meeting of a series reaches nobody twice when relais restarts between
+/// passes, and a dispatch missed while relais was down goes out at the next start, marked late.
+mod a_dispatch_missed_while_down_is_caught_up_once {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let sink = Sink::start().await;
+        let app = app_sending_to(backend, &sink).await;
+        let team = staff(&app).await;
+        post_ok(
+            &team,
+            "/reunions/series",
+            &[
+                ("title", "Réunion du club"),
+                ("rrule", "FREQ=MONTHLY;INTERVAL=2;BYDAY=1TU"),
+                ("first_start", "2026-12-01T14:00"),
+                ("duration_minutes", "120"),
+                ("invite_staff", "oui"),
+            ],
+        )
+        .await;
+        let december = app
+            .store
+            .meetings_from(app.clock.now_millis(), 1)
+            .await
+            .unwrap()
+            .remove(0);
+        post_ok(
+            &team,
+            &format!("/reunions/{}/points", december.id),
+            &[("title", "Tour de table")],
+        )
+        .await;
+        post_ok(
+            &team,
+            &format!("/reunions/{}/pret", december.id),
+            &[("ready", "oui")],
+        )
+        .await;
+        app.halt().await;
+        // Down from before T−7 until T−5.
+        app.clock.set(at("2026-11-26T10:00:00Z"));
+        let again = instance_beside(&app, &sink).await;
+        let agenda = dispatched(&again, december.id, "agenda").await.unwrap();
+        let dispatches = again.store.dispatches(december.id).await.unwrap();
+        let sent = dispatches.iter().find(|d| d.step == "agenda").unwrap();
+        assert!(sent.late, "marked late");
+        assert!(
+            dispatches.iter().any(|d| d.step == "late_notice"),
+            "staff told it went late: {dispatches:?}"
+        );
+        copies(&sink, &again, agenda).await;
+        again.halt().await;
+        let third = instance_beside(&app, &sink).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let agendas = third
+            .store
+            .list_mail_messages(100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.kind == "meeting_agenda")
+            .count();
+        assert_eq!(agendas, 1, "not again after a restart");
+        third.halt().await;
+        app.stop().await;
+    }
+
+    run_on_both_databases!();
+}
