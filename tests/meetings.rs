@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use common::sink::{Sink, app_sending_to, instance_beside};
 use common::{Backend, Staff, TestApp};
-use relais::domain::{Role, Stage};
+use relais::domain::Role;
 use relais::store::audit::Actor;
 
 fn at(text: &str) -> DateTime<Utc> {

@@ -28,6 +28,8 @@ use crate::store::outbox::NewMessage;
 
 /// The longest a pass waits in real time (changes made on another instance are seen then).
 const RECHECK: std::time::Duration = std::time::Duration::from_secs(300);
+/// How soon a pass that failed is tried again (real time).
+const RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 /// The member associations' list, where flagged items of the minutes are relayed.
 pub const ASSOCIATIONS: &str = "associations";
 /// How late an agenda may go before staff are told it went late.
@@ -142,13 +144,16 @@ fn at_millis(millis: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(millis).unwrap_or_default()
 }
 
+/// One occurrence of a series: its start and end.
+pub type Occurrence = (DateTime<Utc>, DateTime<Utc>);
+
 /// The occurrences `(start, end)` of a series between `from` and `to`, in UTC. An invalid rule gives none
 /// (the series form refuses one).
 pub fn occurrences(
     series: &Series,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, String> {
+) -> Result<Vec<Occurrence>, String> {
     let first = NaiveDateTime::parse_from_str(&series.first_start, "%Y-%m-%dT%H:%M")
         .map_err(|e| format!("premier rendez-vous « {} » : {e}", series.first_start))?;
     let text = format!(
@@ -197,20 +202,28 @@ impl Dispatcher {
             let notified = wake.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match self.run_due().await {
+            let mut wait = RECHECK;
+            // The next moment is reckoned from the time this pass saw: if the clock moves during the pass,
+            // the wait below ends at once and the next pass sees what fell due meanwhile.
+            let now = self.clock.now();
+            match self.run_due_at(now).await {
                 Ok(pass) if pass != Pass::default() => tracing::info!(?pass, "meetings pass"),
                 Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "meetings pass failed; will retry"),
+                Err(error) => {
+                    // A passing database error (two instances writing the same rows): soon again.
+                    tracing::warn!(%error, "meetings pass failed; trying again in a second");
+                    wait = RETRY;
+                }
             }
-            let next = match self.next_moment().await {
+            let next = match self.next_moment(now).await {
                 Ok(next) => next,
-                Err(_) => self.clock.now() + Duration::minutes(5),
+                Err(_) => now + Duration::minutes(5),
             };
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = self.clock.sleep_until(next) => {}
                 _ = &mut notified => {}
-                _ = tokio::time::sleep(RECHECK) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }
@@ -219,9 +232,8 @@ impl Dispatcher {
         Duration::days(self.settings.meetings.agenda_days_before)
     }
 
-    /// The next moment a dispatch falls due.
-    async fn next_moment(&self) -> anyhow::Result<DateTime<Utc>> {
-        let now = self.clock.now();
+    /// The next moment after `now` a dispatch falls due.
+    async fn next_moment(&self, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
         let mut next = now + Duration::hours(6);
         for meeting in self.store.meetings_from(now.timestamp_millis(), 50).await? {
             let starts = at_millis(meeting.starts_at);
@@ -238,8 +250,12 @@ impl Dispatcher {
         Ok(next)
     }
 
+    /// One pass at the clock's time.
     pub async fn run_due(&self) -> anyhow::Result<Pass> {
-        let now = self.clock.now();
+        self.run_due_at(self.clock.now()).await
+    }
+
+    async fn run_due_at(&self, now: DateTime<Utc>) -> anyhow::Result<Pass> {
         let now_ms = now.timestamp_millis();
         let mut pass = Pass::default();
         let horizon = now + Duration::days(31 * self.settings.meetings.horizon_months);
@@ -293,10 +309,18 @@ impl Dispatcher {
         if starts <= now {
             return Ok(None);
         }
-        match meeting.sent_sequence {
-            None if meeting.agenda_ready && now >= agenda_due => {
-                let series = self.store.series(meeting.series_id).await?;
-                if let Some(series) = &series {
+        let step = match meeting.sent_sequence {
+            None if meeting.agenda_ready && now >= agenda_due => "agenda",
+            None if !meeting.agenda_ready && now >= agenda_due - Duration::days(1) => {
+                "staff_reminder"
+            }
+            Some(sent) if meeting.sequence > sent => "update",
+            Some(_) if now >= starts - Duration::days(1) => "reminder",
+            _ => return Ok(None),
+        };
+        let done = match step {
+            "agenda" => {
+                if let Some(series) = self.store.series(meeting.series_id).await? {
                     self.store
                         .add_invitees(
                             meeting.id,
@@ -307,31 +331,16 @@ impl Dispatcher {
                         .await?;
                 }
                 let late = now > agenda_due + Duration::minutes(LATE_AFTER_MINUTES);
-                if self.send(meeting, "agenda", now, late).await? {
-                    if late {
-                        self.tell_staff_late(meeting, now).await?;
-                    }
-                    return Ok(Some("agenda"));
+                let sent = self.send(meeting, "agenda", now, late).await?;
+                if sent && late {
+                    self.tell_staff_late(meeting, now).await?;
                 }
+                sent
             }
-            None if !meeting.agenda_ready && now >= agenda_due - Duration::days(1) => {
-                if self.remind_staff(meeting, now).await? {
-                    return Ok(Some("staff_reminder"));
-                }
-            }
-            Some(sent) if meeting.sequence > sent => {
-                if self.send(meeting, "update", now, false).await? {
-                    return Ok(Some("update"));
-                }
-            }
-            Some(_) if now >= starts - Duration::days(1) => {
-                if self.send(meeting, "reminder", now, false).await? {
-                    return Ok(Some("reminder"));
-                }
-            }
-            _ => {}
-        }
-        Ok(None)
+            "staff_reminder" => self.remind_staff(meeting, now).await?,
+            _ => self.send(meeting, step, now, false).await?,
+        };
+        Ok(done.then_some(step))
     }
 
     /// Renders and dispatches `step` (`agenda`, `update`, `reminder`, `cancel`); false when it was done

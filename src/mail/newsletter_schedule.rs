@@ -204,14 +204,16 @@ impl Scheduler {
     /// Runs a pass at start, then one at each moment something may be due, until stopped.
     pub async fn run_until_stopped(self, stop: CancellationToken) {
         loop {
-            match self.run_due().await {
+            // The next moment is reckoned from the time this pass saw (see `meetings::Dispatcher`).
+            let now = self.clock.now();
+            match self.run_due_at(now).await {
                 Ok(pass) if pass != Pass::default() => {
                     tracing::info!(?pass, "newsletter schedule pass")
                 }
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "newsletter schedule pass failed; will retry"),
             }
-            let next = self.next_moment(self.clock.now());
+            let next = self.next_moment(now);
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = self.clock.sleep_until(next) => {}
@@ -239,7 +241,10 @@ impl Scheduler {
 
     /// One pass: everything due at the clock's time that no instance has done yet.
     pub async fn run_due(&self) -> anyhow::Result<Pass> {
-        let now = self.clock.now();
+        self.run_due_at(self.clock.now()).await
+    }
+
+    async fn run_due_at(&self, now: DateTime<Utc>) -> anyhow::Result<Pass> {
         let list = self
             .store
             .mailing_list(LIST_KEY)
