@@ -30,9 +30,7 @@ async fn dispatched(app: &TestApp, meeting: i64, step: &str) -> Option<i64> {
     for _ in 0..200 {
         let dispatches = app.store.dispatches(meeting).await.unwrap();
         if let Some(dispatch) = dispatches.iter().find(|d| d.step == step) {
-            let Some(message) = dispatch.message_id else {
-                return None;
-            };
+            let message = dispatch.message_id?;
             for _ in 0..200 {
                 let rows = app.store.deliveries_of(message).await.unwrap();
                 if rows.iter().all(|r| r.state != "queued") {
