@@ -30,7 +30,7 @@ impl ExportFormat {
 /// A table ready to be written: French headers and text cells.
 pub struct Sheet {
     pub name: String,
-    pub headers: Vec<&'static str>,
+    pub headers: Vec<String>,
     pub rows: Vec<Vec<String>>,
 }
 
@@ -66,7 +66,7 @@ impl Sheet {
         let bold = Format::new().set_bold();
         for (col, header) in self.headers.iter().enumerate() {
             sheet
-                .write_string_with_format(0, col as u16, *header, &bold)
+                .write_string_with_format(0, col as u16, header.as_str(), &bold)
                 .map_err(|e| e.to_string())?;
         }
         for (r, row) in self.rows.iter().enumerate() {
@@ -88,7 +88,7 @@ mod tests {
     fn csv_exports_open_in_french_excel() {
         let sheet = Sheet {
             name: "Cibles".into(),
-            headers: vec!["Collectivité", "Notes"],
+            headers: ["Collectivité", "Notes"].map(String::from).to_vec(),
             rows: vec![vec!["Lyon".into(), "a;b".into()]],
         };
         let text = String::from_utf8(sheet.to_bytes(ExportFormat::Csv).unwrap()).unwrap();

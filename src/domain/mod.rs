@@ -7,6 +7,7 @@ pub mod email;
 pub mod pipeline;
 pub mod role;
 pub mod scale;
+pub mod survey;
 
 pub use email::EmailAddress;
 pub use pipeline::{InteractionKind, LeadSource, PoliticalColour, Priority, Stage};

@@ -81,6 +81,7 @@ code_enum! {
         Letter => "letter", "Courrier" | "lettre";
         Postcard => "postcard", "Carte postale";
         Meeting => "meeting", "Rencontre" | "reunion";
+        Survey => "survey", "Questionnaire" | "recensement";
         Other => "other", "Autre";
     }
 }

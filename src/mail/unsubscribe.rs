@@ -23,6 +23,8 @@ pub enum Purpose {
     Preferences,
     /// Answer a meeting invitation: yes, no or maybe (`/reunions/reponse/{token}`).
     Answer,
+    /// Fill in the needs survey (`/enquete/{token}`); the id signed is the invitation's.
+    Survey,
 }
 
 impl Purpose {
@@ -31,6 +33,7 @@ impl Purpose {
             Purpose::Unsubscribe => b"relais-unsubscribe-v1:",
             Purpose::Preferences => b"relais-preferences-v1:",
             Purpose::Answer => b"relais-answer-v1:",
+            Purpose::Survey => b"relais-survey-v1:",
         }
     }
 }

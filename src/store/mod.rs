@@ -24,6 +24,7 @@ pub mod outbox;
 pub mod people;
 pub mod preferences;
 pub mod subscriptions;
+pub mod survey;
 pub mod targets;
 
 use std::str::FromStr;

@@ -307,7 +307,7 @@ pub(crate) async fn insert_target(
     Ok(id)
 }
 
-async fn insert_stage_change(
+pub(crate) async fn insert_stage_change(
     tx: &mut Tx,
     target_id: i64,
     from: Option<&str>,

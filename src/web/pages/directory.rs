@@ -316,14 +316,14 @@ async fn export_people(
         .await?;
     let sheet = Sheet {
         name: "Personnes".into(),
-        headers: vec![
+        headers: [
             "Nom",
             "Fonction",
             "Organisation",
             "Emails",
             "Téléphones",
             "Notes",
-        ],
+        ].map(String::from).to_vec(),
         rows: people
             .iter()
             .map(|p| {
@@ -358,7 +358,7 @@ async fn export_organisations(
         .await?;
     let sheet = Sheet {
         name: "Organisations".into(),
-        headers: vec![
+        headers: [
             "Nom",
             "Type",
             "Code officiel",
@@ -366,7 +366,7 @@ async fn export_organisations(
             "Région",
             "Population",
             "Échelle",
-        ],
+        ].map(String::from).to_vec(),
         rows: organisations
             .iter()
             .map(|o| {

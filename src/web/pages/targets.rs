@@ -232,7 +232,7 @@ async fn list(
 pub fn targets_sheet(targets: &[Target]) -> Sheet {
     Sheet {
         name: "Cibles".into(),
-        headers: vec![
+        headers: [
             "Collectivité",
             "Code INSEE",
             "Type",
@@ -249,7 +249,7 @@ pub fn targets_sheet(targets: &[Target]) -> Sheet {
             "Date prochaine action",
             "Squats/bidonvilles",
             "Notes",
-        ],
+        ].map(String::from).to_vec(),
         rows: targets
             .iter()
             .map(|t| {
