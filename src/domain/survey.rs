@@ -111,7 +111,11 @@ mod tests {
     fn a_meeting_theme_covers_a_survey_theme_whatever_its_case_and_accents() {
         assert!(covers("Accès à l'eau", "eau", "Accès à l'eau"));
         assert!(covers("ACCES A L'EAU POTABLE", "eau", "Accès à l'eau"));
-        assert!(covers("Scolarisation des enfants", "scolarisation", "Scolarisation"));
+        assert!(covers(
+            "Scolarisation des enfants",
+            "scolarisation",
+            "Scolarisation"
+        ));
         assert!(!covers("", "eau", "Accès à l'eau"));
         assert!(!covers("Emploi", "eau", "Accès à l'eau"));
     }

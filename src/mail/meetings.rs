@@ -6,7 +6,8 @@
 //!    sends the ready agenda `meetings.agenda_days_before` days ahead with a `METHOD:REQUEST` invitation (late,
 //!    if it became ready after that, and staff are told so); sends an update with the new SEQUENCE after any
 //!    change; reminds those who accepted or have not answered the day before;
-//! 3. sends `METHOD:CANCEL` for a cancelled meeting whose invitation went out.
+//! 3. sends `METHOD:CANCEL` for a cancelled meeting whose invitation went out;
+//! 4. reminds the contacts invited to the needs survey who have not answered ([`super::survey`]).
 //!
 //! Each dispatch is claimed with its mail in one transaction (`Store::dispatch_meeting_mail`), so it happens
 //! once across instances and restarts, and a pass at start catches up what was missed while relais was down.
@@ -232,9 +233,16 @@ impl Dispatcher {
         Duration::days(self.settings.meetings.agenda_days_before)
     }
 
-    /// The next moment after `now` a dispatch falls due.
+    /// The next moment after `now` a dispatch (or a survey reminder) falls due.
     async fn next_moment(&self, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
         let mut next = now + Duration::hours(6);
+        if let Some(sent) = self.store.oldest_unreminded_invitation().await? {
+            let survey = self.store.survey().await?;
+            let due = at_millis(sent) + Duration::days(survey.reminder_days);
+            if due > now && due < next {
+                next = due;
+            }
+        }
         for meeting in self.store.meetings_from(now.timestamp_millis(), 50).await? {
             let starts = at_millis(meeting.starts_at);
             for moment in [
@@ -275,6 +283,11 @@ impl Dispatcher {
                 .store
                 .add_occurrences(series.id, &rows, self.settings.mail.domain(), now_ms)
                 .await?;
+        }
+        let reminders = super::survey::send_reminders(&self.store, &self.settings, now_ms).await?;
+        if reminders > 0 {
+            pass.dispatches
+                .push(format!("{reminders} survey reminder(s)"));
         }
         // Meetings that have not ended, and cancelled ones of the last days (their CANCEL may be due).
         for meeting in self

@@ -13,6 +13,7 @@ pub mod newsletter_schedule;
 pub mod recorder;
 pub mod settings;
 pub mod smtp;
+pub mod survey;
 pub mod transport;
 pub mod unsubscribe;
 pub mod worker;

@@ -6,9 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::audit::{self, Actor};
-use crate::domain::Stage;
 use super::outbox::{NewMessage, NewRecipient, enqueue};
 use super::{Store, StoreError, StoreResult, with_db, with_tx};
+use crate::domain::Stage;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Theme {
@@ -110,12 +110,16 @@ pub struct AnswerRow {
 impl Store {
     /// The questionnaire (there is one; migrations ship the default).
     pub async fn survey(&self) -> StoreResult<Survey> {
-        let (id, title, definition, reminder_days, link_days): (i64, String, String, i64, i64) =
-            with_db!(&self.db, |p| sqlx::query_as(
+        let (id, title, definition, reminder_days, link_days): (i64, String, String, i64, i64) = with_db!(
+            &self.db,
+            |p| {
+                sqlx::query_as(
                 "SELECT id, title, definition, reminder_days, link_days FROM surveys ORDER BY id LIMIT 1"
             )
             .fetch_one(p)
-            .await)?;
+            .await
+            }
+        )?;
         let questionnaire = serde_json::from_str(&definition)
             .map_err(|e| StoreError::Conflict(format!("questionnaire illisible : {e}")))?;
         Ok(Survey {
@@ -130,7 +134,8 @@ impl Store {
     pub async fn update_survey(&self, survey: &Survey, now: i64) -> StoreResult<()> {
         let definition = serde_json::to_string(&survey.questionnaire)
             .map_err(|e| StoreError::Conflict(e.to_string()))?;
-        with_db!(&self.db, |p| sqlx::query(
+        with_db!(&self.db, |p| {
+            sqlx::query(
             "UPDATE surveys SET title = $1, definition = $2, reminder_days = $3, link_days = $4, updated_at = $5
              WHERE id = $6"
         )
@@ -142,13 +147,15 @@ impl Store {
         .bind(survey.id)
         .execute(p)
         .await
-        .map(|r| r.rows_affected()))?;
+        .map(|r| r.rows_affected())
+        })?;
         Ok(())
     }
 
     /// Contacts of targets with an address (their first one), with whether they were invited already.
     pub async fn invitable_contacts(&self, survey_id: i64) -> StoreResult<Vec<Invitable>> {
-        Ok(with_db!(&self.db, |p| sqlx::query_as(
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_as(
             "SELECT p.id AS person_id, p.full_name AS name, e.address, t.id AS target_id, o.name AS collectivity,
                 t.stage, EXISTS (SELECT 1 FROM survey_invitations i WHERE i.survey_id = $1 AND i.person_id = p.id)
                     AS invited
@@ -161,7 +168,8 @@ impl Store {
         )
         .bind(survey_id)
         .fetch_all(p)
-        .await)?)
+        .await
+        })?)
     }
 
     /// Invites one contact: the invitation, its mail (made by `message` from the invitation's id, which
@@ -176,7 +184,8 @@ impl Store {
         message: impl FnOnce(i64) -> Result<NewMessage, String>,
     ) -> StoreResult<Option<i64>> {
         let mut tx = self.begin().await?;
-        let id: Option<i64> = with_tx!(&mut tx, |c| sqlx::query_scalar(
+        let id: Option<i64> = with_tx!(&mut tx, |c| {
+            sqlx::query_scalar(
             "INSERT INTO survey_invitations (survey_id, target_id, person_id, address, name, sent_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (survey_id, person_id) DO NOTHING RETURNING id"
         )
@@ -188,7 +197,8 @@ impl Store {
         .bind(now)
         .bind(now + survey.link_days * 86_400_000)
         .fetch_optional(c)
-        .await)?;
+        .await
+        })?;
         let Some(id) = id else {
             return Ok(None);
         };
@@ -241,18 +251,21 @@ impl Store {
         now: i64,
     ) -> StoreResult<Submitted> {
         let mut tx = self.begin().await?;
-        let closed = with_tx!(&mut tx, |c| sqlx::query(
+        let closed = with_tx!(&mut tx, |c| {
+            sqlx::query(
             "UPDATE survey_invitations SET answered_at = $1, draft = '' WHERE id = $2 AND answered_at IS NULL"
         )
         .bind(now)
         .bind(invitation.id)
         .execute(c)
         .await
-        .map(|r| r.rows_affected()))?;
+        .map(|r| r.rows_affected())
+        })?;
         if closed == 0 {
             return Ok(Submitted::AlreadyAnswered);
         }
-        let answer_id: i64 = with_tx!(&mut tx, |c| sqlx::query_scalar(
+        let answer_id: i64 = with_tx!(&mut tx, |c| {
+            sqlx::query_scalar(
             "INSERT INTO survey_answers (invitation_id, survey_id, target_id, problems, other_themes, involvement,
                 slots, comments, submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"
         )
@@ -266,9 +279,11 @@ impl Store {
         .bind(&answer.comments)
         .bind(now)
         .fetch_one(c)
-        .await)?;
+        .await
+        })?;
         for (theme, interest, experience) in &answer.themes {
-            with_tx!(&mut tx, |c| sqlx::query(
+            with_tx!(&mut tx, |c| {
+                sqlx::query(
                 "INSERT INTO survey_theme_answers (answer_id, theme, interest, experience) VALUES ($1, $2, $3, $4)"
             )
             .bind(answer_id)
@@ -277,14 +292,16 @@ impl Store {
             .bind(experience)
             .execute(c)
             .await
-            .map(|r| r.rows_affected()))?;
+            .map(|r| r.rows_affected())
+            })?;
         }
         let actor = Actor {
             user_id: None,
             label: invitation.name.clone(),
         };
         let summary = format!("{} a répondu au recensement des attentes.", invitation.name);
-        let interaction: i64 = with_tx!(&mut tx, |c| sqlx::query_scalar(
+        let interaction: i64 = with_tx!(&mut tx, |c| {
+            sqlx::query_scalar(
             "INSERT INTO interactions (target_id, kind, occurred_on, author_label, summary, created_at)
              VALUES ($1, 'survey', $2, $3, $4, $5) RETURNING id"
         )
@@ -299,7 +316,8 @@ impl Store {
         .bind(&summary)
         .bind(now)
         .fetch_one(c)
-        .await)?;
+        .await
+        })?;
         with_tx!(&mut tx, |c| sqlx::query(
             "INSERT INTO interaction_people (interaction_id, person_id) VALUES ($1, $2)"
         )
@@ -345,11 +363,13 @@ impl Store {
 
     /// The earliest moment a reminder falls due (sent time of the oldest unreminded invitation).
     pub async fn oldest_unreminded_invitation(&self) -> StoreResult<Option<i64>> {
-        Ok(with_db!(&self.db, |p| sqlx::query_scalar(
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_scalar(
             "SELECT MIN(sent_at) FROM survey_invitations WHERE answered_at IS NULL AND reminded_at IS NULL"
         )
         .fetch_one(p)
-        .await)?)
+        .await
+        })?)
     }
 
     /// Claims the reminder of an invitation and enqueues it, once.
@@ -360,14 +380,16 @@ impl Store {
         now: i64,
     ) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        let claimed = with_tx!(&mut tx, |c| sqlx::query(
+        let claimed = with_tx!(&mut tx, |c| {
+            sqlx::query(
             "UPDATE survey_invitations SET reminded_at = $1 WHERE id = $2 AND reminded_at IS NULL AND answered_at IS NULL"
         )
         .bind(now)
         .bind(invitation.id)
         .execute(c)
         .await
-        .map(|r| r.rows_affected()))?;
+        .map(|r| r.rows_affected())
+        })?;
         if claimed == 1 {
             let recipient = NewRecipient {
                 address: invitation.address.clone(),
@@ -382,7 +404,8 @@ impl Store {
 
     /// Every answer to a survey, oldest first, with who gave it.
     pub async fn survey_answers(&self, survey_id: i64) -> StoreResult<Vec<AnswerRow>> {
-        Ok(with_db!(&self.db, |p| sqlx::query_as(
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_as(
             "SELECT a.id, i.name, o.name AS collectivity, a.problems, a.other_themes, a.involvement, a.slots,
                 a.comments, a.submitted_at
              FROM survey_answers a JOIN survey_invitations i ON i.id = a.invitation_id
@@ -391,17 +414,20 @@ impl Store {
         )
         .bind(survey_id)
         .fetch_all(p)
-        .await)?)
+        .await
+        })?)
     }
 
     pub async fn survey_ratings(&self, survey_id: i64) -> StoreResult<Vec<ThemeRating>> {
-        Ok(with_db!(&self.db, |p| sqlx::query_as(
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_as(
             "SELECT r.answer_id, r.theme, r.interest, r.experience FROM survey_theme_answers r
              JOIN survey_answers a ON a.id = r.answer_id WHERE a.survey_id = $1 ORDER BY r.answer_id, r.theme"
         )
         .bind(survey_id)
         .fetch_all(p)
-        .await)?)
+        .await
+        })?)
     }
 
     /// (sent, answered) invitations of a survey.
@@ -424,20 +450,24 @@ async fn move_target(
     actor: &Actor,
     now: i64,
 ) -> StoreResult<()> {
-    let stage: String = with_tx!(tx, |c| sqlx::query_scalar("SELECT stage FROM targets WHERE id = $1")
-        .bind(target_id)
-        .fetch_one(c)
-        .await)?;
+    let stage: String = with_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT stage FROM targets WHERE id = $1"
+    )
+    .bind(target_id)
+    .fetch_one(c)
+    .await)?;
     if !from.iter().any(|s| s.as_str() == stage) {
         return Ok(());
     }
-    with_tx!(tx, |c| sqlx::query("UPDATE targets SET stage = $1, updated_at = $2 WHERE id = $3")
-        .bind(to.as_str())
-        .bind(now)
-        .bind(target_id)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+    with_tx!(tx, |c| sqlx::query(
+        "UPDATE targets SET stage = $1, updated_at = $2 WHERE id = $3"
+    )
+    .bind(to.as_str())
+    .bind(now)
+    .bind(target_id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     super::targets::insert_stage_change(
         tx,
         target_id,

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod pages;
 pub mod preferences;
 pub mod subscribe;
+pub mod survey;
 pub mod unsubscribe;
 pub mod view;
 
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .merge(subscribe::router())
         .merge(preferences::router())
         .merge(answer::router())
+        .merge(survey::router())
         .merge(archive::router())
         .merge(pages::router(state.clone()))
         .nest("/api/v1", api::router())

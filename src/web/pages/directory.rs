@@ -323,7 +323,9 @@ async fn export_people(
             "Emails",
             "Téléphones",
             "Notes",
-        ].map(String::from).to_vec(),
+        ]
+        .map(String::from)
+        .to_vec(),
         rows: people
             .iter()
             .map(|p| {
@@ -366,7 +368,9 @@ async fn export_organisations(
             "Région",
             "Population",
             "Échelle",
-        ].map(String::from).to_vec(),
+        ]
+        .map(String::from)
+        .to_vec(),
         rows: organisations
             .iter()
             .map(|o| {

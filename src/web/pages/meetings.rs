@@ -257,6 +257,8 @@ struct MeetingPage {
     flags: Vec<MinutesItem>,
     past: bool,
     associations: usize,
+    /// Themes the survey asks for that no meeting took up: (label, mean interest, who could speak).
+    suggestions: Vec<(String, f64, String)>,
 }
 
 impl MeetingPage {
@@ -333,9 +335,28 @@ async fn show(
         flags: state.store.minutes_items(id).await?,
         past: meeting.ends_at <= state.clock.now_millis(),
         associations: state.store.list_recipients(ASSOCIATIONS).await?.len(),
+        suggestions: suggestions(&state).await?,
         meeting,
     };
     Ok(Html(page.render()?))
+}
+
+/// The three themes most wanted in the survey and not yet taken up by a meeting.
+async fn suggestions(state: &AppState) -> WebResult<Vec<(String, f64, String)>> {
+    let (_, results, _) = super::survey::survey_results(state).await?;
+    Ok(crate::domain::survey::wanted_not_covered(&results)
+        .into_iter()
+        .take(3)
+        .map(|r| {
+            let speakers = r
+                .speakers
+                .iter()
+                .map(|(name, collectivity, _)| format!("{name} ({collectivity})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            (r.label.clone(), r.mean_interest, speakers)
+        })
+        .collect())
 }
 
 #[derive(serde::Deserialize)]

@@ -12,6 +12,7 @@ mod mail;
 mod meetings;
 mod newsletter;
 mod subscribers;
+mod survey;
 mod target;
 mod targets;
 
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(subscribers::router())
         .merge(newsletter::router())
         .merge(meetings::router())
+        .merge(survey::router())
         .merge(super::auth::logout_router())
         .route("/referential/search", get(complete_collectivity))
         .route_layer(axum::middleware::from_fn_with_state(state, csrf_guard))

@@ -249,7 +249,9 @@ pub fn targets_sheet(targets: &[Target]) -> Sheet {
             "Date prochaine action",
             "Squats/bidonvilles",
             "Notes",
-        ].map(String::from).to_vec(),
+        ]
+        .map(String::from)
+        .to_vec(),
         rows: targets
             .iter()
             .map(|t| {

@@ -1,0 +1,120 @@
+//! The needs survey's mails: the personal invitation and, after `reminder_days` without an answer, one
+//! reminder (sent by the meetings' dispatcher pass, [`send_reminders`]). Each carries the invitation's
+//! signed link, so a reminder reuses the same link and a draft started from the first mail is kept.
+
+use askama::Template;
+
+use super::unsubscribe::{Purpose, UnsubscribeKey};
+use crate::config::Settings;
+use crate::store::Store;
+use crate::store::outbox::NewMessage;
+use crate::store::survey::Survey;
+
+#[derive(Template)]
+#[template(path = "survey_invitation.html", config = "src/mail/askama.toml")]
+struct InvitationHtml<'a> {
+    subject: &'a str,
+    name: &'a str,
+    reminder: bool,
+    link: &'a str,
+    expires: &'a str,
+    organisation: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "survey_invitation.txt", config = "src/mail/askama.toml")]
+struct InvitationText<'a> {
+    name: &'a str,
+    reminder: bool,
+    link: &'a str,
+    expires: &'a str,
+    organisation: &'a str,
+}
+
+/// The invitation (or its reminder) of invitation `id` to `name`, valid until `expires_at`.
+pub fn invitation_message(
+    settings: &Settings,
+    key: &UnsubscribeKey,
+    survey: &Survey,
+    id: i64,
+    name: &str,
+    expires_at: i64,
+    reminder: bool,
+) -> Result<NewMessage, askama::Error> {
+    let link = format!(
+        "{}/enquete/{}",
+        settings.server.public_url,
+        key.token_for(Purpose::Survey, id)
+    );
+    let expires = chrono::DateTime::from_timestamp_millis(expires_at)
+        .unwrap_or_default()
+        .with_timezone(&crate::clock::PARIS)
+        .format("%d/%m/%Y")
+        .to_string();
+    let subject = if reminder {
+        format!("Rappel : {}", survey.title)
+    } else {
+        format!("{} du Club des collectivités engagées", survey.title)
+    };
+    let organisation = &settings.mail.from_name;
+    Ok(NewMessage {
+        kind: if reminder {
+            "survey_reminder".into()
+        } else {
+            "survey_invitation".into()
+        },
+        cause_kind: "survey_invitation".into(),
+        cause_id: Some(id),
+        body_html: InvitationHtml {
+            subject: &subject,
+            name,
+            reminder,
+            link: &link,
+            expires: &expires,
+            organisation,
+        }
+        .render()?,
+        body_text: InvitationText {
+            name,
+            reminder,
+            link: &link,
+            expires: &expires,
+            organisation,
+        }
+        .render()?,
+        subject,
+        template_data: serde_json::json!({ "invitation": id, "reminder": reminder }),
+        ..Default::default()
+    })
+}
+
+/// Sends the reminders due at `now` (once each); returns how many.
+pub async fn send_reminders(store: &Store, settings: &Settings, now: i64) -> anyhow::Result<usize> {
+    let survey = store.survey().await?;
+    let due = store
+        .survey_reminders_due(now - survey.reminder_days * 86_400_000, now)
+        .await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let key = UnsubscribeKey::new(&store.secret("unsubscribe").await?);
+    let mut sent = 0;
+    for invitation in due {
+        let message = invitation_message(
+            settings,
+            &key,
+            &survey,
+            invitation.id,
+            &invitation.name,
+            invitation.expires_at,
+            true,
+        )?;
+        if store
+            .send_survey_reminder(&invitation, &message, now)
+            .await?
+        {
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}
