@@ -34,7 +34,37 @@ pub struct Activity {
     pub author_label: String,
 }
 
+/// How involved a member collectivity is: meetings its people attended, whether it answered the needs
+/// survey. (Posts to discussion lists join when the lists exist.)
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct Engagement {
+    pub target_id: i64,
+    pub name: String,
+    pub meetings_attended: i64,
+    pub survey_answered: bool,
+}
+
 impl Store {
+    /// The member collectivities, most active first.
+    pub async fn member_engagement(&self, scope: Scope, limit: i64) -> StoreResult<Vec<Engagement>> {
+        let sql = format!(
+            "SELECT t.id AS target_id, o.name,
+                (SELECT COUNT(DISTINCT a.meeting_id) FROM meeting_attendees a JOIN people p ON p.id = a.person_id
+                 WHERE p.organisation_id = o.id AND a.attended) AS meetings_attended,
+                EXISTS (SELECT 1 FROM survey_answers s WHERE s.target_id = t.id) AS survey_answered
+             FROM memberships m JOIN organisations o ON o.id = m.organisation_id
+             JOIN targets t ON t.organisation_id = o.id
+             WHERE {}
+             ORDER BY meetings_attended DESC, survey_answered DESC, o.name LIMIT $2",
+            scope_filter!("1")
+        );
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(scope.relay_user())
+            .bind(limit)
+            .fetch_all(p)
+            .await)?)
+    }
+
     /// Number of targets per stage.
     pub async fn count_by_stage(&self, scope: Scope) -> StoreResult<Vec<(String, i64)>> {
         let sql = format!(

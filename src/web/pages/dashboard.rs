@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 
 use crate::domain::{PoliticalColour, Scale, Stage};
 use crate::store::Scope;
-use crate::store::dashboard::{Activity, DiversityCell, FollowUps};
+use crate::store::dashboard::{Activity, DiversityCell, Engagement, FollowUps};
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::WebResult;
@@ -59,6 +59,7 @@ struct DashboardPage<'a> {
     matrices: Vec<Matrix>,
     follow_ups: &'a [FollowUps],
     activity: &'a [Activity],
+    engagement: &'a [Engagement],
 }
 
 /// The dashboard's aggregates for one scope and day.
@@ -67,6 +68,7 @@ pub struct DashboardData {
     cells: Vec<DiversityCell>,
     follow_ups: Vec<FollowUps>,
     activity: Vec<Activity>,
+    engagement: Vec<Engagement>,
 }
 
 /// The aggregates scan the whole pipeline (milliseconds on 10,000 targets): they are kept per scope and day.
@@ -86,6 +88,7 @@ async fn dashboard_data(state: &AppState, scope: Scope) -> WebResult<Arc<Dashboa
                     cells: state.store.diversity(scope).await?,
                     follow_ups: state.store.follow_ups(scope, today).await?,
                     activity: state.store.recent_activity(scope, 15).await?,
+                    engagement: state.store.member_engagement(scope, 10).await?,
                 })
             },
         )
@@ -138,6 +141,7 @@ async fn dashboard(session: Session, State(state): State<AppState>) -> WebResult
         member_max: pipeline.member_objective_max,
         matrices,
         follow_ups: &data.follow_ups,
+        engagement: &data.engagement,
         activity: &data.activity,
     };
     Ok(Html(page.render()?))
