@@ -253,3 +253,47 @@ async fn a_staff_member_composes_an_issue_and_a_visitor_subscribes() {
     assert_eq!(subscription.0, "pending");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_member_builds_an_agenda_and_sees_when_it_goes_out() {
+    check_prerequisites();
+    let app = common::TestApp::spawn(common::Backend::Sqlite).await;
+    let email = "ines.reunions@cndh.example";
+    app.create_user(email, Role::Staff, &[]).await;
+    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&screenshots).expect("screenshot folder");
+    let run = run_script(
+        "meetings.mjs",
+        &[&app.url(""), email, common::PASSWORD, "2026-12-01T14:00"],
+        &screenshots,
+    )
+    .await;
+    assert!(
+        run.status.is_some_and(|s| s.success()),
+        "node tests/browser/meetings.mjs failed after {:.1}s\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        run.elapsed.as_secs_f64(),
+        run.stdout,
+        run.stderr
+    );
+    // What the browser did is in the database: the first meeting's agenda, ready, nothing sent yet.
+    let meeting = app
+        .store
+        .meetings_from(app.clock.now_millis(), 1)
+        .await
+        .expect("meetings")
+        .remove(0);
+    assert!(meeting.agenda_ready);
+    assert_eq!(meeting.sent_sequence, None, "it goes seven days before");
+    let agenda = app.store.agenda(meeting.id).await.expect("agenda");
+    assert_eq!(agenda.len(), 1);
+    assert_eq!(agenda[0].presenter, "Ville de Lyon");
+    assert_eq!(
+        app.store
+            .agenda_resources(meeting.id)
+            .await
+            .expect("resources")
+            .len(),
+        1
+    );
+    app.stop().await;
+}

@@ -424,7 +424,9 @@ mod a_full_cycle_with_two_instances {
         assert_eq!(attended, vec!["maire@69123.example.org".to_string()]);
         let dashboard = team.get_text("/").await;
         assert!(
-            dashboard.contains(&format!("<a href=\"/targets/{lyon}\">Lyon</a></td><td>1</td>")),
+            dashboard.contains(&format!(
+                "<a href=\"/targets/{lyon}\">Lyon</a></td><td>1</td>"
+            )),
             "Lyon attended one meeting: {dashboard}"
         );
         for _ in 0..2 {

@@ -46,7 +46,11 @@ pub struct Engagement {
 
 impl Store {
     /// The member collectivities, most active first.
-    pub async fn member_engagement(&self, scope: Scope, limit: i64) -> StoreResult<Vec<Engagement>> {
+    pub async fn member_engagement(
+        &self,
+        scope: Scope,
+        limit: i64,
+    ) -> StoreResult<Vec<Engagement>> {
         let sql = format!(
             "SELECT t.id AS target_id, o.name,
                 (SELECT COUNT(DISTINCT a.meeting_id) FROM meeting_attendees a JOIN people p ON p.id = a.person_id

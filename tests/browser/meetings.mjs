@@ -1,0 +1,98 @@
+// Drives the meetings pages in headless Chromium: a staff member creates the bimonthly series, opens its
+// first meeting, builds the agenda (an item with its presenter, duration and a practical sheet), marks it
+// ready and sees when the agenda and its invitation will go out. Phone width is checked on the pages.
+//
+//   node tests/browser/meetings.mjs <base_url> <email> <password> <first_start YYYY-MM-DDTHH:MM>
+//
+// Run by tests/browser.rs. Exits 0 when every step passed, 1 with a message (and a screenshot) otherwise.
+
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { Failure, check, launch } from "./chromium.mjs";
+
+const [baseUrl, email, password, firstStart] = process.argv.slice(2);
+if (!baseUrl || !email || !password || !firstStart) {
+  console.error("usage: node meetings.mjs <base_url> <email> <password> <first_start>");
+  process.exit(2);
+}
+const shotDir = process.env.RELAIS_SCREENSHOTS || ".";
+mkdirSync(shotDir, { recursive: true });
+const url = (p) => new URL(p, baseUrl).toString();
+const step = (text) => console.log(`[meetings] ${text}`);
+
+const browser = await launch("meetings");
+const context = await browser.newContext({ locale: "fr-FR", viewport: { width: 1440, height: 900 } });
+const page = await context.newPage();
+let exitCode = 0;
+try {
+  step("log in");
+  await page.goto(url("/login"));
+  await page.locator("#email").fill(email);
+  await page.locator("#password").fill(password);
+  await Promise.all([
+    page.waitForURL((u) => !u.pathname.startsWith("/login")),
+    page.getByRole("button", { name: "Se connecter" }).click(),
+  ]);
+
+  step("add a practical sheet");
+  await page.goto(url("/reunions"));
+  await page.getByText("Ajouter une fiche").click();
+  await page.locator("#resource-title").fill("Fiche : raccorder un terrain à l'eau");
+  await page.locator("#resource-url").fill("https://fiches.example/eau");
+  await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name: "Ajouter la fiche" }).click()]);
+  check((await page.content()).includes("raccorder un terrain"), "the sheet should be in the library");
+
+  step("create the series");
+  check(await page.locator("#series-rrule").inputValue() === "FREQ=MONTHLY;INTERVAL=2;BYDAY=1TU",
+    "the default rule is every two months on the first Tuesday");
+  await page.locator("#series-start").fill(firstStart);
+  await page.locator("#series-video").fill("https://visio.example/club");
+  await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name: "Créer la série" }).click()]);
+  const first = page.locator("#upcoming-meetings tbody tr").first();
+  const when = await first.locator("td").first().innerText();
+  check(when.startsWith("mardi 1er décembre 2026, 14:00"), `the first meeting: ${when}`);
+
+  step("build the agenda");
+  await Promise.all([page.waitForURL((u) => /\/reunions\/\d+$/.test(u.pathname)), first.locator("a").click()]);
+  await page.getByText("Ajouter un point").click();
+  await page.locator("#item-title").fill("Raccordement à l'eau des terrains");
+  await page.locator("#item-presenter").fill("Ville de Lyon");
+  await page.locator("#item-duration").fill("30");
+  await page.getByLabel("Fiche : raccorder un terrain à l'eau").check();
+  await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name: "Ajouter le point" }).click()]);
+  const agenda = await page.locator("#agenda").innerText();
+  check(agenda.includes("Raccordement à l'eau des terrains") && agenda.includes("Ville de Lyon") && agenda.includes("30 min"),
+    `the agenda: ${agenda}`);
+  check(agenda.includes("Fiche : raccorder un terrain"), "the item links its sheet");
+
+  step("mark it ready and see the scheduled dispatch");
+  await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name: "Marquer l'ordre du jour prêt" }).click()]);
+  const status = await page.locator("#meeting-status").innerText();
+  check(status.includes("prêt, envoi prévu le 24 novembre 2026 à 14:00"), `the scheduled dispatch: ${status}`);
+  await page.screenshot({ path: path.join(shotDir, "meeting.png"), fullPage: true });
+  await page.goto(url("/reunions"));
+  check((await page.locator("#upcoming-meetings").innerText()).includes("prêt, envoi prévu le 24 novembre 2026"),
+    "the list shows it too");
+
+  step("phone width");
+  await page.setViewportSize({ width: 390, height: 844 });
+  for (const phonePath of ["/reunions", "/recensement"]) {
+    await page.goto(url(phonePath));
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    check(width <= 390, `${phonePath} is ${width} pixels wide on a 390-pixel phone screen`);
+  }
+  console.log("[meetings] passed");
+} catch (error) {
+  exitCode = 1;
+  console.error(`[meetings] FAILED at ${page.url()}: ${error instanceof Failure ? error.message : error.stack}`);
+  const shot = path.join(shotDir, "meetings-failure.png");
+  try {
+    await page.screenshot({ path: shot, fullPage: true });
+    console.error(`SCREENSHOT failure ${shot}`);
+  } catch (e) {
+    console.error(`[meetings] no screenshot: ${e.message}`);
+  }
+} finally {
+  await browser.close().catch(() => {});
+}
+process.exit(exitCode);
