@@ -262,9 +262,49 @@ async fn a_staff_member_builds_an_agenda_and_sees_when_it_goes_out() {
     app.create_user(email, Role::Staff, &[]).await;
     let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
     std::fs::create_dir_all(&screenshots).expect("screenshot folder");
+    // A contact invited to the needs survey, for its phone part.
+    app.add_target("69123").await;
+    let survey = app.store.survey().await.expect("survey");
+    let contact = app
+        .store
+        .invitable_contacts(survey.id)
+        .await
+        .expect("contacts")
+        .remove(0);
+    let invitation = app
+        .store
+        .invite_to_survey(
+            &survey,
+            &contact,
+            &relais::store::audit::Actor::command_line(),
+            app.clock.now_millis(),
+            |_| {
+                Ok(relais::store::outbox::NewMessage {
+                    kind: "survey_invitation".into(),
+                    subject: "Recensement".into(),
+                    ..Default::default()
+                })
+            },
+        )
+        .await
+        .expect("invitation")
+        .expect("a new invitation");
+    let key = relais::mail::unsubscribe::UnsubscribeKey::new(
+        &app.store.secret("unsubscribe").await.expect("key"),
+    );
+    let survey_path = format!(
+        "/enquete/{}",
+        key.token_for(relais::mail::unsubscribe::Purpose::Survey, invitation)
+    );
     let run = run_script(
         "meetings.mjs",
-        &[&app.url(""), email, common::PASSWORD, "2026-12-01T14:00"],
+        &[
+            &app.url(""),
+            email,
+            common::PASSWORD,
+            "2026-12-01T14:00",
+            &survey_path,
+        ],
         &screenshots,
     )
     .await;

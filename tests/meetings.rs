@@ -447,6 +447,12 @@ mod a_full_cycle_with_two_instances {
         let minutes_copies = copies(&sink, &app, minutes).await;
         let minutes_text = minutes_copies[0].1.replace("=\r\n", "");
         assert!(minutes_text.contains("une fiche sur l"), "{minutes_text}");
+        let archive = team.get_text(&format!("/reunions/{}", december.id)).await;
+        assert!(
+            archive.contains("id=\"minutes-archive\"")
+                && archive.contains("<strong>Décision</strong>"),
+            "the minutes are archived on the meeting's page: {archive}"
+        );
         let sent_minutes = app
             .store
             .list_mail_messages(100)

@@ -1,8 +1,9 @@
 // Drives the meetings pages in headless Chromium: a staff member creates the bimonthly series, opens its
 // first meeting, builds the agenda (an item with its presenter, duration and a practical sheet), marks it
-// ready and sees when the agenda and its invitation will go out. Phone width is checked on the pages.
+// ready and sees when the agenda and its invitation will go out. Then a contact invited to the needs survey
+// fills part of it on a phone and keeps a draft. Phone width is checked on the pages.
 //
-//   node tests/browser/meetings.mjs <base_url> <email> <password> <first_start YYYY-MM-DDTHH:MM>
+//   node tests/browser/meetings.mjs <base_url> <email> <password> <first_start YYYY-MM-DDTHH:MM> <survey_path>
 //
 // Run by tests/browser.rs. Exits 0 when every step passed, 1 with a message (and a screenshot) otherwise.
 
@@ -10,9 +11,9 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { Failure, check, launch } from "./chromium.mjs";
 
-const [baseUrl, email, password, firstStart] = process.argv.slice(2);
-if (!baseUrl || !email || !password || !firstStart) {
-  console.error("usage: node meetings.mjs <base_url> <email> <password> <first_start>");
+const [baseUrl, email, password, firstStart, surveyPath] = process.argv.slice(2);
+if (!baseUrl || !email || !password || !firstStart || !surveyPath) {
+  console.error("usage: node meetings.mjs <base_url> <email> <password> <first_start> <survey_path>");
   process.exit(2);
 }
 const shotDir = process.env.RELAIS_SCREENSHOTS || ".";
@@ -81,6 +82,21 @@ try {
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     check(width <= 390, `${phonePath} is ${width} pixels wide on a 390-pixel phone screen`);
   }
+
+  step("the survey on a phone, kept as a draft");
+  const phone = await browser.newContext({ locale: "fr-FR", viewport: { width: 390, height: 844 } });
+  const survey = await phone.newPage();
+  await survey.goto(url(surveyPath));
+  await survey.getByLabel("Quels sont les principaux problèmes que vous rencontrez ?").fill("Pas d'accès à l'eau");
+  await survey.locator("#interest-eau").selectOption("2");
+  await survey.locator("#experience-eau").selectOption("1");
+  await Promise.all([survey.waitForLoadState("load"), survey.getByRole("button", { name: "Enregistrer et finir plus tard" }).click()]);
+  check((await survey.locator("[role=status]").innerText()).includes("Vos réponses sont enregistrées"), "the draft is saved");
+  await survey.goto(url(surveyPath));
+  check(await survey.locator("#interest-eau").inputValue() === "2", "the draft comes back");
+  const surveyWidth = await survey.evaluate(() => document.documentElement.scrollWidth);
+  check(surveyWidth <= 390, `the survey is ${surveyWidth} pixels wide on a phone`);
+  await survey.screenshot({ path: path.join(shotDir, "survey-phone.png"), fullPage: true });
   console.log("[meetings] passed");
 } catch (error) {
   exitCode = 1;

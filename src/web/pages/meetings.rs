@@ -259,6 +259,8 @@ struct MeetingPage {
     associations: usize,
     /// Themes the survey asks for that no meeting took up: (label, mean interest, who could speak).
     suggestions: Vec<(String, f64, String)>,
+    /// The minutes as read (Markdown rendered, raw HTML shown as text): the meeting's archive.
+    minutes_html: String,
 }
 
 impl MeetingPage {
@@ -336,6 +338,7 @@ async fn show(
         past: meeting.ends_at <= state.clock.now_millis(),
         associations: state.store.list_recipients(ASSOCIATIONS).await?.len(),
         suggestions: suggestions(&state).await?,
+        minutes_html: crate::mail::newsletter::markdown_html(&meeting.minutes),
         meeting,
     };
     Ok(Html(page.render()?))
