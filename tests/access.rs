@@ -102,6 +102,9 @@ fn page_routes(target: i64, person: i64, organisation: i64) -> Vec<String> {
         "/courriers".into(),
         "/abonnes".into(),
         "/lettre".into(),
+        "/reunions".into(),
+        "/recensement".into(),
+        "/recensement/resultats".into(),
         "/import".into(),
         "/referential/search?q=lyon".into(),
         "/targets/export?format=csv".into(),
@@ -256,7 +259,7 @@ both_backends!(
             let expected = match path.as_str() {
                 // The form that adds a target is a write: its button is hidden from viewers too.
                 "/access" | "/audit" | "/courriers" | "/abonnes" | "/lettre" | "/import"
-                | "/targets/new" => 403,
+                | "/reunions" | "/recensement" | "/recensement/resultats" | "/targets/new" => 403,
                 _ => 200,
             };
             assert_eq!(viewer.get(&path).await.status(), expected, "GET {path}");
@@ -313,6 +316,9 @@ both_backends!(
                 "/audit",
                 "/courriers",
                 "/abonnes",
+                "/reunions",
+                "/recensement",
+                "/recensement/resultats",
                 "/import",
                 "/targets/new",
             ] {
@@ -723,6 +729,8 @@ both_backends!(
             "/courriers",
             "/abonnes",
             "/lettre",
+            "/reunions",
+            "/recensement",
             "/import",
         ] {
             assert_eq!(relay.get(path).await.status(), 403, "GET {path}");
