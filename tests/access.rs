@@ -258,8 +258,16 @@ both_backends!(
         for path in page_routes(target, person, organisation) {
             let expected = match path.as_str() {
                 // The form that adds a target is a write: its button is hidden from viewers too.
-                "/access" | "/audit" | "/courriers" | "/abonnes" | "/lettre" | "/import"
-                | "/reunions" | "/recensement" | "/recensement/resultats" | "/targets/new" => 403,
+                "/access"
+                | "/audit"
+                | "/courriers"
+                | "/abonnes"
+                | "/lettre"
+                | "/import"
+                | "/reunions"
+                | "/recensement"
+                | "/recensement/resultats"
+                | "/targets/new" => 403,
                 _ => 200,
             };
             assert_eq!(viewer.get(&path).await.status(), expected, "GET {path}");

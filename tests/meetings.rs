@@ -222,6 +222,53 @@ mod a_full_cycle_with_two_instances {
             .await
             .unwrap();
 
+        // A document uploaded as a practical sheet, served without a session; other files refused.
+        let upload = |name: &'static str, bytes: &'static [u8]| {
+            let team = &team;
+            let app = &app;
+            async move {
+                let form = reqwest::multipart::Form::new()
+                    .text("title", "Guide du raccordement")
+                    .text("themes", "eau")
+                    .part(
+                        "file",
+                        reqwest::multipart::Part::bytes(bytes).file_name(name),
+                    );
+                team.client
+                    .post(app.url(&format!("/ressources/document?_csrf={}", team.csrf)))
+                    .multipart(form)
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(
+            upload("guide raccordement.pdf", b"%PDF-1.4 guide")
+                .await
+                .status(),
+            303
+        );
+        assert_eq!(upload("outil.exe", b"MZ").await.status(), 400);
+        let document = app
+            .store
+            .resources()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.title == "Guide du raccordement")
+            .unwrap();
+        assert_eq!(document.url, format!("/ressources/{}/fichier", document.id));
+        let served = reqwest::get(app.url(&document.url)).await.unwrap();
+        assert_eq!(served.status(), 200);
+        assert_eq!(served.headers()["content-type"], "application/pdf");
+        assert!(
+            served.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .contains("filename*=UTF-8''guide%20raccordement%2Epdf")
+        );
+        assert_eq!(served.bytes().await.unwrap().as_ref(), b"%PDF-1.4 guide");
+
         // The series, by the staff form: every two months, the first Tuesday, 14:00–16:00 in Paris.
         post_ok(
             &team,
@@ -275,6 +322,7 @@ mod a_full_cycle_with_two_instances {
                 ("presenter", "Ville de Lyon"),
                 ("duration_minutes", "30"),
                 ("resource", &resource.to_string()),
+                ("resource", &document.id.to_string()),
             ],
         )
         .await;

@@ -412,7 +412,15 @@ impl Dispatcher {
                 resources: resources
                     .iter()
                     .filter(|(item_id, _)| *item_id == item.id)
-                    .map(|(_, resource)| resource.clone())
+                    .map(|(_, resource)| {
+                        let mut resource = resource.clone();
+                        // An uploaded document is served by relais: a mail needs its full address.
+                        if resource.url.starts_with('/') {
+                            resource.url =
+                                format!("{}{}", self.settings.server.public_url, resource.url);
+                        }
+                        resource
+                    })
                     .collect(),
                 title: item.title,
                 presenter: item.presenter,

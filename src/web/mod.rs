@@ -13,6 +13,7 @@ pub mod forms;
 pub mod metrics;
 pub mod pages;
 pub mod preferences;
+pub mod resources;
 pub mod subscribe;
 pub mod survey;
 pub mod unsubscribe;
@@ -60,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .merge(preferences::router())
         .merge(answer::router())
         .merge(survey::router())
+        .merge(resources::router())
         .merge(archive::router())
         .merge(pages::router(state.clone()))
         .nest("/api/v1", api::router())

@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(newsletter::router())
         .merge(meetings::router())
         .merge(survey::router())
+        .merge(super::resources::staff_router())
         .merge(super::auth::logout_router())
         .route("/referential/search", get(complete_collectivity))
         .route_layer(axum::middleware::from_fn_with_state(state, csrf_guard))
