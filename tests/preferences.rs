@@ -363,12 +363,83 @@ mod the_export_holds_every_record_and_erasure_leaves_no_personal_data {
             )
             .await
             .unwrap();
+        // She spoke at a meeting and answered the needs survey.
+        let series = app
+            .store
+            .create_series(
+                &relais::store::meetings::NewSeries {
+                    title: "Réunion du club".into(),
+                    rrule: "FREQ=MONTHLY;INTERVAL=2;BYDAY=1TU".into(),
+                    first_start: "2026-12-01T14:00".into(),
+                    duration_minutes: 120,
+                    video_url: String::new(),
+                    invite_members: true,
+                    invite_staff: true,
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        app.store
+            .add_occurrences(
+                series,
+                &[(now + 86_400_000, now + 93_600_000)],
+                "club.example",
+                now,
+            )
+            .await
+            .unwrap();
+        let meeting = app.store.meetings_from(now, 1).await.unwrap().remove(0);
+        app.store
+            .add_speaker(meeting.id, ADDRESS, NAME, "Mairie de Lyon", now)
+            .await
+            .unwrap();
+        let survey = app.store.survey().await.unwrap();
+        let contact = app
+            .store
+            .invitable_contacts(survey.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|c| c.name == NAME)
+            .unwrap();
+        let invitation = app
+            .store
+            .invite_to_survey(&survey, &contact, &actor, now, |_| {
+                Ok(relais::store::outbox::NewMessage {
+                    kind: "survey_invitation".into(),
+                    subject: format!("Recensement pour {NAME}"),
+                    body_text: format!("Bonjour {NAME}"),
+                    ..Default::default()
+                })
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let invitation = app
+            .store
+            .survey_invitation(invitation)
+            .await
+            .unwrap()
+            .unwrap();
+        app.store
+            .submit_survey(
+                &invitation,
+                &relais::store::survey::NewAnswer {
+                    problems: format!("{NAME} cherche des solutions pour l'eau"),
+                    themes: vec![("eau".into(), 2, 1)],
+                    ..Default::default()
+                },
+                now,
+            )
+            .await
+            .unwrap();
         let list = app.store.mailing_list("lettre").await.unwrap().unwrap();
         let added = app
             .store
             .subscribe_contacts(
                 &list,
-                relais::store::subscriptions::ContactSelection::Stage(Stage::Identified),
+                relais::store::subscriptions::ContactSelection::Stage(Stage::SurveyAnswered),
                 now,
             )
             .await
@@ -425,10 +496,24 @@ mod the_export_holds_every_record_and_erasure_leaves_no_personal_data {
                 .contains("Rencontre avec")
         );
         let mails = data["courriers"].as_array().unwrap();
-        assert_eq!(mails.len(), 1);
-        assert_eq!(mails[0]["objet"], "Lettre du club : n° 1");
-        assert_eq!(mails[0]["etat"], "sent");
+        assert_eq!(
+            mails.len(),
+            2,
+            "the survey invitation and the newsletter: {mails:?}"
+        );
+        assert!(
+            mails
+                .iter()
+                .any(|m| m["objet"] == "Lettre du club : n° 1" && m["etat"] == "sent")
+        );
         assert_eq!(data["fiches_contact"].as_array().unwrap().len(), 1);
+        assert_eq!(data["reunions"][0]["role"], "speaker");
+        assert!(
+            data["recensement"][0]["problemes"]
+                .as_str()
+                .unwrap()
+                .contains("cherche des solutions")
+        );
 
         // Asking twice makes one request, which staff see.
         for _ in 0..2 {
@@ -511,10 +596,12 @@ mod the_export_holds_every_record_and_erasure_leaves_no_personal_data {
         assert_eq!(deliveries.len(), deliveries_before);
         assert_eq!(app.store.subscribers(list.id).await.unwrap().len(), 2);
         assert!(app.store.pending_erasures().await.unwrap().is_empty());
-        // The interaction is kept, without the name.
+        // The interaction is kept, without the name; so are the survey's ratings and the meeting's count.
         let found =
             columns_containing(app.database_url(), "Rencontre avec [personne effacée]").await;
         assert_eq!(found, vec!["interactions.summary".to_string()]);
+        assert_eq!(app.store.survey_ratings(survey.id).await.unwrap().len(), 1);
+        assert_eq!(app.store.attendees(meeting.id).await.unwrap().len(), 1);
 
         // The link no longer opens anything; a second decision finds nothing to do.
         let gone = client.get(app.url(&link)).send().await.unwrap();

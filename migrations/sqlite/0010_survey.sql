@@ -21,7 +21,8 @@ CREATE TABLE survey_invitations (
     id INTEGER PRIMARY KEY,
     survey_id INTEGER NOT NULL REFERENCES surveys (id),
     target_id INTEGER NOT NULL REFERENCES targets (id),
-    person_id INTEGER NOT NULL REFERENCES people (id),
+    -- NULL once the person's data is erased.
+    person_id INTEGER REFERENCES people (id),
     address TEXT NOT NULL,
     name TEXT NOT NULL DEFAULT '',
     sent_at INTEGER NOT NULL,

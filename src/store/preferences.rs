@@ -87,6 +87,18 @@ struct InteractionRow {
 }
 
 #[derive(sqlx::FromRow)]
+struct SurveyRecord {
+    sent_at: i64,
+    answered_at: Option<i64>,
+    draft: String,
+    problems: Option<String>,
+    other_themes: Option<String>,
+    involvement: Option<String>,
+    slots: Option<String>,
+    comments: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
 struct DeliveryRecord {
     subject: String,
     kind: String,
@@ -199,7 +211,7 @@ impl Store {
 
     /// Everything relais holds about `address`, as one JSON document: subscriptions with their consent,
     /// contact records with the interactions they took part in, every mail sent to the address, departures,
-    /// bounces and erasure requests.
+    /// bounces, meetings they were invited to, their survey invitations and answers, and erasure requests.
     pub async fn personal_data(&self, address: &str, now: i64) -> StoreResult<serde_json::Value> {
         let address = address.to_lowercase();
         let subscriptions: Vec<serde_json::Value> = self
@@ -314,6 +326,25 @@ impl Store {
         .fetch_all(p)
         .await
         })?;
+        let meetings: Vec<(i64, String, String, Option<bool>)> =
+            with_db!(&self.db, |p| sqlx::query_as(
+                "SELECT m.starts_at, a.role, a.response, a.attended FROM meeting_attendees a
+             JOIN meetings m ON m.id = a.meeting_id WHERE a.address = $1 ORDER BY m.starts_at"
+            )
+            .bind(&address)
+            .fetch_all(p)
+            .await)?;
+        let surveys: Vec<SurveyRecord> = with_db!(&self.db, |p| {
+            sqlx::query_as(
+            "SELECT i.sent_at, i.answered_at, i.draft, a.problems, a.other_themes, a.involvement, a.slots,
+                a.comments
+             FROM survey_invitations i LEFT JOIN survey_answers a ON a.invitation_id = i.id
+             WHERE LOWER(i.address) = $1 ORDER BY i.id"
+        )
+        .bind(&address)
+        .fetch_all(p)
+        .await
+        })?;
         let erasures: Vec<(String, i64)> = with_db!(&self.db, |p| sqlx::query_as(
             "SELECT state, requested_at FROM erasure_requests WHERE address = $1 ORDER BY id"
         )
@@ -340,6 +371,19 @@ impl Store {
             })).collect::<Vec<_>>(),
             "retours_en_erreur": bounces.into_iter().map(|(source, status, reply, at)| serde_json::json!({
                 "source": source, "statut": status, "reponse": reply, "date": rfc3339(at),
+            })).collect::<Vec<_>>(),
+            "reunions": meetings.into_iter().map(|(at, role, response, attended)| serde_json::json!({
+                "date": rfc3339(at), "role": role, "reponse": response, "present": attended,
+            })).collect::<Vec<_>>(),
+            "recensement": surveys.into_iter().map(|s| serde_json::json!({
+                "invite_le": rfc3339(s.sent_at),
+                "repondu_le": rfc3339_opt(s.answered_at),
+                "brouillon": s.draft,
+                "problemes": s.problems,
+                "autres_themes": s.other_themes,
+                "implication": s.involvement,
+                "creneaux": s.slots,
+                "commentaires": s.comments,
             })).collect::<Vec<_>>(),
             "demandes_d_effacement": erasures.into_iter().map(|(state, at)| serde_json::json!({
                 "etat": state, "date": rfc3339(at),
@@ -444,7 +488,9 @@ impl Store {
         }
         let other_names: Vec<String> = with_tx!(&mut tx, |c| sqlx::query_scalar(
             "SELECT name FROM subscriptions WHERE address = $1
-             UNION SELECT recipient_name FROM mail_deliveries WHERE LOWER(recipient) = $1"
+             UNION SELECT recipient_name FROM mail_deliveries WHERE LOWER(recipient) = $1
+             UNION SELECT name FROM meeting_attendees WHERE address = $1
+             UNION SELECT name FROM survey_invitations WHERE LOWER(address) = $1"
         )
         .bind(&address)
         .fetch_all(c)
@@ -472,6 +518,9 @@ impl Store {
         }
         for id in &person_ids {
             for sql in [
+                // Meetings keep the attendance count, surveys the answer (its ratings), without the person.
+                "UPDATE meeting_attendees SET person_id = NULL WHERE person_id = $1",
+                "UPDATE survey_invitations SET person_id = NULL WHERE person_id = $1",
                 "DELETE FROM interaction_people WHERE person_id = $1",
                 "DELETE FROM membership_representatives WHERE person_id = $1",
                 "DELETE FROM person_emails WHERE person_id = $1",
@@ -513,6 +562,11 @@ impl Store {
         for sql in [
             "UPDATE unsubscribes SET address = 'efface-' || CAST(id AS TEXT) WHERE address = $1",
             "UPDATE bounces SET address = '' WHERE LOWER(address) = $1",
+            "UPDATE meeting_attendees SET address = 'efface-' || CAST(id AS TEXT), name = '', organisation = '',
+                person_id = NULL WHERE address = $1",
+            // The link dies with the address: an erased invitation can no longer be answered.
+            "UPDATE survey_invitations SET address = '', name = '', draft = '', person_id = NULL, expires_at = 0
+             WHERE LOWER(address) = $1",
         ] {
             with_tx!(&mut tx, |c| sqlx::query(sql)
                 .bind(&address)
@@ -585,6 +639,19 @@ async fn scrub(tx: &mut Tx, address: &str, needle: &str) -> StoreResult<u64> {
         ("audit_log", "details"),
         ("mail_deliveries", "last_reply"),
         ("bounces", "reply"),
+        ("meetings", "minutes"),
+        ("agenda_items", "presenter"),
+        ("agenda_items", "description"),
+        ("minutes_items", "title"),
+        ("minutes_items", "body"),
+        ("survey_answers", "problems"),
+        ("survey_answers", "other_themes"),
+        ("survey_answers", "comments"),
+        // Where the person acted themselves (answering the survey signs its interaction and stage move).
+        ("audit_log", "actor"),
+        ("stage_changes", "author_label"),
+        ("interactions", "author_label"),
+        ("local_needs", "author_label"),
     ] {
         let sql = format!(
             "UPDATE {table} SET {column} = REPLACE({column}, $1, $2) WHERE {column} LIKE '%' || $1 || '%'"

@@ -39,7 +39,8 @@ pub struct Invitation {
     pub id: i64,
     pub survey_id: i64,
     pub target_id: i64,
-    pub person_id: i64,
+    /// `None` once the person's data was erased.
+    pub person_id: Option<i64>,
     pub address: String,
     pub name: String,
     pub sent_at: i64,
@@ -394,7 +395,7 @@ impl Store {
             let recipient = NewRecipient {
                 address: invitation.address.clone(),
                 name: invitation.name.clone(),
-                person_id: Some(invitation.person_id),
+                person_id: invitation.person_id,
             };
             enqueue(&mut tx, message, &[recipient], now).await?;
         }
