@@ -91,8 +91,8 @@ impl Store {
         Ok(added)
     }
 
-    /// Adds an invited speaker (often from a partner organisation); an address already invited becomes a
-    /// speaker.
+    /// Adds an invited speaker (often from a partner organisation), tied to the person of the directory
+    /// with that address if there is one; an address already invited becomes a speaker.
     pub async fn add_speaker(
         &self,
         meeting_id: i64,
@@ -103,8 +103,9 @@ impl Store {
     ) -> StoreResult<()> {
         with_db!(&self.db, |p| {
             sqlx::query(
-            "INSERT INTO meeting_attendees (meeting_id, address, name, organisation, role, created_at)
-             VALUES ($1, $2, $3, $4, 'speaker', $5)
+            "INSERT INTO meeting_attendees (meeting_id, address, name, organisation, role, person_id, created_at)
+             VALUES ($1, $2, $3, $4, 'speaker',
+                     (SELECT MIN(person_id) FROM person_emails WHERE LOWER(email) = $2), $5)
              ON CONFLICT (meeting_id, address) DO UPDATE SET role = 'speaker', name = $3, organisation = $4"
         )
         .bind(meeting_id)
