@@ -18,6 +18,9 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     deliverer: Deliverer,
+    /// The LMTP and SMTP listeners of received mail, when configured.
+    lmtp: Option<TcpListener>,
+    smtp: Option<TcpListener>,
 }
 
 impl Application {
@@ -32,6 +35,14 @@ impl Application {
         let listener = TcpListener::bind(settings.server.listen).await?;
         referential.await?;
         let deliverer = Deliverer::new(store.clone(), clock.clone(), &settings).await?;
+        let lmtp = match settings.inbound.lmtp_listen {
+            Some(address) => Some(TcpListener::bind(address).await?),
+            None => None,
+        };
+        let smtp = match settings.inbound.smtp_listen {
+            Some(address) => Some(TcpListener::bind(address).await?),
+            None => None,
+        };
         let unsubscribe = deliverer.unsubscribe.clone();
         let state = AppState {
             store,
@@ -48,6 +59,8 @@ impl Application {
             listener,
             state,
             deliverer,
+            lmtp,
+            smtp,
         })
     }
 
@@ -55,6 +68,16 @@ impl Application {
         self.listener
             .local_addr()
             .expect("bound listener has an address")
+    }
+
+    /// Where the LMTP listener listens, if it does.
+    pub fn lmtp_addr(&self) -> Option<SocketAddr> {
+        self.lmtp.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Where the SMTP listener listens, if it does.
+    pub fn smtp_addr(&self) -> Option<SocketAddr> {
+        self.smtp.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn store(&self) -> Store {
@@ -87,6 +110,27 @@ impl Application {
             clock: self.state.clock.clone(),
         };
         let meetings = tokio::spawn(meetings.run_until_stopped(stop.clone()));
+        let inbound = crate::inbound::Inbound {
+            store: store.clone(),
+            settings: self.state.settings.clone(),
+            clock: self.state.clock.clone(),
+            stored: Arc::default(),
+        };
+        let mut receiving = Vec::new();
+        for (listener, protocol) in [
+            (self.lmtp, crate::inbound::session::Protocol::Lmtp),
+            (self.smtp, crate::inbound::session::Protocol::Smtp),
+        ] {
+            if let Some(listener) = listener {
+                tracing::info!(address = %listener.local_addr()?, ?protocol, "receiving mail");
+                receiving.push(tokio::spawn(inbound.clone().serve(
+                    listener,
+                    protocol,
+                    stop.clone(),
+                )));
+            }
+        }
+        receiving.push(tokio::spawn(inbound.route_until_stopped(stop.clone())));
         let router = web::router(self.state);
         tracing::info!(address = %self.listener.local_addr()?, backend = store.backend_name(), "relais is serving");
         axum::serve(
@@ -100,6 +144,9 @@ impl Application {
         let _ = digests.await;
         let _ = newsletter.await;
         let _ = meetings.await;
+        for task in receiving {
+            let _ = task.await;
+        }
         store.close().await;
         tracing::info!("relais stopped");
         Ok(())

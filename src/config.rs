@@ -22,6 +22,22 @@ pub struct Settings {
     pub mail: crate::mail::settings::MailSettings,
     pub newsletter: NewsletterSettings,
     pub meetings: MeetingSettings,
+    pub inbound: InboundSettings,
+}
+
+/// The `[inbound]` section: where relais receives mail.
+#[derive(Debug, Clone)]
+pub struct InboundSettings {
+    /// LMTP listener (`None`: off).
+    pub lmtp_listen: Option<SocketAddr>,
+    /// SMTP listener (`None`: off).
+    pub smtp_listen: Option<SocketAddr>,
+    /// Largest message accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// Most recipients accepted in one transaction.
+    pub max_recipients: usize,
+    /// How long a client may stay silent before the session is closed.
+    pub timeout_seconds: u64,
 }
 
 /// The `[meetings]` section.
@@ -140,6 +156,11 @@ const KNOWN_KEYS: &[&str] = &[
     "newsletter.digest_schedule",
     "meetings.agenda_days_before",
     "meetings.horizon_months",
+    "inbound.lmtp_listen",
+    "inbound.smtp_listen",
+    "inbound.max_message_mb",
+    "inbound.max_recipients",
+    "inbound.timeout_seconds",
 ];
 
 impl Settings {
@@ -305,6 +326,42 @@ impl Settings {
             (1..=36).contains(&meetings.horizon_months),
             "must be between 1 and 36",
         );
+        let mut listener = |key: &str| -> Option<SocketAddr> {
+            let text: String = r.get(key);
+            let address = text.parse::<SocketAddr>().ok();
+            r.check(
+                key,
+                text.is_empty() || address.is_some(),
+                "expected an address such as 127.0.0.1:8024, or nothing",
+            );
+            address
+        };
+        let lmtp_listen = listener("inbound.lmtp_listen");
+        let smtp_listen = listener("inbound.smtp_listen");
+        let max_message_mb: u64 = r.get("inbound.max_message_mb");
+        r.check(
+            "inbound.max_message_mb",
+            (1..=100).contains(&max_message_mb),
+            "must be between 1 and 100",
+        );
+        let max_recipients: u64 = r.get("inbound.max_recipients");
+        r.check(
+            "inbound.max_recipients",
+            (1..=1000).contains(&max_recipients),
+            "must be between 1 and 1000",
+        );
+        let inbound = InboundSettings {
+            lmtp_listen,
+            smtp_listen,
+            max_message_bytes: (max_message_mb * 1024 * 1024) as usize,
+            max_recipients: max_recipients as usize,
+            timeout_seconds: r.get("inbound.timeout_seconds"),
+        };
+        r.check(
+            "inbound.timeout_seconds",
+            inbound.timeout_seconds >= 5,
+            "must be at least 5",
+        );
         if !r.errors.is_empty() {
             return Err(ConfigError(r.errors));
         }
@@ -325,6 +382,7 @@ impl Settings {
             mail,
             newsletter,
             meetings,
+            inbound,
         })
     }
 
@@ -335,6 +393,7 @@ impl Settings {
         settings.database.url = database_url.to_string();
         settings.data_dir = data_dir.to_path_buf();
         settings.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings.inbound.lmtp_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         settings
     }
 }

@@ -51,6 +51,58 @@ struct TestText<'a> {
 }
 
 #[derive(Args, Debug)]
+pub struct InjectArgs {
+    /// The relais address the message is for.
+    #[arg(long)]
+    pub to: String,
+    /// The envelope sender, as the mail server knows it.
+    #[arg(long, default_value = "")]
+    pub from: String,
+}
+
+/// `relais inject`: stores the message read on standard input; `relais serve` routes it. Exit codes follow
+/// sysexits, which pipe transports understand: 67 (unknown address: bounce), 75 (temporary: retry).
+pub async fn inject(
+    args: InjectArgs,
+    settings: crate::config::Settings,
+    store: crate::store::Store,
+    clock: crate::clock::Clock,
+) -> anyhow::Result<()> {
+    let raw = tokio::task::spawn_blocking(|| {
+        let mut raw = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut raw).map(|_| raw)
+    })
+    .await??;
+    let inbound = crate::inbound::Inbound {
+        store,
+        settings: std::sync::Arc::new(settings),
+        clock,
+        stored: std::sync::Arc::default(),
+    };
+    match crate::inbound::address::destination(&inbound.store, &inbound.settings, &args.to).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            eprintln!("{} n'est pas une adresse de relais", args.to);
+            std::process::exit(67);
+        }
+        Err(error) => {
+            eprintln!("base de données injoignable : {error}");
+            std::process::exit(75);
+        }
+    }
+    match crate::inbound::session::inject(&inbound, &args.to, &args.from, &raw).await {
+        Ok(id) => {
+            println!("message reçu : n° {id}");
+            Ok(())
+        }
+        Err(error) => {
+            eprintln!("message non enregistré : {error}");
+            std::process::exit(75);
+        }
+    }
+}
+
+#[derive(Args, Debug)]
 pub struct SendTestArgs {
     /// Where to send the test message.
     #[arg(long)]

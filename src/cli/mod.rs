@@ -53,6 +53,9 @@ pub enum Command {
     Dkim(mail::DkimCommand),
     /// Send a test message through the configured transport and print the answer.
     SendTest(mail::SendTestArgs),
+    /// Receive one message from standard input for ADDRESS (for a mail server's pipe transport); exits 67
+    /// when ADDRESS is not one of relais' addresses and 75 (try again) when it cannot be stored.
+    Inject(mail::InjectArgs),
     /// Benchmarks of docs/PERFORMANCE.md (web latency under load, import time, cold start).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -93,6 +96,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = load_settings(config);
             let store = open_store(&settings).await?;
             mail::send_test(args, &settings, &store, &clock).await
+        }
+        Command::Inject(args) => {
+            let settings = load_settings(config);
+            let store = open_store(&settings).await?;
+            mail::inject(args, settings, store, clock).await
         }
         Command::Demo => data::demo(&open_store(&load_settings(config)).await?, &clock).await,
         Command::Seed(args) => {

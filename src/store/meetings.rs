@@ -197,6 +197,15 @@ impl Store {
             .await)?)
     }
 
+    /// The occurrence with this iCalendar UID (calendar replies name it).
+    pub async fn meeting_by_uid(&self, uid: &str) -> StoreResult<Option<Meeting>> {
+        let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE uid = $1");
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(uid)
+            .fetch_optional(p)
+            .await)?)
+    }
+
     /// Moves an occurrence or gives it a theme; raises its sequence when anything changed. Refused for a
     /// cancelled one.
     pub async fn change_meeting(

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod dashboard;
 pub mod dossier;
 pub mod import;
+pub mod inbound;
 pub mod meeting_attendees;
 pub mod meetings;
 pub mod memberships;

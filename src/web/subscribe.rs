@@ -131,6 +131,54 @@ pub(crate) async fn form_proof(state: &AppState, issued: i64) -> WebResult<Strin
     Ok(hex::encode(mac.finalize().into_bytes()))
 }
 
+/// A pending subscription of `address` to `list` and the mail whose link confirms it (expiring after
+/// [`CONFIRM_HOURS`]): for the public form, and for `<list>-join` by mail.
+pub fn confirmation_request(
+    settings: &crate::config::Settings,
+    list: &crate::store::subscriptions::MailingList,
+    address: &str,
+    name: &str,
+    now: i64,
+) -> Result<(SubscriptionRequest, NewMessage), askama::Error> {
+    let token = crate::security::random_token();
+    let link = format!(
+        "{}/abonnement/confirmer/{token}",
+        settings.server.public_url
+    );
+    let organisation = &settings.mail.from_name;
+    let confirmation = NewMessage {
+        kind: "subscription_confirmation".into(),
+        cause_kind: "subscription".into(),
+        subject: format!("Confirmez votre abonnement : {}", list.name),
+        body_text: ConfirmText {
+            list: &list.name,
+            link: &link,
+            hours: CONFIRM_HOURS,
+            organisation,
+        }
+        .render()?,
+        body_html: ConfirmHtml {
+            list: &list.name,
+            link: &link,
+            hours: CONFIRM_HOURS,
+            organisation,
+        }
+        .render()?,
+        template_data: serde_json::json!({ "list": list.list_key }),
+        auto_submitted: true,
+        ..Default::default()
+    };
+    let request = SubscriptionRequest {
+        list_id: list.id,
+        address: address.to_lowercase(),
+        name: name.to_string(),
+        wording_version: WORDING_VERSION.to_string(),
+        token_hash: crate::security::sha256_hex(&token),
+        expires_at: now + CONFIRM_HOURS * 3_600_000,
+    };
+    Ok((request, confirmation))
+}
+
 /// Whether a public form was filled by a person: shown by relais (the signed moment), neither too fast
 /// nor too late, and with the hidden field left empty.
 pub(crate) async fn form_is_genuine(
@@ -202,42 +250,8 @@ async fn subscribe(
         return render(&state, StatusCode::UNPROCESSABLE_ENTITY, page).await;
     };
     let list = super::archive::newsletter_list(&state).await?;
-    let token = crate::security::random_token();
-    let link = format!(
-        "{}/abonnement/confirmer/{token}",
-        state.settings.server.public_url
-    );
-    let organisation = &state.settings.mail.from_name;
-    let confirmation = NewMessage {
-        kind: "subscription_confirmation".into(),
-        cause_kind: "subscription".into(),
-        subject: format!("Confirmez votre abonnement : {}", list.name),
-        body_text: ConfirmText {
-            list: &list.name,
-            link: &link,
-            hours: CONFIRM_HOURS,
-            organisation,
-        }
-        .render()?,
-        body_html: ConfirmHtml {
-            list: &list.name,
-            link: &link,
-            hours: CONFIRM_HOURS,
-            organisation,
-        }
-        .render()?,
-        template_data: serde_json::json!({ "list": list.list_key }),
-        auto_submitted: true,
-        ..Default::default()
-    };
-    let request = SubscriptionRequest {
-        list_id: list.id,
-        address: address.clone(),
-        name,
-        wording_version: WORDING_VERSION.to_string(),
-        token_hash: crate::security::sha256_hex(&token),
-        expires_at: now + CONFIRM_HOURS * 3_600_000,
-    };
+    let (request, confirmation) =
+        confirmation_request(&state.settings, &list, &address, &name, now)?;
     let outcome = state
         .store
         .request_subscription(&request, &confirmation, now)

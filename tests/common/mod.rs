@@ -122,6 +122,8 @@ impl TestDatabase {
 #[derive(Clone)]
 pub struct TestApp {
     pub address: SocketAddr,
+    /// The LMTP listener of received mail.
+    pub lmtp: SocketAddr,
     pub store: Store,
     pub clock: Clock,
     pub backend: Backend,
@@ -169,6 +171,9 @@ impl TestApp {
             .await
             .expect("application builds");
         let address = app.local_addr();
+        let lmtp = app
+            .lmtp_addr()
+            .expect("the tests' settings listen for LMTP");
         let store = app.store();
         let stop = CancellationToken::new();
         let token = stop.clone();
@@ -179,6 +184,7 @@ impl TestApp {
         });
         TestApp {
             address,
+            lmtp,
             store,
             clock,
             backend: database.backend,

@@ -8,6 +8,7 @@ pub use dashboard::DashboardCache;
 mod directory;
 pub use directory::organisation_kind_label;
 mod import;
+mod inbound;
 mod mail;
 mod meetings;
 mod newsletter;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(access::router())
         .merge(import::router())
         .merge(mail::router())
+        .merge(inbound::router())
         .merge(subscribers::router())
         .merge(newsletter::router())
         .merge(meetings::router())

@@ -1,0 +1,493 @@
+//! Deciding what each received message is, per recipient, and recording the outcome. A router claims stored
+//! recipients with a lease, routes each in a task of its own (a panic on a hostile message marks that
+//! recipient failed; nothing else stops), and records one outcome:
+//!
+//! - to `mail.from_address`: a calendar reply (`METHOD:REPLY`) records the attendee's answer on the
+//!   meeting its UID names; anything else is kept for staff;
+//! - to `bounces+<token>`: a delivery status notification, recorded against that delivery (permanent
+//!   failures counted; delays, temporary failures and 5.7.x policy refusals kept but not counted);
+//! - to `desabonnement+<token>`: the recipient of that delivery leaves its list;
+//! - to `<list>-join` / `-leave` / `-request`: double opt-in started, subscription ended, or help sent;
+//! - to a list: an announce list takes no posts (refused); discussion lists are held for now.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use mail_parser::{Message, MessageParser, MimeHeaders};
+use tokio_util::sync::CancellationToken;
+
+use super::Inbound;
+use super::address::{Command, Destination, destination};
+use crate::store::inbound::{ClaimedInbound, InboundOutcome};
+use crate::store::outbox::{NewMessage, NewRecipient};
+use crate::store::subscriptions::SubscriptionRequested;
+
+/// How long a router holds a recipient before another may take it.
+const LEASE_MS: i64 = 120_000;
+/// Recipients claimed at a time.
+const BATCH: i64 = 20;
+/// The longest a router sleeps without looking (for messages other processes stored).
+const POLL: Duration = Duration::from_secs(5);
+
+fn outcome(kind: &'static str, state: &'static str, text: impl Into<String>) -> InboundOutcome {
+    InboundOutcome {
+        kind,
+        state,
+        outcome: text.into(),
+    }
+}
+
+impl Inbound {
+    /// Routes stored recipients until `stop` is cancelled.
+    pub async fn route_until_stopped(self, stop: CancellationToken) {
+        loop {
+            let woken = self.stored.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            match self.route_pending().await {
+                Ok(0) => {}
+                Ok(_) => continue,
+                Err(error) => tracing::warn!(%error, "routing received mail failed; will retry"),
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = &mut woken => {}
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    /// Claims and routes one batch; returns how many recipients it took.
+    pub async fn route_pending(&self) -> anyhow::Result<usize> {
+        let now = self.clock.now_millis();
+        let claimed = self.store.claim_inbound(now, now + LEASE_MS, BATCH).await?;
+        for recipient in &claimed {
+            let inbound = self.clone();
+            let held = recipient.clone();
+            let result = tokio::spawn(async move { inbound.route(&held).await }).await;
+            let outcome = match result {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, recipient = recipient.id, "routing a received message failed");
+                    outcome(
+                        "other",
+                        "failed",
+                        format!("erreur pendant le traitement : {error}"),
+                    )
+                }
+                Err(panic) => {
+                    tracing::error!(%panic, recipient = recipient.id, "routing a received message panicked");
+                    outcome("other", "failed", "erreur interne pendant le traitement")
+                }
+            };
+            self.store
+                .finish_inbound(recipient.id, &outcome, self.clock.now_millis())
+                .await?;
+        }
+        Ok(claimed.len())
+    }
+
+    async fn route(&self, claimed: &ClaimedInbound) -> anyhow::Result<InboundOutcome> {
+        let Some(raw) = self.store.inbound_raw(claimed.message_id).await? else {
+            return Ok(outcome("other", "failed", "message introuvable"));
+        };
+        let parsed = MessageParser::default().parse(&raw);
+        let Some(destination) =
+            destination(&self.store, &self.settings, &claimed.recipient).await?
+        else {
+            return Ok(outcome(
+                "other",
+                "refused",
+                "adresse qui n'est plus à relais",
+            ));
+        };
+        let from = parsed
+            .as_ref()
+            .and_then(|m| m.from())
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .map(str::to_lowercase)
+            .unwrap_or_default();
+        match destination {
+            Destination::Staff => self.to_staff(parsed.as_ref(), &from).await,
+            Destination::Bounce(token) => self.bounce(parsed.as_ref(), &token).await,
+            Destination::Unsubscribe(token) => self.unsubscribe(&token).await,
+            Destination::List { key, command } => {
+                self.list(&key, command, &from, parsed.as_ref()).await
+            }
+        }
+    }
+
+    async fn to_staff(
+        &self,
+        parsed: Option<&Message<'_>>,
+        from: &str,
+    ) -> anyhow::Result<InboundOutcome> {
+        let Some(reply) = parsed.and_then(calendar_reply) else {
+            return Ok(outcome("staff", "done", "gardé pour l'équipe"));
+        };
+        let Some(meeting) = self.store.meeting_by_uid(&reply.uid).await? else {
+            return Ok(outcome(
+                "calendar_reply",
+                "refused",
+                format!("réponse à une réunion inconnue ({})", reply.uid),
+            ));
+        };
+        // Only the attendee answers for themselves: the ATTENDEE must be the sender.
+        if reply.attendee != from {
+            return Ok(outcome(
+                "calendar_reply",
+                "held",
+                format!(
+                    "réponse pour {} envoyée par {from} : non enregistrée",
+                    reply.attendee
+                ),
+            ));
+        }
+        let response = match reply.partstat.as_str() {
+            "ACCEPTED" => "accepted",
+            "DECLINED" => "declined",
+            "TENTATIVE" => "tentative",
+            other => {
+                return Ok(outcome(
+                    "calendar_reply",
+                    "refused",
+                    format!("réponse « {other} » inconnue"),
+                ));
+            }
+        };
+        if self
+            .store
+            .record_response(
+                meeting.id,
+                &reply.attendee,
+                response,
+                self.clock.now_millis(),
+            )
+            .await?
+        {
+            Ok(outcome(
+                "calendar_reply",
+                "done",
+                format!(
+                    "réponse « {response} » de {} enregistrée pour la réunion n° {}",
+                    reply.attendee, meeting.id
+                ),
+            ))
+        } else {
+            Ok(outcome(
+                "calendar_reply",
+                "refused",
+                format!(
+                    "{} n'est pas invité·e à la réunion n° {}",
+                    reply.attendee, meeting.id
+                ),
+            ))
+        }
+    }
+
+    async fn bounce(
+        &self,
+        parsed: Option<&Message<'_>>,
+        token: &str,
+    ) -> anyhow::Result<InboundOutcome> {
+        let Some((delivery, address)) = self.store.delivery_by_token(token).await? else {
+            return Ok(outcome(
+                "bounce",
+                "done",
+                "retour pour un envoi inconnu : ignoré",
+            ));
+        };
+        let report = parsed.and_then(delivery_status).unwrap_or(Report {
+            action: String::new(),
+            status: String::new(),
+            diagnostic: String::new(),
+        });
+        let now = self.clock.now_millis();
+        if report.action == "delayed" || report.status.starts_with("4.") {
+            return Ok(outcome(
+                "bounce",
+                "done",
+                format!(
+                    "avis de retard pour {address} ({}) : non compté",
+                    report.status
+                ),
+            ));
+        }
+        if report.status.is_empty() {
+            self.store
+                .record_report_bounce(delivery, &address, "", "retour sans rapport standard", now)
+                .await?;
+            return Ok(outcome(
+                "bounce",
+                "done",
+                format!("retour non standard pour {address} : gardé, non compté"),
+            ));
+        }
+        let counted = self
+            .store
+            .record_report_bounce(delivery, &address, &report.status, &report.diagnostic, now)
+            .await?;
+        Ok(outcome(
+            "bounce",
+            "done",
+            if counted {
+                format!(
+                    "retour permanent pour {address} ({}) : compté",
+                    report.status
+                )
+            } else {
+                format!(
+                    "refus de politique pour {address} ({}) : gardé, non compté",
+                    report.status
+                )
+            },
+        ))
+    }
+
+    async fn unsubscribe(&self, token: &str) -> anyhow::Result<InboundOutcome> {
+        let target = match self.store.delivery_by_token(token).await? {
+            Some((delivery, _)) => self.store.unsubscribe_target(delivery).await?,
+            None => None,
+        };
+        let Some(target) = target else {
+            return Ok(outcome(
+                "unsubscribe",
+                "refused",
+                "désabonnement pour un envoi inconnu",
+            ));
+        };
+        self.store
+            .record_unsubscribe(&target, "mailto", self.clock.now_millis())
+            .await?;
+        Ok(outcome(
+            "unsubscribe",
+            "done",
+            format!("{} désabonné·e de {}", target.address, target.list_label),
+        ))
+    }
+
+    async fn list(
+        &self,
+        key: &str,
+        command: Option<Command>,
+        from: &str,
+        parsed: Option<&Message<'_>>,
+    ) -> anyhow::Result<InboundOutcome> {
+        let Some(list) = self.store.mailing_list(key).await? else {
+            return Ok(outcome("post", "refused", "liste inconnue"));
+        };
+        let now = self.clock.now_millis();
+        if command.is_some() && (from.is_empty() || automatic(parsed)) {
+            return Ok(outcome(
+                "command",
+                "refused",
+                "commande sans expéditeur ou automatique : ignorée",
+            ));
+        }
+        match command {
+            Some(Command::Join) => {
+                let (request, confirmation) = crate::web::subscribe::confirmation_request(
+                    &self.settings,
+                    &list,
+                    from,
+                    "",
+                    now,
+                )?;
+                let result = self
+                    .store
+                    .request_subscription(&request, &confirmation, now)
+                    .await?;
+                Ok(outcome(
+                    "command",
+                    "done",
+                    match result {
+                        SubscriptionRequested::ConfirmationSent => {
+                            format!(
+                                "{from} demande à rejoindre {} : lien de confirmation envoyé",
+                                list.name
+                            )
+                        }
+                        SubscriptionRequested::AlreadyActive => {
+                            format!("{from} est déjà abonné·e à {}", list.name)
+                        }
+                    },
+                ))
+            }
+            Some(Command::Leave) => {
+                let left = self.store.leave_lists(from, Some(list.id), now).await?;
+                Ok(outcome(
+                    "command",
+                    "done",
+                    if left > 0 {
+                        format!("{from} a quitté {}", list.name)
+                    } else {
+                        format!("{from} n'était pas abonné·e à {}", list.name)
+                    },
+                ))
+            }
+            Some(Command::Request) => {
+                self.send_help(&list, from, now).await?;
+                Ok(outcome(
+                    "command",
+                    "done",
+                    format!("aide de {} envoyée à {from}", list.name),
+                ))
+            }
+            None if list.kind == "announce" => Ok(outcome(
+                "post",
+                "refused",
+                format!(
+                    "{} est une liste d'annonce : seule l'équipe y écrit",
+                    list.name
+                ),
+            )),
+            None => Ok(outcome(
+                "post",
+                "held",
+                format!("message pour {} en attente de modération", list.name),
+            )),
+        }
+    }
+
+    async fn send_help(
+        &self,
+        list: &crate::store::subscriptions::MailingList,
+        to: &str,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let domain = self.settings.mail.domain();
+        let key = &list.list_key;
+        let text = format!(
+            "Bonjour,\n\nPour la liste « {} » :\n\n- s'abonner : écrire à {key}-join@{domain}\n- se désabonner : écrire à {key}-leave@{domain}\n- gérer vos abonnements : {}/preferences\n\n-- \n{}",
+            list.name, self.settings.server.public_url, self.settings.mail.from_name
+        );
+        let html = format!(
+            "<p>Bonjour,</p><p>Pour la liste « {} » :</p><ul><li>s'abonner : écrire à {key}-join@{domain}</li><li>se désabonner : écrire à {key}-leave@{domain}</li><li>gérer vos abonnements : <a href=\"{url}/preferences\">{url}/preferences</a></li></ul>",
+            askama::filters::escape(&list.name, askama::filters::Html)?,
+            url = self.settings.server.public_url
+        );
+        let message = NewMessage {
+            kind: "list_help".into(),
+            cause_kind: "list_command".into(),
+            subject: format!("Aide : {}", list.name),
+            body_text: text,
+            body_html: html,
+            auto_submitted: true,
+            ..Default::default()
+        };
+        let recipient = NewRecipient {
+            address: to.to_string(),
+            name: String::new(),
+            person_id: None,
+        };
+        self.store.enqueue_mail(&message, &[recipient], now).await?;
+        Ok(())
+    }
+}
+
+/// Whether a message was sent by a machine (RFC 3834, `Precedence`), so commands never answer it.
+fn automatic(parsed: Option<&Message<'_>>) -> bool {
+    let Some(message) = parsed else {
+        return false;
+    };
+    let header = |name: &str| {
+        message
+            .header_raw(name)
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    let auto = header("Auto-Submitted");
+    (!auto.is_empty() && auto != "no")
+        || ["bulk", "junk", "list"].contains(&header("Precedence").as_str())
+}
+
+/// A calendar reply's meeting UID, attendee and answer.
+struct CalendarReply {
+    uid: String,
+    attendee: String,
+    partstat: String,
+}
+
+fn calendar_reply(message: &Message<'_>) -> Option<CalendarReply> {
+    message.parts.iter().find_map(|part| {
+        let content_type = part.content_type()?;
+        let is_calendar = content_type.ctype().eq_ignore_ascii_case("text")
+            && content_type
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("calendar"))
+            || content_type.ctype().eq_ignore_ascii_case("application")
+                && content_type
+                    .subtype()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("ics"));
+        if !is_calendar {
+            return None;
+        }
+        let text = part
+            .text_contents()
+            .map(String::from)
+            .or_else(|| String::from_utf8(part.contents().to_vec()).ok())?;
+        let calendar = icalendar::Calendar::from_str(&text).ok()?;
+        if !calendar
+            .property_value("METHOD")
+            .is_some_and(|m| m.eq_ignore_ascii_case("REPLY"))
+        {
+            return None;
+        }
+        let event = calendar.components.iter().find_map(|c| c.as_event())?;
+        use icalendar::Component;
+        let uid = event.get_uid()?.to_string();
+        let attendee = event.multi_properties().get("ATTENDEE")?.first()?;
+        let address = attendee
+            .value()
+            .trim()
+            .trim_start_matches("mailto:")
+            .trim_start_matches("MAILTO:")
+            .to_lowercase();
+        let partstat = attendee
+            .params()
+            .get("PARTSTAT")?
+            .value()
+            .to_ascii_uppercase();
+        Some(CalendarReply {
+            uid,
+            attendee: address,
+            partstat,
+        })
+    })
+}
+
+/// What an RFC 3464 report says of the (first) recipient.
+struct Report {
+    action: String,
+    status: String,
+    diagnostic: String,
+}
+
+fn delivery_status(message: &Message<'_>) -> Option<Report> {
+    let text = message.parts.iter().find_map(|part| {
+        let content_type = part.content_type()?;
+        (content_type.ctype().eq_ignore_ascii_case("message")
+            && content_type
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("delivery-status")))
+        .then(|| String::from_utf8_lossy(part.contents()).into_owned())
+    })?;
+    let field = |name: &str| {
+        text.lines()
+            .filter_map(|line| line.split_once(':'))
+            .filter(|(key, _)| key.trim().eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.trim().to_string())
+            .next_back()
+            .unwrap_or_default()
+    };
+    Some(Report {
+        action: field("Action").to_ascii_lowercase(),
+        status: field("Status")
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        diagnostic: field("Diagnostic-Code"),
+    })
+}
