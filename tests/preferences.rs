@@ -363,6 +363,19 @@ mod the_export_holds_every_record_and_erasure_leaves_no_personal_data {
             )
             .await
             .unwrap();
+        // She wrote to the club.
+        let mut lmtp = tokio::net::TcpStream::connect(app.lmtp).await.unwrap();
+        {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let dialogue = format!(
+                "LHLO test\r\nMAIL FROM:<{address}>\r\nRCPT TO:<club@relais.invalid>\r\nDATA\r\nFrom: {NAME} <{ADDRESS}>\r\nSubject: Question de {NAME}\r\n\r\nBonjour\r\n.\r\nQUIT\r\n",
+                address = ADDRESS.to_lowercase()
+            );
+            lmtp.write_all(dialogue.as_bytes()).await.unwrap();
+            let mut replies = String::new();
+            lmtp.read_to_string(&mut replies).await.unwrap();
+            assert!(replies.contains("250 2.0.0"), "{replies}");
+        }
         // She spoke at a meeting and answered the needs survey.
         let series = app
             .store
@@ -507,6 +520,10 @@ mod the_export_holds_every_record_and_erasure_leaves_no_personal_data {
                 .any(|m| m["objet"] == "Lettre du club : n° 1" && m["etat"] == "sent")
         );
         assert_eq!(data["fiches_contact"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            data["courriers_recus"][0]["objet"],
+            format!("Question de {NAME}")
+        );
         assert_eq!(data["reunions"][0]["role"], "speaker");
         assert!(
             data["recensement"][0]["problemes"]

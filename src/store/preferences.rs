@@ -345,6 +345,13 @@ impl Store {
         .fetch_all(p)
         .await
         })?;
+        let received: Vec<(i64, String, String)> = with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT received_at, subject, channel FROM inbound_messages
+             WHERE from_address = $1 OR LOWER(envelope_from) = $1 ORDER BY id"
+        )
+        .bind(&address)
+        .fetch_all(p)
+        .await)?;
         let erasures: Vec<(String, i64)> = with_db!(&self.db, |p| sqlx::query_as(
             "SELECT state, requested_at FROM erasure_requests WHERE address = $1 ORDER BY id"
         )
@@ -384,6 +391,9 @@ impl Store {
                 "implication": s.involvement,
                 "creneaux": s.slots,
                 "commentaires": s.comments,
+            })).collect::<Vec<_>>(),
+            "courriers_recus": received.into_iter().map(|(at, subject, channel)| serde_json::json!({
+                "date": rfc3339(at), "objet": subject, "canal": channel,
             })).collect::<Vec<_>>(),
             "demandes_d_effacement": erasures.into_iter().map(|(state, at)| serde_json::json!({
                 "etat": state, "date": rfc3339(at),
@@ -564,6 +574,10 @@ impl Store {
             "UPDATE bounces SET address = '' WHERE LOWER(address) = $1",
             "UPDATE meeting_attendees SET address = 'efface-' || CAST(id AS TEXT), name = '', organisation = '',
                 person_id = NULL WHERE address = $1",
+            // Mail the person sent relais goes, with what became of it.
+            "DELETE FROM inbound_recipients WHERE message_id IN
+                (SELECT id FROM inbound_messages WHERE from_address = $1 OR LOWER(envelope_from) = $1)",
+            "DELETE FROM inbound_messages WHERE from_address = $1 OR LOWER(envelope_from) = $1",
             // The link dies with the address: an erased invitation can no longer be answered.
             "UPDATE survey_invitations SET address = '', name = '', draft = '', person_id = NULL, expires_at = 0
              WHERE LOWER(address) = $1",
