@@ -38,6 +38,9 @@ pub struct InboundSettings {
     pub max_recipients: usize,
     /// How long a client may stay silent before the session is closed.
     pub timeout_seconds: u64,
+    /// The authserv-id of mail servers whose `Authentication-Results` relais trusts (the organisation's
+    /// own, which checked DKIM, SPF and DMARC before handing the message over).
+    pub trusted_authserv_ids: Vec<String>,
 }
 
 /// The `[meetings]` section.
@@ -161,6 +164,7 @@ const KNOWN_KEYS: &[&str] = &[
     "inbound.max_message_mb",
     "inbound.max_recipients",
     "inbound.timeout_seconds",
+    "inbound.trusted_authserv_ids",
 ];
 
 impl Settings {
@@ -356,6 +360,7 @@ impl Settings {
             max_message_bytes: (max_message_mb * 1024 * 1024) as usize,
             max_recipients: max_recipients as usize,
             timeout_seconds: r.get("inbound.timeout_seconds"),
+            trusted_authserv_ids: r.get("inbound.trusted_authserv_ids"),
         };
         r.check(
             "inbound.timeout_seconds",

@@ -209,6 +209,7 @@ fn serve_answers_then_stops_cleanly_on_sigterm() {
         .arg("serve")
         .current_dir(dir.path())
         .env("RELAIS_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("RELAIS_INBOUND__LMTP_LISTEN", "127.0.0.1:0")
         .env("RELAIS_LOG__FORMAT", "json")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -74,6 +74,7 @@ fn serve(database_url: &str, data_dir: &Path, sink: &CountingSink) -> Child {
         .current_dir(data_dir)
         .env("RELAIS_DATABASE__URL", database_url)
         .env("RELAIS_SERVER__LISTEN", "127.0.0.1:0")
+        .env("RELAIS_INBOUND__LMTP_LISTEN", "127.0.0.1:0")
         .env("RELAIS_MAIL__TRANSPORT", "smtp")
         .env("RELAIS_MAIL__FROM_ADDRESS", "club@romeurope.example")
         .env("RELAIS_MAIL__WORKERS", WORKERS.to_string())

@@ -324,6 +324,7 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
             .arg("serve")
             .current_dir(dir.path())
             .env("RELAIS_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .env("RELAIS_INBOUND__LMTP_LISTEN", "127.0.0.1:0")
             .env("RELAIS_LOG__LEVEL", "warn")
             .stdout(Stdio::null())
             .spawn()?;

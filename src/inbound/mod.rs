@@ -4,6 +4,7 @@
 //! record the outcome ([`route`]). Only relais' own addresses are accepted ([`address`]).
 
 pub mod address;
+pub mod post;
 pub mod route;
 pub mod session;
 

@@ -8,7 +8,8 @@
 //!   failures counted; delays, temporary failures and 5.7.x policy refusals kept but not counted);
 //! - to `desabonnement+<token>`: the recipient of that delivery leaves its list;
 //! - to `<list>-join` / `-leave` / `-request`: double opt-in started, subscription ended, or help sent;
-//! - to a list: an announce list takes no posts (refused); discussion lists are held for now.
+//! - to a list: an announce list takes no posts (refused); a discussion list's post is checked, held or
+//!   sent out ([`super::post`]).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -344,8 +345,8 @@ impl Inbound {
             )),
             None => Ok(outcome(
                 "post",
-                "held",
-                format!("message pour {} en attente de modération", list.name),
+                "refused",
+                format!("{} ne reçoit pas de messages", list.name),
             )),
         }
     }

@@ -16,6 +16,16 @@ use lettre::{Address, Message};
 use super::settings::MailSettings;
 use crate::store::outbox::{ClaimedDelivery, MailMessage};
 
+/// The headers a message may carry of its own ([`MailMessage::headers`]).
+const OWN_HEADERS: &[&str] = &[
+    "Reply-To",
+    "Cc",
+    "In-Reply-To",
+    "References",
+    "X-Original-From",
+    "Archived-At",
+];
+
 /// A copy ready for a transport: the SMTP envelope and the formatted message.
 pub struct Copy {
     pub envelope: Envelope,
@@ -139,8 +149,21 @@ pub fn compose(
     let envelope = Envelope::new(Some(bounce), vec![to_address.clone()])
         .map_err(|e| ComposeError(e.to_string()))?;
     let date = std::time::UNIX_EPOCH + std::time::Duration::from_millis(now.max(0) as u64);
+    // A redistributed list post names its author (or the list, rewritten) instead of the organisation.
+    let from = if message.from_address.is_empty() {
+        Mailbox::new(Some(settings.from_name.clone()), from_address)
+    } else {
+        let address: Address = message
+            .from_address
+            .parse()
+            .map_err(|e| ComposeError(format!("adresse d'expéditeur invalide : {e}")))?;
+        Mailbox::new(
+            (!message.from_name.is_empty()).then(|| message.from_name.clone()),
+            address,
+        )
+    };
     let mut builder = Message::builder()
-        .from(Mailbox::new(Some(settings.from_name.clone()), from_address))
+        .from(from)
         .to(Mailbox::new(to_name, to_address))
         .subject(message.subject.clone())
         .date(date)
@@ -160,6 +183,12 @@ pub fn compose(
     };
     if message.auto_submitted {
         header("Auto-Submitted", "auto-generated".to_string());
+    }
+    for (name, value) in message.headers() {
+        // Names come from relais' own code (Reply-To, Cc, In-Reply-To, References, X-Original-From).
+        if let Some(name) = OWN_HEADERS.iter().find(|h| h.eq_ignore_ascii_case(&name)) {
+            header(name, value);
+        }
     }
     if let Some(token) = &links.unsubscribe_token {
         // RFC 2369, 2919 and 8058 (MAIL.md): the list's identity, and leaving it in one click.

@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod dashboard;
+pub mod discussion;
 pub mod dossier;
 pub mod import;
 pub mod inbound;

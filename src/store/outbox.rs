@@ -31,6 +31,11 @@ pub struct NewMessage {
     /// (`REQUEST`, `CANCEL`); empty for other mail.
     pub calendar: String,
     pub calendar_method: String,
+    /// The From of a redistributed list post (empty: the organisation's `mail.from_address`).
+    pub from_name: String,
+    pub from_address: String,
+    /// Headers of this message's own (Reply-To, Cc, In-Reply-To, References…), in order.
+    pub extra_headers: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -56,7 +61,18 @@ pub struct MailMessage {
     pub list_post: String,
     pub calendar: String,
     pub calendar_method: String,
+    pub from_name: String,
+    pub from_address: String,
+    /// JSON pairs: see [`NewMessage::extra_headers`].
+    pub extra_headers: String,
     pub created_at: i64,
+}
+
+impl MailMessage {
+    /// The message's own headers, in order.
+    pub fn headers(&self) -> Vec<(String, String)> {
+        serde_json::from_str(&self.extra_headers).unwrap_or_default()
+    }
 }
 
 /// A delivery a worker holds the lease of.
@@ -132,8 +148,9 @@ pub async fn enqueue(
     let message_id: i64 = with_tx!(tx, |c| {
         sqlx::query_scalar(
         "INSERT INTO mail_messages (kind, cause_kind, cause_id, subject, body_text, body_html, template_data,
-            auto_submitted, created_at, list_key, list_label, list_post, calendar, calendar_method)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id"
+            auto_submitted, created_at, list_key, list_label, list_post, calendar, calendar_method, from_name,
+            from_address, extra_headers)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id"
     )
     .bind(&message.kind)
     .bind(&message.cause_kind)
@@ -149,6 +166,9 @@ pub async fn enqueue(
     .bind(&message.list_post)
     .bind(&message.calendar)
     .bind(&message.calendar_method)
+    .bind(&message.from_name)
+    .bind(&message.from_address)
+    .bind(serde_json::to_string(&message.extra_headers).unwrap_or_else(|_| "[]".into()))
     .fetch_one(c)
     .await
     })?;
@@ -357,7 +377,8 @@ impl Store {
         Ok(with_db!(&self.db, |p| {
             sqlx::query_as(
             "SELECT id, kind, cause_kind, cause_id, subject, body_text, body_html, auto_submitted, list_key,
-                list_label, list_post, calendar, calendar_method, created_at
+                list_label, list_post, calendar, calendar_method, from_name, from_address, extra_headers,
+                created_at
              FROM mail_messages WHERE id = $1"
         )
         .bind(id)

@@ -1,0 +1,407 @@
+//! A post to a discussion list: one pass collects every reason to hold it (not a subscriber, sender not
+//! authenticated, too big, too many recipients, the list not named as a recipient, an `Approved` header, a
+//! moderated list) and every reason to drop it (a loop, an automatic reply, a Message-ID already seen);
+//! a post with none goes out through the outbox to every active subscriber, with the list headers, the
+//! subject prefix (never piled up), the thread headers and the author's From rewritten to the list (so the
+//! author's domain's DMARC policy cannot make copies bounce), the author kept in `X-Original-From` and
+//! `Reply-To` or `Cc`.
+
+use mail_parser::{Message, MessageParser};
+
+use super::Inbound;
+use crate::store::discussion::{DiscussionList, NewPost};
+use crate::store::inbound::InboundOutcome;
+use crate::store::outbox::NewMessage;
+
+/// Recipients beyond which a post is held (a mass mailing more than a discussion).
+const MAX_VISIBLE_RECIPIENTS: usize = 10;
+
+/// Subject starts of automatic replies, in French and English (compared in lowercase).
+const AUTO_REPLY_SUBJECTS: &[&str] = &[
+    "réponse automatique",
+    "reponse automatique",
+    "absence du bureau",
+    "absent du bureau",
+    "message d'absence",
+    "out of office",
+    "automatic reply",
+    "auto-reply",
+    "autoreply",
+];
+
+/// Reply markers some clients put before a subject, in French and English.
+const REPLY_MARKERS: &[&str] = &[
+    "re:", "re :", "réf:", "réf :", "ref:", "aw:", "tr:", "fwd:", "fw:",
+];
+
+/// `[Prefix] Re: subject`: the list's prefix once, at most one `Re:`, whatever the client piled up.
+pub fn list_subject(prefix: &str, subject: &str) -> String {
+    let prefix = prefix.trim();
+    let mut rest = subject.trim().to_string();
+    let mut reply = false;
+    loop {
+        let lower = rest.to_lowercase();
+        if !prefix.is_empty() && lower.starts_with(&prefix.to_lowercase()) {
+            rest = rest[prefix.len()..].trim_start().to_string();
+            continue;
+        }
+        if let Some(marker) = REPLY_MARKERS.iter().find(|m| lower.starts_with(*m)) {
+            // Markers are ASCII but for "réf": cut by characters, not bytes.
+            rest = rest
+                .chars()
+                .skip(marker.chars().count())
+                .collect::<String>()
+                .trim_start()
+                .to_string();
+            reply = true;
+            continue;
+        }
+        break;
+    }
+    let mut out = String::new();
+    if !prefix.is_empty() {
+        out.push_str(prefix);
+        out.push(' ');
+    }
+    if reply {
+        out.push_str("Re: ");
+    }
+    out.push_str(&rest);
+    out
+}
+
+fn header(message: &Message<'_>, name: &str) -> String {
+    message
+        .header_raw(name)
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Whether a mail server the settings trust says the sender's domain passed DKIM, SPF or DMARC.
+pub fn authenticated(message: &Message<'_>, from: &str, trusted: &[String]) -> bool {
+    let Some((_, from_domain)) = from.rsplit_once('@') else {
+        return false;
+    };
+    let aligned = |domain: &str| {
+        let domain = domain.trim().trim_end_matches('.').to_lowercase();
+        !domain.is_empty()
+            && (from_domain == domain || from_domain.ends_with(&format!(".{domain}")))
+    };
+    message
+        .header_values("Authentication-Results")
+        .filter_map(|value| value.as_text())
+        .any(|value| {
+            let mut parts = value.split(';');
+            let authserv = parts.next().unwrap_or_default().trim().to_lowercase();
+            if !trusted.iter().any(|t| t.to_lowercase() == authserv) {
+                return false;
+            }
+            parts.any(|result| {
+                let words: Vec<&str> = result.split_whitespace().collect();
+                let Some(method) = words.first() else {
+                    return false;
+                };
+                // The domain of a property's value (`elus@lyon.example` → `lyon.example`).
+                let property = |name: &str| {
+                    words.iter().find_map(|w| w.strip_prefix(name)).map(|v| {
+                        v.rsplit_once('@')
+                            .map_or(v, |(_, domain)| domain)
+                            .to_string()
+                    })
+                };
+                match method.to_lowercase().as_str() {
+                    "dkim=pass" => property("header.d=")
+                        .or_else(|| property("header.i="))
+                        .is_some_and(|d| aligned(&d)),
+                    "spf=pass" => property("smtp.mailfrom=").is_some_and(|d| aligned(&d)),
+                    "dmarc=pass" => property("header.from=").is_some_and(|d| aligned(&d)),
+                    _ => false,
+                }
+            })
+        })
+}
+
+/// Whether a message was written by a machine: RFC 3834, `Precedence`, or an out-of-office subject.
+pub fn automatic(message: &Message<'_>) -> bool {
+    let auto = header(message, "Auto-Submitted").to_lowercase();
+    let precedence = header(message, "Precedence").to_lowercase();
+    let subject = message.subject().unwrap_or_default().trim().to_lowercase();
+    (!auto.is_empty() && auto != "no")
+        || ["bulk", "junk", "list"].contains(&precedence.as_str())
+        || !header(message, "X-Autoreply").is_empty()
+        || AUTO_REPLY_SUBJECTS.iter().any(|s| subject.starts_with(s))
+}
+
+/// The addresses a message names in To and Cc, lowercase.
+fn visible_recipients(message: &Message<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for addresses in [message.to(), message.cc()].into_iter().flatten() {
+        for address in addresses.iter() {
+            if let Some(a) = address.address() {
+                out.push(a.to_lowercase());
+            }
+        }
+    }
+    out
+}
+
+impl Inbound {
+    /// The list address of `list`.
+    pub fn list_address(&self, list: &DiscussionList) -> String {
+        format!("{}@{}", list.list_key, self.settings.mail.domain())
+    }
+
+    /// Checks and records a post, and sends it out when nothing holds it.
+    pub async fn list_post(
+        &self,
+        list: &DiscussionList,
+        inbound_message_id: i64,
+        raw: &[u8],
+    ) -> anyhow::Result<InboundOutcome> {
+        let outcome = |state: &'static str, text: String| InboundOutcome {
+            kind: "post",
+            state,
+            outcome: text,
+        };
+        let Some(message) = MessageParser::default().parse(raw) else {
+            return Ok(outcome("refused", "message illisible".into()));
+        };
+        let from = message
+            .from()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .map(str::to_lowercase)
+            .unwrap_or_default();
+        let post = NewPost {
+            list_id: list.id,
+            inbound_message_id: Some(inbound_message_id),
+            from_name: message
+                .from()
+                .and_then(|a| a.first())
+                .and_then(|a| a.name())
+                .unwrap_or_default()
+                .to_string(),
+            from_address: from.clone(),
+            subject: message.subject().unwrap_or_default().to_string(),
+            message_id: message.message_id().unwrap_or_default().to_string(),
+            in_reply_to: header(&message, "In-Reply-To"),
+            references: header(&message, "References"),
+        };
+        let now = self.clock.now_millis();
+        let list_address = self.list_address(list);
+        let list_id_header = format!("{}.{}", list.list_key, self.settings.mail.domain());
+
+        let mut discard = Vec::new();
+        if header(&message, "List-Id").contains(&list_id_header)
+            || header(&message, "X-Loop")
+                .to_lowercase()
+                .contains(&list_address)
+        {
+            discard.push("boucle : le message vient déjà de la liste".to_string());
+        }
+        if automatic(&message) {
+            discard.push("réponse automatique".to_string());
+        }
+        if self
+            .store
+            .post_seen(list.id, &post.message_id, now - 86_400_000)
+            .await?
+        {
+            discard.push("message déjà reçu (même Message-ID)".to_string());
+        }
+        if !discard.is_empty() {
+            self.store
+                .record_post(&post, "discarded", &discard, now)
+                .await?;
+            return Ok(outcome("done", format!("écarté : {}", discard.join(" ; "))));
+        }
+
+        let mut hold = Vec::new();
+        if from.is_empty() {
+            hold.push("expéditeur absent".to_string());
+        } else {
+            let member = self.store.is_subscriber(list.id, &from).await?;
+            if !member && !self.store.is_trusted_sender(list.id, &from).await? {
+                hold.push(format!("{from} n'est pas abonné·e à la liste"));
+            }
+            if !authenticated(&message, &from, &self.settings.inbound.trusted_authserv_ids) {
+                hold.push(format!(
+                    "identité de {from} non vérifiée (ni DKIM ni SPF alignés selon le serveur de confiance)"
+                ));
+            }
+        }
+        if raw.len() as i64 > list.max_bytes {
+            hold.push(format!("message trop gros ({} Ko)", raw.len() / 1024));
+        }
+        let visible = visible_recipients(&message);
+        if visible.len() > MAX_VISIBLE_RECIPIENTS {
+            hold.push(format!("trop de destinataires ({})", visible.len()));
+        }
+        if !visible.contains(&list_address) {
+            hold.push("la liste n'est pas nommée en destinataire (copie cachée)".to_string());
+        }
+        if !header(&message, "Approved").is_empty() {
+            hold.push("en-tête Approved présent".to_string());
+        }
+        if list.post_policy == "moderated" {
+            hold.push("liste modérée : chaque message est relu".to_string());
+        }
+        if !hold.is_empty() {
+            self.store.record_post(&post, "held", &hold, now).await?;
+            return Ok(outcome(
+                "held",
+                format!("en attente de modération : {}", hold.join(" ; ")),
+            ));
+        }
+        let copy = self.post_message(list, &message, &post)?;
+        let (_, copies) = self.store.distribute_post(&post, &copy, now).await?;
+        Ok(outcome(
+            "done",
+            format!("diffusé à {copies} abonné·e(s) de {}", list.name),
+        ))
+    }
+
+    /// The mail every subscriber receives for a post.
+    pub fn post_message(
+        &self,
+        list: &DiscussionList,
+        message: &Message<'_>,
+        post: &NewPost,
+    ) -> anyhow::Result<NewMessage> {
+        let list_address = self.list_address(list);
+        let author = if post.from_name.is_empty() {
+            post.from_address.clone()
+        } else {
+            post.from_name.clone()
+        };
+        let original = if post.from_name.is_empty() {
+            format!("<{}>", post.from_address)
+        } else {
+            format!(
+                "\"{}\" <{}>",
+                post.from_name.replace('"', ""),
+                post.from_address
+            )
+        };
+        let mut headers = vec![("X-Original-From".to_string(), original.clone())];
+        if list.reply_to == "sender" {
+            headers.push(("Reply-To".into(), original));
+        } else {
+            headers.push(("Reply-To".into(), format!("<{list_address}>")));
+            headers.push(("Cc".into(), original));
+        }
+        if !post.in_reply_to.is_empty() {
+            headers.push(("In-Reply-To".into(), post.in_reply_to.clone()));
+        }
+        let references = match (post.references.is_empty(), post.message_id.is_empty()) {
+            (_, true) => post.references.clone(),
+            (true, false) => format!("<{}>", post.message_id),
+            (false, false) => format!("{} <{}>", post.references, post.message_id),
+        };
+        if !references.is_empty() {
+            headers.push(("References".into(), references));
+        }
+        let text = message
+            .body_text(0)
+            .map(|t| t.into_owned())
+            .unwrap_or_default();
+        let html = match message.body_html(0) {
+            Some(html)
+                if !message.html_body.is_empty() && message.text_body != message.html_body =>
+            {
+                html.into_owned()
+            }
+            _ => format!(
+                "<pre style=\"white-space:pre-wrap;font-family:inherit\">{}</pre>",
+                askama::filters::escape(&text, askama::filters::Html)?
+            ),
+        };
+        Ok(NewMessage {
+            kind: "list_post".into(),
+            cause_kind: "list_post".into(),
+            subject: list_subject(&list.subject_prefix, &post.subject),
+            body_text: text,
+            body_html: html,
+            template_data: serde_json::json!({ "list": list.list_key, "from": post.from_address }),
+            list_key: list.list_key.clone(),
+            list_label: list.name.clone(),
+            list_post: format!("<mailto:{list_address}>"),
+            from_name: format!("{author} via {}", list.name),
+            from_address: list_address,
+            extra_headers: headers,
+            ..Default::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prefix_appears_once_and_replies_are_marked_once() {
+        assert_eq!(list_subject("[Club]", "Eau potable"), "[Club] Eau potable");
+        assert_eq!(
+            list_subject("[Club]", "Re: [Club] Eau potable"),
+            "[Club] Re: Eau potable"
+        );
+        assert_eq!(
+            list_subject("[Club]", "RE: Re : [Club] Re: [Club] Eau potable"),
+            "[Club] Re: Eau potable"
+        );
+        assert_eq!(list_subject("[Club]", "Réf : TR: Eau"), "[Club] Re: Eau");
+        assert_eq!(list_subject("", "Re: Re: Eau"), "Re: Eau");
+    }
+
+    #[test]
+    fn french_and_english_automatic_replies_are_recognised() {
+        for raw in [
+            "From: a@b.example\r\nSubject: Réponse automatique : absente\r\n\r\nx",
+            "From: a@b.example\r\nSubject: Absence du bureau\r\n\r\nx",
+            "From: a@b.example\r\nSubject: Out of Office\r\n\r\nx",
+            "From: a@b.example\r\nAuto-Submitted: auto-replied\r\nSubject: Bonjour\r\n\r\nx",
+            "From: a@b.example\r\nPrecedence: bulk\r\nSubject: Bonjour\r\n\r\nx",
+        ] {
+            let message = MessageParser::default().parse(raw.as_bytes()).unwrap();
+            assert!(automatic(&message), "{raw}");
+        }
+        let human = MessageParser::default()
+            .parse(b"From: a@b.example\r\nSubject: Re: la borne\r\n\r\nx".as_slice())
+            .unwrap();
+        assert!(!automatic(&human));
+    }
+
+    #[test]
+    fn only_a_trusted_server_and_an_aligned_domain_authenticate() {
+        let trusted = vec!["mx.club.example".to_string()];
+        let with = |results: &str| {
+            format!(
+                "Authentication-Results: {results}\r\nFrom: a@lyon.example\r\nSubject: x\r\n\r\nx"
+            )
+        };
+        let check = |raw: String| {
+            let message = MessageParser::default().parse(raw.as_bytes()).unwrap();
+            authenticated(&message, "a@lyon.example", &trusted)
+        };
+        assert!(check(with(
+            "mx.club.example; dkim=pass header.d=lyon.example header.s=s1"
+        )));
+        assert!(check(with(
+            "mx.club.example; spf=pass smtp.mailfrom=elus@lyon.example"
+        )));
+        assert!(check(with(
+            "mx.club.example; dkim=fail header.d=lyon.example; dmarc=pass header.from=lyon.example"
+        )));
+        assert!(
+            !check(with("mx.club.example; dkim=pass header.d=ailleurs.example")),
+            "not aligned"
+        );
+        assert!(!check(with(
+            "mx.club.example; dkim=fail header.d=lyon.example; spf=softfail smtp.mailfrom=lyon.example"
+        )));
+        assert!(
+            !check(with("mx.pirate.example; dkim=pass header.d=lyon.example")),
+            "untrusted server"
+        );
+    }
+}

@@ -1,0 +1,342 @@
+//! Discussion lists: their settings, the posts they receive and staff's moderation. A post that passes every
+//! check is recorded and its copies enqueued to the active subscribers in one transaction; a held post waits
+//! with every reason it was held for, until staff approve (and maybe trust its sender), reject or discard it.
+
+use super::audit::{self, Actor};
+use super::outbox::{NewMessage, NewRecipient, enqueue};
+use super::{Store, StoreError, StoreResult, Tx, with_db, with_tx};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DiscussionList {
+    pub id: i64,
+    pub list_key: String,
+    pub name: String,
+    pub description: String,
+    pub kind: String,
+    pub subject_prefix: String,
+    /// `list` or `sender`.
+    pub reply_to: String,
+    /// `members` or `moderated`.
+    pub post_policy: String,
+    /// `public`, `members` or `staff`.
+    pub archive: String,
+    pub max_bytes: i64,
+}
+
+const LIST_COLUMNS: &str = "id, list_key, name, description, kind, subject_prefix, reply_to, post_policy, \
+     archive, max_bytes";
+
+/// A post as received and checked.
+#[derive(Debug, Clone, Default)]
+pub struct NewPost {
+    pub list_id: i64,
+    pub inbound_message_id: Option<i64>,
+    pub from_address: String,
+    pub from_name: String,
+    pub subject: String,
+    pub message_id: String,
+    pub in_reply_to: String,
+    pub references: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Post {
+    pub id: i64,
+    pub list_id: i64,
+    pub inbound_message_id: Option<i64>,
+    pub from_address: String,
+    pub from_name: String,
+    pub subject: String,
+    pub message_id: String,
+    pub state: String,
+    pub reasons: String,
+    pub created_at: i64,
+}
+
+const POST_COLUMNS: &str = "id, list_id, inbound_message_id, from_address, from_name, subject, message_id, state, \
+     reasons, created_at";
+
+impl Store {
+    pub async fn discussion_list(&self, key: &str) -> StoreResult<Option<DiscussionList>> {
+        let sql = format!("SELECT {LIST_COLUMNS} FROM mailing_lists WHERE list_key = $1");
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(key)
+            .fetch_optional(p)
+            .await)?)
+    }
+
+    /// Every list, the newsletter's included, by name.
+    pub async fn all_lists(&self) -> StoreResult<Vec<DiscussionList>> {
+        let sql = format!("SELECT {LIST_COLUMNS} FROM mailing_lists ORDER BY name");
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// Creates a discussion list; a key already taken is a conflict.
+    pub async fn create_discussion_list(
+        &self,
+        list: &DiscussionList,
+        now: i64,
+    ) -> StoreResult<i64> {
+        with_db!(&self.db, |p| sqlx::query_scalar(
+            "INSERT INTO mailing_lists (list_key, name, description, kind, subject_prefix, reply_to, post_policy,
+                archive, max_bytes, created_at)
+             VALUES ($1, $2, $3, 'discussion', $4, $5, $6, $7, $8, $9) RETURNING id"
+        )
+        .bind(&list.list_key)
+        .bind(&list.name)
+        .bind(&list.description)
+        .bind(&list.subject_prefix)
+        .bind(&list.reply_to)
+        .bind(&list.post_policy)
+        .bind(&list.archive)
+        .bind(list.max_bytes)
+        .bind(now)
+        .fetch_one(p)
+        .await)
+        .map_err(StoreError::from_write)
+    }
+
+    /// Whether `address` is an active subscriber of the list.
+    pub async fn is_subscriber(&self, list_id: i64, address: &str) -> StoreResult<bool> {
+        Ok(with_db!(&self.db, |p| sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM subscriptions WHERE list_id = $1 AND address = $2
+                            AND state IN ('active', 'bouncing'))"
+        )
+        .bind(list_id)
+        .bind(address.to_lowercase())
+        .fetch_one(p)
+        .await)?)
+    }
+
+    pub async fn is_trusted_sender(&self, list_id: i64, address: &str) -> StoreResult<bool> {
+        Ok(with_db!(&self.db, |p| sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM trusted_senders WHERE list_id = $1 AND address = $2)"
+        )
+        .bind(list_id)
+        .bind(address.to_lowercase())
+        .fetch_one(p)
+        .await)?)
+    }
+
+    /// Whether the list already received a post with this Message-ID since `since` (a loop or a resend).
+    pub async fn post_seen(&self, list_id: i64, message_id: &str, since: i64) -> StoreResult<bool> {
+        if message_id.is_empty() {
+            return Ok(false);
+        }
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM list_posts WHERE list_id = $1 AND message_id = $2 AND created_at >= $3)"
+        )
+        .bind(list_id)
+        .bind(message_id)
+        .bind(since)
+        .fetch_one(p)
+        .await
+        })?)
+    }
+
+    /// Records a post that goes no further (`held` or `discarded`) with its reasons; returns its id.
+    pub async fn record_post(
+        &self,
+        post: &NewPost,
+        state: &str,
+        reasons: &[String],
+        now: i64,
+    ) -> StoreResult<i64> {
+        let mut tx = self.begin().await?;
+        let id = insert_post(&mut tx, post, state, reasons, None, now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Records a post and enqueues `message` to the list's active subscribers who receive each message, in
+    /// one transaction; returns (post id, copies).
+    pub async fn distribute_post(
+        &self,
+        post: &NewPost,
+        message: &NewMessage,
+        now: i64,
+    ) -> StoreResult<(i64, usize)> {
+        let mut tx = self.begin().await?;
+        let recipients = subscribers_each(&mut tx, post.list_id).await?;
+        let message_id = enqueue(&mut tx, message, &recipients, now).await?;
+        let id = insert_post(&mut tx, post, "distributed", &[], Some(message_id), now).await?;
+        tx.commit().await?;
+        Ok((id, recipients.len()))
+    }
+
+    pub async fn held_posts(&self) -> StoreResult<Vec<Post>> {
+        let sql = format!(
+            "SELECT {POST_COLUMNS} FROM list_posts WHERE state = 'held' ORDER BY created_at, id"
+        );
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    pub async fn post(&self, id: i64) -> StoreResult<Option<Post>> {
+        let sql = format!("SELECT {POST_COLUMNS} FROM list_posts WHERE id = $1");
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(p)
+            .await)?)
+    }
+
+    /// Approves a held post: its copies go out (`message`), and with `trust` its sender's next posts are
+    /// not held for not being a subscriber. False when it was not held.
+    pub async fn approve_post(
+        &self,
+        id: i64,
+        message: &NewMessage,
+        trust: bool,
+        actor: &Actor,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let post: Option<(i64, String)> = with_tx!(&mut tx, |c| sqlx::query_as(
+            "SELECT list_id, from_address FROM list_posts WHERE id = $1 AND state = 'held'"
+        )
+        .bind(id)
+        .fetch_optional(c)
+        .await)?;
+        let Some((list_id, from)) = post else {
+            return Ok(false);
+        };
+        let recipients = subscribers_each(&mut tx, list_id).await?;
+        let message_id = enqueue(&mut tx, message, &recipients, now).await?;
+        with_tx!(&mut tx, |c| {
+            sqlx::query(
+            "UPDATE list_posts SET state = 'distributed', mail_message_id = $1, decided_by = $2, decided_at = $3
+             WHERE id = $4"
+        )
+        .bind(message_id)
+        .bind(&actor.label)
+        .bind(now)
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        if trust {
+            with_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO trusted_senders (list_id, address, created_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (list_id, address) DO NOTHING"
+            )
+            .bind(list_id)
+            .bind(&from)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        audit::record(
+            &mut tx,
+            actor,
+            if trust {
+                "approve_and_trust"
+            } else {
+                "approve"
+            },
+            "list_post",
+            Some(id),
+            serde_json::json!({ "copies": recipients.len() }),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Rejects (the sender is told, with `notice`) or discards a held post. False when it was not held.
+    pub async fn close_post(
+        &self,
+        id: i64,
+        state: &str,
+        notice: Option<(&NewMessage, NewRecipient)>,
+        actor: &Actor,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let changed = with_tx!(&mut tx, |c| {
+            sqlx::query(
+            "UPDATE list_posts SET state = $1, decided_by = $2, decided_at = $3 WHERE id = $4 AND state = 'held'"
+        )
+        .bind(state)
+        .bind(&actor.label)
+        .bind(now)
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        if let Some((message, recipient)) = notice {
+            enqueue(&mut tx, message, &[recipient], now).await?;
+        }
+        audit::record(
+            &mut tx,
+            actor,
+            state,
+            "list_post",
+            Some(id),
+            serde_json::json!({}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+async fn subscribers_each(tx: &mut Tx, list_id: i64) -> StoreResult<Vec<NewRecipient>> {
+    let rows: Vec<(String, String, Option<i64>)> = with_tx!(tx, |c| sqlx::query_as(
+        "SELECT address, name, person_id FROM subscriptions
+         WHERE list_id = $1 AND state = 'active' AND mode = 'each' ORDER BY id"
+    )
+    .bind(list_id)
+    .fetch_all(c)
+    .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(address, name, person_id)| NewRecipient {
+            address,
+            name,
+            person_id,
+        })
+        .collect())
+}
+
+async fn insert_post(
+    tx: &mut Tx,
+    post: &NewPost,
+    state: &str,
+    reasons: &[String],
+    mail_message_id: Option<i64>,
+    now: i64,
+) -> StoreResult<i64> {
+    Ok(with_tx!(tx, |c| {
+        sqlx::query_scalar(
+        "INSERT INTO list_posts (list_id, inbound_message_id, from_address, from_name, subject, message_id,
+            in_reply_to, references_header, state, reasons, mail_message_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id"
+    )
+    .bind(post.list_id)
+    .bind(post.inbound_message_id)
+    .bind(post.from_address.to_lowercase())
+    .bind(&post.from_name)
+    .bind(&post.subject)
+    .bind(&post.message_id)
+    .bind(&post.in_reply_to)
+    .bind(&post.references)
+    .bind(state)
+    .bind(reasons.join("\n"))
+    .bind(mail_message_id)
+    .bind(now)
+    .fetch_one(c)
+    .await
+    })?)
+}
