@@ -248,6 +248,32 @@ impl Inbound {
         }
         if !hold.is_empty() {
             self.store.record_post(&post, "held", &hold, now).await?;
+            // The sender hears once that the post waits (never an address the message did not give).
+            if !from.is_empty() {
+                let text = format!(
+                    "Bonjour,\n\nVotre message « {} » à la liste {} attend la relecture de l'équipe du club \
+                     avant d'être diffusé. Vous n'avez rien à faire.\n\n-- \n{}",
+                    post.subject, list.name, self.settings.mail.from_name
+                );
+                let notice = NewMessage {
+                    kind: "list_held".into(),
+                    cause_kind: "list_post".into(),
+                    subject: format!("En attente de relecture : {}", post.subject),
+                    body_html: format!(
+                        "<p>{}</p>",
+                        askama::filters::escape(&text, askama::filters::Html)?.to_string().replace('\n', "<br>")
+                    ),
+                    body_text: text,
+                    auto_submitted: true,
+                    ..Default::default()
+                };
+                let recipient = crate::store::outbox::NewRecipient {
+                    address: from.clone(),
+                    name: post.from_name.clone(),
+                    person_id: None,
+                };
+                self.store.enqueue_mail(&notice, &[recipient], now).await?;
+            }
             return Ok(outcome(
                 "held",
                 format!("en attente de modération : {}", hold.join(" ; ")),

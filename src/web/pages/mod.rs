@@ -9,6 +9,7 @@ mod directory;
 pub use directory::organisation_kind_label;
 mod import;
 mod inbound;
+mod lists;
 mod mail;
 mod meetings;
 mod newsletter;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(import::router())
         .merge(mail::router())
         .merge(inbound::router())
+        .merge(lists::router())
         .merge(subscribers::router())
         .merge(newsletter::router())
         .merge(meetings::router())
