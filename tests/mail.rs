@@ -4,10 +4,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use common::sink::{Sink, app_sending_to, app_sending_to_port};
+use common::sink::{Sink, app_sending_to, app_sending_to_port, dkimpy_verdicts};
 use common::{Backend, TestApp};
 use relais::mail::settings::{SmtpSecurity, TransportKind};
 use relais::store::outbox::{DeliveryRow, NewMessage, NewRecipient};
@@ -228,40 +227,6 @@ mail_test!(
     ["--no-pipelining"],
     refusals_then_retries
 );
-
-/// Runs dkimpy on `raw` with the DNS records `relais dkim generate` printed.
-fn dkimpy_verdicts(records: &str, raw: &str) -> Vec<String> {
-    let dir = tempfile::tempdir().unwrap();
-    let records_path = dir.path().join("records");
-    let lines: Vec<String> = records
-        .lines()
-        .filter(|l| l.contains("._domainkey."))
-        .map(|l| {
-            let (name, rest) = l.split_once(" TXT ").unwrap();
-            format!("{name} {}", rest.trim_matches('"'))
-        })
-        .collect();
-    assert_eq!(lines.len(), 2, "two records in:\n{records}");
-    std::fs::write(&records_path, lines.join("\n")).unwrap();
-    let eml = dir.path().join("copy.eml");
-    std::fs::write(&eml, raw).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mail/dkim_verify.py");
-    let output = std::process::Command::new("python3")
-        .arg(script)
-        .arg(&records_path)
-        .arg(&eml)
-        .output()
-        .expect("python3 runs dkimpy (pip install dkimpy pynacl, or .ci/run)");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
 
 mod dkim_signatures_verify_with_dkimpy {
     use super::*;

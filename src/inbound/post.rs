@@ -261,7 +261,9 @@ impl Inbound {
                     subject: format!("En attente de relecture : {}", post.subject),
                     body_html: format!(
                         "<p>{}</p>",
-                        askama::filters::escape(&text, askama::filters::Html)?.to_string().replace('\n', "<br>")
+                        askama::filters::escape(&text, askama::filters::Html)?
+                            .to_string()
+                            .replace('\n', "<br>")
                     ),
                     body_text: text,
                     auto_submitted: true,
@@ -319,10 +321,11 @@ impl Inbound {
         if !post.in_reply_to.is_empty() {
             headers.push(("In-Reply-To".into(), post.in_reply_to.clone()));
         }
-        let references = match (post.references.is_empty(), post.message_id.is_empty()) {
-            (_, true) => post.references.clone(),
-            (true, false) => format!("<{}>", post.message_id),
-            (false, false) => format!("{} <{}>", post.references, post.message_id),
+        // The copy is the same message, not a reply to it: its thread headers are the original's.
+        let references = if post.references.is_empty() {
+            post.in_reply_to.clone()
+        } else {
+            post.references.clone()
         };
         if !references.is_empty() {
             headers.push(("References".into(), references));

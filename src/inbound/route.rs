@@ -113,6 +113,14 @@ impl Inbound {
             Destination::Staff => self.to_staff(parsed.as_ref(), &from).await,
             Destination::Bounce(token) => self.bounce(parsed.as_ref(), &token).await,
             Destination::Unsubscribe(token) => self.unsubscribe(&token).await,
+            Destination::List { key, command: None } => {
+                match self.store.discussion_list(&key).await? {
+                    Some(list) if list.kind == "discussion" => {
+                        self.list_post(&list, claimed.message_id, &raw).await
+                    }
+                    _ => self.list(&key, None, &from, parsed.as_ref()).await,
+                }
+            }
             Destination::List { key, command } => {
                 self.list(&key, command, &from, parsed.as_ref()).await
             }

@@ -195,7 +195,11 @@ pub fn compose(
         let domain = settings.domain();
         header(
             "List-Id",
-            format!("\"{}\" <{}.{domain}>", message.list_label, message.list_key),
+            format!(
+                "{} <{}.{domain}>",
+                phrase(&message.list_label),
+                message.list_key
+            ),
         );
         header(
             "List-Unsubscribe",
@@ -225,6 +229,20 @@ pub fn compose(
     );
     fill_placeholder(&mut raw, ANSWER_PLACEHOLDER, links.answer_token.as_bytes());
     Ok(Copy { envelope, raw })
+}
+
+/// A display name for a header written as is: quoted when ASCII, an RFC 2047 encoded word otherwise (a
+/// raw header is not encoded by the mail builder).
+fn phrase(text: &str) -> String {
+    use base64::Engine;
+    if text.is_ascii() {
+        format!("\"{}\"", text.replace(['"', '\\'], ""))
+    } else {
+        format!(
+            "=?utf-8?b?{}?=",
+            base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
+        )
+    }
 }
 
 /// Writes `token` over every `placeholder` in `raw`, a formatted message whose parts may be

@@ -77,8 +77,10 @@ async fn page(session: &Session, state: &AppState, notice: String) -> WebResult<
             list,
         });
     }
-    let names: std::collections::HashMap<i64, String> =
-        lists.iter().map(|l| (l.list.id, l.list.name.clone())).collect();
+    let names: std::collections::HashMap<i64, String> = lists
+        .iter()
+        .map(|l| (l.list.id, l.list.name.clone()))
+        .collect();
     let held = state
         .store
         .held_posts()
@@ -128,8 +130,12 @@ async fn create(
     let reserved = ["bounces", "desabonnement"];
     if key.is_empty()
         || key.len() > 40
-        || !key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        || ["-join", "-leave", "-request"].iter().any(|s| key.ends_with(s))
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        || ["-join", "-leave", "-request"]
+            .iter()
+            .any(|s| key.ends_with(s))
         || reserved.contains(&key.as_str())
     {
         errors.push(
@@ -195,7 +201,11 @@ async fn subscribe(
     Form(form): Form<SubscribeForm>,
 ) -> WebResult<Html<String>> {
     session.require_staff()?;
-    let list = state.store.mailing_list(&key).await?.ok_or(WebError::NotFound)?;
+    let list = state
+        .store
+        .mailing_list(&key)
+        .await?
+        .ok_or(WebError::NotFound)?;
     let now = state.clock.now_millis();
     let mut added = 0;
     if form.members == "oui" {
@@ -205,7 +215,12 @@ async fn subscribe(
             .await?;
     }
     let mut entries = Vec::new();
-    for line in form.addresses.lines().map(str::trim).filter(|l| !l.is_empty()) {
+    for line in form
+        .addresses
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
         let (address, name) = line.split_once(',').unwrap_or((line, ""));
         let address = crate::domain::EmailAddress::parse(address.trim())
             .map_err(|e| WebError::BadRequest(format!("« {line} » : {e}")))?;
@@ -285,7 +300,10 @@ async fn decide(
                 .approve_post(id, &message, trust, &actor, now)
                 .await?;
             if trust {
-                format!("Message diffusé ; {} peut désormais écrire à la liste.", post.from_address)
+                format!(
+                    "Message diffusé ; {} peut désormais écrire à la liste.",
+                    post.from_address
+                )
             } else {
                 "Message diffusé.".to_string()
             }

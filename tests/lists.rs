@@ -1,0 +1,379 @@
+//! A discussion list over a real socket, on both databases: staff create it and subscribe three officials; a
+//! member's reply arrives by LMTP with the organisation's server vouching for its DKIM, and every subscriber's
+//! copy reaches the capturing SMTP server with the list headers, one prefix, the thread kept, the author's
+//! From rewritten to the list, and a DKIM signature dkimpy accepts. A forged member, a non-member, an
+//! automatic reply and a looped message are not redistributed: the first two wait with their reasons (their
+//! senders told), the last two are dropped. Staff approve and trust the non-member, whose next post goes
+//! straight out, and reject the forgery with a message.
+
+mod common;
+
+use std::time::Duration;
+
+use common::sink::{Sink, dkimpy_verdicts, send_to_port};
+use common::{Backend, TestApp};
+use relais::domain::Role;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Hands `message` to relais over LMTP for `to`; returns the final reply.
+async fn lmtp(app: &TestApp, from: &str, to: &str, message: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(app.lmtp).await.unwrap();
+    let body = message.replace('\n', "\r\n");
+    let dialogue = format!(
+        "LHLO mx.club.example\r\nMAIL FROM:<{from}>\r\nRCPT TO:<{to}>\r\nDATA\r\n{body}\r\n.\r\nQUIT\r\n"
+    );
+    stream.write_all(dialogue.as_bytes()).await.unwrap();
+    let mut replies = String::new();
+    stream.read_to_string(&mut replies).await.unwrap();
+    let last: Vec<&str> = replies
+        .lines()
+        .filter(|l| l.starts_with("250 2.0.0") || l.starts_with('4') || l.starts_with('5'))
+        .collect();
+    last.first().map(|l| l.to_string()).unwrap_or(replies)
+}
+
+fn post(from: &str, results: &str, subject: &str, extra: &str) -> String {
+    format!(
+        "Authentication-Results: {results}\nFrom: Maire de Lyon <{from}>\nTo: Échanges du club <echanges@romeurope.example>\nSubject: {subject}\nMessage-ID: <{}@lyon.example>\nIn-Reply-To: <debut@nantes.example>\nDate: Mon, 23 Nov 2026 10:00:00 +0100\n{extra}MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\nNous avons raccordé le terrain en une semaine.\n",
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Waits until every received recipient has an outcome.
+async fn routed(app: &TestApp, count: usize) {
+    for _ in 0..400 {
+        let rows = app.store.inbound_list(100).await.unwrap();
+        if rows.len() >= count
+            && rows
+                .iter()
+                .all(|r| r.state != "received" && r.state != "routing")
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!(
+        "not routed: {:?}",
+        app.store.inbound_list(100).await.unwrap()
+    );
+}
+
+/// The copies of message `id` at the sink, once all are sent.
+async fn copies(app: &TestApp, sink: &Sink, id: i64) -> Vec<String> {
+    for _ in 0..400 {
+        let rows = app.store.deliveries_of(id).await.unwrap();
+        if rows.iter().all(|r| r.state != "queued") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let marker = format!("Message-ID: <{id}.");
+    sink.received()
+        .into_iter()
+        .filter(|raw| raw.contains(&marker))
+        .collect()
+}
+
+async fn messages_of_kind(app: &TestApp, kind: &str) -> Vec<i64> {
+    let mut ids: Vec<i64> = app
+        .store
+        .list_mail_messages(200)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.kind == kind)
+        .map(|m| m.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+mod a_members_reply_goes_to_every_subscriber_and_the_rest_waits {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let sink = Sink::start().await;
+        let port = sink.port;
+        let mut records = String::new();
+        let app = TestApp::spawn_with(backend, |settings| {
+            send_to_port(settings, port);
+            settings.inbound.trusted_authserv_ids = vec!["mx.club.example".into()];
+            records =
+                relais::mail::dkim::generate(&settings.data_dir, "listes", "romeurope.example")
+                    .expect("keys generated");
+            settings.mail.dkim_rsa_selector = "listes-rsa".into();
+            settings.mail.dkim_ed25519_selector = "listes-ed25519".into();
+        })
+        .await;
+        let staff = app.logged_in(Role::Staff, &[]).await;
+        let created = staff
+            .post_form(
+                "/listes",
+                &[
+                    ("key", "echanges"),
+                    ("name", "Échanges du club"),
+                    ("subject_prefix", "[Club]"),
+                    ("reply_to", "list"),
+                    ("post_policy", "members"),
+                    ("archive", "members"),
+                    ("max_kb", "5120"),
+                ],
+            )
+            .await;
+        assert_eq!(created.status(), 303);
+        let bad = staff
+            .post_form(
+                "/listes",
+                &[
+                    ("key", "x-join"),
+                    ("name", "x"),
+                    ("reply_to", "list"),
+                    ("post_policy", "members"),
+                    ("archive", "members"),
+                    ("max_kb", "100"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status(), 400);
+        let page = staff
+            .post_form(
+                "/listes/echanges/abonnes",
+                &[(
+                    "addresses",
+                    "maire@lyon.example, Maire de Lyon\ndgs@marseille.example\nelu@nantes.example, Élu de Nantes",
+                )],
+            )
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("3 abonnement(s) ajouté(s)"), "{page}");
+
+        // A member, vouched for by the organisation's server: redistributed.
+        let trusted = "mx.club.example; dkim=pass header.d=lyon.example header.s=s1; spf=pass smtp.mailfrom=lyon.example";
+        let reply = lmtp(
+            &app,
+            "maire@lyon.example",
+            "echanges@romeurope.example",
+            &post(
+                "maire@lyon.example",
+                trusted,
+                "RE: Re: [Club] Raccordement à l'eau",
+                "",
+            ),
+        )
+        .await;
+        assert!(reply.starts_with("250 2.0.0"), "{reply}");
+        routed(&app, 1).await;
+        let sent = messages_of_kind(&app, "list_post").await;
+        assert_eq!(
+            sent.len(),
+            1,
+            "{:?}",
+            app.store.inbound_list(10).await.unwrap()
+        );
+        let copies_of_post = copies(&app, &sink, sent[0]).await;
+        assert_eq!(copies_of_post.len(), 3, "one copy per subscriber");
+        for copy in &copies_of_post {
+            assert!(
+                copy.contains("echanges.romeurope.example>"),
+                "List-Id: {copy}"
+            );
+            assert!(
+                copy.contains("List-Post: <mailto:echanges@romeurope.example>"),
+                "{copy}"
+            );
+            assert!(copy.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+            assert!(
+                copy.contains("<echanges@romeurope.example>"),
+                "From rewritten to the list: {copy}"
+            );
+            assert!(
+                copy.contains("X-Original-From: \"Maire de Lyon\" <maire@lyon.example>"),
+                "{copy}"
+            );
+            assert!(
+                copy.contains("Reply-To: <echanges@romeurope.example>"),
+                "{copy}"
+            );
+            assert!(
+                copy.contains("In-Reply-To: <debut@nantes.example>"),
+                "{copy}"
+            );
+            assert!(
+                copy.contains("References: <debut@nantes.example>"),
+                "{copy}"
+            );
+            assert!(
+                !copy.contains("Authentication-Results"),
+                "incoming headers do not pass"
+            );
+            let verdicts = dkimpy_verdicts(&records, copy);
+            assert_eq!(
+                verdicts,
+                vec!["SIG 0 ok", "SIG 1 ok"],
+                "both signatures verify"
+            );
+        }
+        let parsed = mail_parser::MessageParser::default()
+            .parse(copies_of_post[0].as_bytes())
+            .unwrap();
+        assert_eq!(parsed.subject(), Some("[Club] Re: Raccordement à l'eau"));
+        let from = parsed.from().unwrap().first().unwrap();
+        assert_eq!(from.name(), Some("Maire de Lyon via Échanges du club"));
+        assert_eq!(from.address(), Some("echanges@romeurope.example"));
+        assert_eq!(
+            parsed.body_text(0).unwrap().trim(),
+            "Nous avons raccordé le terrain en une semaine."
+        );
+
+        // A forged member, a non-member, an automatic reply, a loop.
+        let forged =
+            "mx.club.example; dkim=fail header.d=lyon.example; spf=fail smtp.mailfrom=lyon.example";
+        lmtp(
+            &app,
+            "maire@lyon.example",
+            "echanges@romeurope.example",
+            &post("maire@lyon.example", forged, "Faux", ""),
+        )
+        .await;
+        let outsider = "mx.club.example; dkim=pass header.d=coalition-eau.example";
+        lmtp(
+            &app,
+            "lea@coalition-eau.example",
+            "echanges@romeurope.example",
+            &post(
+                "lea@coalition-eau.example",
+                outsider,
+                "Notre expérience",
+                "",
+            ),
+        )
+        .await;
+        lmtp(
+            &app,
+            "dgs@marseille.example",
+            "echanges@romeurope.example",
+            &post(
+                "dgs@marseille.example",
+                trusted,
+                "Réponse automatique : absente",
+                "",
+            ),
+        )
+        .await;
+        lmtp(
+            &app,
+            "maire@lyon.example",
+            "echanges@romeurope.example",
+            &post(
+                "maire@lyon.example",
+                trusted,
+                "Boucle",
+                "List-Id: \"Échanges du club\" <echanges.romeurope.example>\n",
+            ),
+        )
+        .await;
+        routed(&app, 5).await;
+        assert_eq!(
+            messages_of_kind(&app, "list_post").await.len(),
+            1,
+            "nothing more went out"
+        );
+        let held = app.store.held_posts().await.unwrap();
+        assert_eq!(held.len(), 2, "{held:?}");
+        let forged_post = held.iter().find(|p| p.subject == "Faux").unwrap();
+        assert!(
+            forged_post.reasons.contains("non vérifiée"),
+            "{}",
+            forged_post.reasons
+        );
+        assert!(
+            !forged_post.reasons.contains("pas abonné"),
+            "{}",
+            forged_post.reasons
+        );
+        let outsider_post = held
+            .iter()
+            .find(|p| p.subject == "Notre expérience")
+            .unwrap();
+        assert!(
+            outsider_post.reasons.contains("n'est pas abonné"),
+            "{}",
+            outsider_post.reasons
+        );
+        assert!(
+            !outsider_post.reasons.contains("non vérifiée"),
+            "her own domain vouches for her: {}",
+            outsider_post.reasons
+        );
+        assert_eq!(
+            messages_of_kind(&app, "list_held").await.len(),
+            2,
+            "each held sender told once"
+        );
+        let outcomes: Vec<String> = app
+            .store
+            .inbound_list(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.outcome)
+            .collect();
+        assert!(
+            outcomes
+                .iter()
+                .any(|o| o.contains("écarté : réponse automatique")),
+            "{outcomes:?}"
+        );
+        assert!(
+            outcomes.iter().any(|o| o.contains("écarté : boucle")),
+            "{outcomes:?}"
+        );
+
+        // Staff see every reason; they approve and trust the outsider, reject the forgery.
+        let page = staff.get_text("/listes").await;
+        assert!(
+            page.contains("Messages en attente de modération (2)"),
+            "{page}"
+        );
+        assert!(page.contains("n&#39;est pas abonné·e à la liste"), "{page}");
+        let approved = staff
+            .post_form(
+                &format!("/listes/messages/{}", outsider_post.id),
+                &[("decision", "trust")],
+            )
+            .await;
+        assert_eq!(approved.status(), 200);
+        let rejected = staff
+            .post_form(
+                &format!("/listes/messages/{}", forged_post.id),
+                &[
+                    ("decision", "reject"),
+                    ("message", "Ce message ne semble pas venir de vous."),
+                ],
+            )
+            .await;
+        assert_eq!(rejected.status(), 200);
+        assert!(app.store.held_posts().await.unwrap().is_empty());
+        let sent = messages_of_kind(&app, "list_post").await;
+        assert_eq!(sent.len(), 2);
+        assert_eq!(copies(&app, &sink, sent[1]).await.len(), 3);
+        assert_eq!(messages_of_kind(&app, "list_rejected").await.len(), 1);
+
+        // Trusted now: the outsider's next post goes straight out (still authenticated for her domain).
+        let own = "mx.club.example; dkim=pass header.d=coalition-eau.example";
+        lmtp(
+            &app,
+            "lea@coalition-eau.example",
+            "echanges@romeurope.example",
+            &post("lea@coalition-eau.example", own, "Suite", ""),
+        )
+        .await;
+        routed(&app, 6).await;
+        assert_eq!(messages_of_kind(&app, "list_post").await.len(), 3);
+        app.stop().await;
+    }
+
+    run_on_both_databases!();
+}
