@@ -567,3 +567,131 @@ async fn postfix_tools_swaks_and_inject_deliver() {
     assert!(subjects.contains(&"par tube".to_string()));
     app.stop().await;
 }
+
+async fn wait_for<F: Fn() -> Fut, Fut: std::future::Future<Output = bool>>(what: &str, check: F) {
+    for _ in 0..400 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("waited in vain for {what}");
+}
+
+/// Mailman's scoring through reports received over LMTP: one point a day, 5 disables delivery, three
+/// weekly warnings (staff told at the first), then removal; a delay, a 5.7.1 refusal and a second report
+/// the same day change nothing; an abuse report unsubscribes the reporter from that list.
+mod bounces_disable_warn_remove_and_abuse_unsubscribes {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let app = TestApp::spawn_with(backend, |settings| {
+            settings.mail.from_address = "club@romeurope.example".into();
+        })
+        .await;
+        app.create_user("equipe@cndh.example", relais::domain::Role::Staff, &[])
+            .await;
+        let list = app.store.mailing_list("lettre").await.unwrap().unwrap();
+        let entries = vec![
+            ("rebond@far.example".to_string(), String::new()),
+            ("plainte@far.example".to_string(), String::new()),
+        ];
+        app.store
+            .add_subscriptions(&list, &entries, "import", "consent", app.clock.now_millis())
+            .await
+            .unwrap();
+        let state = |address: &'static str| {
+            let app = app.clone();
+            async move {
+                app.store
+                    .bounce_state("lettre", address)
+                    .await
+                    .unwrap()
+                    .unwrap()
+            }
+        };
+        let report = |action: &'static str, status: &'static str| {
+            let app = app.clone();
+            async move {
+                let token = delivery_token(&app, "rebond@far.example", "lettre").await;
+                let (to, message) = dsn(&token, action, status);
+                let mut lmtp = Lmtp::connect(&app).await;
+                let (_, finals) = lmtp.deliver("", &[&to], &message).await;
+                assert!(finals[0].starts_with("250"));
+                outcomes(&app).await;
+            }
+        };
+        for day in 1..=5 {
+            report("failed", "5.1.1").await;
+            if day == 1 {
+                report("failed", "5.1.1").await; // the same day: not counted again
+                report("delayed", "4.4.7").await;
+                report("failed", "5.7.1").await;
+                assert_eq!(
+                    state("rebond@far.example").await,
+                    ("active".to_string(), 1, 0)
+                );
+            }
+            if day < 5 {
+                app.clock.advance(chrono::Duration::days(1));
+            }
+        }
+        assert_eq!(state("rebond@far.example").await.0, "disabled");
+
+        // Three warnings a week apart, staff told once, then removal.
+        for warning in 1..=3 {
+            app.clock.advance(chrono::Duration::hours(7));
+            wait_for("a warning", || async {
+                state("rebond@far.example").await.2 == warning
+            })
+            .await;
+            app.clock
+                .advance(chrono::Duration::days(7) - chrono::Duration::hours(7));
+        }
+        app.clock.advance(chrono::Duration::hours(7));
+        wait_for("the removal", || async {
+            state("rebond@far.example").await.0 == "unsubscribed"
+        })
+        .await;
+        let kinds: Vec<(String, String)> = app
+            .store
+            .list_mail_messages(200)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.kind, m.subject))
+            .collect();
+        assert_eq!(
+            kinds.iter().filter(|(k, _)| k == "bounce_warning").count(),
+            3
+        );
+        assert_eq!(
+            kinds
+                .iter()
+                .filter(|(_, s)| s == "Envois suspendus : rebond@far.example")
+                .count(),
+            1,
+            "staff told once"
+        );
+
+        // An abuse report: the reporter leaves the list.
+        let token = delivery_token(&app, "plainte@far.example", "lettre").await;
+        let arf = format!(
+            "From: abuse@fai.example\nTo: bounces+{token}@romeurope.example\nSubject: Abuse report\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"f\"\n\n--f\nContent-Type: text/plain\n\nThis is an abuse report.\n--f\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nUser-Agent: FAI/1.0\nVersion: 1\n--f\nContent-Type: text/rfc822-headers\n\nFrom: club@romeurope.example\nSubject: Lettre\n--f--\n"
+        );
+        let mut lmtp = Lmtp::connect(&app).await;
+        lmtp.deliver("", &[&format!("bounces+{token}@romeurope.example")], &arf)
+            .await;
+        outcomes(&app).await;
+        let (_, source) = app
+            .store
+            .unsubscribed("lettre", "plainte@far.example")
+            .await
+            .unwrap()
+            .expect("unsubscribed by the report");
+        assert_eq!(source, "abuse");
+        app.stop().await;
+    }
+
+    run_on_both_databases!();
+}

@@ -207,6 +207,29 @@ impl Inbound {
                 "retour pour un envoi inconnu : ignoré",
             ));
         };
+        // An abuse report (someone pressed "spam"): they leave that list at once (RFC 5965).
+        if parsed.is_some_and(abuse_report) {
+            return match self.store.unsubscribe_target(delivery).await? {
+                Some(target) => {
+                    self.store
+                        .record_unsubscribe(&target, "abuse", self.clock.now_millis())
+                        .await?;
+                    Ok(outcome(
+                        "abuse",
+                        "done",
+                        format!(
+                            "signalement de {address} : désabonné·e de {}",
+                            target.list_label
+                        ),
+                    ))
+                }
+                None => Ok(outcome(
+                    "abuse",
+                    "done",
+                    format!("signalement de {address} pour un courrier hors liste : noté"),
+                )),
+            };
+        }
         let report = parsed.and_then(delivery_status).unwrap_or(Report {
             action: String::new(),
             status: String::new(),
@@ -462,6 +485,17 @@ fn calendar_reply(message: &Message<'_>) -> Option<CalendarReply> {
             uid,
             attendee: address,
             partstat,
+        })
+    })
+}
+
+/// Whether a message is an RFC 5965 abuse report (a `message/feedback-report` part).
+fn abuse_report(message: &Message<'_>) -> bool {
+    message.parts.iter().any(|part| {
+        part.content_type().is_some_and(|t| {
+            t.ctype().eq_ignore_ascii_case("message")
+                && t.subtype()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("feedback-report"))
         })
     })
 }

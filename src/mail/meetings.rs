@@ -7,7 +7,8 @@
 //!    if it became ready after that, and staff are told so); sends an update with the new SEQUENCE after any
 //!    change; reminds those who accepted or have not answered the day before;
 //! 3. sends `METHOD:CANCEL` for a cancelled meeting whose invitation went out;
-//! 4. reminds the contacts invited to the needs survey who have not answered ([`super::survey`]).
+//! 4. reminds the contacts invited to the needs survey who have not answered ([`super::survey`]);
+//! 5. warns, then removes, subscriptions whose delivery bounces disabled ([`super::bounces`]).
 //!
 //! Each dispatch is claimed with its mail in one transaction (`Store::dispatch_meeting_mail`), so it happens
 //! once across instances and restarts, and a pass at start catches up what was missed while relais was down.
@@ -283,6 +284,11 @@ impl Dispatcher {
                 .store
                 .add_occurrences(series.id, &rows, self.settings.mail.domain(), now_ms)
                 .await?;
+        }
+        let warned = super::bounces::send_warnings(&self.store, &self.settings, now_ms).await?;
+        if warned > 0 {
+            pass.dispatches
+                .push(format!("{warned} bounce warning(s) or removal(s)"));
         }
         let reminders = super::survey::send_reminders(&self.store, &self.settings, now_ms).await?;
         if reminders > 0 {

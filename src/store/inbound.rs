@@ -198,6 +198,10 @@ impl Store {
         .execute(p)
         .await
         .map(|r| r.rows_affected()))?;
+        if counted {
+            self.charge_bounce(address, super::outbox::paris_day(now), now)
+                .await?;
+        }
         Ok(counted)
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod bounce_score;
 pub mod dashboard;
 pub mod discussion;
 pub mod dossier;

@@ -721,7 +721,18 @@ async fn insert_bounce(
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
+    if !status.starts_with("5.7.") {
+        super::bounce_score::charge(tx, address, paris_day(now), now).await?;
+    }
     Ok(())
+}
+
+/// The day of `millis` in Paris, the day bounces are counted by.
+pub(crate) fn paris_day(millis: i64) -> chrono::NaiveDate {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .unwrap_or_default()
+        .with_timezone(&crate::clock::PARIS)
+        .date_naive()
 }
 
 #[cfg(test)]

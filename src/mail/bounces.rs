@@ -1,0 +1,65 @@
+//! The warnings of Mailman's bounce scoring, sent by the meetings' dispatcher pass: a subscription whose
+//! delivery bounces disabled gets up to three warnings a week apart (staff are told at the first), then is
+//! removed. See [`crate::store::bounce_score`].
+
+use crate::config::Settings;
+use crate::store::Store;
+use crate::store::bounce_score::WARNINGS;
+use crate::store::outbox::{NewMessage, NewRecipient};
+
+/// Sends the warnings due at `now` and removes the subscriptions warned enough; returns how many changed.
+pub async fn send_warnings(store: &Store, settings: &Settings, now: i64) -> anyhow::Result<usize> {
+    let mut changed = 0;
+    for (id, address, list, warnings) in store.bounce_warnings_due(now).await? {
+        let text = format!(
+            "Bonjour,\n\nLes courriers de la liste « {list} » n'arrivent plus à l'adresse {address} : ils nous \
+             reviennent en erreur. Leur envoi est suspendu. Si cette adresse fonctionne de nouveau, gérez vos \
+             abonnements sur {url}/preferences ; sans nouvelle de votre part, l'abonnement prendra fin après \
+             {WARNINGS} avertissements.\n\n-- \n{org}",
+            url = settings.server.public_url,
+            org = settings.mail.from_name
+        );
+        let warning = NewMessage {
+            kind: "bounce_warning".into(),
+            cause_kind: "subscription".into(),
+            cause_id: Some(id),
+            subject: format!("Vos courriers de « {list} » nous reviennent"),
+            body_html: format!(
+                "<p>{}</p>",
+                askama::filters::escape(&text, askama::filters::Html)?
+                    .to_string()
+                    .replace('\n', "<br>")
+            ),
+            body_text: text,
+            auto_submitted: true,
+            ..Default::default()
+        };
+        let recipient = NewRecipient {
+            address: address.clone(),
+            name: String::new(),
+            person_id: None,
+        };
+        if store
+            .warn_or_remove(id, warnings, &warning, &recipient, now)
+            .await?
+        {
+            changed += 1;
+            if warnings == 0 {
+                let notice = super::newsletter_schedule::staff_notice_message(
+                    settings,
+                    &format!("Envois suspendus : {address}"),
+                    &[format!(
+                        "Les courriers de « {list} » à {address} sont revenus en erreur plusieurs jours de suite : leur envoi est suspendu et la personne est prévenue."
+                    )],
+                    "/courriers/recus",
+                    "Voir les courriers reçus",
+                )?;
+                let staff = store.staff_recipients().await?;
+                if !staff.is_empty() {
+                    store.enqueue_mail(&notice, &staff, now).await?;
+                }
+            }
+        }
+    }
+    Ok(changed)
+}
