@@ -61,6 +61,9 @@ pub struct NewsletterSettings {
     pub reminder_days: i64,
     /// When the monthly summary goes to those who chose it (cron, Paris time); empty: never.
     pub digest_schedule: String,
+    /// When discussion lists send their digest of the day's posts to those who chose it (cron, Paris
+    /// time); empty: never.
+    pub list_digest_schedule: String,
 }
 
 #[derive(Debug, Clone)]
@@ -157,6 +160,7 @@ const KNOWN_KEYS: &[&str] = &[
     "newsletter.schedule",
     "newsletter.reminder_days",
     "newsletter.digest_schedule",
+    "newsletter.list_digest_schedule",
     "meetings.agenda_days_before",
     "meetings.horizon_months",
     "inbound.lmtp_listen",
@@ -299,6 +303,7 @@ impl Settings {
             schedule: r.get("newsletter.schedule"),
             reminder_days: r.get("newsletter.reminder_days"),
             digest_schedule: r.get("newsletter.digest_schedule"),
+            list_digest_schedule: r.get("newsletter.list_digest_schedule"),
         };
         let is_cron = |text: &str| <cron::Schedule as std::str::FromStr>::from_str(text).is_ok();
         r.check(
@@ -310,6 +315,11 @@ impl Settings {
             "newsletter.reminder_days",
             (0..=30).contains(&newsletter.reminder_days),
             "must be between 0 and 30",
+        );
+        r.check(
+            "newsletter.list_digest_schedule",
+            newsletter.list_digest_schedule.is_empty() || is_cron(&newsletter.list_digest_schedule),
+            "expected a cron expression with seconds first, such as \"0 0 18 * * *\", or nothing",
         );
         r.check(
             "newsletter.digest_schedule",

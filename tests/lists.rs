@@ -377,3 +377,92 @@ mod a_members_reply_goes_to_every_subscriber_and_the_rest_waits {
 
     run_on_both_databases!();
 }
+
+/// A subscriber in digest mode gets the day's posts in one mail at the digest time, and nothing on a day
+/// without posts; the others get each post.
+mod a_digest_subscriber_gets_one_mail_a_day {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let app = TestApp::spawn_with(backend, |settings| {
+            settings.mail.from_address = "club@romeurope.example".into();
+            settings.inbound.trusted_authserv_ids = vec!["mx.club.example".into()];
+        })
+        .await;
+        let list = relais::store::discussion::DiscussionList {
+            id: 0,
+            list_key: "echanges".into(),
+            name: "Échanges du club".into(),
+            description: String::new(),
+            kind: "discussion".into(),
+            subject_prefix: "[Club]".into(),
+            reply_to: "list".into(),
+            post_policy: "members".into(),
+            archive: "members".into(),
+            max_bytes: 5 * 1024 * 1024,
+        };
+        let now = app.clock.now_millis();
+        app.store.create_discussion_list(&list, now).await.unwrap();
+        let list = app.store.mailing_list("echanges").await.unwrap().unwrap();
+        let entries = vec![
+            (
+                "maire@lyon.example".to_string(),
+                "Maire de Lyon".to_string(),
+            ),
+            ("lecteur@nantes.example".to_string(), String::new()),
+        ];
+        app.store
+            .add_subscriptions(&list, &entries, "staff", "legitimate_interest", now)
+            .await
+            .unwrap();
+        app.store
+            .set_subscription_mode("lecteur@nantes.example", list.id, "digest", now)
+            .await
+            .unwrap();
+        let trusted = "mx.club.example; dkim=pass header.d=lyon.example";
+        for subject in ["Premier sujet", "Second sujet"] {
+            lmtp(
+                &app,
+                "maire@lyon.example",
+                "echanges@romeurope.example",
+                &post("maire@lyon.example", trusted, subject, ""),
+            )
+            .await;
+        }
+        routed(&app, 2).await;
+        for id in messages_of_kind(&app, "list_post").await {
+            let rows = app.store.deliveries_of(id).await.unwrap();
+            assert_eq!(rows.len(), 1, "each post to the one who receives each");
+            assert_eq!(rows[0].recipient, "maire@lyon.example");
+        }
+        // 18:00 in Paris: the digest.
+        app.clock.set(
+            chrono::DateTime::parse_from_rfc3339("2026-11-23T17:00:00Z")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+        );
+        for _ in 0..200 {
+            if !messages_of_kind(&app, "list_digest").await.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let digests = messages_of_kind(&app, "list_digest").await;
+        assert_eq!(digests.len(), 1);
+        let message = app.store.mail_message(digests[0]).await.unwrap().unwrap();
+        assert_eq!(message.subject, "Échanges du club : 2 message(s) du jour");
+        let first = message.body_text.find("Premier sujet").unwrap();
+        let second = message.body_text.find("Second sujet").unwrap();
+        assert!(first < second && message.body_text[..first].contains("les messages du jour"));
+        let rows = app.store.deliveries_of(digests[0]).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].recipient, "lecteur@nantes.example");
+        // A day without posts: no digest.
+        app.clock.advance(chrono::Duration::days(1));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(messages_of_kind(&app, "list_digest").await.len(), 1);
+        app.stop().await;
+    }
+
+    run_on_both_databases!();
+}

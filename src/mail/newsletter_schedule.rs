@@ -6,7 +6,8 @@
 //! 2. for each date that passed (within [`CATCH_UP_DAYS`]), tells staff once about an issue planned for it
 //!    that was not ready, and so was not sent;
 //! 3. reminds staff once, `newsletter.reminder_days` before each date, of what is planned for it;
-//! 4. sends the monthly summary of the month before to subscribers who chose it (`digest_schedule`).
+//! 4. sends the monthly summary of the month before to subscribers who chose it (`digest_schedule`), and
+//!    the discussion lists' daily digests (`list_digest_schedule`, [`super::list_digest`]).
 //!
 //! Every step is claimed in the database ([`crate::store::newsletter_schedule`]) and `Store::send_issue`
 //! sends an issue once, so several instances, restarts and crashes never send anything twice.
@@ -45,6 +46,8 @@ pub struct NewsletterSchedule {
     dates: cron::Schedule,
     reminder: Duration,
     digest: Option<cron::Schedule>,
+    /// The daily digest of discussion lists.
+    list_digest: Option<cron::Schedule>,
 }
 
 impl NewsletterSchedule {
@@ -55,10 +58,16 @@ impl NewsletterSchedule {
         } else {
             Some(cron::Schedule::from_str(&newsletter.digest_schedule)?)
         };
+        let list_digest = if newsletter.list_digest_schedule.is_empty() {
+            None
+        } else {
+            Some(cron::Schedule::from_str(&newsletter.list_digest_schedule)?)
+        };
         Ok(NewsletterSchedule {
             dates: cron::Schedule::from_str(&newsletter.schedule)?,
             reminder: Duration::days(newsletter.reminder_days),
             digest,
+            list_digest,
         })
     }
 
@@ -232,6 +241,9 @@ impl Scheduler {
         if let Some(digest) = &self.schedule.digest {
             candidates.extend(upcoming(digest, now, 1));
         }
+        if let Some(digest) = &self.schedule.list_digest {
+            candidates.extend(upcoming(digest, now, 1));
+        }
         candidates
             .into_iter()
             .filter(|at| *at > now)
@@ -264,6 +276,25 @@ impl Scheduler {
                 if self.send_summary(&list, moment, now).await? {
                     pass.digests += 1;
                 }
+            }
+        }
+        if let Some(daily) = &self.schedule.list_digest {
+            // Each time covers the posts since the time before it (a day for a daily schedule).
+            let mut previous = None;
+            for moment in between(daily, since - Duration::days(2), now) {
+                if let Some(start) = previous
+                    && moment > since
+                {
+                    pass.digests += super::list_digest::send_list_digests(
+                        &self.store,
+                        &self.settings,
+                        start,
+                        moment,
+                        now.timestamp_millis(),
+                    )
+                    .await?;
+                }
+                previous = Some(moment);
             }
         }
         Ok(pass)

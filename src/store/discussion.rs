@@ -167,6 +167,26 @@ impl Store {
         Ok((id, recipients.len()))
     }
 
+    /// The posts of a list distributed in `[from, to)`, oldest first, with their received message.
+    pub async fn distributed_between(
+        &self,
+        list_id: i64,
+        from: i64,
+        to: i64,
+    ) -> StoreResult<Vec<Post>> {
+        let sql = format!(
+            "SELECT {POST_COLUMNS} FROM list_posts
+             WHERE list_id = $1 AND state = 'distributed' AND created_at >= $2 AND created_at < $3
+             ORDER BY created_at, id"
+        );
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(list_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(p)
+            .await)?)
+    }
+
     pub async fn held_posts(&self) -> StoreResult<Vec<Post>> {
         let sql = format!(
             "SELECT {POST_COLUMNS} FROM list_posts WHERE state = 'held' ORDER BY created_at, id"
