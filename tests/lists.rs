@@ -215,6 +215,17 @@ mod a_members_reply_goes_to_every_subscriber_and_the_rest_waits {
                 "both signatures verify"
             );
         }
+        let archived = copies_of_post[0]
+            .lines()
+            .find(|l| l.starts_with("Archived-At: "))
+            .expect("an Archived-At on every copy")
+            .to_string();
+        assert!(
+            archived.starts_with(
+                "Archived-At: <http://127.0.0.1:8080/listes/echanges/archives/messages/"
+            ),
+            "{archived}"
+        );
         let parsed = mail_parser::MessageParser::default()
             .parse(copies_of_post[0].as_bytes())
             .unwrap();
@@ -361,6 +372,79 @@ mod a_members_reply_goes_to_every_subscriber_and_the_rest_waits {
         assert_eq!(copies(&app, &sink, sent[1]).await.len(), 3);
         assert_eq!(messages_of_kind(&app, "list_rejected").await.len(), 1);
 
+        // A reply to a copy joins its thread in the archive (staff only: the list's archive is for members).
+        let copy_id = copies_of_post[0]
+            .lines()
+            .find(|l| l.starts_with("Message-ID: "))
+            .unwrap()
+            .trim_start_matches("Message-ID: ")
+            .to_string();
+        lmtp(
+            &app,
+            "dgs@marseille.example",
+            "echanges@romeurope.example",
+            &post(
+                "dgs@marseille.example",
+                "mx.club.example; dkim=pass header.d=marseille.example",
+                "Re: [Club] Re: Raccordement",
+                "",
+            )
+            .replace(
+                "In-Reply-To: <debut@nantes.example>",
+                &format!("In-Reply-To: {copy_id}"),
+            ),
+        )
+        .await;
+        routed(&app, 6).await;
+        let index = staff.get_text("/listes/echanges/archives").await;
+        assert!(
+            index.contains("RE: Re: [Club] Raccordement à l&#39;eau"),
+            "{index}"
+        );
+        let thread_link = index
+            .split("href=\"/listes/echanges/archives/fils/")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        let thread = staff
+            .get_text(&format!("/listes/echanges/archives/fils/{thread_link}"))
+            .await;
+        assert_eq!(
+            thread.matches("<article").count(),
+            2,
+            "the reply is in the thread: {thread}"
+        );
+        assert!(thread.contains("Nous avons raccordé le terrain"));
+        let anonymous = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(app.url("/listes/echanges/archives"))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(anonymous.status(), 200, "a members' archive is not public");
+        let searched = staff
+            .get_text("/listes/echanges/archives?q=exp%C3%A9rience")
+            .await;
+        assert!(
+            searched.contains("Notre expérience") && !searched.contains("Raccordement"),
+            "{searched}"
+        );
+        let month = staff
+            .get("/listes/echanges/archives/mois/2026-11.mbox")
+            .await;
+        assert_eq!(month.headers()["content-type"], "application/mbox");
+        let mbox = month.text().await.unwrap();
+        assert_eq!(
+            mbox.matches("\nFrom ").count() + usize::from(mbox.starts_with("From ")),
+            3,
+            "{mbox}"
+        );
+
         // Trusted now: the outsider's next post goes straight out (still authenticated for her domain).
         let own = "mx.club.example; dkim=pass header.d=coalition-eau.example";
         lmtp(
@@ -370,8 +454,8 @@ mod a_members_reply_goes_to_every_subscriber_and_the_rest_waits {
             &post("lea@coalition-eau.example", own, "Suite", ""),
         )
         .await;
-        routed(&app, 6).await;
-        assert_eq!(messages_of_kind(&app, "list_post").await.len(), 3);
+        routed(&app, 7).await;
+        assert_eq!(messages_of_kind(&app, "list_post").await.len(), 4);
         app.stop().await;
     }
 

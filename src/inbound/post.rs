@@ -146,6 +146,14 @@ fn visible_recipients(message: &Message<'_>) -> Vec<String> {
 }
 
 impl Inbound {
+    /// Where a post of `list` is archived, its id to follow (the `Archived-At` of every copy).
+    pub fn archive_base(&self, list: &DiscussionList) -> String {
+        format!(
+            "{}/listes/{}/archives/messages/",
+            self.settings.server.public_url, list.list_key
+        )
+    }
+
     /// The list address of `list`.
     pub fn list_address(&self, list: &DiscussionList) -> String {
         format!("{}@{}", list.list_key, self.settings.mail.domain())
@@ -282,7 +290,10 @@ impl Inbound {
             ));
         }
         let copy = self.post_message(list, &message, &post)?;
-        let (_, copies) = self.store.distribute_post(&post, &copy, now).await?;
+        let (_, copies) = self
+            .store
+            .distribute_post(&post, &copy, &self.archive_base(list), now)
+            .await?;
         Ok(outcome(
             "done",
             format!("diffusé à {copies} abonné·e(s) de {}", list.name),

@@ -152,19 +152,20 @@ impl Store {
     }
 
     /// Records a post and enqueues `message` to the list's active subscribers who receive each message, in
-    /// one transaction; returns (post id, copies).
+    /// one transaction; every copy carries `Archived-At: <{archive_base}{post id}>`. Returns (post id,
+    /// copies).
     pub async fn distribute_post(
         &self,
         post: &NewPost,
         message: &NewMessage,
+        archive_base: &str,
         now: i64,
     ) -> StoreResult<(i64, usize)> {
         let mut tx = self.begin().await?;
-        let recipients = subscribers_each(&mut tx, post.list_id).await?;
-        let message_id = enqueue(&mut tx, message, &recipients, now).await?;
-        let id = insert_post(&mut tx, post, "distributed", &[], Some(message_id), now).await?;
+        let id = insert_post(&mut tx, post, "distributed", &[], None, now).await?;
+        let copies = send_post(&mut tx, id, post.list_id, message, archive_base, now).await?;
         tx.commit().await?;
-        Ok((id, recipients.len()))
+        Ok((id, copies))
     }
 
     /// The posts of a list distributed in `[from, to)`, oldest first, with their received message.
@@ -185,6 +186,59 @@ impl Store {
             .bind(to)
             .fetch_all(p)
             .await)?)
+    }
+
+    /// The threads of a list's archive, latest activity first, optionally those whose subject or author
+    /// contains `query`: (thread id, first subject, first author, posts, last post time).
+    pub async fn threads(
+        &self,
+        list_id: i64,
+        query: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, String, String, i64, i64)>> {
+        let pattern = format!("%{}%", query.to_lowercase());
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_as(
+            "SELECT t.thread_id, f.subject, f.from_name, t.posts, t.last_at FROM
+                (SELECT thread_id, COUNT(*) AS posts, MAX(created_at) AS last_at FROM list_posts
+                 WHERE list_id = $1 AND state = 'distributed'
+                   AND thread_id IN (SELECT thread_id FROM list_posts WHERE list_id = $1 AND state = 'distributed'
+                                     AND (LOWER(subject) LIKE $2 OR LOWER(from_name) LIKE $2
+                                          OR LOWER(from_address) LIKE $2))
+                 GROUP BY thread_id) t
+             JOIN list_posts f ON f.id = (SELECT MIN(id) FROM list_posts WHERE thread_id = t.thread_id
+                                           AND list_id = $1 AND state = 'distributed')
+             ORDER BY t.last_at DESC LIMIT $3"
+        )
+        .bind(list_id)
+        .bind(&pattern)
+        .bind(limit)
+        .fetch_all(p)
+        .await
+        })?)
+    }
+
+    /// The distributed posts of a thread, oldest first.
+    pub async fn thread_posts(&self, list_id: i64, thread_id: i64) -> StoreResult<Vec<Post>> {
+        let sql = format!(
+            "SELECT {POST_COLUMNS} FROM list_posts WHERE list_id = $1 AND thread_id = $2 AND state = 'distributed'
+             ORDER BY created_at, id"
+        );
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(list_id)
+            .bind(thread_id)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// The thread of a post.
+    pub async fn post_thread(&self, post_id: i64) -> StoreResult<Option<(i64, i64)>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT list_id, thread_id FROM list_posts WHERE id = $1 AND state = 'distributed'"
+        )
+        .bind(post_id)
+        .fetch_optional(p)
+        .await)?)
     }
 
     pub async fn held_posts(&self) -> StoreResult<Vec<Post>> {
@@ -210,6 +264,7 @@ impl Store {
         &self,
         id: i64,
         message: &NewMessage,
+        archive_base: &str,
         trust: bool,
         actor: &Actor,
         now: i64,
@@ -224,14 +279,11 @@ impl Store {
         let Some((list_id, from)) = post else {
             return Ok(false);
         };
-        let recipients = subscribers_each(&mut tx, list_id).await?;
-        let message_id = enqueue(&mut tx, message, &recipients, now).await?;
+        let copies = send_post(&mut tx, id, list_id, message, archive_base, now).await?;
         with_tx!(&mut tx, |c| {
             sqlx::query(
-            "UPDATE list_posts SET state = 'distributed', mail_message_id = $1, decided_by = $2, decided_at = $3
-             WHERE id = $4"
+            "UPDATE list_posts SET state = 'distributed', decided_by = $1, decided_at = $2 WHERE id = $3"
         )
-        .bind(message_id)
         .bind(&actor.label)
         .bind(now)
         .bind(id)
@@ -261,7 +313,7 @@ impl Store {
             },
             "list_post",
             Some(id),
-            serde_json::json!({ "copies": recipients.len() }),
+            serde_json::json!({ "copies": copies }),
             now,
         )
         .await?;
@@ -338,7 +390,7 @@ async fn insert_post(
     mail_message_id: Option<i64>,
     now: i64,
 ) -> StoreResult<i64> {
-    Ok(with_tx!(tx, |c| {
+    let id: i64 = with_tx!(tx, |c| {
         sqlx::query_scalar(
         "INSERT INTO list_posts (list_id, inbound_message_id, from_address, from_name, subject, message_id,
             in_reply_to, references_header, state, reasons, mail_message_id, created_at)
@@ -358,5 +410,87 @@ async fn insert_post(
     .bind(now)
     .fetch_one(c)
     .await
-    })?)
+    })?;
+    let thread = thread_of(tx, post.list_id, &post.in_reply_to, &post.references)
+        .await?
+        .unwrap_or(id);
+    with_tx!(tx, |c| sqlx::query(
+        "UPDATE list_posts SET thread_id = $1 WHERE id = $2"
+    )
+    .bind(thread)
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(id)
+}
+
+/// Enqueues a post's copies with its `Archived-At` and links the post to its mail; returns the copies.
+async fn send_post(
+    tx: &mut Tx,
+    post_id: i64,
+    list_id: i64,
+    message: &NewMessage,
+    archive_base: &str,
+    now: i64,
+) -> StoreResult<usize> {
+    let recipients = subscribers_each(tx, list_id).await?;
+    let mut message = message.clone();
+    message
+        .extra_headers
+        .push(("Archived-At".into(), format!("<{archive_base}{post_id}>")));
+    let message_id = enqueue(tx, &message, &recipients, now).await?;
+    with_tx!(tx, |c| sqlx::query(
+        "UPDATE list_posts SET mail_message_id = $1 WHERE id = $2"
+    )
+    .bind(message_id)
+    .bind(post_id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(recipients.len())
+}
+
+/// The thread a post answers, from the Message-IDs it names (the nearest first): a post of the list with
+/// that Message-ID, or whose copies carried it (`<mail id>.<token>@…`).
+async fn thread_of(
+    tx: &mut Tx,
+    list_id: i64,
+    in_reply_to: &str,
+    references: &str,
+) -> StoreResult<Option<i64>> {
+    let mut named: Vec<String> = format!("{references} {in_reply_to}")
+        .split(['<', '>', ' ', '\t', '\r', '\n', ','])
+        .filter(|id| id.contains('@'))
+        .map(String::from)
+        .collect();
+    named.reverse();
+    for id in named {
+        let copy_of: Option<i64> = id.split_once('.').and_then(|(n, _)| n.parse().ok());
+        let mut found: Option<Option<i64>> = None;
+        if let Some(mail) = copy_of {
+            found = with_tx!(tx, |c| sqlx::query_scalar(
+                "SELECT thread_id FROM list_posts WHERE list_id = $1 AND mail_message_id = $2"
+            )
+            .bind(list_id)
+            .bind(mail)
+            .fetch_optional(c)
+            .await)?;
+        }
+        if found.is_none() {
+            found = with_tx!(tx, |c| {
+                sqlx::query_scalar(
+                "SELECT thread_id FROM list_posts WHERE list_id = $1 AND message_id = $2 ORDER BY id LIMIT 1"
+            )
+            .bind(list_id)
+            .bind(&id)
+            .fetch_optional(c)
+            .await
+            })?;
+        }
+        if let Some(Some(thread)) = found {
+            return Ok(Some(thread));
+        }
+    }
+    Ok(None)
 }

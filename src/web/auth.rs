@@ -98,6 +98,14 @@ async fn load_session(state: &AppState, jar: &CookieJar) -> Result<Option<Sessio
     }))
 }
 
+/// The session of a request, if it has one: for pages open to the public that show more to staff.
+pub async fn optional_session(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<Session>, WebError> {
+    load_session(state, &CookieJar::from_headers(headers)).await
+}
+
 impl FromRequestParts<AppState> for Session {
     type Rejection = WebError;
 

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cache;
 pub mod error;
 pub mod forms;
+pub mod list_archive;
 pub mod metrics;
 pub mod pages;
 pub mod preferences;
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .merge(answer::router())
         .merge(survey::router())
         .merge(resources::router())
+        .merge(list_archive::router())
         .merge(archive::router())
         .merge(pages::router(state.clone()))
         .nest("/api/v1", api::router())

@@ -297,7 +297,14 @@ async fn decide(
             let trust = form.decision == "trust";
             state
                 .store
-                .approve_post(id, &message, trust, &actor, now)
+                .approve_post(
+                    id,
+                    &message,
+                    &receiving.archive_base(&list),
+                    trust,
+                    &actor,
+                    now,
+                )
                 .await?;
             if trust {
                 format!(

@@ -1,0 +1,349 @@
+//! The archive of a discussion list: its threads (built from Message-ID, In-Reply-To and References),
+//! searchable by subject or author; each thread's posts, their HTML cleaned by `ammonia` (no script, no
+//! event handler, no `javascript:` link) or their text with quoted passages folded (French and English
+//! client markers); attachments downloaded, never shown inline; the month as an mbox file. Who reads it is
+//! the list's setting: everyone (`public`), or staff (`members` and `staff`: officials read their lists in
+//! their mailbox).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use mail_parser::{MessageParser, MimeHeaders};
+
+use super::AppState;
+use super::auth::optional_session;
+use super::error::{WebError, WebResult};
+use crate::store::discussion::DiscussionList;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/listes/{key}/archives", get(index))
+        .route("/listes/{key}/archives/fils/{thread}", get(thread))
+        .route("/listes/{key}/archives/messages/{post}", get(message))
+        .route(
+            "/listes/{key}/archives/messages/{post}/pieces/{index}",
+            get(attachment),
+        )
+        .route("/listes/{key}/archives/mois/{month}", get(mbox))
+}
+
+/// The list, if this request may read its archive.
+async fn readable(state: &AppState, headers: &HeaderMap, key: &str) -> WebResult<DiscussionList> {
+    let list = state
+        .store
+        .discussion_list(key)
+        .await?
+        .filter(|l| l.kind == "discussion")
+        .ok_or(WebError::NotFound)?;
+    if list.archive == "public" {
+        return Ok(list);
+    }
+    match optional_session(state, headers).await? {
+        Some(session) if session.role().is_staff() => Ok(list),
+        Some(_) => Err(WebError::Forbidden),
+        None => Err(WebError::LoginRequired),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Search {
+    #[serde(default)]
+    q: String,
+}
+
+/// A thread in the index.
+pub struct ThreadLine {
+    pub id: i64,
+    pub subject: String,
+    pub author: String,
+    pub posts: i64,
+    pub last: String,
+}
+
+#[derive(Template)]
+#[template(path = "archive_index.html", config = "src/web/askama.toml")]
+struct IndexPage {
+    list: DiscussionList,
+    query: String,
+    threads: Vec<ThreadLine>,
+    month: String,
+}
+
+async fn index(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    Query(search): Query<Search>,
+) -> WebResult<Html<String>> {
+    let list = readable(&state, &headers, &key).await?;
+    let threads = state
+        .store
+        .threads(list.id, search.q.trim(), 200)
+        .await?
+        .into_iter()
+        .map(|(id, subject, author, posts, last)| ThreadLine {
+            id,
+            subject,
+            author,
+            posts,
+            last: super::view::french_datetime(last),
+        })
+        .collect();
+    let month = state
+        .clock
+        .now()
+        .with_timezone(&crate::clock::PARIS)
+        .format("%Y-%m")
+        .to_string();
+    Ok(Html(
+        IndexPage {
+            list,
+            query: search.q,
+            threads,
+            month,
+        }
+        .render()?,
+    ))
+}
+
+/// A post as the thread page shows it.
+pub struct ShownPost {
+    pub id: i64,
+    pub author: String,
+    pub date: String,
+    pub subject: String,
+    /// Cleaned HTML (from the post's HTML, or its text with quotes folded).
+    pub body: String,
+    pub attachments: Vec<(usize, String, usize)>,
+}
+
+#[derive(Template)]
+#[template(path = "archive_thread.html", config = "src/web/askama.toml")]
+struct ThreadPage {
+    list: DiscussionList,
+    subject: String,
+    posts: Vec<ShownPost>,
+}
+
+/// Markers that open a quoted passage in replies (French clients first).
+fn opens_quote(line: &str) -> bool {
+    let line = line.trim();
+    line.starts_with('>')
+        || (line.starts_with("Le ") && line.ends_with("a écrit :"))
+        || (line.starts_with("On ") && line.ends_with("wrote:"))
+        || line.starts_with("-----Message d'origine-----")
+        || line.starts_with("-----Original Message-----")
+        || line.starts_with("De : ")
+        || line.starts_with("From: ")
+}
+
+/// Plain text as HTML, everything escaped, the quoted passage (from its first marker on) folded.
+fn text_html(text: &str) -> String {
+    let escape = |t: &str| {
+        askama::filters::escape(t, askama::filters::Html)
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    match lines.iter().position(|l| opens_quote(l)) {
+        Some(at) => format!(
+            "<pre class=\"post\">{}</pre><details><summary>Texte cité</summary><pre class=\"post quoted\">{}</pre></details>",
+            escape(lines[..at].join("\n").trim_end()),
+            escape(&lines[at..].join("\n"))
+        ),
+        None => format!("<pre class=\"post\">{}</pre>", escape(text.trim_end())),
+    }
+}
+
+async fn shown(state: &AppState, post: &crate::store::discussion::Post) -> WebResult<ShownPost> {
+    let raw = match post.inbound_message_id {
+        Some(id) => state.store.inbound_raw(id).await?,
+        None => None,
+    }
+    .unwrap_or_default();
+    let parsed = MessageParser::default().parse(&raw);
+    let (body, attachments) = match &parsed {
+        Some(message) => {
+            let html = if !message.html_body.is_empty() && message.html_body != message.text_body {
+                message.body_html(0).map(|h| ammonia::clean(&h))
+            } else {
+                None
+            };
+            let body = html.unwrap_or_else(|| text_html(&message.body_text(0).unwrap_or_default()));
+            let attachments = message
+                .attachments()
+                .enumerate()
+                .map(|(n, part)| {
+                    (
+                        n,
+                        part.attachment_name().unwrap_or("pièce jointe").to_string(),
+                        part.contents().len(),
+                    )
+                })
+                .collect();
+            (body, attachments)
+        }
+        None => (text_html("(message illisible)"), Vec::new()),
+    };
+    Ok(ShownPost {
+        id: post.id,
+        author: if post.from_name.is_empty() {
+            post.from_address.clone()
+        } else {
+            post.from_name.clone()
+        },
+        date: super::view::french_datetime(post.created_at),
+        subject: post.subject.clone(),
+        body,
+        attachments,
+    })
+}
+
+async fn thread(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((key, thread)): Path<(String, i64)>,
+) -> WebResult<Html<String>> {
+    let list = readable(&state, &headers, &key).await?;
+    let posts = state.store.thread_posts(list.id, thread).await?;
+    let Some(first) = posts.first() else {
+        return Err(WebError::NotFound);
+    };
+    let subject = first.subject.clone();
+    let mut shown_posts = Vec::new();
+    for post in &posts {
+        shown_posts.push(shown(&state, post).await?);
+    }
+    Ok(Html(
+        ThreadPage {
+            list,
+            subject,
+            posts: shown_posts,
+        }
+        .render()?,
+    ))
+}
+
+/// The `Archived-At` of a copy: the post in its thread.
+async fn message(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((key, post)): Path<(String, i64)>,
+) -> WebResult<Response> {
+    let list = readable(&state, &headers, &key).await?;
+    match state.store.post_thread(post).await? {
+        Some((list_id, thread)) if list_id == list.id => Ok(Redirect::to(&format!(
+            "/listes/{key}/archives/fils/{thread}#message-{post}"
+        ))
+        .into_response()),
+        _ => Err(WebError::NotFound),
+    }
+}
+
+async fn attachment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((key, post, index)): Path<(String, i64, usize)>,
+) -> WebResult<Response> {
+    let list = readable(&state, &headers, &key).await?;
+    let post = state
+        .store
+        .post(post)
+        .await?
+        .filter(|p| p.list_id == list.id && p.state == "distributed")
+        .ok_or(WebError::NotFound)?;
+    let raw = match post.inbound_message_id {
+        Some(id) => state.store.inbound_raw(id).await?,
+        None => None,
+    }
+    .ok_or(WebError::NotFound)?;
+    let message = MessageParser::default()
+        .parse(&raw)
+        .ok_or(WebError::NotFound)?;
+    let part = message.attachments().nth(index).ok_or(WebError::NotFound)?;
+    let name: String = part
+        .attachment_name()
+        .unwrap_or("piece-jointe")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    // Always a download, never rendered: an attachment is untrusted.
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        part.contents().to_vec(),
+    )
+        .into_response())
+}
+
+/// The month's posts as an mbox (mboxrd: `From ` lines in bodies are quoted).
+async fn mbox(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((key, month)): Path<(String, String)>,
+) -> WebResult<Response> {
+    let list = readable(&state, &headers, &key).await?;
+    let month = month.trim_end_matches(".mbox");
+    let start = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+        .map_err(|_| WebError::BadRequest(format!("« {month} » n'est pas un mois (AAAA-MM).")))?;
+    let end = start
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(start);
+    let millis = |day: chrono::NaiveDate| {
+        day.and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(crate::clock::PARIS).earliest())
+            .map(|t| t.timestamp_millis())
+            .unwrap_or_default()
+    };
+    let posts = state
+        .store
+        .distributed_between(list.id, millis(start), millis(end))
+        .await?;
+    let mut out = Vec::new();
+    for post in posts {
+        let Some(raw) = (match post.inbound_message_id {
+            Some(id) => state.store.inbound_raw(id).await?,
+            None => None,
+        }) else {
+            continue;
+        };
+        let date = chrono::DateTime::from_timestamp_millis(post.created_at)
+            .unwrap_or_default()
+            .format("%a %b %e %H:%M:%S %Y");
+        out.extend_from_slice(format!("From {} {date}\n", post.from_address).as_bytes());
+        for line in String::from_utf8_lossy(&raw).replace("\r\n", "\n").lines() {
+            if line.trim_start_matches('>').starts_with("From ") {
+                out.push(b'>');
+            }
+            out.extend_from_slice(line.as_bytes());
+            out.push(b'\n');
+        }
+        out.push(b'\n');
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/mbox".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}-{month}.mbox\"", list.list_key),
+            ),
+        ],
+        out,
+    )
+        .into_response())
+}
