@@ -337,3 +337,95 @@ async fn a_staff_member_builds_an_agenda_and_sees_when_it_goes_out() {
     );
     app.stop().await;
 }
+
+/// A hostile post in a public archive, opened in Chromium, runs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archived_post_with_scripts_runs_nothing() {
+    check_prerequisites();
+    let app = common::TestApp::spawn_with(common::Backend::Sqlite, |settings| {
+        settings.mail.from_address = "club@romeurope.example".into();
+        settings.inbound.trusted_authserv_ids = vec!["mx.club.example".into()];
+    })
+    .await;
+    let now = app.clock.now_millis();
+    let list = relais::store::discussion::DiscussionList {
+        id: 0,
+        list_key: "echanges".into(),
+        name: "Échanges".into(),
+        description: String::new(),
+        kind: "discussion".into(),
+        subject_prefix: String::new(),
+        reply_to: "list".into(),
+        post_policy: "members".into(),
+        archive: "public".into(),
+        max_bytes: 1 << 20,
+    };
+    app.store
+        .create_discussion_list(&list, now)
+        .await
+        .expect("list");
+    let list = app
+        .store
+        .mailing_list("echanges")
+        .await
+        .expect("list")
+        .expect("list");
+    app.store
+        .add_subscriptions(
+            &list,
+            &[("pirate@lyon.example".into(), String::new())],
+            "staff",
+            "legitimate_interest",
+            now,
+        )
+        .await
+        .expect("subscribed");
+    let hostile = "Authentication-Results: mx.club.example; dkim=pass header.d=lyon.example\r\n\
+        From: <pirate@lyon.example>\r\nTo: <echanges@romeurope.example>\r\nSubject: Piège\r\n\
+        Message-ID: <piege@lyon.example>\r\nMIME-Version: 1.0\r\n\
+        Content-Type: multipart/alternative; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nTexte\r\n\
+        --b\r\nContent-Type: text/html\r\n\r\n<p>Bonjour</p><script>window.__pwned=1</script>\
+        <img src=\"x\" onerror=\"window.__pwned=2\"><a href=\"javascript:window.__pwned=3\">lien</a>\
+        <p onmouseover=\"window.__pwned=4\">survol</p><iframe src=\"javascript:alert(1)\"></iframe>\
+        <svg onload=\"window.__pwned=5\"></svg>\r\n--b--\r\n";
+    let reply = "Authentication-Results: mx.club.example; dkim=pass header.d=lyon.example\r\n\
+        From: <pirate@lyon.example>\r\nTo: <echanges@romeurope.example>\r\nSubject: Re: Piège\r\n\
+        In-Reply-To: <piege@lyon.example>\r\n\r\nD'accord.\r\n\r\nLe lundi 23 novembre, X a écrit :\r\n> Bonjour\r\n";
+    let mut stream = tokio::net::TcpStream::connect(app.lmtp)
+        .await
+        .expect("lmtp");
+    let dialogue = format!(
+        "LHLO t\r\nMAIL FROM:<pirate@lyon.example>\r\nRCPT TO:<echanges@romeurope.example>\r\nDATA\r\n{hostile}.\r\n\
+         MAIL FROM:<pirate@lyon.example>\r\nRCPT TO:<echanges@romeurope.example>\r\nDATA\r\n{reply}.\r\nQUIT\r\n"
+    );
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(dialogue.as_bytes()).await.expect("write");
+    let mut replies = String::new();
+    stream.read_to_string(&mut replies).await.expect("read");
+    let mut thread = None;
+    for _ in 0..200 {
+        let threads = app.store.threads(list.id, "", 10).await.expect("threads");
+        if threads.first().is_some_and(|t| t.3 == 2) {
+            thread = Some(threads[0].0);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let thread = thread.unwrap_or_else(|| panic!("two posts in one thread: {replies}"));
+    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&screenshots).expect("screenshot folder");
+    let run = run_script(
+        "archive.mjs",
+        &[&app.url(&format!("/listes/echanges/archives/fils/{thread}"))],
+        &screenshots,
+    )
+    .await;
+    assert!(
+        run.status.is_some_and(|s| s.success()),
+        "node tests/browser/archive.mjs failed after {:.1}s\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        run.elapsed.as_secs_f64(),
+        run.stdout,
+        run.stderr
+    );
+    app.stop().await;
+}
