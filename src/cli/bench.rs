@@ -6,6 +6,7 @@
 //! - `bench import` writes a 10,000-row spreadsheet and times its import, all or nothing, into a fresh database.
 //! - `bench start` times `relais serve` from process start to its first answer on `/healthz`.
 //! - `bench send` (in `bench_send.rs`) sends a newsletter into Postfix's `smtp-sink`.
+//! - `bench list` (in `bench_list.rs`) posts to a discussion list over LMTP and times each post's copies.
 //!
 //! Each run is bounded (seconds per endpoint, a fixed row count) and cleans up its temporary folder.
 
@@ -39,6 +40,9 @@ pub enum BenchCommand {
     /// One newsletter issue to N subscribers into Postfix's `smtp-sink`: time from "send" to the last
     /// copy accepted, and peak memory.
     Newsletter(super::bench_newsletter::NewsletterArgs),
+    /// Posts to a discussion list, received over LMTP and redistributed into Postfix's `smtp-sink`: time
+    /// from the end of DATA to the last copy accepted (p50, p99), and copies per second.
+    List(super::bench_list::ListArgs),
 }
 
 #[derive(Args, Debug)]
@@ -96,6 +100,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Start(args) => start(args).await,
         BenchCommand::Send(args) => super::bench_send::send(args).await,
         BenchCommand::Newsletter(args) => super::bench_newsletter::newsletter(args).await,
+        BenchCommand::List(args) => super::bench_list::list(args).await,
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod bench;
+mod bench_list;
 mod bench_newsletter;
 mod bench_send;
 mod data;

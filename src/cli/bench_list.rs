@@ -1,0 +1,197 @@
+//! `relais bench list`: posts to a discussion list of N subscribers, handed to relais over LMTP on
+//! 127.0.0.1, redistributed through the mail engine into Postfix's `smtp-sink`. For each post it measures
+//! from the end of LMTP DATA (the final reply) to the last copy accepted by the sink, and prints p50 and p99
+//! over the posts, and copies per second. Every copy is personalised (VERP, unsubscribe and preferences
+//! links) and RSA-2048-signed: relais has no unpersonalised mode.
+
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+use super::bench_send::{cpu_seconds, peak_resident_kb, sending_settings, start_sink};
+use crate::clock::Clock;
+use crate::inbound::Inbound;
+use crate::inbound::session::Protocol;
+use crate::mail::worker::Deliverer;
+use crate::store::Store;
+use crate::store::discussion::DiscussionList;
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Database: empty for a SQLite file in a temporary folder, or a postgres:// URL of an EMPTY database.
+    #[arg(long, default_value = "")]
+    pub database_url: String,
+    #[arg(long, default_value_t = 1_000)]
+    pub subscribers: usize,
+    #[arg(long, default_value_t = 20)]
+    pub posts: usize,
+    /// Delivery workers, and connections to the sink.
+    #[arg(long, default_value_t = 32)]
+    pub workers: usize,
+}
+
+pub async fn list(args: ListArgs) -> anyhow::Result<()> {
+    let (dir, url) = super::bench::workspace(&args.database_url)?;
+    let (_sink, port) = start_sink().await?;
+    let mut settings = sending_settings(&url, dir.path(), port, args.workers, 100)?;
+    settings.inbound.trusted_authserv_ids = vec!["mx.relais-bench.example".into()];
+    let store = Store::connect(&url, settings.database.max_connections).await?;
+    store.migrate().await?;
+    let clock = Clock::system();
+    let now = clock.now_millis();
+    store
+        .create_discussion_list(
+            &DiscussionList {
+                id: 0,
+                list_key: "echanges".into(),
+                name: "Échanges du club".into(),
+                description: String::new(),
+                kind: "discussion".into(),
+                subject_prefix: "[Club]".into(),
+                reply_to: "list".into(),
+                post_policy: "members".into(),
+                archive: "members".into(),
+                max_bytes: 5 << 20,
+            },
+            now,
+        )
+        .await?;
+    let list = store
+        .mailing_list("echanges")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("list missing"))?;
+    let entries: Vec<(String, String)> = (0..args.subscribers)
+        .map(|n| {
+            (
+                format!("membre{n}@commune{}.example", n % 97),
+                format!("Membre {n}"),
+            )
+        })
+        .collect();
+    store
+        .add_subscriptions(&list, &entries, "staff", "legitimate_interest", now)
+        .await?;
+
+    let settings = std::sync::Arc::new(settings);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let lmtp = listener.local_addr()?;
+    let stop = CancellationToken::new();
+    let inbound = Inbound {
+        store: store.clone(),
+        settings: settings.clone(),
+        clock: clock.clone(),
+        stored: std::sync::Arc::default(),
+    };
+    let serving = tokio::spawn(
+        inbound
+            .clone()
+            .serve(listener, Protocol::Lmtp, stop.clone()),
+    );
+    let routing = tokio::spawn(inbound.route_until_stopped(stop.clone()));
+    let deliverer = Deliverer::new(store.clone(), clock.clone(), &settings).await?;
+    let workers = tokio::spawn(deliverer.run_until_stopped(stop.clone()));
+
+    let cpu_before = cpu_seconds(None);
+    let started = Instant::now();
+    let mut times = Vec::new();
+    for n in 0..args.posts {
+        let post = format!(
+            "Authentication-Results: mx.relais-bench.example; dkim=pass header.d=commune0.example\r\n\
+             From: Membre 0 <membre0@commune0.example>\r\nTo: <echanges@relais-bench.example>\r\n\
+             Subject: Re: [Club] Sujet {n}\r\nMessage-ID: <banc-{n}@commune0.example>\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\r\n\
+             Nous avons raccordé le terrain en une semaine, avec l'appui de la préfecture.\r\n"
+        );
+        let mut stream = tokio::net::TcpStream::connect(lmtp).await?;
+        let dialogue = format!(
+            "LHLO banc\r\nMAIL FROM:<membre0@commune0.example>\r\nRCPT TO:<echanges@relais-bench.example>\r\nDATA\r\n{post}.\r\n"
+        );
+        stream.write_all(dialogue.as_bytes()).await?;
+        let mut replies = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !String::from_utf8_lossy(&replies).contains("250 2.0.0") {
+            let read = stream.read(&mut buf).await?;
+            anyhow::ensure!(
+                read > 0,
+                "LMTP closed: {}",
+                String::from_utf8_lossy(&replies)
+            );
+            replies.extend_from_slice(&buf[..read]);
+        }
+        let accepted = Instant::now();
+        stream.write_all(b"QUIT\r\n").await?;
+        // The post's mail appears once routed; then wait for its last copy.
+        let message_id = loop {
+            let posts = store
+                .list_mail_messages(5)
+                .await?
+                .into_iter()
+                .filter(|m| m.kind == "list_post")
+                .count();
+            if posts > n {
+                break store
+                    .list_mail_messages(1)
+                    .await?
+                    .first()
+                    .map(|m| m.id)
+                    .unwrap_or_default();
+            }
+            anyhow::ensure!(
+                accepted.elapsed() < Duration::from_secs(30),
+                "post {n} not routed"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+        while store.deliveries_queued(message_id).await? > 0 {
+            anyhow::ensure!(
+                accepted.elapsed() < Duration::from_secs(60),
+                "post {n} not sent"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        times.push(accepted.elapsed());
+    }
+    let total = started.elapsed();
+    let cpu_after = cpu_seconds(None);
+    stop.cancel();
+    let _ = serving.await;
+    let _ = routing.await;
+    let _ = workers.await;
+    let mut sorted = times.clone();
+    sorted.sort();
+    let percentile = |p: f64| {
+        let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        sorted[index.min(sorted.len() - 1)]
+    };
+    let copies = args.posts * args.subscribers;
+    println!(
+        "{} posts to a list of {} on {}: end of LMTP DATA → last copy accepted: p50 {:.3} s, p99 {:.3} s (max {:.3} s)",
+        args.posts,
+        args.subscribers,
+        store.backend_name(),
+        percentile(0.5).as_secs_f64(),
+        percentile(0.99).as_secs_f64(),
+        sorted.last().copied().unwrap_or_default().as_secs_f64()
+    );
+    println!(
+        "{copies} copies in {:.2} s: {:.0} copies/s ({} workers, personalised, RSA-2048)",
+        total.as_secs_f64(),
+        copies as f64 / total.as_secs_f64(),
+        args.workers
+    );
+    if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
+        println!(
+            "CPU time per copy: {:.0} µs",
+            (after - before) * 1e6 / copies.max(1) as f64
+        );
+    }
+    println!(
+        "peak resident memory of relais: {:.1} MB",
+        peak_resident_kb()? as f64 / 1024.0
+    );
+    store.close().await;
+    drop(dir);
+    Ok(())
+}
