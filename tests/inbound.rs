@@ -472,12 +472,20 @@ mod a_message_too_big_is_refused {
     run_on_both_databases!();
 }
 
-/// Postfix's own LMTP client (`smtp-source -L`) and swaks deliver to relais; `relais inject` stores what a
-/// pipe transport hands it, and refuses an address that is not relais'.
+/// Postfix's own LMTP client (`smtp-source -L`) and swaks (over LMTP and over the SMTP listener) deliver to
+/// relais; `relais inject` stores what a pipe transport hands it, and refuses an address that is not relais'.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postfix_tools_swaks_and_inject_deliver() {
+    // An SMTP listener too, on a port found free just before.
+    let smtp_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let app = TestApp::spawn_with(Backend::Sqlite, |settings| {
         settings.mail.from_address = "club@romeurope.example".into();
+        settings.inbound.smtp_listen =
+            Some(std::net::SocketAddr::from(([127, 0, 0, 1], smtp_port)));
     })
     .await;
     let server = format!("127.0.0.1:{}", app.lmtp.port());
@@ -520,6 +528,27 @@ async fn postfix_tools_swaks_and_inject_deliver() {
     let transcript = String::from_utf8_lossy(&output.stdout);
     assert!(transcript.contains("550 5.1.1"), "{transcript}");
     assert!(transcript.contains("250 2.0.0"), "{transcript}");
+    let output = tokio::process::Command::new("swaks")
+        .args([
+            "--server",
+            "127.0.0.1",
+            "--port",
+            &smtp_port.to_string(),
+            "--from",
+            "elu@commune.example",
+            "--to",
+            "club@romeurope.example",
+            "--header",
+            "Subject: Essai SMTP",
+        ])
+        .output()
+        .await
+        .expect("swaks runs");
+    let transcript = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        transcript.contains("250 2.0.0 Stored"),
+        "over SMTP: {transcript}"
+    );
 
     let inject = |to: &'static str| {
         let url = app.database_url().to_string();
@@ -562,7 +591,8 @@ async fn postfix_tools_swaks_and_inject_deliver() {
         .into_iter()
         .map(|r| r.subject)
         .collect();
-    assert_eq!(rows.len(), 5 + 1 + 1, "{subjects:?}");
+    assert_eq!(rows.len(), 5 + 1 + 1 + 1, "{subjects:?}");
+    assert!(subjects.contains(&"Essai SMTP".to_string()));
     assert!(subjects.contains(&"Essai swaks".to_string()));
     assert!(subjects.contains(&"par tube".to_string()));
     app.stop().await;

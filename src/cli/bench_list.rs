@@ -125,7 +125,7 @@ pub async fn list(args: ListArgs) -> anyhow::Result<()> {
         // The post's mail appears once routed; then wait for its last copy.
         let message_id = loop {
             let posts = store
-                .list_mail_messages(5)
+                .list_mail_messages(n as i64 + 5)
                 .await?
                 .into_iter()
                 .filter(|m| m.kind == "list_post")
