@@ -275,6 +275,19 @@ mod lmtp_replies_and_routing {
             tokens.push(token);
         }
 
+        // One report about several recipients: the block about this delivery's recipient decides (a delay
+        // here, though another recipient failed for good).
+        let token = delivery_token(&app, "plusieurs@elsewhere.example", "").await;
+        let several = format!(
+            "From: MAILER-DAEMON@mx.example\nTo: bounces+{token}@romeurope.example\nSubject: Delivery report\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nReport.\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example\n\nFinal-Recipient: rfc822; plusieurs@elsewhere.example\nAction: delayed\nStatus: 4.4.7\n\nFinal-Recipient: rfc822; autre@elsewhere.example\nAction: failed\nStatus: 5.1.1\n--b--\n"
+        );
+        lmtp.deliver(
+            "",
+            &[&format!("bounces+{token}@romeurope.example")],
+            &several,
+        )
+        .await;
+
         // Leaving the newsletter by mail (the List-Unsubscribe mailto), and list commands.
         let token = delivery_token(&app, "lecteur@commune.example", "lettre").await;
         lmtp.deliver(
@@ -359,6 +372,10 @@ mod lmtp_replies_and_routing {
         assert!(
             bounces("447@elsewhere.example").await.is_empty(),
             "a delay is not recorded as a bounce"
+        );
+        assert!(
+            bounces("plusieurs@elsewhere.example").await.is_empty(),
+            "the block about this recipient is a delay"
         );
         let policy = bounces("571@elsewhere.example").await;
         assert_eq!(policy.len(), 1);

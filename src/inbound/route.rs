@@ -230,11 +230,13 @@ impl Inbound {
                 )),
             };
         }
-        let report = parsed.and_then(delivery_status).unwrap_or(Report {
-            action: String::new(),
-            status: String::new(),
-            diagnostic: String::new(),
-        });
+        let report = parsed
+            .and_then(|m| delivery_status(m, &address.to_lowercase()))
+            .unwrap_or(Report {
+                action: String::new(),
+                status: String::new(),
+                diagnostic: String::new(),
+            });
         let now = self.clock.now_millis();
         if report.action == "delayed" || report.status.starts_with("4.") {
             return Ok(outcome(
@@ -507,30 +509,50 @@ struct Report {
     diagnostic: String,
 }
 
-fn delivery_status(message: &Message<'_>) -> Option<Report> {
+fn delivery_status(message: &Message<'_>, recipient: &str) -> Option<Report> {
     let text = message.parts.iter().find_map(|part| {
         let content_type = part.content_type()?;
         (content_type.ctype().eq_ignore_ascii_case("message")
             && content_type
                 .subtype()
                 .is_some_and(|s| s.eq_ignore_ascii_case("delivery-status")))
-        .then(|| String::from_utf8_lossy(part.contents()).into_owned())
+        .then(|| String::from_utf8_lossy(part.contents()).replace("\r\n", "\n"))
     })?;
-    let field = |name: &str| {
-        text.lines()
-            .filter_map(|line| line.split_once(':'))
-            .filter(|(key, _)| key.trim().eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.trim().to_string())
-            .next_back()
+    // RFC 3464: a block about the message, then one block per recipient, separated by blank lines. The
+    // block about the delivery's recipient counts; failing that, the first that has a status.
+    let blocks: Vec<Vec<(String, String)>> = text
+        .split("\n\n")
+        .map(|block| {
+            block
+                .lines()
+                .filter_map(|line| line.split_once(':'))
+                .map(|(key, value)| (key.trim().to_ascii_lowercase(), value.trim().to_string()))
+                .collect()
+        })
+        .collect();
+    let field = |block: &[(String, String)], name: &str| {
+        block
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
             .unwrap_or_default()
     };
+    let names = |block: &[(String, String)]| {
+        ["final-recipient", "original-recipient"]
+            .iter()
+            .any(|name| field(block, name).to_lowercase().contains(recipient))
+    };
+    let block = blocks
+        .iter()
+        .find(|b| names(b) && !field(b, "status").is_empty())
+        .or_else(|| blocks.iter().find(|b| !field(b, "status").is_empty()))?;
     Some(Report {
-        action: field("Action").to_ascii_lowercase(),
-        status: field("Status")
+        action: field(block, "action").to_ascii_lowercase(),
+        status: field(block, "status")
             .split_whitespace()
             .next()
             .unwrap_or_default()
             .to_string(),
-        diagnostic: field("Diagnostic-Code"),
+        diagnostic: field(block, "diagnostic-code"),
     })
 }
