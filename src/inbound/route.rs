@@ -312,7 +312,7 @@ impl Inbound {
             return Ok(outcome("post", "refused", "liste inconnue"));
         };
         let now = self.clock.now_millis();
-        if command.is_some() && (from.is_empty() || automatic(parsed)) {
+        if command.is_some() && (from.is_empty() || parsed.is_some_and(super::post::automatic)) {
             return Ok(outcome(
                 "command",
                 "refused",
@@ -418,22 +418,6 @@ impl Inbound {
         self.store.enqueue_mail(&message, &[recipient], now).await?;
         Ok(())
     }
-}
-
-/// Whether a message was sent by a machine (RFC 3834, `Precedence`), so commands never answer it.
-fn automatic(parsed: Option<&Message<'_>>) -> bool {
-    let Some(message) = parsed else {
-        return false;
-    };
-    let header = |name: &str| {
-        message
-            .header_raw(name)
-            .map(|v| v.trim().to_ascii_lowercase())
-            .unwrap_or_default()
-    };
-    let auto = header("Auto-Submitted");
-    (!auto.is_empty() && auto != "no")
-        || ["bulk", "junk", "list"].contains(&header("Precedence").as_str())
 }
 
 /// A calendar reply's meeting UID, attendee and answer.

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::calendar::{self, Invitation, Method, Person};
 use super::compose::answer_link;
+use super::newsletter_schedule::MONTHS;
 use crate::clock::{Clock, PARIS};
 use crate::config::Settings;
 use crate::store::Store;
@@ -107,20 +108,6 @@ struct MeetingText<'a> {
 
 const WEEKDAYS: [&str; 7] = [
     "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
-];
-const MONTHS: [&str; 12] = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
 ];
 
 /// "mardi 1er décembre 2026, 14:00–16:00" (Paris time).

@@ -103,7 +103,8 @@ fn between(
         .collect()
 }
 
-const MONTHS: [&str; 12] = [
+/// French month names, January first.
+pub(crate) const MONTHS: [&str; 12] = [
     "janvier",
     "février",
     "mars",

@@ -63,6 +63,19 @@ impl FormPairs {
             .unwrap_or_default()
     }
 
+    /// Every value of a repeated field as an id; a value that is not one is refused, named as `what`
+    /// ("fiche", "contact"…).
+    pub fn ids_or_refuse(&self, name: &str, what: &str) -> WebResult<Vec<i64>> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| {
+                v.parse()
+                    .map_err(|_| WebError::BadRequest(format!("{what} « {v} » inconnu(e)")))
+            })
+            .collect()
+    }
+
     /// Every value of a repeated field that reads as an id.
     pub fn ids(&self, name: &str) -> Vec<i64> {
         self.0

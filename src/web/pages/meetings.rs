@@ -22,6 +22,7 @@ use crate::store::subscriptions::ContactSelection;
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
+use crate::web::forms::FormPairs;
 use crate::web::view::Chrome;
 
 pub fn router() -> Router<AppState> {
@@ -423,16 +424,9 @@ async fn add_item(
     body: String,
 ) -> WebResult<Response> {
     session.require_staff()?;
-    // Several `resource` fields: serde_urlencoded's pairs keep them all.
-    let fields: Vec<(String, String)> = serde_urlencoded::from_str(&body)
-        .map_err(|e| WebError::BadRequest(format!("formulaire illisible : {e}")))?;
-    let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
+    // Several `resource` fields: the pairs keep them all.
+    let form = FormPairs::parse(&body)?;
+    let field = |name: &str| form.field(name);
     let title = field("title");
     if title.is_empty() || title.chars().count() > 300 {
         return Err(WebError::BadRequest(
@@ -451,14 +445,7 @@ async fn add_item(
                 WebError::BadRequest("La durée est un nombre de minutes (0 à 240).".into())
             })?
     };
-    let resources = fields
-        .iter()
-        .filter(|(k, _)| k == "resource")
-        .map(|(_, v)| {
-            v.parse()
-                .map_err(|_| WebError::BadRequest(format!("fiche « {v} » inconnue")))
-        })
-        .collect::<Result<Vec<i64>, _>>()?;
+    let resources = form.ids_or_refuse("resource", "fiche")?;
     let item = NewAgendaItem {
         title,
         presenter: field("presenter"),
@@ -544,16 +531,7 @@ async fn attendance(
     body: String,
 ) -> WebResult<Response> {
     session.require_staff()?;
-    let fields: Vec<(String, String)> = serde_urlencoded::from_str(&body)
-        .map_err(|e| WebError::BadRequest(format!("formulaire illisible : {e}")))?;
-    let present = fields
-        .iter()
-        .filter(|(k, _)| k == "present")
-        .map(|(_, v)| {
-            v.parse()
-                .map_err(|_| WebError::BadRequest(format!("participant « {v} » inconnu")))
-        })
-        .collect::<Result<Vec<i64>, _>>()?;
+    let present = FormPairs::parse(&body)?.ids_or_refuse("present", "participant")?;
     state.store.record_attendance(id, &present).await?;
     Ok(back(id))
 }

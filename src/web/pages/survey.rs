@@ -18,6 +18,7 @@ use crate::store::survey::{Invitable, Survey, Theme};
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
+use crate::web::forms::FormPairs;
 use crate::web::view::Chrome;
 
 pub fn router() -> Router<AppState> {
@@ -166,16 +167,7 @@ async fn invite(
     body: String,
 ) -> WebResult<Html<String>> {
     session.require_staff()?;
-    let fields: Vec<(String, String)> = serde_urlencoded::from_str(&body)
-        .map_err(|e| WebError::BadRequest(format!("formulaire illisible : {e}")))?;
-    let chosen = fields
-        .iter()
-        .filter(|(k, _)| k == "person")
-        .map(|(_, v)| {
-            v.parse::<i64>()
-                .map_err(|_| WebError::BadRequest(format!("contact « {v} » inconnu")))
-        })
-        .collect::<Result<Vec<i64>, _>>()?;
+    let chosen = FormPairs::parse(&body)?.ids_or_refuse("person", "contact")?;
     if chosen.is_empty() {
         return Err(WebError::BadRequest(
             "Cochez au moins un contact à inviter.".into(),
