@@ -110,12 +110,11 @@ impl Application {
             clock: self.state.clock.clone(),
         };
         let meetings = tokio::spawn(meetings.run_until_stopped(stop.clone()));
-        let inbound = crate::inbound::Inbound {
-            store: store.clone(),
-            settings: self.state.settings.clone(),
-            clock: self.state.clock.clone(),
-            stored: Arc::default(),
-        };
+        let inbound = crate::inbound::Inbound::new(
+            store.clone(),
+            self.state.settings.clone(),
+            self.state.clock.clone(),
+        );
         let mut receiving = Vec::new();
         for (listener, protocol) in [
             (self.lmtp, crate::inbound::session::Protocol::Lmtp),

@@ -41,6 +41,25 @@ pub struct InboundSettings {
     /// The authserv-id of mail servers whose `Authentication-Results` relais trusts (the organisation's
     /// own, which checked DKIM, SPF and DMARC before handing the message over).
     pub trusted_authserv_ids: Vec<String>,
+    /// Whether relais checks DKIM and SPF itself when no trusted server vouched for a post's sender.
+    pub verify_senders: bool,
+    /// DNS servers for those checks and DMARC policies (empty: the system's resolver).
+    pub dns_servers: Vec<SocketAddr>,
+    /// How long one DNS query may take, in milliseconds.
+    pub dns_timeout_ms: u64,
+    /// When copies of a post carry the list's From instead of the author's.
+    pub dmarc_rewrite: DmarcRewrite,
+    /// Domains whose authors are always rewritten (providers that refuse failing mail despite `p=none`).
+    pub rewrite_domains: Vec<String>,
+}
+
+/// `inbound.dmarc_rewrite`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DmarcRewrite {
+    /// When the author's domain publishes `p=quarantine` or `p=reject`, or its policy cannot be read.
+    Policy,
+    /// For every post.
+    Always,
 }
 
 /// The `[meetings]` section.
@@ -169,6 +188,11 @@ const KNOWN_KEYS: &[&str] = &[
     "inbound.max_recipients",
     "inbound.timeout_seconds",
     "inbound.trusted_authserv_ids",
+    "inbound.verify_senders",
+    "inbound.dns_servers",
+    "inbound.dns_timeout_ms",
+    "inbound.dmarc_rewrite",
+    "inbound.rewrite_domains",
 ];
 
 impl Settings {
@@ -364,6 +388,26 @@ impl Settings {
             (1..=1000).contains(&max_recipients),
             "must be between 1 and 1000",
         );
+        let servers: Vec<String> = r.get("inbound.dns_servers");
+        let dns_servers: Vec<SocketAddr> = servers
+            .iter()
+            .filter_map(|s| s.parse::<SocketAddr>().ok())
+            .collect();
+        r.check(
+            "inbound.dns_servers",
+            dns_servers.len() == servers.len(),
+            "expected addresses such as 127.0.0.1:53",
+        );
+        let rewrite: String = r.get("inbound.dmarc_rewrite");
+        let dmarc_rewrite = match rewrite.as_str() {
+            "always" => DmarcRewrite::Always,
+            _ => DmarcRewrite::Policy,
+        };
+        r.check(
+            "inbound.dmarc_rewrite",
+            ["policy", "always"].contains(&rewrite.as_str()),
+            "expected policy or always",
+        );
         let inbound = InboundSettings {
             lmtp_listen,
             smtp_listen,
@@ -371,7 +415,17 @@ impl Settings {
             max_recipients: max_recipients as usize,
             timeout_seconds: r.get("inbound.timeout_seconds"),
             trusted_authserv_ids: r.get("inbound.trusted_authserv_ids"),
+            verify_senders: r.get("inbound.verify_senders"),
+            dns_servers,
+            dns_timeout_ms: r.get("inbound.dns_timeout_ms"),
+            dmarc_rewrite,
+            rewrite_domains: r.get("inbound.rewrite_domains"),
         };
+        r.check(
+            "inbound.dns_timeout_ms",
+            (100..=30_000).contains(&inbound.dns_timeout_ms),
+            "must be between 100 and 30000",
+        );
         r.check(
             "inbound.timeout_seconds",
             inbound.timeout_seconds >= 5,
@@ -409,6 +463,9 @@ impl Settings {
         settings.data_dir = data_dir.to_path_buf();
         settings.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         settings.inbound.lmtp_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        // No DNS in tests unless a test starts its own server: trusted servers vouch, copies are rewritten.
+        settings.inbound.verify_senders = false;
+        settings.inbound.dmarc_rewrite = DmarcRewrite::Always;
         settings
     }
 }

@@ -78,12 +78,7 @@ pub async fn list(args: ListArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let lmtp = listener.local_addr()?;
     let stop = CancellationToken::new();
-    let inbound = Inbound {
-        store: store.clone(),
-        settings: settings.clone(),
-        clock: clock.clone(),
-        stored: std::sync::Arc::default(),
-    };
+    let inbound = Inbound::new(store.clone(), settings.clone(), clock.clone());
     let serving = tokio::spawn(
         inbound
             .clone()

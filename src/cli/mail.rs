@@ -73,12 +73,7 @@ pub async fn inject(
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut raw).map(|_| raw)
     })
     .await??;
-    let inbound = crate::inbound::Inbound {
-        store,
-        settings: std::sync::Arc::new(settings),
-        clock,
-        stored: std::sync::Arc::default(),
-    };
+    let inbound = crate::inbound::Inbound::new(store, std::sync::Arc::new(settings), clock);
     match crate::inbound::address::destination(&inbound.store, &inbound.settings, &args.to).await {
         Ok(Some(_)) => {}
         Ok(None) => {

@@ -4,6 +4,7 @@
 //! record the outcome ([`route`]). Only relais' own addresses are accepted ([`address`]).
 
 pub mod address;
+pub mod identity;
 pub mod post;
 pub mod route;
 pub mod session;
@@ -22,4 +23,18 @@ pub struct Inbound {
     pub clock: Clock,
     /// Wakes this process's router when a message was stored.
     pub stored: Arc<tokio::sync::Notify>,
+    /// Checks list posts' senders (DKIM, SPF, DMARC policy) through the configured DNS.
+    pub verifier: Arc<identity::SenderVerifier>,
+}
+
+impl Inbound {
+    pub fn new(store: Store, settings: Arc<Settings>, clock: Clock) -> Inbound {
+        Inbound {
+            verifier: Arc::new(identity::SenderVerifier::new(&settings.inbound)),
+            store,
+            settings,
+            clock,
+            stored: Arc::default(),
+        }
+    }
 }

@@ -9,6 +9,7 @@
 use mail_parser::{Message, MessageParser};
 
 use super::Inbound;
+use super::identity::DmarcPolicy;
 use crate::store::discussion::{DiscussionList, NewPost};
 use crate::store::inbound::InboundOutcome;
 use crate::store::outbox::NewMessage;
@@ -225,6 +226,8 @@ impl Inbound {
         }
 
         let mut hold = Vec::new();
+        let mut verified_by = None;
+        let mut policy = DmarcPolicy::Unknown;
         if from.is_empty() {
             hold.push("expéditeur absent".to_string());
         } else {
@@ -232,9 +235,25 @@ impl Inbound {
             if !member && !self.store.is_trusted_sender(list.id, &from).await? {
                 hold.push(format!("{from} n'est pas abonné·e à la liste"));
             }
-            if !authenticated(&message, &from, &self.settings.inbound.trusted_authserv_ids) {
+            let vouched =
+                authenticated(&message, &from, &self.settings.inbound.trusted_authserv_ids);
+            let client = self.store.inbound_client(inbound_message_id).await?;
+            let check = self.verifier.check(raw, &from, &client, vouched).await;
+            policy = check.policy;
+            verified_by = if vouched {
+                Some("serveur de confiance".to_string())
+            } else {
+                check.verified_by
+            };
+            if verified_by.is_none() {
+                let mut why =
+                    vec!["ni DKIM ni SPF alignés selon un serveur de confiance".to_string()];
+                if self.settings.inbound.verify_senders {
+                    why.extend(check.failures);
+                }
                 hold.push(format!(
-                    "identité de {from} non vérifiée (ni DKIM ni SPF alignés selon le serveur de confiance)"
+                    "identité de {from} non vérifiée ({})",
+                    why.join(", ")
                 ));
             }
         }
@@ -289,15 +308,32 @@ impl Inbound {
                 format!("en attente de modération : {}", hold.join(" ; ")),
             ));
         }
-        let copy = self.post_message(list, &message, &post)?;
+        let rewrite = policy != DmarcPolicy::Relaxed;
+        let copy = self.post_message(list, &message, &post, rewrite)?;
         let (_, copies) = self
             .store
             .distribute_post(&post, &copy, &self.archive_base(list), now)
             .await?;
         Ok(outcome(
             "done",
-            format!("diffusé à {copies} abonné·e(s) de {}", list.name),
+            format!(
+                "diffusé à {copies} abonné·e(s) de {} (identité : {}{})",
+                list.name,
+                verified_by.unwrap_or_default(),
+                if rewrite {
+                    "; expéditeur réécrit au nom de la liste (DMARC)"
+                } else {
+                    ""
+                }
+            ),
         ))
+    }
+
+    /// Whether copies of a post from `from` must carry the list's From (DMARC policy, settings), for a
+    /// post that staff approve.
+    pub async fn rewrite_from(&self, raw: &[u8], from: &str) -> bool {
+        let client = crate::inbound::identity::Client::default();
+        self.verifier.check(raw, from, &client, true).await.policy != DmarcPolicy::Relaxed
     }
 
     /// The mail every subscriber receives for a post.
@@ -306,6 +342,7 @@ impl Inbound {
         list: &DiscussionList,
         message: &Message<'_>,
         post: &NewPost,
+        rewrite: bool,
     ) -> anyhow::Result<NewMessage> {
         let list_address = self.list_address(list);
         let author = if post.from_name.is_empty() {
@@ -322,12 +359,18 @@ impl Inbound {
                 post.from_address
             )
         };
-        let mut headers = vec![("X-Original-From".to_string(), original.clone())];
-        if list.reply_to == "sender" {
-            headers.push(("Reply-To".into(), original));
-        } else {
+        let mut headers = Vec::new();
+        if rewrite {
+            // DMARC's "munge": the author stays visible and reachable, the From is the list's.
+            headers.push(("X-Original-From".to_string(), original.clone()));
+            if list.reply_to == "sender" {
+                headers.push(("Reply-To".into(), original));
+            } else {
+                headers.push(("Reply-To".into(), format!("<{list_address}>")));
+                headers.push(("Cc".into(), original));
+            }
+        } else if list.reply_to != "sender" {
             headers.push(("Reply-To".into(), format!("<{list_address}>")));
-            headers.push(("Cc".into(), original));
         }
         if !post.in_reply_to.is_empty() {
             headers.push(("In-Reply-To".into(), post.in_reply_to.clone()));
@@ -366,8 +409,16 @@ impl Inbound {
             list_key: list.list_key.clone(),
             list_label: list.name.clone(),
             list_post: format!("<mailto:{list_address}>"),
-            from_name: format!("{author} via {}", list.name),
-            from_address: list_address,
+            from_name: if rewrite {
+                format!("{author} via {}", list.name)
+            } else {
+                post.from_name.clone()
+            },
+            from_address: if rewrite {
+                list_address
+            } else {
+                post.from_address.clone()
+            },
             extra_headers: headers,
             ..Default::default()
         })

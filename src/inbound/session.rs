@@ -2,8 +2,10 @@
 //! refused at RCPT (550 5.1.1); the message is committed to the database ([`Inbound::store_message`])
 //! before the final reply, which LMTP gives once per recipient; a database error answers 451 so the mail
 //! server tries again. Commands may be pipelined: replies are written when the client waits for them.
+//! Over LMTP the mail server may name the client it received the message from with Postfix's `XFORWARD`
+//! (`lmtp_send_xforward_command = yes`): that address and HELO name are what SPF is checked against.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use smtp_proto::request::receiver::{DataReceiver, RequestReceiver};
@@ -68,6 +70,7 @@ impl Inbound {
         &self,
         channel: &str,
         peer: &str,
+        client: &SessionClient,
         envelope_from: &str,
         recipients: &[String],
         raw: &[u8],
@@ -90,6 +93,8 @@ impl Inbound {
                 &NewInbound {
                     channel,
                     peer,
+                    client_ip: &client.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                    client_helo: &client.helo,
                     envelope_from,
                     message_id: &message_id,
                     subject: &subject,
@@ -106,10 +111,24 @@ impl Inbound {
 
     async fn session(
         &self,
-        mut stream: TcpStream,
+        stream: TcpStream,
         peer: SocketAddr,
         protocol: Protocol,
     ) -> std::io::Result<()> {
+        let _ = stream.set_nodelay(true);
+        self.converse(stream, peer, protocol).await
+    }
+
+    /// One LMTP or SMTP session over any byte stream (a socket, or an in-memory pipe for the fuzz target).
+    pub async fn converse<S>(
+        &self,
+        mut stream: S,
+        peer: SocketAddr,
+        protocol: Protocol,
+    ) -> std::io::Result<()>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
         let settings = &self.settings.inbound;
         let domain = self.settings.mail.domain().to_string();
         let timeout = Duration::from_secs(settings.timeout_seconds);
@@ -122,7 +141,14 @@ impl Inbound {
         let mut envelope: Option<Envelope> = None;
         let mut data: Option<(DataReceiver, Vec<u8>, bool)> = None;
         let mut discard_line = false;
+        // The SMTP peer is the client SPF is about; behind LMTP it is the mail server, so only XFORWARD says.
+        let mut client = SessionClient {
+            ip: (protocol == Protocol::Smtp).then(|| peer.ip()),
+            helo: String::new(),
+        };
         let mut buf = vec![0u8; 16 * 1024];
+        // An XFORWARD line cut by a read waits here for its end (smtp-proto does not know the command).
+        let mut carry: Vec<u8> = Vec::new();
         loop {
             if !out.is_empty() {
                 stream.write_all(&out).await?;
@@ -140,7 +166,15 @@ impl Inbound {
             if read == 0 {
                 return Ok(());
             }
-            let mut bytes = buf[..read].iter();
+            let input: std::borrow::Cow<[u8]> = if carry.is_empty() {
+                std::borrow::Cow::Borrowed(&buf[..read])
+            } else {
+                let mut joined = std::mem::take(&mut carry);
+                joined.extend_from_slice(&buf[..read]);
+                std::borrow::Cow::Owned(joined)
+            };
+            let input = input.as_ref();
+            let mut bytes = input.iter();
             loop {
                 if let Some((receiver, message, too_big)) = data.as_mut() {
                     let done = receiver.ingest(&mut bytes, message);
@@ -153,8 +187,10 @@ impl Inbound {
                     }
                     let (_, message, too_big) = data.take().expect("in data");
                     let envelope = envelope.take().unwrap_or_default();
-                    self.finish_data(&envelope, message, too_big, protocol, &peer, &mut out)
-                        .await;
+                    self.finish_data(
+                        &envelope, &client, message, too_big, protocol, &peer, &mut out,
+                    )
+                    .await;
                     continue;
                 }
                 if discard_line {
@@ -169,6 +205,28 @@ impl Inbound {
                 if bytes.as_slice().is_empty() {
                     break;
                 }
+                if protocol == Protocol::Lmtp && data.is_none() && starts_xforward(bytes.as_slice())
+                {
+                    let rest = bytes.as_slice();
+                    match rest.iter().position(|b| *b == b'\n') {
+                        Some(at) => {
+                            let line = String::from_utf8_lossy(&rest[..at]);
+                            out.extend_from_slice(xforward(&line, &mut client).as_bytes());
+                            out.extend_from_slice(b"\r\n");
+                            bytes = rest[at + 1..].iter();
+                            continue;
+                        }
+                        None if rest.len() < 4096 => {
+                            carry = rest.to_vec();
+                            break;
+                        }
+                        None => {
+                            out.extend_from_slice(b"500 5.5.2 Line too long\r\n");
+                            discard_line = true;
+                            break;
+                        }
+                    }
+                }
                 let before = bytes.as_slice().len();
                 let request = requests.ingest(&mut bytes).map(Request::into_owned);
                 match request {
@@ -178,6 +236,7 @@ impl Inbound {
                                 request,
                                 protocol,
                                 &domain,
+                                &mut client,
                                 &mut envelope,
                                 &mut data,
                                 &mut out,
@@ -205,7 +264,7 @@ impl Inbound {
                         out.extend_from_slice(format!("{reply}\r\n").as_bytes());
                         // The parser may stop inside the line: the rest of it is not a command.
                         discard_line = bytes.as_slice().len() == before
-                            || !bytes.as_slice().is_empty() && !ended_line(&buf[..read], &bytes);
+                            || !bytes.as_slice().is_empty() && !ended_line(input, &bytes);
                     }
                 }
             }
@@ -213,11 +272,13 @@ impl Inbound {
     }
 
     /// Answers one command; true when the session ends.
+    #[allow(clippy::too_many_arguments)]
     async fn command(
         &self,
         request: Request<String>,
         protocol: Protocol,
         domain: &str,
+        client: &mut SessionClient,
         envelope: &mut Option<Envelope>,
         data: &mut Option<(DataReceiver, Vec<u8>, bool)>,
         out: &mut Vec<u8>,
@@ -230,11 +291,12 @@ impl Inbound {
         match request {
             Request::Lhlo { .. } if protocol == Protocol::Lmtp => {
                 *envelope = None;
-                reply(greeting(domain, settings.max_message_bytes));
+                reply(greeting(domain, settings.max_message_bytes, protocol));
             }
-            Request::Ehlo { .. } | Request::Helo { .. } if protocol == Protocol::Smtp => {
+            Request::Ehlo { host } | Request::Helo { host } if protocol == Protocol::Smtp => {
                 *envelope = None;
-                reply(greeting(domain, settings.max_message_bytes));
+                client.helo = host.chars().take(255).collect();
+                reply(greeting(domain, settings.max_message_bytes, protocol));
             }
             Request::Lhlo { .. } | Request::Ehlo { .. } | Request::Helo { .. } => {
                 reply(format!(
@@ -302,9 +364,11 @@ impl Inbound {
     }
 
     /// The end of DATA: store, then the final reply (one per recipient in LMTP).
+    #[allow(clippy::too_many_arguments)]
     async fn finish_data(
         &self,
         envelope: &Envelope,
+        client: &SessionClient,
         message: Vec<u8>,
         too_big: bool,
         protocol: Protocol,
@@ -318,6 +382,7 @@ impl Inbound {
                 .store_message(
                     protocol.name(),
                     &peer.to_string(),
+                    client,
                     &envelope.from,
                     &envelope.recipients,
                     &message,
@@ -349,10 +414,88 @@ struct Envelope {
     recipients: Vec<String>,
 }
 
-fn greeting(domain: &str, max: usize) -> String {
+/// The client a session's messages came from, for SPF.
+#[derive(Debug, Clone, Default)]
+pub struct SessionClient {
+    pub ip: Option<IpAddr>,
+    pub helo: String,
+}
+
+fn greeting(domain: &str, max: usize, protocol: Protocol) -> String {
+    let xforward = if protocol == Protocol::Lmtp {
+        "250-XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE\r\n"
+    } else {
+        ""
+    };
     format!(
-        "250-{domain}\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250 SIZE {max}"
+        "250-{domain}\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n{xforward}250 SIZE {max}"
     )
+}
+
+/// Whether `bytes` begin with the XFORWARD command (or with a part of its name, the rest still to come).
+fn starts_xforward(bytes: &[u8]) -> bool {
+    const NAME: &[u8] = b"XFORWARD";
+    let n = bytes.len().min(NAME.len());
+    n > 0
+        && bytes[..n].eq_ignore_ascii_case(&NAME[..n])
+        && (bytes.len() <= NAME.len() || bytes[NAME.len()] == b' ')
+}
+
+/// Applies `XFORWARD ADDR=… HELO=…` (values xtext-encoded, `[UNAVAILABLE]` when the server does not know)
+/// and gives the reply.
+fn xforward(line: &str, client: &mut SessionClient) -> &'static str {
+    let line = line.trim_end_matches('\r');
+    let mut attributes = line.split_ascii_whitespace().skip(1).peekable();
+    if attributes.peek().is_none() {
+        return "501 5.5.4 Syntax: XFORWARD attribute=value...";
+    }
+    for attribute in attributes {
+        let Some((name, value)) = attribute.split_once('=') else {
+            return "501 5.5.4 Bad XFORWARD attribute";
+        };
+        let value = xtext_decode(value);
+        let known =
+            !value.starts_with('[') || !value.ends_with(']') || value.parse::<IpAddr>().is_ok();
+        match name.to_ascii_uppercase().as_str() {
+            "ADDR" => {
+                let address = value
+                    .strip_prefix("IPV6:")
+                    .or_else(|| value.strip_prefix("ipv6:"))
+                    .unwrap_or(&value);
+                client.ip = if known { address.parse().ok() } else { None };
+            }
+            "HELO" => {
+                client.helo = if known {
+                    value.chars().take(255).collect()
+                } else {
+                    String::new()
+                }
+            }
+            "NAME" | "PORT" | "PROTO" | "IDENT" | "SOURCE" => {}
+            _ => return "501 5.5.4 Bad XFORWARD attribute",
+        }
+    }
+    "250 2.0.0 Ok"
+}
+
+/// Decodes RFC 3461 xtext (`+2B` for `+`).
+fn xtext_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'+' && i + 2 < bytes.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            if let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Whether what was consumed of `read` so far ends with a line feed.
@@ -378,6 +521,13 @@ pub async fn inject(
         anyhow::bail!("message trop gros ({} octets)", raw.len());
     }
     Ok(inbound
-        .store_message("inject", "", envelope_from, &[to.to_lowercase()], raw)
+        .store_message(
+            "inject",
+            "",
+            &SessionClient::default(),
+            envelope_from,
+            &[to.to_lowercase()],
+            raw,
+        )
         .await?)
 }

@@ -11,6 +11,9 @@ pub struct NewInbound<'a> {
     /// `lmtp`, `smtp` or `inject`.
     pub channel: &'a str,
     pub peer: &'a str,
+    /// The client that handed the message to the mail chain (SMTP peer or XFORWARD), for SPF.
+    pub client_ip: &'a str,
+    pub client_helo: &'a str,
     pub envelope_from: &'a str,
     pub message_id: &'a str,
     pub subject: &'a str,
@@ -67,7 +70,8 @@ impl Store {
         let id: i64 = with_tx!(&mut tx, |c| {
             sqlx::query_scalar(
             "INSERT INTO inbound_messages (received_at, channel, peer, envelope_from, message_id, subject,
-                from_address, size, raw) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"
+                from_address, size, raw, client_ip, client_helo)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id"
         )
         .bind(now)
         .bind(message.channel)
@@ -78,6 +82,8 @@ impl Store {
         .bind(message.from_address)
         .bind(message.raw.len() as i64)
         .bind(message.raw)
+        .bind(message.client_ip)
+        .bind(message.client_helo)
         .fetch_one(c)
         .await
         })?;
@@ -134,6 +140,26 @@ impl Store {
         .bind(message_id)
         .fetch_optional(p)
         .await)?)
+    }
+
+    /// The client and envelope sender a message came with, for SPF.
+    pub async fn inbound_client(
+        &self,
+        message_id: i64,
+    ) -> StoreResult<crate::inbound::identity::Client> {
+        let row: Option<(String, String, String)> = with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT client_ip, client_helo, envelope_from FROM inbound_messages WHERE id = $1"
+        )
+        .bind(message_id)
+        .fetch_optional(p)
+        .await)?;
+        Ok(row
+            .map(|(ip, helo, mail_from)| crate::inbound::identity::Client {
+                ip: ip.parse().ok(),
+                helo,
+                mail_from,
+            })
+            .unwrap_or_default())
     }
 
     /// Records a recipient's outcome (only while its router holds it).

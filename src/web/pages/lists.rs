@@ -26,12 +26,11 @@ pub fn router() -> Router<AppState> {
 }
 
 fn inbound(state: &AppState) -> Inbound {
-    Inbound {
-        store: state.store.clone(),
-        settings: state.settings.clone(),
-        clock: state.clock.clone(),
-        stored: std::sync::Arc::default(),
-    }
+    Inbound::new(
+        state.store.clone(),
+        state.settings.clone(),
+        state.clock.clone(),
+    )
 }
 
 /// A list as the page shows it.
@@ -291,8 +290,9 @@ async fn decide(
                 in_reply_to: header("In-Reply-To"),
                 references: header("References"),
             };
+            let rewrite = receiving.rewrite_from(&raw, &post.from_address).await;
             let message = receiving
-                .post_message(&list, &parsed, &new)
+                .post_message(&list, &parsed, &new, rewrite)
                 .map_err(|e| WebError::Internal(e.to_string()))?;
             let trust = form.decision == "trust";
             state
