@@ -550,3 +550,111 @@ mod a_digest_subscriber_gets_one_mail_a_day {
 
     run_on_both_databases!();
 }
+
+/// A post's attachments go out with every copy, bytes and names intact, under relais' DKIM signature.
+mod a_posts_attachments_reach_every_subscriber {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let sink = Sink::start().await;
+        let port = sink.port;
+        let mut records = String::new();
+        let app = TestApp::spawn_with(backend, |settings| {
+            send_to_port(settings, port);
+            settings.inbound.trusted_authserv_ids = vec!["mx.club.example".into()];
+            records =
+                relais::mail::dkim::generate(&settings.data_dir, "listes", "romeurope.example")
+                    .expect("keys generated");
+            settings.mail.dkim_rsa_selector = "listes-rsa".into();
+            settings.mail.dkim_ed25519_selector = "listes-ed25519".into();
+        })
+        .await;
+        let staff = app.logged_in(Role::Staff, &[]).await;
+        staff
+            .post_form(
+                "/listes",
+                &[
+                    ("key", "echanges"),
+                    ("name", "Échanges du club"),
+                    ("subject_prefix", "[Club]"),
+                    ("reply_to", "list"),
+                    ("post_policy", "members"),
+                    ("archive", "members"),
+                    ("max_kb", "5120"),
+                ],
+            )
+            .await;
+        staff
+            .post_form(
+                "/listes/echanges/abonnes",
+                &[(
+                    "addresses",
+                    "maire@lyon.example, Maire de Lyon\ndgs@marseille.example",
+                )],
+            )
+            .await;
+        // Bytes of every value, so a wrong transfer encoding shows.
+        let pdf: Vec<u8> = (0..=255u8).cycle().take(40_000).collect();
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&pdf);
+        let lines: Vec<&str> = encoded
+            .as_bytes()
+            .chunks(76)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        let message = format!(
+            "Authentication-Results: mx.club.example; dkim=pass header.d=lyon.example\n\
+             From: Maire de Lyon <maire@lyon.example>\nTo: echanges@romeurope.example\n\
+             Subject: Le compte rendu\nMessage-ID: <cr@lyon.example>\nDate: Mon, 23 Nov 2026 10:00:00 +0100\n\
+             MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n\n\
+             --b1\nContent-Type: text/plain; charset=utf-8\n\nLe compte rendu est joint.\n\
+             --b1\nContent-Type: application/pdf; name=\"compte-rendu-été.pdf\"\n\
+             Content-Disposition: attachment; filename*=utf-8''compte-rendu-%C3%A9t%C3%A9.pdf\n\
+             Content-Transfer-Encoding: base64\n\n{}\n--b1--\n",
+            lines.join("\n")
+        );
+        let reply = lmtp(
+            &app,
+            "maire@lyon.example",
+            "echanges@romeurope.example",
+            &message,
+        )
+        .await;
+        assert!(reply.starts_with("250 2.0.0"), "{reply}");
+        routed(&app, 1).await;
+        let sent = messages_of_kind(&app, "list_post").await;
+        assert_eq!(
+            sent.len(),
+            1,
+            "{:?}",
+            app.store.inbound_list(10).await.unwrap()
+        );
+        let received = copies(&app, &sink, sent[0]).await;
+        assert_eq!(received.len(), 2);
+        for copy in &received {
+            let parsed = mail_parser::MessageParser::default()
+                .parse(copy.as_bytes())
+                .unwrap();
+            assert_eq!(
+                parsed.body_text(0).unwrap().trim(),
+                "Le compte rendu est joint."
+            );
+            let files: Vec<_> = parsed.attachments().collect();
+            assert_eq!(files.len(), 1, "{copy}");
+            use mail_parser::MimeHeaders;
+            assert_eq!(files[0].attachment_name(), Some("compte-rendu-été.pdf"));
+            assert_eq!(files[0].content_type().unwrap().subtype(), Some("pdf"));
+            assert!(
+                files[0].contents() == pdf.as_slice(),
+                "the bytes are intact"
+            );
+            assert_eq!(
+                dkimpy_verdicts(&records, copy),
+                vec!["SIG 0 ok", "SIG 1 ok"]
+            );
+        }
+        app.stop().await;
+    }
+
+    run_on_both_databases!();
+}

@@ -6,7 +6,7 @@
 //! author's domain's DMARC policy cannot make copies bounce), the author kept in `X-Original-From` and
 //! `Reply-To` or `Cc`.
 
-use mail_parser::{Message, MessageParser};
+use mail_parser::{Message, MessageParser, MimeHeaders};
 
 use super::Inbound;
 use super::identity::DmarcPolicy;
@@ -131,6 +131,31 @@ pub fn automatic(message: &Message<'_>) -> bool {
         || ["bulk", "junk", "list"].contains(&precedence.as_str())
         || !header(message, "X-Autoreply").is_empty()
         || AUTO_REPLY_SUBJECTS.iter().any(|s| subject.starts_with(s))
+}
+
+/// The files a post carries, to pass on with every copy (named, typed, decoded).
+pub fn attachments(raw: &[u8]) -> Vec<crate::mail::compose::Attachment> {
+    let Some(message) = MessageParser::default().parse(raw) else {
+        return Vec::new();
+    };
+    message
+        .attachments()
+        .filter(|part| !part.is_message())
+        .map(|part| crate::mail::compose::Attachment {
+            name: part
+                .attachment_name()
+                .unwrap_or("piece-jointe")
+                .replace(['\r', '\n', '"'], ""),
+            content_type: part
+                .content_type()
+                .map(|t| match t.subtype() {
+                    Some(sub) => format!("{}/{}", t.ctype(), sub),
+                    None => t.ctype().to_string(),
+                })
+                .unwrap_or_else(|| "application/octet-stream".into()),
+            content: part.contents().to_vec(),
+        })
+        .collect()
 }
 
 /// The addresses a message names in To and Cc, lowercase.

@@ -177,7 +177,22 @@ impl Deliverer {
             Some(message) => message.clone(),
             None => match self.store.mail_message(delivery.message_id).await {
                 Ok(Some(message)) => {
-                    let message = Arc::new(PreparedMessage::new(message));
+                    // A list post's copies carry its attachments, read from the message as received.
+                    let attachments = if message.kind == "list_post" {
+                        match self.store.post_source(message.id).await {
+                            Ok(raw) => raw
+                                .map(|raw| crate::inbound::post::attachments(&raw))
+                                .unwrap_or_default(),
+                            Err(error) => {
+                                let reply = format!("lecture du message reçu : {error}");
+                                return Prepared::Outcome(self.retry(delivery, reply));
+                            }
+                        }
+                    } else {
+                        Vec::new()
+                    };
+                    let message =
+                        Arc::new(PreparedMessage::with_attachments(message, &attachments));
                     messages.insert(message.message.id, message.clone());
                     message
                 }

@@ -168,6 +168,18 @@ impl Store {
         Ok((id, copies))
     }
 
+    /// The message as received of the post whose copies are mail message `mail_message_id` (its attachments
+    /// go into every copy).
+    pub async fn post_source(&self, mail_message_id: i64) -> StoreResult<Option<Vec<u8>>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_scalar(
+            "SELECT m.raw FROM list_posts p JOIN inbound_messages m ON m.id = p.inbound_message_id
+             WHERE p.mail_message_id = $1"
+        )
+        .bind(mail_message_id)
+        .fetch_optional(p)
+        .await)?)
+    }
+
     /// The posts of a list distributed in `[from, to)`, oldest first, with their received message.
     pub async fn distributed_between(
         &self,
