@@ -359,6 +359,7 @@ async fn an_archived_post_with_scripts_runs_nothing() {
         post_policy: "members".into(),
         archive: "public".into(),
         max_bytes: 1 << 20,
+        personalized: true,
     };
     app.store
         .create_discussion_list(&list, now)

@@ -484,6 +484,7 @@ mod a_digest_subscriber_gets_one_mail_a_day {
             post_policy: "members".into(),
             archive: "members".into(),
             max_bytes: 5 * 1024 * 1024,
+            personalized: true,
         };
         let now = app.clock.now_millis();
         app.store.create_discussion_list(&list, now).await.unwrap();
@@ -653,6 +654,153 @@ mod a_posts_attachments_reach_every_subscriber {
                 vec!["SIG 0 ok", "SIG 1 ok"]
             );
         }
+        app.stop().await;
+    }
+
+    run_on_both_databases!();
+}
+
+/// A list whose copies are all alike: every subscriber receives the same signed bytes (To names the list,
+/// one Message-ID, leaving by mail), and only the envelope is each delivery's own (VERP).
+mod a_list_with_shared_copies_signs_once {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let sink = Sink::start().await;
+        let port = sink.port;
+        let mut records = String::new();
+        let app = TestApp::spawn_with(backend, |settings| {
+            send_to_port(settings, port);
+            settings.inbound.trusted_authserv_ids = vec!["mx.club.example".into()];
+            records =
+                relais::mail::dkim::generate(&settings.data_dir, "listes", "romeurope.example")
+                    .expect("keys generated");
+            settings.mail.dkim_rsa_selector = "listes-rsa".into();
+            settings.mail.dkim_ed25519_selector = "listes-ed25519".into();
+        })
+        .await;
+        let staff = app.logged_in(Role::Staff, &[]).await;
+        let created = staff
+            .post_form(
+                "/listes",
+                &[
+                    ("key", "echanges"),
+                    ("name", "Échanges du club"),
+                    ("subject_prefix", "[Club]"),
+                    ("reply_to", "list"),
+                    ("post_policy", "members"),
+                    ("archive", "members"),
+                    ("max_kb", "5120"),
+                    ("copies", "shared"),
+                ],
+            )
+            .await;
+        assert_eq!(created.status(), 303);
+        assert!(
+            staff
+                .get_text("/listes")
+                .await
+                .contains("discussion, copies identiques")
+        );
+        staff
+            .post_form(
+                "/listes/echanges/abonnes",
+                &[(
+                    "addresses",
+                    "maire@lyon.example, Maire de Lyon\ndgs@marseille.example\nelu@nantes.example",
+                )],
+            )
+            .await;
+        let reply = lmtp(
+            &app,
+            "maire@lyon.example",
+            "echanges@romeurope.example",
+            &post(
+                "maire@lyon.example",
+                "mx.club.example; dkim=pass header.d=lyon.example",
+                "Un seul exemplaire",
+                "",
+            ),
+        )
+        .await;
+        assert!(reply.starts_with("250 2.0.0"), "{reply}");
+        routed(&app, 1).await;
+        let sent = messages_of_kind(&app, "list_post").await;
+        let received = copies(&app, &sink, sent[0]).await;
+        assert_eq!(received.len(), 3);
+        // What the sink wrote first (X-Sink-*: the envelope) differs; the message itself does not.
+        let split = |raw: &str| {
+            let at = raw.find("DKIM-Signature").expect("signed");
+            (raw[..at].to_string(), raw[at..].to_string())
+        };
+        let (envelope0, message0) = split(&received[0]);
+        let mut senders = std::collections::HashSet::new();
+        for copy in &received {
+            let (envelope, message) = split(copy);
+            assert_eq!(message, message0, "the same bytes for every subscriber");
+            let mail_from = envelope
+                .lines()
+                .find_map(|l| l.strip_prefix("X-Sink-Mail-From: "))
+                .unwrap()
+                .to_string();
+            assert!(mail_from.starts_with("bounces+"), "{mail_from}");
+            senders.insert(mail_from);
+        }
+        assert_eq!(
+            senders.len(),
+            3,
+            "each delivery its own bounce address: {envelope0}"
+        );
+        assert!(
+            message0.contains("To: =?utf-8?b?"),
+            "the list in To: {message0}"
+        );
+        assert!(message0.contains("<echanges@romeurope.example>"));
+        assert!(message0.contains(&format!(
+            "Message-ID: <{}.liste@romeurope.example>",
+            sent[0]
+        )));
+        assert!(
+            message0.contains(
+                "List-Unsubscribe: <mailto:echanges-leave@romeurope.example?subject=unsubscribe>"
+            ) && message0.contains("<http://127.0.0.1:8080/preferences>"),
+            "{message0}"
+        );
+        assert!(
+            !message0
+                .lines()
+                .any(|l| l.starts_with("List-Unsubscribe-Post:")),
+            "no one-click link without a personal token"
+        );
+        assert_eq!(
+            dkimpy_verdicts(&records, &received[0]),
+            vec!["SIG 0 ok", "SIG 1 ok"]
+        );
+
+        // A reply to the shared copy joins the thread.
+        lmtp(
+            &app,
+            "dgs@marseille.example",
+            "echanges@romeurope.example",
+            &post(
+                "dgs@marseille.example",
+                "mx.club.example; dkim=pass header.d=marseille.example",
+                "Re: [Club] Un seul exemplaire",
+                "",
+            )
+            .replace(
+                "In-Reply-To: <debut@nantes.example>",
+                &format!("In-Reply-To: <{}.liste@romeurope.example>", sent[0]),
+            ),
+        )
+        .await;
+        routed(&app, 2).await;
+        let index = staff.get_text("/listes/echanges/archives").await;
+        assert_eq!(
+            index.matches("/listes/echanges/archives/fils/").count(),
+            1,
+            "one thread: {index}"
+        );
         app.stop().await;
     }
 

@@ -54,6 +54,7 @@ pub async fn list(args: ListArgs) -> anyhow::Result<()> {
                 post_policy: "members".into(),
                 archive: "members".into(),
                 max_bytes: 5 << 20,
+                personalized: true,
             },
             now,
         )

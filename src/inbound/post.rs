@@ -445,6 +445,7 @@ impl Inbound {
                 post.from_address.clone()
             },
             extra_headers: headers,
+            shared_copy: !list.personalized,
             ..Default::default()
         })
     }

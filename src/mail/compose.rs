@@ -93,6 +93,8 @@ pub struct Attachment {
 pub struct PreparedMessage {
     pub message: MailMessage,
     body: MultiPart,
+    /// For a message whose copies are all alike ([`MailMessage::shared_copy`]): the signed copy, once built.
+    pub shared: std::sync::OnceLock<Vec<u8>>,
 }
 
 impl PreparedMessage {
@@ -135,7 +137,11 @@ impl PreparedMessage {
                         .body(message.calendar.clone()),
                 )
         };
-        PreparedMessage { message, body }
+        PreparedMessage {
+            message,
+            body,
+            shared: std::sync::OnceLock::new(),
+        }
     }
 }
 
@@ -149,19 +155,11 @@ pub fn bounce_address(settings: &MailSettings, token: &str) -> String {
     format!("bounces+{token}@{}", settings.domain())
 }
 
-/// Builds `delivery`'s copy of `message`, dated `now` (epoch milliseconds).
-pub fn compose(
+/// The SMTP envelope of `delivery`: its own bounce address (VERP) and its recipient.
+pub fn envelope(
     settings: &MailSettings,
-    prepared: &PreparedMessage,
     delivery: &ClaimedDelivery,
-    links: &Links,
-    now: i64,
-) -> Result<Copy, ComposeError> {
-    let message = &prepared.message;
-    let from_address: Address = settings
-        .from_address
-        .parse()
-        .map_err(|e| ComposeError(format!("adresse d'expédition invalide : {e}")))?;
+) -> Result<(Envelope, Address), ComposeError> {
     let to_address: Address = delivery.recipient.parse().map_err(|e| {
         ComposeError(format!(
             "adresse du destinataire invalide ({}) : {e}",
@@ -171,9 +169,37 @@ pub fn compose(
     let bounce: Address = bounce_address(settings, &delivery.token)
         .parse()
         .map_err(|e| ComposeError(format!("adresse de retour invalide : {e}")))?;
-    let to_name = (!delivery.recipient_name.is_empty()).then(|| delivery.recipient_name.clone());
     let envelope = Envelope::new(Some(bounce), vec![to_address.clone()])
         .map_err(|e| ComposeError(e.to_string()))?;
+    Ok((envelope, to_address))
+}
+
+/// Builds `delivery`'s copy of `message`, dated `now` (epoch milliseconds). A shared copy
+/// ([`MailMessage::shared_copy`]) names the list in To and carries nothing of the delivery but its envelope.
+pub fn compose(
+    settings: &MailSettings,
+    prepared: &PreparedMessage,
+    delivery: &ClaimedDelivery,
+    links: &Links,
+    now: i64,
+) -> Result<Copy, ComposeError> {
+    let message = &prepared.message;
+    let shared = message.shared_copy && !message.list_key.is_empty();
+    let from_address: Address = settings
+        .from_address
+        .parse()
+        .map_err(|e| ComposeError(format!("adresse d'expédition invalide : {e}")))?;
+    let (envelope, to_address) = envelope(settings, delivery)?;
+    let to = if shared {
+        let list: Address = format!("{}@{}", message.list_key, settings.domain())
+            .parse()
+            .map_err(|e| ComposeError(format!("adresse de la liste invalide : {e}")))?;
+        Mailbox::new(Some(message.list_label.clone()), list)
+    } else {
+        let to_name =
+            (!delivery.recipient_name.is_empty()).then(|| delivery.recipient_name.clone());
+        Mailbox::new(to_name, to_address)
+    };
     let date = std::time::UNIX_EPOCH + std::time::Duration::from_millis(now.max(0) as u64);
     // A redistributed list post names its author (or the list, rewritten) instead of the organisation.
     let from = if message.from_address.is_empty() {
@@ -190,14 +216,15 @@ pub fn compose(
     };
     let mut builder = Message::builder()
         .from(from)
-        .to(Mailbox::new(to_name, to_address))
+        .to(to)
         .subject(message.subject.clone())
         .date(date)
-        // One per copy: the delivery's token is unique.
+        // One per copy (the delivery's token is unique), or one for all copies alike; both begin with the
+        // message's id, which is how a reply to a copy finds its list post.
         .message_id(Some(format!(
             "<{}.{}@{}>",
             message.id,
-            delivery.token,
+            if shared { "liste" } else { &delivery.token },
             settings.domain()
         )))
         .envelope(envelope.clone());
@@ -217,7 +244,8 @@ pub fn compose(
         }
     }
     if let Some(token) = &links.unsubscribe_token {
-        // RFC 2369, 2919 and 8058 (MAIL.md): the list's identity, and leaving it in one click.
+        // RFC 2369, 2919 and 8058 (MAIL.md): the list's identity, and leaving it in one click (a copy shared
+        // by all cannot carry a personal link: leaving is by mail, or from the preferences page).
         let domain = settings.domain();
         header(
             "List-Id",
@@ -227,17 +255,27 @@ pub fn compose(
                 message.list_key
             ),
         );
-        header(
-            "List-Unsubscribe",
-            format!(
-                "<{}/desabonnement/{token}>, <mailto:desabonnement+{}@{domain}?subject=unsubscribe>",
-                links.public_url, delivery.token
-            ),
-        );
-        header(
-            "List-Unsubscribe-Post",
-            "List-Unsubscribe=One-Click".to_string(),
-        );
+        if shared {
+            header(
+                "List-Unsubscribe",
+                format!(
+                    "<mailto:{}-leave@{domain}?subject=unsubscribe>, <{}/preferences>",
+                    message.list_key, links.public_url
+                ),
+            );
+        } else {
+            header(
+                "List-Unsubscribe",
+                format!(
+                    "<{}/desabonnement/{token}>, <mailto:desabonnement+{}@{domain}?subject=unsubscribe>",
+                    links.public_url, delivery.token
+                ),
+            );
+            header(
+                "List-Unsubscribe-Post",
+                "List-Unsubscribe=One-Click".to_string(),
+            );
+        }
         header("List-Help", format!("<mailto:{}>", settings.from_address));
         if !message.list_post.is_empty() {
             header("List-Post", message.list_post.clone());
@@ -248,6 +286,9 @@ pub fn compose(
         .multipart(prepared.body.clone())
         .map_err(|e| ComposeError(e.to_string()))?;
     let mut raw = email.formatted();
+    if shared {
+        return Ok(Copy { envelope, raw });
+    }
     fill_placeholder(
         &mut raw,
         PERSONAL_PLACEHOLDER,

@@ -21,10 +21,12 @@ pub struct DiscussionList {
     /// `public`, `members` or `staff`.
     pub archive: String,
     pub max_bytes: i64,
+    /// Every copy its own (unsubscribe link, Message-ID, signature); false: one copy for all subscribers.
+    pub personalized: bool,
 }
 
 const LIST_COLUMNS: &str = "id, list_key, name, description, kind, subject_prefix, reply_to, post_policy, \
-     archive, max_bytes";
+     archive, max_bytes, personalized";
 
 /// A post as received and checked.
 #[derive(Debug, Clone, Default)]
@@ -81,8 +83,8 @@ impl Store {
     ) -> StoreResult<i64> {
         with_db!(&self.db, |p| sqlx::query_scalar(
             "INSERT INTO mailing_lists (list_key, name, description, kind, subject_prefix, reply_to, post_policy,
-                archive, max_bytes, created_at)
-             VALUES ($1, $2, $3, 'discussion', $4, $5, $6, $7, $8, $9) RETURNING id"
+                archive, max_bytes, created_at, personalized)
+             VALUES ($1, $2, $3, 'discussion', $4, $5, $6, $7, $8, $9, $10) RETURNING id"
         )
         .bind(&list.list_key)
         .bind(&list.name)
@@ -93,6 +95,7 @@ impl Store {
         .bind(&list.archive)
         .bind(list.max_bytes)
         .bind(now)
+        .bind(list.personalized)
         .fetch_one(p)
         .await)
         .map_err(StoreError::from_write)

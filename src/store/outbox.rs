@@ -36,6 +36,9 @@ pub struct NewMessage {
     pub from_address: String,
     /// Headers of this message's own (Reply-To, Cc, In-Reply-To, References…), in order.
     pub extra_headers: Vec<(String, String)>,
+    /// Every recipient gets the same bytes, signed once: To names the list, one Message-ID, and leaving is
+    /// by mail or the preferences page (no one-click link, which must be personal). Only list posts.
+    pub shared_copy: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +69,8 @@ pub struct MailMessage {
     /// JSON pairs: see [`NewMessage::extra_headers`].
     pub extra_headers: String,
     pub created_at: i64,
+    /// Every recipient gets the same bytes ([`NewMessage::shared_copy`]).
+    pub shared_copy: bool,
 }
 
 impl MailMessage {
@@ -149,8 +154,8 @@ pub async fn enqueue(
         sqlx::query_scalar(
         "INSERT INTO mail_messages (kind, cause_kind, cause_id, subject, body_text, body_html, template_data,
             auto_submitted, created_at, list_key, list_label, list_post, calendar, calendar_method, from_name,
-            from_address, extra_headers)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id"
+            from_address, extra_headers, shared_copy)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id"
     )
     .bind(&message.kind)
     .bind(&message.cause_kind)
@@ -169,6 +174,7 @@ pub async fn enqueue(
     .bind(&message.from_name)
     .bind(&message.from_address)
     .bind(serde_json::to_string(&message.extra_headers).unwrap_or_else(|_| "[]".into()))
+    .bind(message.shared_copy)
     .fetch_one(c)
     .await
     })?;
@@ -378,7 +384,7 @@ impl Store {
             sqlx::query_as(
             "SELECT id, kind, cause_kind, cause_id, subject, body_text, body_html, auto_submitted, list_key,
                 list_label, list_post, calendar, calendar_method, from_name, from_address, extra_headers,
-                created_at
+                created_at, shared_copy
              FROM mail_messages WHERE id = $1"
         )
         .bind(id)

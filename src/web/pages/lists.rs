@@ -116,6 +116,9 @@ struct ListForm {
     post_policy: String,
     archive: String,
     max_kb: String,
+    /// `personal` (the default) or `shared`.
+    #[serde(default)]
+    copies: String,
 }
 
 async fn create(
@@ -148,6 +151,7 @@ async fn create(
     if !choice(&form.reply_to, &["list", "sender"])
         || !choice(&form.post_policy, &["members", "moderated"])
         || !choice(&form.archive, &["public", "members", "staff"])
+        || !choice(&form.copies, &["", "personal", "shared"])
     {
         errors.push("Choisissez les réglages parmi ceux proposés.");
     }
@@ -169,6 +173,7 @@ async fn create(
         post_policy: form.post_policy,
         archive: form.archive,
         max_bytes: max_kb * 1024,
+        personalized: form.copies != "shared",
     };
     state
         .store
