@@ -233,10 +233,25 @@ mod a_members_reply_goes_to_every_subscriber_and_the_rest_waits {
         let from = parsed.from().unwrap().first().unwrap();
         assert_eq!(from.name(), Some("Maire de Lyon via Échanges du club"));
         assert_eq!(from.address(), Some("echanges@romeurope.example"));
-        assert_eq!(
-            parsed.body_text(0).unwrap().trim(),
-            "Nous avons raccordé le terrain en une semaine."
+        let body = parsed.body_text(0).unwrap().replace("\r\n", "\n");
+        assert!(
+            body.starts_with("Nous avons raccordé le terrain en une semaine.\n\n-- \nÉchanges du club · echanges@romeurope.example\nVos abonnements et les archives de la liste : http://127.0.0.1:8080/preferences/"),
+            "the text, then the list's footer with the reader's own link: {body}"
         );
+        assert!(!copies_of_post[0].contains("PLACEHOLDER"));
+        // Each copy's footer carries its recipient's preferences link.
+        let preferences_token = |copy: &str| {
+            let parsed = mail_parser::MessageParser::default()
+                .parse(copy.as_bytes())
+                .unwrap();
+            let text = parsed.body_text(0).unwrap().to_string();
+            text.split("/preferences/").nth(1).unwrap()[..32].to_string()
+        };
+        let tokens: std::collections::HashSet<String> =
+            copies_of_post.iter().map(|c| preferences_token(c)).collect();
+        assert_eq!(tokens.len(), 3, "one link per recipient");
+        let html = parsed.body_html(0).unwrap();
+        assert!(html.contains("Vos abonnements et les archives de la liste : <a href=\"http://127.0.0.1:8080/preferences/"), "{html}");
 
         // A forged member, a non-member, an automatic reply, a loop.
         let forged =
@@ -426,7 +441,62 @@ mod a_members_reply_goes_to_every_subscriber_and_the_rest_waits {
             .send()
             .await
             .unwrap();
-        assert_ne!(anonymous.status(), 200, "a members' archive is not public");
+        assert_eq!(anonymous.status(), 403, "a members' archive is not public");
+        let refusal = anonymous.text().await.unwrap();
+        assert!(
+            refusal.contains("Archives réservées aux abonnés") && refusal.contains("href=\"/preferences\""),
+            "an official learns how to open it: {refusal}"
+        );
+        // A subscriber opens it from her copy's link: her preferences page, then « Lire les archives ».
+        let reader = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let token = preferences_token(&copies_of_post[0]);
+        let preferences = reader
+            .get(app.url(&format!("/preferences/{token}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let open = format!("/preferences/{token}/archives/echanges");
+        assert!(preferences.contains(&format!("href=\"{open}\"")), "{preferences}");
+        let opened = reader.get(app.url(&open)).send().await.unwrap();
+        assert_eq!(opened.status(), 200);
+        assert_eq!(opened.url().path(), "/listes/echanges/archives");
+        let archive = opened.text().await.unwrap();
+        assert!(archive.contains("Raccordement à l&#39;eau"), "{archive}");
+        let forged = reqwest::Client::new()
+            .get(app.url("/listes/echanges/archives"))
+            .header("Cookie", "relais_lecteur=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 403, "a forged reader cookie opens nothing");
+        // Leaving the list closes its archive.
+        let list_id = preferences
+            .split(&format!("action=\"/preferences/{token}/listes/"))
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        let left = reader
+            .post(app.url(&format!("/preferences/{token}/listes/{list_id}")))
+            .form(&[("action", "leave")])
+            .send()
+            .await
+            .unwrap();
+        assert!(left.status().is_success(), "{}", left.status());
+        let closed = reader
+            .get(app.url("/listes/echanges/archives"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(closed.status(), 403, "no longer a subscriber");
         let searched = staff
             .get_text("/listes/echanges/archives?q=exp%C3%A9rience")
             .await;
@@ -636,9 +706,12 @@ mod a_posts_attachments_reach_every_subscriber {
             let parsed = mail_parser::MessageParser::default()
                 .parse(copy.as_bytes())
                 .unwrap();
-            assert_eq!(
-                parsed.body_text(0).unwrap().trim(),
-                "Le compte rendu est joint."
+            assert!(
+                parsed
+                    .body_text(0)
+                    .unwrap()
+                    .replace("\r\n", "\n")
+                    .starts_with("Le compte rendu est joint.\n\n-- \n")
             );
             let files: Vec<_> = parsed.attachments().collect();
             assert_eq!(files.len(), 1, "{copy}");

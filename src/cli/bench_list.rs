@@ -1,8 +1,9 @@
 //! `relais bench list`: posts to a discussion list of N subscribers, handed to relais over LMTP on
 //! 127.0.0.1, redistributed through the mail engine into Postfix's `smtp-sink`. For each post it measures
 //! from the end of LMTP DATA (the final reply) to the last copy accepted by the sink, and prints p50 and p99
-//! over the posts, and copies per second. Every copy is personalised (VERP, unsubscribe and preferences
-//! links) and RSA-2048-signed: relais has no unpersonalised mode.
+//! over the posts, and copies per second. With `--copies personal` (the default) every copy is personalised
+//! (VERP, its own unsubscribe link and Message-ID) and RSA-2048-signed; with `--copies shared` every
+//! subscriber gets the same copy, signed once per post, and only the envelope (VERP) is personal.
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,9 @@ pub struct ListArgs {
     /// Delivery workers, and connections to the sink.
     #[arg(long, default_value_t = 32)]
     pub workers: usize,
+    /// `personal`: every copy its own (signed each); `shared`: one copy for all, signed once per post.
+    #[arg(long, default_value = "personal", value_parser = ["personal", "shared"])]
+    pub copies: String,
 }
 
 pub async fn list(args: ListArgs) -> anyhow::Result<()> {
@@ -54,7 +58,7 @@ pub async fn list(args: ListArgs) -> anyhow::Result<()> {
                 post_policy: "members".into(),
                 archive: "members".into(),
                 max_bytes: 5 << 20,
-                personalized: true,
+                personalized: args.copies == "personal",
             },
             now,
         )
@@ -172,10 +176,15 @@ pub async fn list(args: ListArgs) -> anyhow::Result<()> {
         sorted.last().copied().unwrap_or_default().as_secs_f64()
     );
     println!(
-        "{copies} copies in {:.2} s: {:.0} copies/s ({} workers, personalised, RSA-2048)",
+        "{copies} copies in {:.2} s: {:.0} copies/s ({} workers, {}, RSA-2048)",
         total.as_secs_f64(),
         copies as f64 / total.as_secs_f64(),
-        args.workers
+        args.workers,
+        if args.copies == "personal" {
+            "personalised copies, each signed"
+        } else {
+            "one shared copy a post, signed once"
+        }
     );
     if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
         println!(

@@ -409,11 +409,11 @@ impl Inbound {
         if !references.is_empty() {
             headers.push(("References".into(), references));
         }
-        let text = message
+        let mut text = message
             .body_text(0)
             .map(|t| t.into_owned())
             .unwrap_or_default();
-        let html = match message.body_html(0) {
+        let mut html = match message.body_html(0) {
             Some(html)
                 if !message.html_body.is_empty() && message.text_body != message.html_body =>
             {
@@ -424,6 +424,29 @@ impl Inbound {
                 askama::filters::escape(&text, askama::filters::Html)?
             ),
         };
+        // The list's footer, as Mailman's: where to write, and the reader's own page (subscriptions, digest,
+        // leaving, the archive). A personal copy gets its recipient's link over the placeholder.
+        let public_url = &self.settings.server.public_url;
+        let link = if list.personalized {
+            crate::mail::compose::preferences_link(public_url)
+        } else {
+            format!("{public_url}/preferences")
+        };
+        text = format!(
+            "{}\n\n-- \n{} · {list_address}\nVos abonnements et les archives de la liste : {link}\n",
+            text.trim_end(),
+            list.name
+        );
+        let escape = |s: &str| askama::filters::escape(s, askama::filters::Html).map(|e| e.to_string());
+        let footer = format!(
+            "<hr><p style=\"font-size:small;color:#555\">{} · <a href=\"mailto:{list_address}\">{list_address}</a><br>\
+             Vos abonnements et les archives de la liste : <a href=\"{link}\">{link}</a></p>",
+            escape(&list.name)?
+        );
+        match html.to_ascii_lowercase().rfind("</body>") {
+            Some(at) => html.insert_str(at, &footer),
+            None => html.push_str(&footer),
+        }
         Ok(NewMessage {
             kind: "list_post".into(),
             cause_kind: "list_post".into(),

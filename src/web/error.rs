@@ -12,6 +12,9 @@ pub enum WebError {
     LoginRequired,
     #[error("accès refusé")]
     Forbidden,
+    /// A members' list archive seen without a subscriber's link nor a staff session.
+    #[error("archives réservées aux abonnés")]
+    SubscribersOnly,
     #[error("page introuvable")]
     NotFound,
     #[error("{0}")]
@@ -48,6 +51,11 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
+/// Where an official who followed an archive link learns how to open it.
+#[derive(Template)]
+#[template(path = "archive_subscribers_only.html", config = "src/web/askama.toml")]
+struct SubscribersOnlyPage;
+
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let (status, title, message) = match &self {
@@ -57,6 +65,13 @@ impl IntoResponse for WebError {
                 "Accès refusé",
                 "Votre compte ne permet pas cette action. Demandez à un·e administrateur·rice si besoin.".to_string(),
             ),
+            WebError::SubscribersOnly => {
+                let page = SubscribersOnlyPage;
+                return match page.render() {
+                    Ok(html) => (StatusCode::FORBIDDEN, Html(html)).into_response(),
+                    Err(_) => (StatusCode::FORBIDDEN, "Archives réservées aux abonnés").into_response(),
+                };
+            }
             WebError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "Page introuvable",

@@ -2,8 +2,10 @@
 //! searchable by subject or author; each thread's posts, their HTML cleaned by `ammonia` (no script, no
 //! event handler, no `javascript:` link) or their text with quoted passages folded (French and English
 //! client markers); attachments downloaded, never shown inline; the month as an mbox file. Who reads it is
-//! the list's setting: everyone (`public`), or staff (`members` and `staff`: officials read their lists in
-//! their mailbox).
+//! the list's setting: everyone (`public`); its subscribers and staff (`members`: a subscriber opens it from
+//! the preferences page of any mail, which leaves a reader cookie holding that signed link); or staff only.
+//! The cookie is the preferences token itself, so it names its holder's address and is checked each time
+//! against the list's active subscriptions: leaving the list closes its archive.
 
 use askama::Template;
 use axum::Router;
@@ -41,9 +43,19 @@ async fn readable(state: &AppState, headers: &HeaderMap, key: &str) -> WebResult
     if list.archive == "public" {
         return Ok(list);
     }
-    match optional_session(state, headers).await? {
-        Some(session) if session.role().is_staff() => Ok(list),
+    let session = optional_session(state, headers).await?;
+    if session.as_ref().is_some_and(|s| s.role().is_staff()) {
+        return Ok(list);
+    }
+    if list.archive == "members"
+        && let Some(address) = super::preferences::reader(state, headers).await?
+        && state.store.is_subscriber(list.id, &address).await?
+    {
+        return Ok(list);
+    }
+    match session {
         Some(_) => Err(WebError::Forbidden),
+        None if list.archive == "members" => Err(WebError::SubscribersOnly),
         None => Err(WebError::LoginRequired),
     }
 }

@@ -34,6 +34,53 @@ pub fn router() -> Router<AppState> {
         .route("/preferences/{token}/tout", post(leave_all))
         .route("/preferences/{token}/donnees.json", get(export))
         .route("/preferences/{token}/effacement", post(ask_erasure))
+        .route("/preferences/{token}/archives/{key}", get(open_archive))
+}
+
+/// The cookie that opens the archives of a subscriber's lists: the preferences token of one of their mails.
+pub const READER_COOKIE: &str = "relais_lecteur";
+
+/// The address whose preferences token the request's reader cookie holds, if genuine and not erased.
+pub async fn reader(state: &AppState, headers: &axum::http::HeaderMap) -> WebResult<Option<String>> {
+    let jar = axum_extra::extract::CookieJar::from_headers(headers);
+    match jar.get(READER_COOKIE) {
+        Some(cookie) => owner(state, cookie.value()).await,
+        None => Ok(None),
+    }
+}
+
+/// From the preferences page to a list's archive: leaves the reader cookie (30 days, for `/listes` only)
+/// when the link's address subscribes to that list and its archive is for members.
+async fn open_archive(
+    State(state): State<AppState>,
+    jar: axum_extra::extract::CookieJar,
+    Path((token, key)): Path<(String, String)>,
+) -> WebResult<Response> {
+    let address = match owner_or_invalid(&state, &token).await? {
+        Ok(address) => address,
+        Err(response) => return Ok(response),
+    };
+    let list = state
+        .store
+        .discussion_list(&key)
+        .await?
+        .filter(|l| l.kind == "discussion" && l.archive != "staff")
+        .ok_or(WebError::NotFound)?;
+    if !state.store.is_subscriber(list.id, &address).await? {
+        return Err(WebError::SubscribersOnly);
+    }
+    let cookie = axum_extra::extract::cookie::Cookie::build((READER_COOKIE, token))
+        .http_only(true)
+        .same_site(axum_extra::extract::cookie::SameSite::Lax)
+        .secure(state.settings.server.secure_cookies())
+        .path("/listes")
+        .max_age(time::Duration::days(30))
+        .build();
+    Ok((
+        jar.add(cookie),
+        axum::response::Redirect::to(&format!("/listes/{}/archives", list.list_key)),
+    )
+        .into_response())
 }
 
 /// A subscription as the page lists it.
@@ -46,6 +93,8 @@ pub struct ShownSubscription {
     /// What the digest mode means for this kind of list.
     pub digest_label: &'static str,
     pub why: String,
+    /// The key of a discussion list whose archive its subscribers read.
+    pub archive_key: Option<String>,
 }
 
 enum PreferencesState {
@@ -151,12 +200,23 @@ async fn show(
         Ok(address) => address,
         Err(response) => return Ok(response),
     };
+    let readable: std::collections::HashSet<i64> = state
+        .store
+        .all_lists()
+        .await?
+        .into_iter()
+        .filter(|l| l.kind == "discussion" && l.archive != "staff")
+        .map(|l| l.id)
+        .collect();
     let subscriptions = state
         .store
         .subscriptions_of_address(&address)
         .await?
         .iter()
         .map(|s| ShownSubscription {
+            archive_key: (readable.contains(&s.list_id)
+                && (s.state == "active" || s.state == "bouncing"))
+                .then(|| s.list_key.clone()),
             list_id: s.list_id,
             list: s.list_name.clone(),
             active: s.state == "active" || s.state == "bouncing",
