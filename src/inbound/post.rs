@@ -2,9 +2,9 @@
 //! authenticated, too big, too many recipients, the list not named as a recipient, an `Approved` header, a
 //! moderated list) and every reason to drop it (a loop, an automatic reply, a Message-ID already seen);
 //! a post with none goes out through the outbox to every active subscriber, with the list headers, the
-//! subject prefix (never piled up), the thread headers and the author's From rewritten to the list (so the
-//! author's domain's DMARC policy cannot make copies bounce), the author kept in `X-Original-From` and
-//! `Reply-To` or `Cc`.
+//! subject prefix (never piled up), the thread headers, its attachments and the list's footer. When the
+//! author's domain asks for it by DMARC ([`super::identity`]), the From is rewritten to the list and the
+//! author kept in `X-Original-From` and `Reply-To` or `Cc`.
 
 use mail_parser::{Message, MessageParser, MimeHeaders};
 
