@@ -10,7 +10,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::sink::{Sink, dkimpy_verdicts, send_to_port};
+use common::lists::{echanges, signing_app};
+use common::sink::{Sink, dkimpy_verdicts};
 use common::{Backend, TestApp};
 use relais::domain::Role;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -93,18 +94,7 @@ mod a_members_reply_goes_to_every_subscriber_and_the_rest_waits {
 
     async fn run(backend: Backend) {
         let sink = Sink::start().await;
-        let port = sink.port;
-        let mut records = String::new();
-        let app = TestApp::spawn_with(backend, |settings| {
-            send_to_port(settings, port);
-            settings.inbound.trusted_authserv_ids = vec!["mx.club.example".into()];
-            records =
-                relais::mail::dkim::generate(&settings.data_dir, "listes", "romeurope.example")
-                    .expect("keys generated");
-            settings.mail.dkim_rsa_selector = "listes-rsa".into();
-            settings.mail.dkim_ed25519_selector = "listes-ed25519".into();
-        })
-        .await;
+        let (app, records) = signing_app(backend, &sink, |_| {}).await;
         let staff = app.logged_in(Role::Staff, &[]).await;
         let created = staff
             .post_form(
@@ -247,8 +237,10 @@ mod a_members_reply_goes_to_every_subscriber_and_the_rest_waits {
             let text = parsed.body_text(0).unwrap().to_string();
             text.split("/preferences/").nth(1).unwrap()[..32].to_string()
         };
-        let tokens: std::collections::HashSet<String> =
-            copies_of_post.iter().map(|c| preferences_token(c)).collect();
+        let tokens: std::collections::HashSet<String> = copies_of_post
+            .iter()
+            .map(|c| preferences_token(c))
+            .collect();
         assert_eq!(tokens.len(), 3, "one link per recipient");
         let html = parsed.body_html(0).unwrap();
         assert!(html.contains("Vos abonnements et les archives de la liste : <a href=\"http://127.0.0.1:8080/preferences/"), "{html}");
@@ -444,7 +436,8 @@ mod a_members_reply_goes_to_every_subscriber_and_the_rest_waits {
         assert_eq!(anonymous.status(), 403, "a members' archive is not public");
         let refusal = anonymous.text().await.unwrap();
         assert!(
-            refusal.contains("Archives réservées aux abonnés") && refusal.contains("href=\"/preferences\""),
+            refusal.contains("Archives réservées aux abonnés")
+                && refusal.contains("href=\"/preferences\""),
             "an official learns how to open it: {refusal}"
         );
         // A subscriber opens it from her copy's link: her preferences page, then « Lire les archives ».
@@ -462,7 +455,10 @@ mod a_members_reply_goes_to_every_subscriber_and_the_rest_waits {
             .await
             .unwrap();
         let open = format!("/preferences/{token}/archives/echanges");
-        assert!(preferences.contains(&format!("href=\"{open}\"")), "{preferences}");
+        assert!(
+            preferences.contains(&format!("href=\"{open}\"")),
+            "{preferences}"
+        );
         let opened = reader.get(app.url(&open)).send().await.unwrap();
         assert_eq!(opened.status(), 200);
         assert_eq!(opened.url().path(), "/listes/echanges/archives");
@@ -628,42 +624,13 @@ mod a_posts_attachments_reach_every_subscriber {
 
     async fn run(backend: Backend) {
         let sink = Sink::start().await;
-        let port = sink.port;
-        let mut records = String::new();
-        let app = TestApp::spawn_with(backend, |settings| {
-            send_to_port(settings, port);
-            settings.inbound.trusted_authserv_ids = vec!["mx.club.example".into()];
-            records =
-                relais::mail::dkim::generate(&settings.data_dir, "listes", "romeurope.example")
-                    .expect("keys generated");
-            settings.mail.dkim_rsa_selector = "listes-rsa".into();
-            settings.mail.dkim_ed25519_selector = "listes-ed25519".into();
-        })
+        let (app, records) = signing_app(backend, &sink, |_| {}).await;
+        echanges(
+            &app,
+            &[],
+            "maire@lyon.example, Maire de Lyon\ndgs@marseille.example",
+        )
         .await;
-        let staff = app.logged_in(Role::Staff, &[]).await;
-        staff
-            .post_form(
-                "/listes",
-                &[
-                    ("key", "echanges"),
-                    ("name", "Échanges du club"),
-                    ("subject_prefix", "[Club]"),
-                    ("reply_to", "list"),
-                    ("post_policy", "members"),
-                    ("archive", "members"),
-                    ("max_kb", "5120"),
-                ],
-            )
-            .await;
-        staff
-            .post_form(
-                "/listes/echanges/abonnes",
-                &[(
-                    "addresses",
-                    "maire@lyon.example, Maire de Lyon\ndgs@marseille.example",
-                )],
-            )
-            .await;
         // Bytes of every value, so a wrong transfer encoding shows.
         let pdf: Vec<u8> = (0..=255u8).cycle().take(40_000).collect();
         use base64::Engine;
@@ -740,50 +707,19 @@ mod a_list_with_shared_copies_signs_once {
 
     async fn run(backend: Backend) {
         let sink = Sink::start().await;
-        let port = sink.port;
-        let mut records = String::new();
-        let app = TestApp::spawn_with(backend, |settings| {
-            send_to_port(settings, port);
-            settings.inbound.trusted_authserv_ids = vec!["mx.club.example".into()];
-            records =
-                relais::mail::dkim::generate(&settings.data_dir, "listes", "romeurope.example")
-                    .expect("keys generated");
-            settings.mail.dkim_rsa_selector = "listes-rsa".into();
-            settings.mail.dkim_ed25519_selector = "listes-ed25519".into();
-        })
+        let (app, records) = signing_app(backend, &sink, |_| {}).await;
+        let staff = echanges(
+            &app,
+            &[("copies", "shared")],
+            "maire@lyon.example, Maire de Lyon\ndgs@marseille.example\nelu@nantes.example",
+        )
         .await;
-        let staff = app.logged_in(Role::Staff, &[]).await;
-        let created = staff
-            .post_form(
-                "/listes",
-                &[
-                    ("key", "echanges"),
-                    ("name", "Échanges du club"),
-                    ("subject_prefix", "[Club]"),
-                    ("reply_to", "list"),
-                    ("post_policy", "members"),
-                    ("archive", "members"),
-                    ("max_kb", "5120"),
-                    ("copies", "shared"),
-                ],
-            )
-            .await;
-        assert_eq!(created.status(), 303);
         assert!(
             staff
                 .get_text("/listes")
                 .await
                 .contains("discussion, copies identiques")
         );
-        staff
-            .post_form(
-                "/listes/echanges/abonnes",
-                &[(
-                    "addresses",
-                    "maire@lyon.example, Maire de Lyon\ndgs@marseille.example\nelu@nantes.example",
-                )],
-            )
-            .await;
         let reply = lmtp(
             &app,
             "maire@lyon.example",

@@ -11,9 +11,9 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::sink::{Sink, send_to_port};
+use common::lists::{echanges, signing_app};
+use common::sink::Sink;
 use common::{Backend, TestApp};
-use relais::domain::Role;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 /// The DNS server, stopped when dropped; its zone file can grow while it runs.
@@ -174,8 +174,7 @@ mod senders_are_checked_by_relais_itself {
             .unwrap()
             .port();
         let dns_port = dns.port;
-        let app = TestApp::spawn_with(backend, |settings| {
-            send_to_port(settings, sink.port);
+        let (app, _) = signing_app(backend, &sink, |settings| {
             settings.inbound.trusted_authserv_ids = Vec::new();
             settings.inbound.verify_senders = true;
             settings.inbound.dmarc_rewrite = relais::config::DmarcRewrite::Policy;
@@ -184,36 +183,13 @@ mod senders_are_checked_by_relais_itself {
             settings.inbound.smtp_listen = Some(([127, 0, 0, 1], smtp_port).into());
         })
         .await;
-        let staff = app.logged_in(Role::Staff, &[]).await;
-        let created = staff
-            .post_form(
-                "/listes",
-                &[
-                    ("key", "echanges"),
-                    ("name", "Échanges du club"),
-                    ("subject_prefix", "[Club]"),
-                    ("reply_to", "list"),
-                    ("post_policy", "members"),
-                    ("archive", "members"),
-                    ("max_kb", "5120"),
-                ],
-            )
-            .await;
-        assert_eq!(created.status(), 303);
-        let page = staff
-            .post_form(
-                "/listes/echanges/abonnes",
-                &[(
-                    "addresses",
-                    "maire@lyon.example, Maire de Lyon\ndgs@marseille.example, DGS de Marseille\n\
-                     elu@nantes.example, Élu de Nantes\ncabinet@toulouse.example, Cabinet de Toulouse",
-                )],
-            )
-            .await
-            .text()
-            .await
-            .unwrap();
-        assert!(page.contains("4 abonnement(s) ajouté(s)"), "{page}");
+        echanges(
+            &app,
+            &[],
+            "maire@lyon.example, Maire de Lyon\ndgs@marseille.example, DGS de Marseille\n\
+             elu@nantes.example, Élu de Nantes\ncabinet@toulouse.example, Cabinet de Toulouse",
+        )
+        .await;
 
         let sign = |dir: &Path, selector: &str, domain: &str, raw: Vec<u8>| {
             relais::mail::dkim::DkimKeys::load(

@@ -531,3 +531,41 @@ pub async fn inject(
         )
         .await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xforward_names_the_client_and_ignores_what_the_server_does_not_know() {
+        let mut client = SessionClient::default();
+        assert_eq!(
+            xforward(
+                "XFORWARD NAME=mail.lyon.example ADDR=192.0.2.7 HELO=mail+2Elyon.example\r",
+                &mut client
+            ),
+            "250 2.0.0 Ok"
+        );
+        assert_eq!(client.ip, Some("192.0.2.7".parse().unwrap()));
+        assert_eq!(client.helo, "mail.lyon.example");
+        xforward(
+            "XFORWARD ADDR=IPV6:2001:db8::1 HELO=[UNAVAILABLE]",
+            &mut client,
+        );
+        assert_eq!(client.ip, Some("2001:db8::1".parse().unwrap()));
+        assert_eq!(client.helo, "");
+        xforward("XFORWARD ADDR=[UNAVAILABLE]", &mut client);
+        assert_eq!(client.ip, None);
+        assert!(xforward("XFORWARD", &mut client).starts_with("501"));
+        assert!(xforward("XFORWARD COLOR=blue", &mut client).starts_with("501"));
+    }
+
+    #[test]
+    fn xforward_is_recognised_even_when_cut_by_a_read() {
+        assert!(starts_xforward(b"XFORWARD ADDR=1.2.3.4\r\n"));
+        assert!(starts_xforward(b"xforw"));
+        assert!(!starts_xforward(b"XFORWARDED"));
+        assert!(!starts_xforward(b"MAIL FROM:<a@b>"));
+        assert_eq!(xtext_decode("a+2Bb+3Dc+"), "a+b=c+");
+    }
+}
