@@ -437,7 +437,8 @@ impl Inbound {
             text.trim_end(),
             list.name
         );
-        let escape = |s: &str| askama::filters::escape(s, askama::filters::Html).map(|e| e.to_string());
+        let escape =
+            |s: &str| askama::filters::escape(s, askama::filters::Html).map(|e| e.to_string());
         let footer = format!(
             "<hr><p style=\"font-size:small;color:#555\">{} · <a href=\"mailto:{list_address}\">{list_address}</a><br>\
              Vos abonnements et les archives de la liste : <a href=\"{link}\">{link}</a></p>",

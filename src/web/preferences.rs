@@ -41,7 +41,10 @@ pub fn router() -> Router<AppState> {
 pub const READER_COOKIE: &str = "relais_lecteur";
 
 /// The address whose preferences token the request's reader cookie holds, if genuine and not erased.
-pub async fn reader(state: &AppState, headers: &axum::http::HeaderMap) -> WebResult<Option<String>> {
+pub async fn reader(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> WebResult<Option<String>> {
     let jar = axum_extra::extract::CookieJar::from_headers(headers);
     match jar.get(READER_COOKIE) {
         Some(cookie) => owner(state, cookie.value()).await,
