@@ -44,9 +44,11 @@ impl Application {
             None => None,
         };
         let unsubscribe = deliverer.unsubscribe.clone();
+        let settings = Arc::new(settings);
+        let inbound = crate::inbound::Inbound::new(store.clone(), settings.clone(), clock.clone());
         let state = AppState {
             store,
-            settings: Arc::new(settings),
+            settings,
             clock,
             metrics: Arc::new(Default::default()),
             dashboard_cache: Arc::default(),
@@ -54,6 +56,7 @@ impl Application {
             sessions: Arc::default(),
             unsubscribe,
             subscribe_form_key: Arc::default(),
+            inbound,
         };
         Ok(Application {
             listener,
@@ -110,11 +113,7 @@ impl Application {
             clock: self.state.clock.clone(),
         };
         let meetings = tokio::spawn(meetings.run_until_stopped(stop.clone()));
-        let inbound = crate::inbound::Inbound::new(
-            store.clone(),
-            self.state.settings.clone(),
-            self.state.clock.clone(),
-        );
+        let inbound = self.state.inbound.clone();
         let mut receiving = Vec::new();
         for (listener, protocol) in [
             (self.lmtp, crate::inbound::session::Protocol::Lmtp),

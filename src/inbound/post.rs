@@ -83,11 +83,7 @@ pub fn authenticated(message: &Message<'_>, from: &str, trusted: &[String]) -> b
     let Some((_, from_domain)) = from.rsplit_once('@') else {
         return false;
     };
-    let aligned = |domain: &str| {
-        let domain = domain.trim().trim_end_matches('.').to_lowercase();
-        !domain.is_empty()
-            && (from_domain == domain || from_domain.ends_with(&format!(".{domain}")))
-    };
+    let aligned = |domain: &str| super::identity::aligned(from_domain, domain.trim());
     message
         .header_values("Authentication-Results")
         .filter_map(|value| value.as_text())

@@ -46,6 +46,8 @@ pub struct AppState {
     pub unsubscribe: crate::mail::unsubscribe::UnsubscribeKey,
     /// The key that signs the moment the subscription form was shown, read from the database once.
     pub subscribe_form_key: Arc<tokio::sync::OnceCell<String>>,
+    /// Receiving's shared parts (its DNS resolver above all), for staff decisions on held posts.
+    pub inbound: crate::inbound::Inbound,
 }
 
 /// The whole HTTP application.

@@ -9,7 +9,6 @@ use axum::extract::{Form, Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::post;
 
-use crate::inbound::Inbound;
 use crate::store::discussion::{DiscussionList, NewPost, Post};
 use crate::store::outbox::{NewMessage, NewRecipient};
 use crate::store::subscriptions::ContactSelection;
@@ -23,14 +22,6 @@ pub fn router() -> Router<AppState> {
         .route("/listes", axum::routing::get(overview).post(create))
         .route("/listes/{key}/abonnes", post(subscribe))
         .route("/listes/messages/{id}", post(decide))
-}
-
-fn inbound(state: &AppState) -> Inbound {
-    Inbound::new(
-        state.store.clone(),
-        state.settings.clone(),
-        state.clock.clone(),
-    )
 }
 
 /// A list as the page shows it.
@@ -60,7 +51,7 @@ impl ListsPage {
 }
 
 async fn page(session: &Session, state: &AppState, notice: String) -> WebResult<Html<String>> {
-    let receiving = inbound(state);
+    let receiving = &state.inbound;
     let mut lists = Vec::new();
     for list in state.store.all_lists().await? {
         let subscribers = state
@@ -268,7 +259,7 @@ async fn decide(
         .ok_or(WebError::NotFound)?;
     let now = state.clock.now_millis();
     let actor = session.actor();
-    let receiving = inbound(&state);
+    let receiving = &state.inbound;
     let done = match form.decision.as_str() {
         "approve" | "trust" => {
             let raw = match post.inbound_message_id {
