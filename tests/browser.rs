@@ -360,6 +360,7 @@ async fn an_archived_post_with_scripts_runs_nothing() {
         archive: "public".into(),
         max_bytes: 1 << 20,
         personalized: true,
+        strip_executables: true,
     };
     app.store
         .create_discussion_list(&list, now)

@@ -59,6 +59,7 @@ pub async fn list(args: ListArgs) -> anyhow::Result<()> {
                 archive: "members".into(),
                 max_bytes: 5 << 20,
                 personalized: args.copies == "personal",
+                strip_executables: true,
             },
             now,
         )

@@ -6,10 +6,11 @@
 //! author's domain asks for it by DMARC ([`super::identity`]), the From is rewritten to the list and the
 //! author kept in `X-Original-From` and `Reply-To` or `Cc`.
 
-use mail_parser::{Message, MessageParser, MimeHeaders};
+use mail_parser::{Message, MessageParser};
 
 use super::Inbound;
 use super::identity::DmarcPolicy;
+use crate::mail::list_copy::Footer;
 use crate::store::discussion::{DiscussionList, NewPost};
 use crate::store::inbound::InboundOutcome;
 use crate::store::outbox::NewMessage;
@@ -129,31 +130,6 @@ pub fn automatic(message: &Message<'_>) -> bool {
         || AUTO_REPLY_SUBJECTS.iter().any(|s| subject.starts_with(s))
 }
 
-/// The files a post carries, to pass on with every copy (named, typed, decoded).
-pub fn attachments(raw: &[u8]) -> Vec<crate::mail::compose::Attachment> {
-    let Some(message) = MessageParser::default().parse(raw) else {
-        return Vec::new();
-    };
-    message
-        .attachments()
-        .filter(|part| !part.is_message())
-        .map(|part| crate::mail::compose::Attachment {
-            name: part
-                .attachment_name()
-                .unwrap_or("piece-jointe")
-                .replace(['\r', '\n', '"'], ""),
-            content_type: part
-                .content_type()
-                .map(|t| match t.subtype() {
-                    Some(sub) => format!("{}/{}", t.ctype(), sub),
-                    None => t.ctype().to_string(),
-                })
-                .unwrap_or_else(|| "application/octet-stream".into()),
-            content: part.contents().to_vec(),
-        })
-        .collect()
-}
-
 /// The addresses a message names in To and Cc, lowercase.
 fn visible_recipients(message: &Message<'_>) -> Vec<String> {
     let mut out = Vec::new();
@@ -213,9 +189,17 @@ impl Inbound {
                 .to_string(),
             from_address: from.clone(),
             subject: message.subject().unwrap_or_default().to_string(),
-            message_id: message.message_id().unwrap_or_default().to_string(),
+            // A post without one gets its Message-ID here, once: the same in every copy and in the archive.
+            message_id: message.message_id().map(String::from).unwrap_or_else(|| {
+                format!("{}@{}", uuid::Uuid::now_v7(), self.settings.mail.domain())
+            }),
             in_reply_to: header(&message, "In-Reply-To"),
             references: header(&message, "References"),
+            removed: if list.strip_executables {
+                crate::mail::list_copy::stripped_names(raw)
+            } else {
+                Vec::new()
+            },
         };
         let now = self.clock.now_millis();
         let list_address = self.list_address(list);
@@ -357,7 +341,33 @@ impl Inbound {
         self.verifier.check(raw, from, &client, true).await.policy != DmarcPolicy::Relaxed
     }
 
-    /// The mail every subscriber receives for a post.
+    /// The list's footer, as Mailman's: where to write, the archive, and how to manage one's subscription.
+    /// It holds no personal link: replies quote it, so it reaches every member and the archive.
+    pub fn footer(&self, list: &DiscussionList) -> anyhow::Result<Footer> {
+        let list_address = self.list_address(list);
+        let public_url = &self.settings.server.public_url;
+        let archive = format!("{public_url}/listes/{}/archives", list.list_key);
+        let manage = format!("{public_url}/preferences");
+        let escape =
+            |s: &str| askama::filters::escape(s, askama::filters::Html).map(|e| e.to_string());
+        Ok(Footer {
+            text: format!(
+                "-- \n{} · {list_address}\nArchives : {archive}\n\
+                 Gérer votre abonnement (un lien personnel vous est envoyé) : {manage}\n",
+                list.name
+            ),
+            html: format!(
+                "<hr><p style=\"font-size:small;color:#555\">{} · <a href=\"mailto:{list_address}\">{list_address}</a><br>\
+                 <a href=\"{archive}\">Archives de la liste</a> · \
+                 <a href=\"{manage}\">Gérer votre abonnement</a> (un lien personnel vous est envoyé)</p>",
+                escape(&list.name)?
+            ),
+        })
+    }
+
+    /// The mail every subscriber receives for a post: the post as received ([`crate::mail::list_copy`],
+    /// which the delivery workers read from the stored message) with the footer kept here, its author's
+    /// Message-ID, Date and thread headers, the list's subject prefix, and the From rewritten when `rewrite`.
     pub fn post_message(
         &self,
         list: &DiscussionList,
@@ -371,85 +381,50 @@ impl Inbound {
         } else {
             post.from_name.clone()
         };
-        let original = if post.from_name.is_empty() {
-            format!("<{}>", post.from_address)
-        } else {
-            format!(
-                "\"{}\" <{}>",
-                post.from_name.replace('"', ""),
-                post.from_address
+        let mailbox = |name: &str, address: &str| -> anyhow::Result<String> {
+            let address: lettre::Address = address.parse()?;
+            Ok(lettre::message::Mailbox::new(
+                (!name.trim().is_empty()).then(|| name.trim().to_string()),
+                address,
             )
+            .to_string())
         };
-        let mut headers = Vec::new();
+        let original = mailbox(&post.from_name, &post.from_address)?;
+        let mut headers = vec![("Message-ID".to_string(), format!("<{}>", post.message_id))];
+        let date = header(message, "Date");
+        if message.date().is_some() && !date.contains(['\r', '\n']) {
+            headers.push(("Date".into(), date));
+        }
         if rewrite {
             // DMARC's "munge": the author stays visible and reachable, the From is the list's.
             headers.push(("X-Original-From".to_string(), original.clone()));
             if list.reply_to == "sender" {
                 headers.push(("Reply-To".into(), original));
             } else {
-                headers.push(("Reply-To".into(), format!("<{list_address}>")));
+                headers.push(("Reply-To".into(), mailbox("", &list_address)?));
                 headers.push(("Cc".into(), original));
             }
         } else if list.reply_to != "sender" {
-            headers.push(("Reply-To".into(), format!("<{list_address}>")));
+            headers.push(("Reply-To".into(), mailbox("", &list_address)?));
         }
-        if !post.in_reply_to.is_empty() {
-            headers.push(("In-Reply-To".into(), post.in_reply_to.clone()));
-        }
-        // The copy is the same message, not a reply to it: its thread headers are the original's.
-        let references = if post.references.is_empty() {
-            post.in_reply_to.clone()
-        } else {
-            post.references.clone()
-        };
-        if !references.is_empty() {
-            headers.push(("References".into(), references));
-        }
-        let mut text = message
-            .body_text(0)
-            .map(|t| t.into_owned())
-            .unwrap_or_default();
-        let mut html = match message.body_html(0) {
-            Some(html)
-                if !message.html_body.is_empty() && message.text_body != message.html_body =>
-            {
-                html.into_owned()
+        // The thread headers as the author wrote them: a copy is the same message, not a reply to it.
+        for (name, value) in [
+            ("In-Reply-To", &post.in_reply_to),
+            ("References", &post.references),
+        ] {
+            let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+            if !value.is_empty() {
+                headers.push((name.into(), value));
             }
-            _ => format!(
-                "<pre style=\"white-space:pre-wrap;font-family:inherit\">{}</pre>",
-                askama::filters::escape(&text, askama::filters::Html)?
-            ),
-        };
-        // The list's footer, as Mailman's: where to write, and the reader's own page (subscriptions, digest,
-        // leaving, the archive). A personal copy gets its recipient's link over the placeholder.
-        let public_url = &self.settings.server.public_url;
-        let link = if list.personalized {
-            crate::mail::compose::preferences_link(public_url)
-        } else {
-            format!("{public_url}/preferences")
-        };
-        text = format!(
-            "{}\n\n-- \n{} · {list_address}\nVos abonnements et les archives de la liste : {link}\n",
-            text.trim_end(),
-            list.name
-        );
-        let escape =
-            |s: &str| askama::filters::escape(s, askama::filters::Html).map(|e| e.to_string());
-        let footer = format!(
-            "<hr><p style=\"font-size:small;color:#555\">{} · <a href=\"mailto:{list_address}\">{list_address}</a><br>\
-             Vos abonnements et les archives de la liste : <a href=\"{link}\">{link}</a></p>",
-            escape(&list.name)?
-        );
-        match html.to_ascii_lowercase().rfind("</body>") {
-            Some(at) => html.insert_str(at, &footer),
-            None => html.push_str(&footer),
         }
+        let footer = self.footer(list)?;
         Ok(NewMessage {
             kind: "list_post".into(),
             cause_kind: "list_post".into(),
             subject: list_subject(&list.subject_prefix, &post.subject),
-            body_text: text,
-            body_html: html,
+            // For a list post, the bodies kept are the footer's: the copies' body is the post itself.
+            body_text: footer.text,
+            body_html: footer.html,
             template_data: serde_json::json!({ "list": list.list_key, "from": post.from_address }),
             list_key: list.list_key.clone(),
             list_label: list.name.clone(),

@@ -9,22 +9,18 @@
 
 use lettre::address::Envelope;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
-use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Attachment as AttachmentPart, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{HeaderName, HeaderValue, Headers};
+use lettre::message::{Mailbox, Mailboxes, MultiPart, SinglePart};
 use lettre::{Address, Message};
 
 use super::settings::MailSettings;
 use crate::store::outbox::{ClaimedDelivery, MailMessage};
 
-/// The headers a message may carry of its own ([`MailMessage::headers`]).
-const OWN_HEADERS: &[&str] = &[
-    "Reply-To",
-    "Cc",
-    "In-Reply-To",
-    "References",
-    "X-Original-From",
-    "Archived-At",
-];
+/// The headers a message may carry of its own ([`MailMessage::headers`]), written as they are.
+const OWN_HEADERS: &[&str] = &["In-Reply-To", "References", "Archived-At"];
+
+/// Own headers that hold addresses: parsed and written again by lettre (quoting, RFC 2047 names).
+const ADDRESS_HEADERS: &[&str] = &["Reply-To", "Cc", "X-Original-From"];
 
 /// A copy ready for a transport: the SMTP envelope and the formatted message.
 pub struct Copy {
@@ -80,40 +76,31 @@ impl Links {
     }
 }
 
-/// A file a message carries (a list post's attachments, passed on to every copy).
-#[derive(Debug, Clone)]
-pub struct Attachment {
-    pub name: String,
-    pub content_type: String,
-    pub content: Vec<u8>,
+/// The body every copy of a message carries, encoded once.
+enum Body {
+    /// Built from the message's text and HTML (and calendar object).
+    Built(MultiPart),
+    /// A MIME entity made elsewhere: a list post as its author sent it ([`super::list_copy`]).
+    Entity(Vec<u8>),
 }
 
-/// A message with its body encoded once (quoted-printable text and HTML, base64 attachments): every copy of
-/// a message has the same body, and encoding it was a tenth of the CPU time of a copy.
+/// A message with its body encoded once (quoted-printable text and HTML, or a list post's entity): every
+/// copy of a message has the same body, and encoding it was a tenth of the CPU time of a copy.
 pub struct PreparedMessage {
     pub message: MailMessage,
-    body: MultiPart,
+    body: Body,
     /// For a message whose copies are all alike ([`MailMessage::shared_copy`]): the signed copy, once built.
     pub shared: std::sync::OnceLock<Vec<u8>>,
 }
 
 impl PreparedMessage {
-    /// The message with `attachments` after its text and HTML (`multipart/mixed` when there are any).
-    pub fn with_attachments(message: MailMessage, attachments: &[Attachment]) -> PreparedMessage {
-        let mut prepared = PreparedMessage::new(message);
-        if !attachments.is_empty() {
-            let mut mixed = MultiPart::mixed().multipart(prepared.body);
-            for file in attachments {
-                let content_type = ContentType::parse(&file.content_type).unwrap_or_else(|_| {
-                    ContentType::parse("application/octet-stream").expect("valid")
-                });
-                mixed = mixed.singlepart(
-                    AttachmentPart::new(file.name.clone()).body(file.content.clone(), content_type),
-                );
-            }
-            prepared.body = mixed;
+    /// A list post: `entity` (the post with its footer, [`super::list_copy::copy_body`]) is every copy's body.
+    pub fn with_entity(message: MailMessage, entity: Vec<u8>) -> PreparedMessage {
+        PreparedMessage {
+            message,
+            body: Body::Entity(entity),
+            shared: std::sync::OnceLock::new(),
         }
-        prepared
     }
 
     pub fn new(message: MailMessage) -> PreparedMessage {
@@ -139,7 +126,7 @@ impl PreparedMessage {
         };
         PreparedMessage {
             message,
-            body,
+            body: Body::Built(body),
             shared: std::sync::OnceLock::new(),
         }
     }
@@ -214,20 +201,38 @@ pub fn compose(
             address,
         )
     };
+    let own = message.headers();
+    let own_value = |name: &str| {
+        own.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    // A list post keeps its author's Message-ID in every copy, so replies thread in every mailbox (as
+    // Mailman does); other mail gets one per copy (the delivery's token is unique).
+    let message_id = own_value("Message-ID").unwrap_or_else(|| {
+        format!(
+            "<{}.{}@{}>",
+            message.id,
+            if shared { "liste" } else { &delivery.token },
+            settings.domain()
+        )
+    });
     let mut builder = Message::builder()
         .from(from)
         .to(to)
         .subject(message.subject.clone())
         .date(date)
-        // One per copy (the delivery's token is unique), or one for all copies alike; both begin with the
-        // message's id, which is how a reply to a copy finds its list post.
-        .message_id(Some(format!(
-            "<{}.{}@{}>",
-            message.id,
-            if shared { "liste" } else { &delivery.token },
-            settings.domain()
-        )))
+        .message_id(Some(message_id))
         .envelope(envelope.clone());
+    for (name, value) in &own {
+        if let Some(name) = ADDRESS_HEADERS
+            .iter()
+            .find(|h| h.eq_ignore_ascii_case(name))
+            && let Some(header) = address_header(name, value)
+        {
+            builder = builder.raw_header(header);
+        }
+    }
     let mut header = |name: &'static str, value: String| {
         builder = std::mem::take(&mut builder).raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str(name),
@@ -237,10 +242,10 @@ pub fn compose(
     if message.auto_submitted {
         header("Auto-Submitted", "auto-generated".to_string());
     }
-    for (name, value) in message.headers() {
-        // Names come from relais' own code (Reply-To, Cc, In-Reply-To, References, X-Original-From).
-        if let Some(name) = OWN_HEADERS.iter().find(|h| h.eq_ignore_ascii_case(&name)) {
-            header(name, value);
+    for (name, value) in &own {
+        // Names come from relais' own code (In-Reply-To, References, Archived-At).
+        if let Some(name) = OWN_HEADERS.iter().find(|h| h.eq_ignore_ascii_case(name)) {
+            header(name, value.clone());
         }
     }
     if let Some(token) = &links.unsubscribe_token {
@@ -282,10 +287,31 @@ pub fn compose(
         }
         header("Precedence", "list".to_string());
     }
-    let email = builder
-        .multipart(prepared.body.clone())
-        .map_err(|e| ComposeError(e.to_string()))?;
-    let mut raw = email.formatted();
+    let mut raw = match &prepared.body {
+        Body::Built(body) => builder
+            .multipart(body.clone())
+            .map_err(|e| ComposeError(e.to_string()))?
+            .formatted(),
+        Body::Entity(entity) => {
+            let email = builder
+                .header(lettre::message::header::MIME_VERSION_1_0)
+                .body(Vec::new())
+                .map_err(|e| ComposeError(e.to_string()))?;
+            let mut headers = email.headers().clone();
+            headers.remove_raw("Content-Type");
+            headers.remove_raw("Content-Transfer-Encoding");
+            if let Some(date) = own_value("Date") {
+                // The author's date, as written (lettre would read it only in its own format).
+                headers.insert_raw(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("Date"),
+                    date,
+                ));
+            }
+            let mut raw = headers.to_string().into_bytes();
+            raw.extend_from_slice(entity);
+            raw
+        }
+    };
     if shared {
         return Ok(Copy { envelope, raw });
     }
@@ -296,6 +322,24 @@ pub fn compose(
     );
     fill_placeholder(&mut raw, ANSWER_PLACEHOLDER, links.answer_token.as_bytes());
     Ok(Copy { envelope, raw })
+}
+
+/// `value` (addresses, as [`Mailbox`] writes them) as header `name`, encoded by lettre: display names quoted or
+/// in RFC 2047 words, lines folded. `None` when the value holds no address.
+fn address_header(name: &'static str, value: &str) -> Option<HeaderValue> {
+    let mailboxes: Mailboxes = value.parse().ok()?;
+    let mut headers = Headers::new();
+    headers.set(lettre::message::header::From::from(mailboxes));
+    let formatted = headers.to_string();
+    let encoded = formatted
+        .strip_prefix("From: ")?
+        .trim_end_matches("\r\n")
+        .to_string();
+    Some(HeaderValue::dangerous_new_pre_encoded(
+        HeaderName::new_from_ascii_str(name),
+        value.to_string(),
+        encoded,
+    ))
 }
 
 /// A display name for a header written as is: quoted when ASCII, an RFC 2047 encoded word otherwise (a

@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod compose;
 pub mod digest;
 pub mod dkim;
+pub mod list_copy;
 pub mod list_digest;
 pub mod meetings;
 pub mod newsletter;

@@ -177,22 +177,27 @@ impl Deliverer {
             Some(message) => message.clone(),
             None => match self.store.mail_message(delivery.message_id).await {
                 Ok(Some(message)) => {
-                    // A list post's copies carry its attachments, read from the message as received.
-                    let attachments = if message.kind == "list_post" {
+                    let message = if message.kind == "list_post" {
+                        // A list post's copies are the post as received, with the footer kept with the
+                        // message: built once here, for every copy.
                         match self.store.post_source(message.id).await {
-                            Ok(raw) => raw
-                                .map(|raw| crate::inbound::post::attachments(&raw))
-                                .unwrap_or_default(),
+                            Ok(Some((raw, strip))) => {
+                                let footer = crate::mail::list_copy::Footer {
+                                    text: message.body_text.clone(),
+                                    html: message.body_html.clone(),
+                                };
+                                let body = crate::mail::list_copy::copy_body(&raw, &footer, strip);
+                                Arc::new(PreparedMessage::with_entity(message, body.entity))
+                            }
+                            Ok(None) => Arc::new(PreparedMessage::new(message)),
                             Err(error) => {
                                 let reply = format!("lecture du message reçu : {error}");
                                 return Prepared::Outcome(self.retry(delivery, reply));
                             }
                         }
                     } else {
-                        Vec::new()
+                        Arc::new(PreparedMessage::new(message))
                     };
-                    let message =
-                        Arc::new(PreparedMessage::with_attachments(message, &attachments));
                     messages.insert(message.message.id, message.clone());
                     message
                 }

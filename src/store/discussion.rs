@@ -23,10 +23,12 @@ pub struct DiscussionList {
     pub max_bytes: i64,
     /// Every copy its own (unsubscribe link, Message-ID, signature); false: one copy for all subscribers.
     pub personalized: bool,
+    /// Programs are removed from posts (their names kept in the archive).
+    pub strip_executables: bool,
 }
 
 const LIST_COLUMNS: &str = "id, list_key, name, description, kind, subject_prefix, reply_to, post_policy, \
-     archive, max_bytes, personalized";
+     archive, max_bytes, personalized, strip_executables";
 
 /// A post as received and checked.
 #[derive(Debug, Clone, Default)]
@@ -39,6 +41,8 @@ pub struct NewPost {
     pub message_id: String,
     pub in_reply_to: String,
     pub references: String,
+    /// The names of the parts the list's settings removed.
+    pub removed: Vec<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -53,10 +57,12 @@ pub struct Post {
     pub state: String,
     pub reasons: String,
     pub created_at: i64,
+    /// The names of the parts the list removed, one per line.
+    pub removed: String,
 }
 
 const POST_COLUMNS: &str = "id, list_id, inbound_message_id, from_address, from_name, subject, message_id, state, \
-     reasons, created_at";
+     reasons, created_at, removed";
 
 impl Store {
     pub async fn discussion_list(&self, key: &str) -> StoreResult<Option<DiscussionList>> {
@@ -83,8 +89,8 @@ impl Store {
     ) -> StoreResult<i64> {
         with_db!(&self.db, |p| sqlx::query_scalar(
             "INSERT INTO mailing_lists (list_key, name, description, kind, subject_prefix, reply_to, post_policy,
-                archive, max_bytes, created_at, personalized)
-             VALUES ($1, $2, $3, 'discussion', $4, $5, $6, $7, $8, $9, $10) RETURNING id"
+                archive, max_bytes, created_at, personalized, strip_executables)
+             VALUES ($1, $2, $3, 'discussion', $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id"
         )
         .bind(&list.list_key)
         .bind(&list.name)
@@ -96,6 +102,7 @@ impl Store {
         .bind(list.max_bytes)
         .bind(now)
         .bind(list.personalized)
+        .bind(list.strip_executables)
         .fetch_one(p)
         .await)
         .map_err(StoreError::from_write)
@@ -171,11 +178,13 @@ impl Store {
         Ok((id, copies))
     }
 
-    /// The message as received of the post whose copies are mail message `mail_message_id` (its attachments
-    /// go into every copy).
-    pub async fn post_source(&self, mail_message_id: i64) -> StoreResult<Option<Vec<u8>>> {
-        Ok(with_db!(&self.db, |p| sqlx::query_scalar(
-            "SELECT m.raw FROM list_posts p JOIN inbound_messages m ON m.id = p.inbound_message_id
+    /// The message as received of the post whose copies are mail message `mail_message_id`, and whether its
+    /// list strips programs: every copy is that message with the footer ([`crate::mail::list_copy`]).
+    pub async fn post_source(&self, mail_message_id: i64) -> StoreResult<Option<(Vec<u8>, bool)>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT m.raw, l.strip_executables FROM list_posts p
+             JOIN inbound_messages m ON m.id = p.inbound_message_id
+             JOIN mailing_lists l ON l.id = p.list_id
              WHERE p.mail_message_id = $1"
         )
         .bind(mail_message_id)
@@ -408,8 +417,8 @@ async fn insert_post(
     let id: i64 = with_tx!(tx, |c| {
         sqlx::query_scalar(
         "INSERT INTO list_posts (list_id, inbound_message_id, from_address, from_name, subject, message_id,
-            in_reply_to, references_header, state, reasons, mail_message_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id"
+            in_reply_to, references_header, state, reasons, mail_message_id, created_at, removed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id"
     )
     .bind(post.list_id)
     .bind(post.inbound_message_id)
@@ -423,6 +432,7 @@ async fn insert_post(
     .bind(reasons.join("\n"))
     .bind(mail_message_id)
     .bind(now)
+    .bind(post.removed.join("\n"))
     .fetch_one(c)
     .await
     })?;
@@ -467,7 +477,7 @@ async fn send_post(
 }
 
 /// The thread a post answers, from the Message-IDs it names (the nearest first): a post of the list with
-/// that Message-ID, or whose copies carried it (`<mail id>.<token>@…`).
+/// that Message-ID (stored without its angle brackets). Copies carry their post's own Message-ID, so no other id can name a post.
 async fn thread_of(
     tx: &mut Tx,
     list_id: i64,
@@ -481,28 +491,15 @@ async fn thread_of(
         .collect();
     named.reverse();
     for id in named {
-        let copy_of: Option<i64> = id.split_once('.').and_then(|(n, _)| n.parse().ok());
-        let mut found: Option<Option<i64>> = None;
-        if let Some(mail) = copy_of {
-            found = with_tx!(tx, |c| sqlx::query_scalar(
-                "SELECT thread_id FROM list_posts WHERE list_id = $1 AND mail_message_id = $2"
-            )
-            .bind(list_id)
-            .bind(mail)
-            .fetch_optional(c)
-            .await)?;
-        }
-        if found.is_none() {
-            found = with_tx!(tx, |c| {
-                sqlx::query_scalar(
-                "SELECT thread_id FROM list_posts WHERE list_id = $1 AND message_id = $2 ORDER BY id LIMIT 1"
+        let found: Option<Option<i64>> = with_tx!(tx, |c| {
+            sqlx::query_scalar(
+                "SELECT thread_id FROM list_posts WHERE list_id = $1 AND message_id = $2 ORDER BY id LIMIT 1",
             )
             .bind(list_id)
             .bind(&id)
             .fetch_optional(c)
             .await
-            })?;
-        }
+        })?;
         if let Some(Some(thread)) = found {
             return Ok(Some(thread));
         }

@@ -130,6 +130,8 @@ pub struct ShownPost {
     /// Cleaned HTML (from the post's HTML, or its text with quotes folded).
     pub body: String,
     pub attachments: Vec<(usize, String, usize)>,
+    /// What the list's settings removed from the post (programs).
+    pub removed: Vec<String>,
 }
 
 #[derive(Template)]
@@ -170,12 +172,30 @@ fn text_html(text: &str) -> String {
     }
 }
 
-async fn shown(state: &AppState, post: &crate::store::discussion::Post) -> WebResult<ShownPost> {
+/// A post's message as the archive shows it: as received, with any personal relais link it quotes
+/// neutralised (a footer or a newsletter quoted in a reply must not hand that person's page to readers).
+async fn archived_raw(
+    state: &AppState,
+    post: &crate::store::discussion::Post,
+) -> WebResult<Option<Vec<u8>>> {
     let raw = match post.inbound_message_id {
         Some(id) => state.store.inbound_raw(id).await?,
         None => None,
-    }
-    .unwrap_or_default();
+    };
+    Ok(raw.map(|mut raw| {
+        crate::mail::list_copy::neutralise_tokens(&mut raw);
+        raw
+    }))
+}
+
+async fn shown(state: &AppState, post: &crate::store::discussion::Post) -> WebResult<ShownPost> {
+    let raw = archived_raw(state, post).await?.unwrap_or_default();
+    let removed: Vec<String> = post
+        .removed
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
     let parsed = MessageParser::default().parse(&raw);
     let (body, attachments) = match &parsed {
         Some(message) => {
@@ -188,6 +208,11 @@ async fn shown(state: &AppState, post: &crate::store::discussion::Post) -> WebRe
             let attachments = message
                 .attachments()
                 .enumerate()
+                .filter(|(_, part)| {
+                    !part
+                        .attachment_name()
+                        .is_some_and(|name| removed.iter().any(|r| r == name))
+                })
                 .map(|(n, part)| {
                     (
                         n,
@@ -211,6 +236,7 @@ async fn shown(state: &AppState, post: &crate::store::discussion::Post) -> WebRe
         subject: post.subject.clone(),
         body,
         attachments,
+        removed,
     })
 }
 
@@ -267,15 +293,20 @@ async fn attachment(
         .await?
         .filter(|p| p.list_id == list.id && p.state == "distributed")
         .ok_or(WebError::NotFound)?;
-    let raw = match post.inbound_message_id {
-        Some(id) => state.store.inbound_raw(id).await?,
-        None => None,
-    }
-    .ok_or(WebError::NotFound)?;
+    let raw = archived_raw(&state, &post)
+        .await?
+        .ok_or(WebError::NotFound)?;
     let message = MessageParser::default()
         .parse(&raw)
         .ok_or(WebError::NotFound)?;
     let part = message.attachments().nth(index).ok_or(WebError::NotFound)?;
+    if part
+        .attachment_name()
+        .is_some_and(|name| post.removed.lines().any(|r| r == name))
+    {
+        // The list removed it from every copy: the archive does not hand it out either.
+        return Err(WebError::NotFound);
+    }
     let name: String = part
         .attachment_name()
         .unwrap_or("piece-jointe")
@@ -328,12 +359,19 @@ async fn mbox(
         .await?;
     let mut out = Vec::new();
     for post in posts {
-        let Some(raw) = (match post.inbound_message_id {
-            Some(id) => state.store.inbound_raw(id).await?,
-            None => None,
-        }) else {
+        let Some(mut raw) = archived_raw(&state, &post).await? else {
             continue;
         };
+        if !post.message_id.is_empty()
+            && MessageParser::default()
+                .parse_headers(&raw)
+                .is_some_and(|m| m.message_id().is_none())
+        {
+            // The Message-ID relais gave the post when it came without one: the one its copies carry.
+            let mut with_id = format!("Message-ID: <{}>\r\n", post.message_id).into_bytes();
+            with_id.extend_from_slice(&raw);
+            raw = with_id;
+        }
         let date = chrono::DateTime::from_timestamp_millis(post.created_at)
             .unwrap_or_default()
             .format("%a %b %e %H:%M:%S %Y");

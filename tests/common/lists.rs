@@ -4,7 +4,10 @@
 use super::sink::{Sink, send_to_port};
 use super::{Backend, Staff, TestApp};
 use relais::config::Settings;
+use std::time::Duration;
+
 use relais::domain::Role;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// An application sending to `sink`, signing with fresh DKIM keys (returns the DNS records `relais dkim
 /// generate` printed, for dkimpy), with settings changed by `configure` last.
@@ -60,4 +63,136 @@ pub async fn echanges(app: &TestApp, extra: &[(&str, &str)], addresses: &str) ->
         "{page}"
     );
     staff
+}
+
+/// The hidden fields (`issued`, `proof`) of a public form freshly shown at `path`.
+pub async fn public_form_fields(
+    client: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+) -> (String, String) {
+    let page = client
+        .get(app.url(path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = page.find(&marker).expect("hidden field") + marker.len();
+        page[start..].split('"').next().unwrap().to_string()
+    };
+    (value("issued"), value("proof"))
+}
+
+/// Asks `/preferences` for a fresh link for `address`, as a subscriber who lost hers does, and returns the
+/// path the mail brings (`/preferences/<token>`).
+pub async fn fresh_preferences_link(app: &TestApp, sink: &Sink, address: &str) -> String {
+    let client = TestApp::client();
+    let before = sink.received().len();
+    let (issued, proof) = public_form_fields(&client, app, "/preferences").await;
+    app.clock.advance(chrono::Duration::seconds(3));
+    let response = client
+        .post(app.url("/preferences"))
+        .form(&[
+            ("email", address),
+            ("issued", &issued),
+            ("proof", &proof),
+            ("site", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    for _ in 0..200 {
+        let mail = sink.received()[before..]
+            .iter()
+            .find(|raw| raw.contains(&format!("X-Sink-Rcpt: {address}")))
+            .cloned();
+        if let Some(raw) = mail {
+            let unfolded = raw.replace("=\r\n", "");
+            let at = unfolded.find("/preferences/").expect("a link");
+            return unfolded[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "/_-".contains(*c))
+                .collect();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no preferences link mail for {address}");
+}
+
+/// Hands `message` (LF line ends) to relais over LMTP from `from` to `to`; returns the reply to DATA.
+pub async fn lmtp(app: &TestApp, from: &str, to: &str, message: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(app.lmtp).await.unwrap();
+    let body = message.replace('\n', "\r\n");
+    let dialogue = format!(
+        "LHLO mx.club.example\r\nMAIL FROM:<{from}>\r\nRCPT TO:<{to}>\r\nDATA\r\n{body}\r\n.\r\nQUIT\r\n"
+    );
+    stream.write_all(dialogue.as_bytes()).await.unwrap();
+    let mut replies = String::new();
+    stream.read_to_string(&mut replies).await.unwrap();
+    let last: Vec<&str> = replies
+        .lines()
+        .filter(|l| l.starts_with("250 2.0.0") || l.starts_with('4') || l.starts_with('5'))
+        .collect();
+    last.first().map(|l| l.to_string()).unwrap_or(replies)
+}
+
+/// Waits until every received recipient has an outcome.
+pub async fn routed(app: &TestApp, count: usize) {
+    for _ in 0..400 {
+        let rows = app.store.inbound_list(100).await.unwrap();
+        if rows.len() >= count
+            && rows
+                .iter()
+                .all(|r| r.state != "received" && r.state != "routing")
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!(
+        "not routed: {:?}",
+        app.store.inbound_list(100).await.unwrap()
+    );
+}
+
+/// The copies of message `id` at the sink, once all are sent.
+pub async fn copies(app: &TestApp, sink: &Sink, id: i64) -> Vec<String> {
+    for _ in 0..400 {
+        let rows = app.store.deliveries_of(id).await.unwrap();
+        if rows.iter().all(|r| r.state != "queued") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // A list post's copies carry its author's Message-ID; other mail, one of relais' own per copy.
+    let message = app.store.mail_message(id).await.unwrap().unwrap();
+    let marker = message
+        .headers()
+        .into_iter()
+        .find(|(name, _)| name == "Message-ID")
+        .map(|(_, value)| format!("Message-ID: {value}\r\n"))
+        .unwrap_or_else(|| format!("Message-ID: <{id}."));
+    sink.received()
+        .into_iter()
+        .filter(|raw| raw.contains(&marker))
+        .collect()
+}
+
+pub async fn messages_of_kind(app: &TestApp, kind: &str) -> Vec<i64> {
+    let mut ids: Vec<i64> = app
+        .store
+        .list_mail_messages(200)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.kind == kind)
+        .map(|m| m.id)
+        .collect();
+    ids.sort();
+    ids
 }

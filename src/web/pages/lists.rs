@@ -165,6 +165,7 @@ async fn create(
         archive: form.archive,
         max_bytes: max_kb * 1024,
         personalized: form.copies != "shared",
+        strip_executables: true,
     };
     state
         .store
@@ -285,6 +286,7 @@ async fn decide(
                 message_id: post.message_id.clone(),
                 in_reply_to: header("In-Reply-To"),
                 references: header("References"),
+                removed: Vec::new(),
             };
             let rewrite = receiving.rewrite_from(&raw, &post.from_address).await;
             let message = receiving

@@ -106,6 +106,7 @@ async fn set_up(settings: Settings, clock: Clock) -> (Inbound, String) {
         archive: "members".into(),
         max_bytes: 1 << 20,
         personalized: true,
+        strip_executables: true,
     };
     store
         .create_discussion_list(&list, now)
