@@ -28,6 +28,18 @@ fn preferences_links(raw: &str) -> Vec<String> {
         .collect()
 }
 
+/// The address a written copy went to (its first `To`).
+fn copy_address(copy: &str) -> String {
+    mail_parser::MessageParser::default()
+        .parse(copy.as_bytes())
+        .and_then(|m| {
+            m.to()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address().map(String::from))
+        })
+        .unwrap()
+}
+
 /// The hidden fields of a freshly shown public form.
 async fn form_fields(client: &reqwest::Client, app: &TestApp, path: &str) -> (String, String) {
     let page = client
@@ -467,8 +479,56 @@ mod the_export_holds_every_record_and_erasure_leaves_no_personal_data {
             .iter()
             .find(|c| c.to_lowercase().contains("jeanne.dupuis@"))
             .expect("Jeanne's copy");
-        let link = preferences_links(copy)[0].clone();
+        let stale = preferences_links(copy)[0].clone();
         let client = reqwest::Client::new();
+        // A newsletter's link may have been forwarded or quoted: it opens no personal data.
+        for refused in [
+            client
+                .get(app.url(&format!("{stale}/donnees.json")))
+                .send()
+                .await
+                .unwrap(),
+            client
+                .post(app.url(&format!("{stale}/effacement")))
+                .send()
+                .await
+                .unwrap(),
+        ] {
+            assert_eq!(refused.status(), 403);
+            let text = refused.text().await.unwrap();
+            assert!(text.contains("Recevoir un lien par courriel"), "{text}");
+            assert!(!text.contains("jeanne"), "{text}");
+        }
+        assert!(app.store.pending_erasures().await.unwrap().is_empty());
+        // The link Jeanne asks for by mail opens them for a day.
+        let (issued, proof) = form_fields(&client, &app, "/preferences").await;
+        app.clock.advance(chrono::Duration::seconds(3));
+        let asked = client
+            .post(app.url("/preferences"))
+            .form(&[
+                ("email", copy_address(copy).as_str()),
+                ("issued", &issued),
+                ("proof", &proof),
+                ("site", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(asked.status(), 200);
+        let mut link = String::new();
+        for _ in 0..200 {
+            let link_mail = app.written_mails().into_iter().find(|m| {
+                mail_parser::MessageParser::default()
+                    .parse(m.as_bytes())
+                    .is_some_and(|m| m.subject() == Some("Votre lien vers vos préférences"))
+            });
+            if let Some(mail) = link_mail {
+                link = preferences_links(&mail)[0].clone();
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(!link.is_empty(), "the link mail is written");
 
         // The export: every record, in one JSON document offered as a download.
         let export = client
@@ -511,8 +571,8 @@ mod the_export_holds_every_record_and_erasure_leaves_no_personal_data {
         let mails = data["courriers"].as_array().unwrap();
         assert_eq!(
             mails.len(),
-            2,
-            "the survey invitation and the newsletter: {mails:?}"
+            3,
+            "the survey invitation, the newsletter and the link: {mails:?}"
         );
         assert!(
             mails

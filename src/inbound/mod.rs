@@ -6,6 +6,7 @@
 pub mod address;
 pub mod identity;
 pub mod post;
+pub mod replies;
 pub mod route;
 pub mod session;
 

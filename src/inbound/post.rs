@@ -79,44 +79,77 @@ fn header(message: &Message<'_>, name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Whether a mail server the settings trust says the sender's domain passed DKIM, SPF or DMARC.
+/// The `Authentication-Results` a trusted server added: those above the first `Received` header that a
+/// trusted server did not write. Lower ones came with the message from elsewhere and prove nothing, even
+/// when they name a trusted server (the mail server should strip them too: docs/ARCHITECTURE.md).
+fn trusted_results(message: &Message<'_>, trusted: &[String]) -> Vec<String> {
+    let is_trusted = |id: &str| trusted.iter().any(|t| t.eq_ignore_ascii_case(id.trim()));
+    let mut out = Vec::new();
+    for header in message.headers() {
+        let name = header.name();
+        let raw = || {
+            message.raw_message()[header.offset_start() as usize..header.offset_end() as usize]
+                .to_vec()
+        };
+        if name.eq_ignore_ascii_case("Received") {
+            let text = String::from_utf8_lossy(&raw()).to_lowercase();
+            // `… by mx.club.example (Postfix) with …`: the host that wrote this line.
+            let by = text
+                .split_whitespace()
+                .skip_while(|w| *w != "by")
+                .nth(1)
+                .unwrap_or_default()
+                .trim_end_matches(';')
+                .to_string();
+            if !is_trusted(&by) {
+                break;
+            }
+        } else if name.eq_ignore_ascii_case("Authentication-Results") {
+            let text = String::from_utf8_lossy(&raw())
+                .replace(['\r', '\n'], " ")
+                .to_string();
+            let authserv = text.split(';').next().unwrap_or_default();
+            if is_trusted(authserv.split_whitespace().next().unwrap_or_default()) {
+                out.push(text);
+            }
+        }
+    }
+    out
+}
+
+/// Whether a mail server the settings trust says the sender's domain passed DKIM, SPF or DMARC, in the
+/// results it added on top of the message ([`trusted_results`]).
 pub fn authenticated(message: &Message<'_>, from: &str, trusted: &[String]) -> bool {
     let Some((_, from_domain)) = from.rsplit_once('@') else {
         return false;
     };
     let aligned = |domain: &str| super::identity::aligned(from_domain, domain.trim());
-    message
-        .header_values("Authentication-Results")
-        .filter_map(|value| value.as_text())
-        .any(|value| {
-            let mut parts = value.split(';');
-            let authserv = parts.next().unwrap_or_default().trim().to_lowercase();
-            if !trusted.iter().any(|t| t.to_lowercase() == authserv) {
+    trusted_results(message, trusted).iter().any(|value| {
+        let mut parts = value.split(';');
+        parts.next();
+        parts.any(|result| {
+            let words: Vec<&str> = result.split_whitespace().collect();
+            let Some(method) = words.first() else {
                 return false;
+            };
+            // The domain of a property's value (`elus@lyon.example` → `lyon.example`).
+            let property = |name: &str| {
+                words.iter().find_map(|w| w.strip_prefix(name)).map(|v| {
+                    v.rsplit_once('@')
+                        .map_or(v, |(_, domain)| domain)
+                        .to_string()
+                })
+            };
+            match method.to_lowercase().as_str() {
+                "dkim=pass" => property("header.d=")
+                    .or_else(|| property("header.i="))
+                    .is_some_and(|d| aligned(&d)),
+                "spf=pass" => property("smtp.mailfrom=").is_some_and(|d| aligned(&d)),
+                "dmarc=pass" => property("header.from=").is_some_and(|d| aligned(&d)),
+                _ => false,
             }
-            parts.any(|result| {
-                let words: Vec<&str> = result.split_whitespace().collect();
-                let Some(method) = words.first() else {
-                    return false;
-                };
-                // The domain of a property's value (`elus@lyon.example` → `lyon.example`).
-                let property = |name: &str| {
-                    words.iter().find_map(|w| w.strip_prefix(name)).map(|v| {
-                        v.rsplit_once('@')
-                            .map_or(v, |(_, domain)| domain)
-                            .to_string()
-                    })
-                };
-                match method.to_lowercase().as_str() {
-                    "dkim=pass" => property("header.d=")
-                        .or_else(|| property("header.i="))
-                        .is_some_and(|d| aligned(&d)),
-                    "spf=pass" => property("smtp.mailfrom=").is_some_and(|d| aligned(&d)),
-                    "dmarc=pass" => property("header.from=").is_some_and(|d| aligned(&d)),
-                    _ => false,
-                }
-            })
         })
+    })
 }
 
 /// Whether a message was written by a machine: RFC 3834, `Precedence`, or an out-of-office subject.
@@ -280,8 +313,17 @@ impl Inbound {
         }
         if !hold.is_empty() {
             self.store.record_post(&post, "held", &hold, now).await?;
-            // The sender hears once that the post waits (never an address the message did not give).
-            if !from.is_empty() {
+            // The sender hears that the post waits only when relais knows who they are (a subscriber or a
+            // verified sender: never a forged From), the mail is a person's, and the daily budget allows.
+            let known = !from.is_empty()
+                && (verified_by.is_some() || self.store.is_subscriber(list.id, &from).await?);
+            let refusal = if known {
+                self.refuse_answer(Some(&message), inbound_message_id, &from)
+                    .await?
+            } else {
+                Some("expéditeur ni abonné·e ni vérifié·e".to_string())
+            };
+            if refusal.is_none() {
                 let text = format!(
                     "Bonjour,\n\nVotre message « {} » à la liste {} attend la relecture de l'équipe du club \
                      avant d'être diffusé. Vous n'avez rien à faire.\n\n-- \n{}",
@@ -310,7 +352,13 @@ impl Inbound {
             }
             return Ok(outcome(
                 "held",
-                format!("en attente de modération : {}", hold.join(" ; ")),
+                format!(
+                    "en attente de modération : {}{}",
+                    hold.join(" ; "),
+                    refusal
+                        .map(|why| format!(" (expéditeur non prévenu : {why})"))
+                        .unwrap_or_default()
+                ),
             ));
         }
         let rewrite = policy != DmarcPolicy::Relaxed;
@@ -514,6 +562,24 @@ mod tests {
         assert!(
             !check(with("mx.pirate.example; dkim=pass header.d=lyon.example")),
             "untrusted server"
+        );
+        // A result naming the trusted server below a Received it did not write came from outside.
+        let forged = "Authentication-Results: mx.club.example; dkim=fail header.d=lyon.example\r\n\
+                      Received: by mx.club.example (Postfix) with ESMTPS id 1\r\n\
+                      Received: from pirate by relais.pirate.example with SMTP\r\n\
+                      Authentication-Results: mx.club.example; dkim=pass header.d=lyon.example\r\n\
+                      From: a@lyon.example\r\nSubject: x\r\n\r\nx";
+        assert!(
+            !check(forged.to_string()),
+            "a forged result below is ignored"
+        );
+        let genuine = "Received: by mx.club.example (Postfix) with ESMTPS id 1\r\n\
+                       Authentication-Results: mx.club.example; dkim=pass header.d=lyon.example\r\n\
+                       Received: from lyon by mail.lyon.example with SMTP\r\n\
+                       From: a@lyon.example\r\nSubject: x\r\n\r\nx";
+        assert!(
+            check(genuine.to_string()),
+            "below its own Received, still on top"
         );
     }
 }

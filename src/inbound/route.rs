@@ -118,11 +118,15 @@ impl Inbound {
                     Some(list) if list.kind == "discussion" => {
                         self.list_post(&list, claimed.message_id, &raw).await
                     }
-                    _ => self.list(&key, None, &from, parsed.as_ref()).await,
+                    _ => {
+                        self.list(&key, None, &from, parsed.as_ref(), claimed.message_id)
+                            .await
+                    }
                 }
             }
             Destination::List { key, command } => {
-                self.list(&key, command, &from, parsed.as_ref()).await
+                self.list(&key, command, &from, parsed.as_ref(), claimed.message_id)
+                    .await
             }
         }
     }
@@ -307,25 +311,36 @@ impl Inbound {
         command: Option<Command>,
         from: &str,
         parsed: Option<&Message<'_>>,
+        inbound_message_id: i64,
     ) -> anyhow::Result<InboundOutcome> {
         let Some(list) = self.store.mailing_list(key).await? else {
             return Ok(outcome("post", "refused", "liste inconnue"));
         };
         let now = self.clock.now_millis();
-        if command.is_some() && (from.is_empty() || parsed.is_some_and(super::post::automatic)) {
+        // Every command is answered by mail: a bounce, a machine or a flood gets nothing (no backscatter).
+        if command.is_some()
+            && let Some(why) = self.refuse_answer(parsed, inbound_message_id, from).await?
+        {
             return Ok(outcome(
                 "command",
                 "refused",
-                "commande sans expéditeur ou automatique : ignorée",
+                format!("commande ignorée, sans réponse : {why}"),
             ));
         }
         match command {
             Some(Command::Join) => {
+                // The display name the official's client gives is kept with the subscription.
+                let name = parsed
+                    .and_then(|m| m.from())
+                    .and_then(|a| a.first())
+                    .and_then(|a| a.name())
+                    .map(|n| n.replace(|c: char| c.is_control(), " ").trim().to_string())
+                    .unwrap_or_default();
                 let (request, confirmation) = crate::web::subscribe::confirmation_request(
                     &self.settings,
                     &list,
                     from,
-                    "",
+                    &name,
                     now,
                 )?;
                 let result = self
@@ -349,15 +364,34 @@ impl Inbound {
                 ))
             }
             Some(Command::Leave) => {
-                let left = self.store.leave_lists(from, Some(list.id), now).await?;
+                if !self.store.is_subscriber(list.id, from).await? {
+                    return Ok(outcome(
+                        "command",
+                        "done",
+                        format!("{from} n'était pas abonné·e à {} : rien envoyé", list.name),
+                    ));
+                }
+                // The organisation's server vouches for the sender: they leave at once. Otherwise a From
+                // can be forged, so the address itself confirms (as Mailman and Sympa do).
+                let vouched = parsed.is_some_and(|m| {
+                    super::post::authenticated(m, from, &self.settings.inbound.trusted_authserv_ids)
+                });
+                if vouched {
+                    self.store.leave_lists(from, Some(list.id), now).await?;
+                    return Ok(outcome(
+                        "command",
+                        "done",
+                        format!("{from} a quitté {} (expéditeur authentifié)", list.name),
+                    ));
+                }
+                self.send_leave_confirmation(&list, from, now).await?;
                 Ok(outcome(
                     "command",
                     "done",
-                    if left > 0 {
-                        format!("{from} a quitté {}", list.name)
-                    } else {
-                        format!("{from} n'était pas abonné·e à {}", list.name)
-                    },
+                    format!(
+                        "{from} demande à quitter {} : confirmation envoyée à l'adresse",
+                        list.name
+                    ),
                 ))
             }
             Some(Command::Request) => {
@@ -382,6 +416,44 @@ impl Inbound {
                 format!("{} ne reçoit pas de messages", list.name),
             )),
         }
+    }
+
+    /// Asks `to` to confirm leaving `list`: a link to their preferences page, where one button leaves.
+    async fn send_leave_confirmation(
+        &self,
+        list: &crate::store::subscriptions::MailingList,
+        to: &str,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let link = crate::mail::compose::preferences_link(&self.settings.server.public_url);
+        let text = format!(
+            "Bonjour,\n\nQuelqu'un, sans doute vous, a demandé par courriel que {to} quitte la liste « {} ».\n\n\
+             Pour confirmer, ouvrez votre page d'abonnements et choisissez « Me désabonner » pour cette liste :\n{link}\n\n\
+             Si vous n'avez rien demandé, ne faites rien : vous restez abonné·e.\n\n-- \n{}",
+            list.name, self.settings.mail.from_name
+        );
+        let html = format!(
+            "<p>Bonjour,</p><p>Quelqu'un, sans doute vous, a demandé par courriel que {to} quitte la liste « {} ».</p>\
+             <p>Pour confirmer, ouvrez <a href=\"{link}\">votre page d'abonnements</a> et choisissez « Me désabonner » pour cette liste.</p>\
+             <p>Si vous n'avez rien demandé, ne faites rien : vous restez abonné·e.</p>",
+            askama::filters::escape(&list.name, askama::filters::Html)?
+        );
+        let message = NewMessage {
+            kind: "list_leave_confirm".into(),
+            cause_kind: "list_command".into(),
+            subject: format!("Confirmez votre départ de {}", list.name),
+            body_text: text,
+            body_html: html,
+            auto_submitted: true,
+            ..Default::default()
+        };
+        let recipient = NewRecipient {
+            address: to.to_string(),
+            name: String::new(),
+            person_id: None,
+        };
+        self.store.enqueue_mail(&message, &[recipient], now).await?;
+        Ok(())
     }
 
     async fn send_help(

@@ -142,6 +142,30 @@ impl Store {
         .await)?)
     }
 
+    /// How many mails of `kinds` went to `address` since `since` (the budget of automatic answers).
+    pub async fn answers_sent_since(
+        &self,
+        address: &str,
+        kinds: &[&str],
+        since: i64,
+    ) -> StoreResult<i64> {
+        let placeholders: Vec<String> = (0..kinds.len()).map(|n| format!("${}", n + 3)).collect();
+        let sql = format!(
+            "SELECT COUNT(*) FROM mail_deliveries d JOIN mail_messages m ON m.id = d.message_id
+             WHERE LOWER(d.recipient) = $1 AND d.created_at >= $2 AND m.kind IN ({})",
+            placeholders.join(", ")
+        );
+        Ok(with_db!(&self.db, |p| {
+            let mut query = sqlx::query_scalar(&sql)
+                .bind(address.to_lowercase())
+                .bind(since);
+            for kind in kinds {
+                query = query.bind(*kind);
+            }
+            query.fetch_one(p).await
+        })?)
+    }
+
     /// The client and envelope sender a message came with, for SPF.
     pub async fn inbound_client(
         &self,

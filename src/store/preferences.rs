@@ -122,6 +122,30 @@ impl Store {
         .map(|address: String| address.to_lowercase()))
     }
 
+    /// Whether delivery `delivery_id` is a mail of `kinds` sent since `since`: a link mailed at the person's
+    /// own request, recent enough to open their personal data (a link in an older mail may have been
+    /// forwarded or quoted).
+    pub async fn delivery_is_fresh_link(
+        &self,
+        delivery_id: i64,
+        kinds: &[&str],
+        since: i64,
+    ) -> StoreResult<bool> {
+        let placeholders: Vec<String> = (0..kinds.len()).map(|n| format!("${}", n + 3)).collect();
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM mail_deliveries d JOIN mail_messages m ON m.id = d.message_id
+             WHERE d.id = $1 AND d.created_at >= $2 AND m.kind IN ({}))",
+            placeholders.join(", ")
+        );
+        Ok(with_db!(&self.db, |p| {
+            let mut query = sqlx::query_scalar(&sql).bind(delivery_id).bind(since);
+            for kind in kinds {
+                query = query.bind(*kind);
+            }
+            query.fetch_one(p).await
+        })?)
+    }
+
     /// Every subscription of `address`, whatever its state.
     pub async fn subscriptions_of_address(
         &self,

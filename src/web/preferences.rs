@@ -23,6 +23,12 @@ use crate::mail::unsubscribe::Purpose;
 use crate::store::outbox::{NewMessage, NewRecipient};
 use crate::store::preferences::OwnSubscription;
 
+/// The mails whose link opens a person's data (export, erasure): sent at the address's own request.
+const FRESH_LINK_KINDS: &[&str] = &["preferences_link", "list_leave_confirm"];
+
+/// How long such a link opens the data.
+const FRESH_LINK_MS: i64 = 24 * 3_600_000;
+
 /// At most one link mail per address in this time, whatever the form receives.
 const LINK_MAIL_EVERY_MS: i64 = 10 * 60_000;
 
@@ -116,7 +122,11 @@ enum PreferencesState {
         subscriptions: Vec<ShownSubscription>,
         done: String,
         erasure_pending: bool,
+        /// The link was mailed at the person's request less than a day ago: it opens their data.
+        fresh: bool,
     },
+    /// A link from an ordinary mail (which may have been forwarded or quoted) asked for personal data.
+    NeedsFreshLink,
     ErasureAsked {
         address: String,
     },
@@ -179,6 +189,39 @@ async fn owner(state: &AppState, token: &str) -> WebResult<Option<String>> {
         Some(delivery_id) => Ok(state.store.delivery_recipient(delivery_id).await?),
         None => Ok(None),
     }
+}
+
+/// Whether `token` comes from a link mailed at the person's own request less than a day ago.
+async fn fresh(state: &AppState, token: &str) -> WebResult<bool> {
+    match state.unsubscribe.verify_for(Purpose::Preferences, token) {
+        Some(delivery_id) => Ok(state
+            .store
+            .delivery_is_fresh_link(
+                delivery_id,
+                FRESH_LINK_KINDS,
+                state.clock.now_millis() - FRESH_LINK_MS,
+            )
+            .await?),
+        None => Ok(false),
+    }
+}
+
+/// The owner of a fresh link (personal data), or the page that explains how to get one.
+async fn fresh_owner_or_refusal(
+    state: &AppState,
+    token: &str,
+) -> WebResult<Result<String, Response>> {
+    let address = match owner_or_invalid(state, token).await? {
+        Ok(address) => address,
+        Err(response) => return Ok(Err(response)),
+    };
+    if !fresh(state, token).await? {
+        return Ok(Err(page(
+            StatusCode::FORBIDDEN,
+            PreferencesState::NeedsFreshLink,
+        )?));
+    }
+    Ok(Ok(address))
 }
 
 async fn owner_or_invalid(state: &AppState, token: &str) -> WebResult<Result<String, Response>> {
@@ -245,6 +288,7 @@ async fn show(
         "tout" => "C'est fait : vous ne recevrez plus aucune liste ni lettre du club.",
         _ => "",
     };
+    let fresh = fresh(&state, &token).await?;
     page(
         StatusCode::OK,
         PreferencesState::Own {
@@ -253,6 +297,7 @@ async fn show(
             subscriptions,
             done: done.to_string(),
             erasure_pending,
+            fresh,
         },
     )
 }
@@ -316,7 +361,7 @@ async fn leave_all(
 }
 
 async fn export(State(state): State<AppState>, Path(token): Path<String>) -> WebResult<Response> {
-    let address = match owner_or_invalid(&state, &token).await? {
+    let address = match fresh_owner_or_refusal(&state, &token).await? {
         Ok(address) => address,
         Err(response) => return Ok(response),
     };
@@ -343,7 +388,7 @@ async fn ask_erasure(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> WebResult<Response> {
-    let address = match owner_or_invalid(&state, &token).await? {
+    let address = match fresh_owner_or_refusal(&state, &token).await? {
         Ok(address) => address,
         Err(response) => return Ok(response),
     };
