@@ -271,10 +271,40 @@ mod dkim_signatures_verify_with_dkimpy {
         assert!(raw.contains("a=ed25519-sha256") && raw.contains("a=rsa-sha256"));
         assert!(raw.contains("c=relaxed/relaxed"));
         let unfolded = raw.replace("\r\n ", " ").replace("\r\n\t", " ");
-        assert!(
-            unfolded.contains("h=List-Unsubscribe-Post:List-Unsubscribe:"),
-            "the one-click headers are signed: {raw}"
-        );
+        // What a receiver relies on is signed; From and Subject once more than they appear (oversigned).
+        let signed: Vec<String> = unfolded
+            .split("; h=")
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .split(':')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
+        for name in [
+            "list-unsubscribe-post",
+            "list-unsubscribe",
+            "list-id",
+            "message-id",
+            "date",
+            "to",
+            "cc",
+            "reply-to",
+            "in-reply-to",
+            "references",
+            "mime-version",
+            "content-type",
+        ] {
+            assert!(signed.contains(&name.to_string()), "{name} in {signed:?}");
+        }
+        for twice in ["from", "subject"] {
+            assert_eq!(
+                signed.iter().filter(|h| *h == twice).count(),
+                2,
+                "{twice} oversigned: {signed:?}"
+            );
+        }
         assert_eq!(
             dkimpy_verdicts(&records, &raw),
             vec!["SIG 0 ok", "SIG 1 ok"]

@@ -58,7 +58,9 @@ impl Dns {
         let mut zone = std::fs::read_to_string(&self.zone).unwrap();
         for line in generated.lines().filter(|l| l.contains("._domainkey.")) {
             let (name, value) = line.split_once(" TXT ").unwrap();
-            zone.push_str(&format!("{name} TXT {}\n", value.trim_matches('"')));
+            // The zone takes the value whole (it splits it in strings again); the record's strings joined.
+            let strings: Vec<&str> = value.split('"').skip(1).step_by(2).collect();
+            zone.push_str(&format!("{name} TXT {}\n", strings.concat()));
         }
         std::fs::write(&self.zone, zone).unwrap();
     }

@@ -14,15 +14,31 @@ use mail_auth::dkim::{Canonicalization, DkimSigner, Done};
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 
-/// The headers each signature covers (those a copy lacks are signed as absent).
-pub const SIGNED_HEADERS: [&str; 7] = [
+/// The headers each signature covers: what a receiver shows or relies on. Those a copy lacks are signed as
+/// absent, so nobody can add them on the way; From and Subject are named twice (oversigned), so a second
+/// From or Subject added later breaks the signature.
+pub const SIGNED_HEADERS: [&str; 21] = [
+    "From",
     "From",
     "To",
+    "Cc",
+    "Subject",
     "Subject",
     "Date",
     "Message-ID",
+    "In-Reply-To",
+    "References",
+    "Reply-To",
+    "MIME-Version",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+    "List-Id",
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
+    "List-Post",
+    "List-Help",
+    "Archived-At",
+    "Auto-Submitted",
 ];
 
 /// The loaded signing keys of the sender's domain.
@@ -203,12 +219,29 @@ pub fn generate(data_dir: &Path, selector: &str, domain: &str) -> anyhow::Result
     write_private(&key_path(data_dir, &ed_selector), &der_to_pem(&ed_der))?;
     Ok(format!(
         "Enregistrements DNS (TXT) à publier :\n\
-         {rsa_selector}._domainkey.{domain}. TXT \"v=DKIM1; k=rsa; p={}\"\n\
-         {ed_selector}._domainkey.{domain}. TXT \"v=DKIM1; k=ed25519; p={}\"\n\n\
+         {rsa_selector}._domainkey.{domain}. TXT {}\n\
+         {ed_selector}._domainkey.{domain}. TXT {}\n\n\
          Puis, dans la configuration :\n[dkim]\nrsa_selector = \"{rsa_selector}\"\ned25519_selector = \"{ed_selector}\"\n",
-        STANDARD.encode(&rsa_public),
-        STANDARD.encode(ed_public),
+        txt_strings(&format!(
+            "v=DKIM1; k=rsa; p={}",
+            STANDARD.encode(&rsa_public)
+        )),
+        txt_strings(&format!(
+            "v=DKIM1; k=ed25519; p={}",
+            STANDARD.encode(ed_public)
+        )),
     ))
+}
+
+/// A TXT record's value as DNS zone files write it: quoted strings of at most 255 characters each (an
+/// RSA-2048 key is longer than one string may be; resolvers join them).
+pub fn txt_strings(value: &str) -> String {
+    value
+        .as_bytes()
+        .chunks(255)
+        .map(|chunk| format!("\"{}\"", String::from_utf8_lossy(chunk)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Writes a private key readable by its owner only.

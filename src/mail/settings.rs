@@ -19,6 +19,7 @@ pub const KEYS: &[&str] = &[
     "smtp.username",
     "smtp.password",
     "smtp.pool_size",
+    "smtp.helo_name",
     "smtp.per_second",
     "smtp.timeout_seconds",
     "dkim.rsa_selector",
@@ -48,6 +49,8 @@ pub struct SmtpSettings {
     pub pool_size: u32,
     pub per_second: u32,
     pub timeout_seconds: u64,
+    /// The name relais gives in `EHLO` (empty: the machine's host name).
+    pub helo_name: String,
 }
 
 #[derive(Debug, Clone)]
@@ -152,6 +155,7 @@ impl MailSettings {
             pool_size: r.get("smtp.pool_size"),
             per_second: r.get("smtp.per_second"),
             timeout_seconds: r.get("smtp.timeout_seconds"),
+            helo_name: r.get("smtp.helo_name"),
         };
         r.check("smtp.host", !smtp.host.is_empty(), "must name the relay");
         r.check("smtp.pool_size", smtp.pool_size > 0, "must be at least 1");

@@ -67,7 +67,11 @@ impl Transport {
                 });
                 Transport::Smtp(Box::new(SmtpPool {
                     settings: smtp.clone(),
-                    hello: ClientId::default(),
+                    hello: if smtp.helo_name.trim().is_empty() {
+                        ClientId::default()
+                    } else {
+                        ClientId::Domain(smtp.helo_name.trim().to_string())
+                    },
                     idle: std::sync::Mutex::new(Vec::new()),
                     permits: tokio::sync::Semaphore::new(smtp.pool_size as usize),
                     pace,
