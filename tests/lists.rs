@@ -560,6 +560,93 @@ mod a_digest_subscriber_gets_one_mail_a_day {
     run_on_both_databases!();
 }
 
+/// A digest schedule that runs twice a day: each post is in exactly one digest (the period since the time
+/// before, not the day, is claimed).
+mod a_digest_twice_a_day_loses_no_post {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let sink = Sink::start().await;
+        let (app, _) = signing_app(backend, &sink, |settings| {
+            settings.newsletter.list_digest_schedule = "0 0 12,18 * * *".into();
+        })
+        .await;
+        echanges(
+            &app,
+            &[],
+            "maire@lyon.example
+lecteur@nantes.example",
+        )
+        .await;
+        let list = app.store.mailing_list("echanges").await.unwrap().unwrap();
+        app.store
+            .set_subscription_mode(
+                "lecteur@nantes.example",
+                list.id,
+                "digest",
+                app.clock.now_millis(),
+            )
+            .await
+            .unwrap();
+        let trusted = "mx.club.example; dkim=pass header.d=lyon.example";
+        let at = |time: &str| {
+            chrono::DateTime::parse_from_rfc3339(time)
+                .unwrap()
+                .with_timezone(&chrono::Utc)
+        };
+        let digests_after = |count: usize| {
+            let app = app.clone();
+            async move {
+                for _ in 0..200 {
+                    if messages_of_kind(&app, "list_digest").await.len() >= count {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                messages_of_kind(&app, "list_digest").await
+            }
+        };
+        // 10:00 in Paris, a post; 12:00, the first digest.
+        lmtp(
+            &app,
+            "maire@lyon.example",
+            "echanges@romeurope.example",
+            &post("maire@lyon.example", trusted, "Avant midi", ""),
+        )
+        .await;
+        routed(&app, 1).await;
+        app.clock.set(at("2026-11-23T11:00:00Z"));
+        let digests = digests_after(1).await;
+        assert_eq!(digests.len(), 1);
+        // 14:00, another post; 18:00, the second digest carries it (and only it).
+        app.clock.set(at("2026-11-23T13:00:00Z"));
+        lmtp(
+            &app,
+            "maire@lyon.example",
+            "echanges@romeurope.example",
+            &post("maire@lyon.example", trusted, "Après midi", ""),
+        )
+        .await;
+        routed(&app, 2).await;
+        app.clock.set(at("2026-11-23T17:00:00Z"));
+        let digests = digests_after(2).await;
+        assert_eq!(digests.len(), 2, "the afternoon's post is not lost");
+        let first = app.store.mail_message(digests[0]).await.unwrap().unwrap();
+        let second = app.store.mail_message(digests[1]).await.unwrap().unwrap();
+        assert!(first.body_text.contains("Avant midi") && !first.body_text.contains("Après midi"));
+        assert!(
+            second.body_text.contains("Après midi") && !second.body_text.contains("Avant midi")
+        );
+        assert!(
+            second.body_html.contains("width=device-width"),
+            "the shared layout"
+        );
+        app.stop().await;
+    }
+
+    run_on_both_databases!();
+}
+
 /// A post's attachments go out with every copy, bytes and names intact, under relais' DKIM signature.
 mod a_posts_attachments_reach_every_subscriber {
     use super::*;

@@ -324,25 +324,19 @@ impl Inbound {
                 Some("expéditeur ni abonné·e ni vérifié·e".to_string())
             };
             if refusal.is_none() {
-                let text = format!(
-                    "Bonjour,\n\nVotre message « {} » à la liste {} attend la relecture de l'équipe du club \
-                     avant d'être diffusé. Vous n'avez rien à faire.\n\n-- \n{}",
-                    post.subject, list.name, self.settings.mail.from_name
-                );
-                let notice = NewMessage {
-                    kind: "list_held".into(),
-                    cause_kind: "list_post".into(),
+                let notice = crate::mail::answer::Answer {
+                    kind: "list_held",
+                    cause_kind: "list_post",
                     subject: format!("En attente de relecture : {}", post.subject),
-                    body_html: format!(
-                        "<p>{}</p>",
-                        askama::filters::escape(&text, askama::filters::Html)?
-                            .to_string()
-                            .replace('\n', "<br>")
-                    ),
-                    body_text: text,
-                    auto_submitted: true,
+                    title: "Votre message attend une relecture".into(),
+                    paragraphs: vec![format!(
+                        "Votre message « {} » à la liste « {} » attend la relecture de l'équipe du club \
+                         avant d'être diffusé. Vous n'avez rien à faire.",
+                        post.subject, list.name
+                    )],
                     ..Default::default()
-                };
+                }
+                .message(&self.settings.mail.from_name)?;
                 let recipient = crate::store::outbox::NewRecipient {
                     address: from.clone(),
                     name: post.from_name.clone(),

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::Inbound;
 use super::address::{Command, Destination, destination};
 use crate::store::inbound::{ClaimedInbound, InboundOutcome};
-use crate::store::outbox::{NewMessage, NewRecipient};
+use crate::store::outbox::NewRecipient;
 use crate::store::subscriptions::SubscriptionRequested;
 
 /// How long a router holds a recipient before another may take it.
@@ -425,28 +425,26 @@ impl Inbound {
         to: &str,
         now: i64,
     ) -> anyhow::Result<()> {
-        let link = crate::mail::compose::preferences_link(&self.settings.server.public_url);
-        let text = format!(
-            "Bonjour,\n\nQuelqu'un, sans doute vous, a demandé par courriel que {to} quitte la liste « {} ».\n\n\
-             Pour confirmer, ouvrez votre page d'abonnements et choisissez « Me désabonner » pour cette liste :\n{link}\n\n\
-             Si vous n'avez rien demandé, ne faites rien : vous restez abonné·e.\n\n-- \n{}",
-            list.name, self.settings.mail.from_name
-        );
-        let html = format!(
-            "<p>Bonjour,</p><p>Quelqu'un, sans doute vous, a demandé par courriel que {to} quitte la liste « {} ».</p>\
-             <p>Pour confirmer, ouvrez <a href=\"{link}\">votre page d'abonnements</a> et choisissez « Me désabonner » pour cette liste.</p>\
-             <p>Si vous n'avez rien demandé, ne faites rien : vous restez abonné·e.</p>",
-            askama::filters::escape(&list.name, askama::filters::Html)?
-        );
-        let message = NewMessage {
-            kind: "list_leave_confirm".into(),
-            cause_kind: "list_command".into(),
+        let message = crate::mail::answer::Answer {
+            kind: "list_leave_confirm",
+            cause_kind: "list_command",
             subject: format!("Confirmez votre départ de {}", list.name),
-            body_text: text,
-            body_html: html,
-            auto_submitted: true,
+            title: format!("Quitter « {} » ?", list.name),
+            paragraphs: vec![
+                format!(
+                    "Quelqu'un, sans doute vous, a demandé par courriel que {to} quitte la liste « {} ».",
+                    list.name
+                ),
+                "Pour confirmer, ouvrez votre page d'abonnements et choisissez « Me désabonner » pour \
+                 cette liste."
+                    .into(),
+            ],
+            link: crate::mail::compose::preferences_link(&self.settings.server.public_url),
+            link_label: "Ouvrir mes abonnements".into(),
+            closing: vec!["Si vous n'avez rien demandé, ne faites rien : vous restez abonné·e.".into()],
             ..Default::default()
-        };
+        }
+        .message(&self.settings.mail.from_name)?;
         let recipient = NewRecipient {
             address: to.to_string(),
             name: String::new(),
@@ -464,24 +462,22 @@ impl Inbound {
     ) -> anyhow::Result<()> {
         let domain = self.settings.mail.domain();
         let key = &list.list_key;
-        let text = format!(
-            "Bonjour,\n\nPour la liste « {} » :\n\n- s'abonner : écrire à {key}-join@{domain}\n- se désabonner : écrire à {key}-leave@{domain}\n- gérer vos abonnements : {}/preferences\n\n-- \n{}",
-            list.name, self.settings.server.public_url, self.settings.mail.from_name
-        );
-        let html = format!(
-            "<p>Bonjour,</p><p>Pour la liste « {} » :</p><ul><li>s'abonner : écrire à {key}-join@{domain}</li><li>se désabonner : écrire à {key}-leave@{domain}</li><li>gérer vos abonnements : <a href=\"{url}/preferences\">{url}/preferences</a></li></ul>",
-            askama::filters::escape(&list.name, askama::filters::Html)?,
-            url = self.settings.server.public_url
-        );
-        let message = NewMessage {
-            kind: "list_help".into(),
-            cause_kind: "list_command".into(),
+        let message = crate::mail::answer::Answer {
+            kind: "list_help",
+            cause_kind: "list_command",
             subject: format!("Aide : {}", list.name),
-            body_text: text,
-            body_html: html,
-            auto_submitted: true,
+            title: format!("Aide : {}", list.name),
+            paragraphs: vec![format!("Pour la liste « {} » :", list.name)],
+            items: vec![
+                format!("s'abonner : écrire à {key}-join@{domain}"),
+                format!("se désabonner : écrire à {key}-leave@{domain} (une confirmation vous est demandée)"),
+                format!("écrire à la liste : {key}@{domain}"),
+            ],
+            link: format!("{}/preferences", self.settings.server.public_url),
+            link_label: "Gérer vos abonnements (un lien personnel vous est envoyé)".into(),
             ..Default::default()
-        };
+        }
+        .message(&self.settings.mail.from_name)?;
         let recipient = NewRecipient {
             address: to.to_string(),
             name: String::new(),

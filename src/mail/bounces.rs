@@ -5,35 +5,34 @@
 use crate::config::Settings;
 use crate::store::Store;
 use crate::store::bounce_score::WARNINGS;
-use crate::store::outbox::{NewMessage, NewRecipient};
+use crate::store::outbox::NewRecipient;
 
 /// Sends the warnings due at `now` and removes the subscriptions warned enough; returns how many changed.
 pub async fn send_warnings(store: &Store, settings: &Settings, now: i64) -> anyhow::Result<usize> {
     let mut changed = 0;
     for (id, address, list, warnings) in store.bounce_warnings_due(now).await? {
-        let text = format!(
-            "Bonjour,\n\nLes courriers de la liste « {list} » n'arrivent plus à l'adresse {address} : ils nous \
-             reviennent en erreur. Leur envoi est suspendu. Si cette adresse fonctionne de nouveau, gérez vos \
-             abonnements sur {url}/preferences ; sans nouvelle de votre part, l'abonnement prendra fin après \
-             {WARNINGS} avertissements.\n\n-- \n{org}",
-            url = settings.server.public_url,
-            org = settings.mail.from_name
-        );
-        let warning = NewMessage {
-            kind: "bounce_warning".into(),
-            cause_kind: "subscription".into(),
+        let warning = super::answer::Answer {
+            kind: "bounce_warning",
+            cause_kind: "subscription",
             cause_id: Some(id),
             subject: format!("Vos courriers de « {list} » nous reviennent"),
-            body_html: format!(
-                "<p>{}</p>",
-                askama::filters::escape(&text, askama::filters::Html)?
-                    .to_string()
-                    .replace('\n', "<br>")
-            ),
-            body_text: text,
-            auto_submitted: true,
+            title: format!("Vos courriers de « {list} » nous reviennent"),
+            paragraphs: vec![
+                format!(
+                    "Les courriers de la liste « {list} » n'arrivent plus à l'adresse {address} : ils nous \
+                     reviennent en erreur. Leur envoi est suspendu."
+                ),
+                format!(
+                    "Si cette adresse fonctionne de nouveau, gérez vos abonnements (un lien personnel vous \
+                     est envoyé) ; sans nouvelle de votre part, l'abonnement prendra fin après {WARNINGS} \
+                     avertissements."
+                ),
+            ],
+            link: format!("{}/preferences", settings.server.public_url),
+            link_label: "Gérer mes abonnements".into(),
             ..Default::default()
-        };
+        }
+        .message(&settings.mail.from_name)?;
         let recipient = NewRecipient {
             address: address.clone(),
             name: String::new(),

@@ -1,14 +1,43 @@
 //! The daily digest of discussion lists (capability 7: fewer mails for those who want them): at each time of
 //! `newsletter.list_digest_schedule`, every discussion list with posts distributed since the previous time
-//! sends subscribers in digest mode one mail — the subjects first, then each post's text — once per list
-//! and day (`newsletter_digests`, keyed by the day); no mail on a day without posts.
+//! sends subscribers in digest mode one mail (`mail-templates/list_digest.*`) — the subjects first, then each
+//! post's text — once per list and scheduled time (`newsletter_digests`, keyed by that time, so a schedule
+//! that runs several times a day loses nothing); no mail when there are no posts.
 
+use askama::Template;
 use chrono::{DateTime, Utc};
 
-use crate::clock::PARIS;
 use crate::config::Settings;
 use crate::store::Store;
 use crate::store::outbox::NewMessage;
+
+/// One post as the digest shows it.
+struct DigestPost {
+    subject: String,
+    author: String,
+    archive_url: String,
+    text: String,
+}
+
+#[derive(Template)]
+#[template(path = "list_digest.html", config = "src/mail/askama.toml")]
+struct DigestHtml<'a> {
+    list: &'a str,
+    posts: &'a [DigestPost],
+    address: &'a str,
+    preferences: &'a str,
+    organisation: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "list_digest.txt", config = "src/mail/askama.toml")]
+struct DigestText<'a> {
+    list: &'a str,
+    posts: &'a [DigestPost],
+    address: &'a str,
+    preferences: &'a str,
+    organisation: &'a str,
+}
 
 /// Sends the digests due at `moment` (a time of the schedule) covering `[since, moment)`; returns how many
 /// lists sent one.
@@ -19,7 +48,9 @@ pub async fn send_list_digests(
     moment: DateTime<Utc>,
     now: i64,
 ) -> anyhow::Result<usize> {
-    let period = format!("jour-{}", moment.with_timezone(&PARIS).format("%Y-%m-%d"));
+    // One claim per scheduled time: `[since, moment)` follows the previous time, so every post is in one
+    // digest whatever the schedule.
+    let period = format!("liste-{}", moment.format("%Y-%m-%dT%H:%M:%SZ"));
     let mut sent = 0;
     for list in store.all_lists().await? {
         if list.kind != "discussion" {
@@ -31,29 +62,9 @@ pub async fn send_list_digests(
         let message = if posts.is_empty() {
             None
         } else {
-            let mut text = format!("{} — les messages du jour\n\n", list.name);
-            for (n, post) in posts.iter().enumerate() {
-                text.push_str(&format!(
-                    "{}. {} — {}\n",
-                    n + 1,
-                    post.subject,
-                    post.from_name
-                ));
-            }
-            let mut html = format!(
-                "<h1>{} — les messages du jour</h1><ol>",
-                askama::filters::escape(&list.name, askama::filters::Html)?
-            );
+            let mut shown = Vec::with_capacity(posts.len());
             for post in &posts {
-                html.push_str(&format!(
-                    "<li>{} — {}</li>",
-                    askama::filters::escape(&post.subject, askama::filters::Html)?,
-                    askama::filters::escape(&post.from_name, askama::filters::Html)?
-                ));
-            }
-            html.push_str("</ol>");
-            for (n, post) in posts.iter().enumerate() {
-                let body = match post.inbound_message_id {
+                let text = match post.inbound_message_id {
                     Some(id) => store.inbound_raw(id).await?.and_then(|raw| {
                         mail_parser::MessageParser::default()
                             .parse(&raw)
@@ -62,37 +73,47 @@ pub async fn send_list_digests(
                     None => None,
                 }
                 .unwrap_or_default();
-                text.push_str(&format!(
-                    "\n----------\n{}. {}\nDe : {} <{}>\n\n{}\n",
-                    n + 1,
-                    post.subject,
-                    post.from_name,
-                    post.from_address,
-                    body.trim()
-                ));
-                html.push_str(&format!(
-                    "<hr><h2>{}. {}</h2><p class=\"muted\">De : {}</p><pre style=\"white-space:pre-wrap;font-family:inherit\">{}</pre>",
-                    n + 1,
-                    askama::filters::escape(&post.subject, askama::filters::Html)?,
-                    askama::filters::escape(&post.from_name, askama::filters::Html)?,
-                    askama::filters::escape(body.trim(), askama::filters::Html)?
-                ));
+                shown.push(DigestPost {
+                    subject: post.subject.clone(),
+                    author: if post.from_name.is_empty() {
+                        post.from_address.clone()
+                    } else {
+                        post.from_name.clone()
+                    },
+                    archive_url: format!(
+                        "{}/listes/{}/archives/messages/{}",
+                        settings.server.public_url, list.list_key, post.id
+                    ),
+                    text: super::list_copy::neutralised(text.trim()),
+                });
             }
             let preferences = super::compose::preferences_link(&settings.server.public_url);
-            text.push_str(&format!("\n-- \nVos préférences : {preferences}\n"));
-            html.push_str(&format!(
-                "<p class=\"muted\"><a href=\"{preferences}\">Vos préférences</a></p>"
-            ));
+            let address = format!("{}@{}", list.list_key, settings.mail.domain());
+            let organisation = &settings.mail.from_name;
             Some(NewMessage {
                 kind: "list_digest".into(),
                 cause_kind: "list_digest".into(),
                 subject: format!("{} : {} message(s) du jour", list.name, posts.len()),
-                body_text: text,
-                body_html: html,
+                body_text: DigestText {
+                    list: &list.name,
+                    posts: &shown,
+                    address: &address,
+                    preferences: &preferences,
+                    organisation,
+                }
+                .render()?,
+                body_html: DigestHtml {
+                    list: &list.name,
+                    posts: &shown,
+                    address: &address,
+                    preferences: &preferences,
+                    organisation,
+                }
+                .render()?,
                 template_data: serde_json::json!({ "list": list.list_key, "posts": posts.len() }),
                 list_key: list.list_key.clone(),
                 list_label: list.name.clone(),
-                list_post: format!("<mailto:{}@{}>", list.list_key, settings.mail.domain()),
+                list_post: format!("<mailto:{address}>"),
                 ..Default::default()
             })
         };

@@ -2,6 +2,7 @@
 //! ([`transport`]: an `.eml` folder or an SMTP relay) and the delivery workers that drain the outbox
 //! ([`worker`]). Mail enters only through [`crate::store::outbox::enqueue`].
 
+pub mod answer;
 pub mod bounces;
 pub mod builders;
 pub mod calendar;
