@@ -61,6 +61,8 @@ struct MeetingHtml<'a> {
     no_url: &'a str,
     maybe_url: &'a str,
     organisation: &'a str,
+    /// The reader's preferences page (their data, their subscriptions), one link per copy.
+    preferences: &'a str,
 }
 
 /// A flagged item of the minutes as mails show it.
@@ -78,6 +80,8 @@ struct MinutesHtml<'a> {
     flagged: &'a [ShownFlag],
     flagged_heading: &'a str,
     organisation: &'a str,
+    /// The reader's preferences page (their data, their subscriptions), one link per copy.
+    preferences: &'a str,
 }
 
 #[derive(Template)]
@@ -88,6 +92,8 @@ struct MinutesText<'a> {
     flagged: &'a [ShownFlag],
     flagged_heading: &'a str,
     organisation: &'a str,
+    /// The reader's preferences page (their data, their subscriptions), one link per copy.
+    preferences: &'a str,
 }
 
 #[derive(Template)]
@@ -104,6 +110,8 @@ struct MeetingText<'a> {
     no_url: &'a str,
     maybe_url: &'a str,
     organisation: &'a str,
+    /// The reader's preferences page (their data, their subscriptions), one link per copy.
+    preferences: &'a str,
 }
 
 const WEEKDAYS: [&str; 7] = [
@@ -461,6 +469,7 @@ impl Dispatcher {
         );
         let organisation = &self.settings.mail.from_name;
         let cancelled = step == "cancel";
+        let preferences = super::compose::preferences_link(&self.settings.server.public_url);
         let html = MeetingHtml {
             heading: &heading,
             intro: &intro,
@@ -473,6 +482,7 @@ impl Dispatcher {
             no_url: &no_url,
             maybe_url: &maybe_url,
             organisation,
+            preferences: &preferences,
         }
         .render()?;
         let text = MeetingText {
@@ -487,6 +497,7 @@ impl Dispatcher {
             no_url: &no_url,
             maybe_url: &maybe_url,
             organisation,
+            preferences: &preferences,
         }
         .render()?;
         let (calendar, method) = if step == "reminder" {
@@ -541,7 +552,8 @@ impl Dispatcher {
             body_text: text,
             body_html: html,
             template_data: serde_json::json!({ "meeting": meeting.id, "step": step, "sequence": meeting.sequence }),
-            auto_submitted: false,
+            // Sent by the schedule, not by a person: auto-responders must not answer it (RFC 3834).
+            auto_submitted: true,
             calendar,
             calendar_method: method,
             ..Default::default()
@@ -586,6 +598,7 @@ impl Dispatcher {
         let minutes_html = super::newsletter::markdown_html(&minutes);
         let flagged_heading = "Bonnes pratiques et points de blocage";
         let organisation = &self.settings.mail.from_name;
+        let preferences = super::compose::preferences_link(&self.settings.server.public_url);
         let mut message = NewMessage {
             kind: if relay {
                 "meeting_relay".into()
@@ -601,6 +614,7 @@ impl Dispatcher {
                 flagged: &flagged,
                 flagged_heading,
                 organisation,
+                preferences: &preferences,
             }
             .render()?,
             body_text: MinutesText {
@@ -609,9 +623,11 @@ impl Dispatcher {
                 flagged: &flagged,
                 flagged_heading,
                 organisation,
+                preferences: &preferences,
             }
             .render()?,
             template_data: serde_json::json!({ "meeting": meeting.id, "relay": relay }),
+            auto_submitted: true,
             ..Default::default()
         };
         if relay && let Some(list) = self.store.mailing_list(ASSOCIATIONS).await? {

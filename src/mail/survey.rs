@@ -19,6 +19,7 @@ struct InvitationHtml<'a> {
     link: &'a str,
     expires: &'a str,
     organisation: &'a str,
+    preferences: &'a str,
 }
 
 #[derive(Template)]
@@ -29,6 +30,7 @@ struct InvitationText<'a> {
     link: &'a str,
     expires: &'a str,
     organisation: &'a str,
+    preferences: &'a str,
 }
 
 /// The invitation (or its reminder) of invitation `id` to `name`, valid until `expires_at`.
@@ -57,6 +59,7 @@ pub fn invitation_message(
         format!("{} du Club des collectivités engagées", survey.title)
     };
     let organisation = &settings.mail.from_name;
+    let preferences = super::compose::preferences_link(&settings.server.public_url);
     Ok(NewMessage {
         kind: if reminder {
             "survey_reminder".into()
@@ -65,6 +68,8 @@ pub fn invitation_message(
         },
         cause_kind: "survey_invitation".into(),
         cause_id: Some(id),
+        // Written by relais for each contact: auto-responders must not answer it (RFC 3834).
+        auto_submitted: true,
         body_html: InvitationHtml {
             subject: &subject,
             name,
@@ -72,6 +77,7 @@ pub fn invitation_message(
             link: &link,
             expires: &expires,
             organisation,
+            preferences: &preferences,
         }
         .render()?,
         body_text: InvitationText {
@@ -80,6 +86,7 @@ pub fn invitation_message(
             link: &link,
             expires: &expires,
             organisation,
+            preferences: &preferences,
         }
         .render()?,
         subject,
