@@ -4,6 +4,7 @@
 //! record the outcome ([`route`]). Only relais' own addresses are accepted ([`address`]).
 
 pub mod address;
+pub mod bounce_report;
 pub mod identity;
 pub mod post;
 pub mod replies;
