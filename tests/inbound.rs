@@ -742,3 +742,86 @@ mod bounces_disable_warn_remove_and_abuse_unsubscribes {
 
     run_on_both_databases!();
 }
+
+/// Bounces as servers write them (from the shipped corpus: qmail in French, a DSN with a folded
+/// diagnostic, a delay warning) reach their delivery by VERP: the permanent ones count and turn the
+/// delivery's line on "Courriers envoyés" into the bounce with the whole diagnostic; the warning does not.
+mod real_bounces_reach_their_delivery {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let app = TestApp::spawn_with(backend, |settings| {
+            settings.mail.from_address = "club@romeurope.example".into();
+        })
+        .await;
+        let list = app.store.mailing_list("lettre").await.unwrap().unwrap();
+        let cases = [
+            ("qmail/french.eml", "remi.gauthier@example.fr", true),
+            ("dsn/folded-diagnostic.eml", "ines.garcia@example.com", true),
+            (
+                "dsn/postfix-delayed-fr.eml",
+                "claire.vincent@example.fr",
+                false,
+            ),
+        ];
+        let entries: Vec<(String, String)> = cases
+            .iter()
+            .map(|(_, address, _)| (address.to_string(), String::new()))
+            .collect();
+        app.store
+            .add_subscriptions(&list, &entries, "import", "consent", app.clock.now_millis())
+            .await
+            .unwrap();
+        let staff = app.logged_in(relais::domain::Role::Staff, &[]).await;
+        for (file, address, permanent) in cases {
+            let token = delivery_token(&app, address, "lettre").await;
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/bounces")
+                .join(file);
+            let message = std::fs::read_to_string(path).unwrap().replace("\r\n", "\n");
+            let to = format!("bounces+{token}@romeurope.example");
+            let mut lmtp = Lmtp::connect(&app).await;
+            let (_, finals) = lmtp.deliver("", &[&to], &message).await;
+            assert!(finals[0].starts_with("250"), "{file}: {finals:?}");
+            let rows = outcomes(&app).await;
+            let (_, _, _, text) = rows
+                .iter()
+                .find(|(recipient, _, _, _)| recipient == &to)
+                .unwrap_or_else(|| panic!("{rows:?}"));
+            assert_eq!(
+                text.starts_with("retour permanent"),
+                permanent,
+                "{file}: {text}"
+            );
+            let (_, counted, _) = app
+                .store
+                .bounce_state("lettre", address)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(counted, i64::from(permanent), "{file}");
+        }
+        let mut found = None;
+        for message in app.store.list_mail_messages(10).await.unwrap() {
+            for delivery in app.store.deliveries_of(message.id).await.unwrap() {
+                if delivery.recipient == "ines.garcia@example.com" {
+                    found = Some((message.id, delivery));
+                }
+            }
+        }
+        let (message, line) = found.unwrap();
+        assert_eq!(line.state, "bounced");
+        assert!(
+            line.last_reply.contains(
+                "550-5.1.1 The email account that you tried to reach does not exist. Please try"
+            ),
+            "the whole diagnostic, unfolded: {}",
+            line.last_reply
+        );
+        let shown = staff.get_text(&format!("/courriers/{message}")).await;
+        assert!(shown.contains("retour après envoi"), "{shown}");
+        app.stop().await;
+    }
+
+    run_on_both_databases!();
+}

@@ -11,6 +11,7 @@
 //! - to a list: an announce list takes no posts (refused); a discussion list's post is checked, held or
 //!   sent out ([`super::post`]).
 
+use super::bounce_report::Severity;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -111,7 +112,7 @@ impl Inbound {
             .unwrap_or_default();
         match destination {
             Destination::Staff => self.to_staff(parsed.as_ref(), &from).await,
-            Destination::Bounce(token) => self.bounce(parsed.as_ref(), &token).await,
+            Destination::Bounce(token) => self.bounce(parsed.as_ref(), &raw, &token).await,
             Destination::Unsubscribe(token) => self.unsubscribe(&token).await,
             Destination::List { key, command: None } => {
                 match self.store.discussion_list(&key).await? {
@@ -202,6 +203,7 @@ impl Inbound {
     async fn bounce(
         &self,
         parsed: Option<&Message<'_>>,
+        raw: &[u8],
         token: &str,
     ) -> anyhow::Result<InboundOutcome> {
         let Some((delivery, address)) = self.store.delivery_by_token(token).await? else {
@@ -234,53 +236,71 @@ impl Inbound {
                 )),
             };
         }
-        let report = parsed
-            .and_then(|m| delivery_status(m, &address.to_lowercase()))
-            .unwrap_or(Report {
-                action: String::new(),
-                status: String::new(),
-                diagnostic: String::new(),
-            });
+        // The VERP address names the delivery; the body says how it failed, in whatever format the
+        // receiving server wrote it (super::bounce_report).
+        let report = super::bounce_report::read_bounce(raw, Some(&address.to_lowercase()));
         let now = self.clock.now_millis();
-        if report.action == "delayed" || report.status.starts_with("4.") {
-            return Ok(outcome(
+        let described = if report.status.is_empty() {
+            report.format.to_string()
+        } else {
+            format!("{}, {}", report.status, report.format)
+        };
+        match report.severity {
+            Severity::Temporary => Ok(outcome(
                 "bounce",
                 "done",
-                format!(
-                    "avis de retard pour {address} ({}) : non compté",
-                    report.status
-                ),
-            ));
+                format!("avis de retard pour {address} ({described}) : non compté"),
+            )),
+            Severity::Ignore => {
+                let what = match report.format {
+                    "autoreply" => "réponse automatique à l'adresse de retour",
+                    "dsn" => "avis de remise sans échec",
+                    _ => "message sans échec reconnu",
+                };
+                if report.format == "unknown" {
+                    // Kept for staff, who may read it: nothing counted.
+                    self.store
+                        .record_report_bounce(
+                            delivery,
+                            &address,
+                            false,
+                            "",
+                            "retour non reconnu",
+                            now,
+                        )
+                        .await?;
+                }
+                Ok(outcome(
+                    "bounce",
+                    "done",
+                    format!("{what} pour {address} : non compté"),
+                ))
+            }
+            Severity::Permanent => {
+                let counted = self
+                    .store
+                    .record_report_bounce(
+                        delivery,
+                        &address,
+                        true,
+                        &report.status,
+                        &report.diagnostic,
+                        now,
+                    )
+                    .await?;
+                Ok(outcome(
+                    "bounce",
+                    "done",
+                    if counted {
+                        format!("retour permanent pour {address} ({described}) : compté")
+                    } else {
+                        format!(
+                            "refus de politique pour {address} ({described}) : gardé, non compté"
+                        )
+                    },
+                ))
+            }
         }
-        if report.status.is_empty() {
-            self.store
-                .record_report_bounce(delivery, &address, "", "retour sans rapport standard", now)
-                .await?;
-            return Ok(outcome(
-                "bounce",
-                "done",
-                format!("retour non standard pour {address} : gardé, non compté"),
-            ));
-        }
-        let counted = self
-            .store
-            .record_report_bounce(delivery, &address, &report.status, &report.diagnostic, now)
-            .await?;
-        Ok(outcome(
-            "bounce",
-            "done",
-            if counted {
-                format!(
-                    "retour permanent pour {address} ({}) : compté",
-                    report.status
-                )
-            } else {
-                format!(
-                    "refus de politique pour {address} ({}) : gardé, non compté",
-                    report.status
-                )
-            },
-        ))
     }
 
     async fn unsubscribe(&self, token: &str) -> anyhow::Result<InboundOutcome> {
@@ -551,60 +571,5 @@ fn abuse_report(message: &Message<'_>) -> bool {
                 && t.subtype()
                     .is_some_and(|s| s.eq_ignore_ascii_case("feedback-report"))
         })
-    })
-}
-
-/// What an RFC 3464 report says of the (first) recipient.
-struct Report {
-    action: String,
-    status: String,
-    diagnostic: String,
-}
-
-fn delivery_status(message: &Message<'_>, recipient: &str) -> Option<Report> {
-    let text = message.parts.iter().find_map(|part| {
-        let content_type = part.content_type()?;
-        (content_type.ctype().eq_ignore_ascii_case("message")
-            && content_type
-                .subtype()
-                .is_some_and(|s| s.eq_ignore_ascii_case("delivery-status")))
-        .then(|| String::from_utf8_lossy(part.contents()).replace("\r\n", "\n"))
-    })?;
-    // RFC 3464: a block about the message, then one block per recipient, separated by blank lines. The
-    // block about the delivery's recipient counts; failing that, the first that has a status.
-    let blocks: Vec<Vec<(String, String)>> = text
-        .split("\n\n")
-        .map(|block| {
-            block
-                .lines()
-                .filter_map(|line| line.split_once(':'))
-                .map(|(key, value)| (key.trim().to_ascii_lowercase(), value.trim().to_string()))
-                .collect()
-        })
-        .collect();
-    let field = |block: &[(String, String)], name: &str| {
-        block
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.clone())
-            .unwrap_or_default()
-    };
-    let names = |block: &[(String, String)]| {
-        ["final-recipient", "original-recipient"]
-            .iter()
-            .any(|name| field(block, name).to_lowercase().contains(recipient))
-    };
-    let block = blocks
-        .iter()
-        .find(|b| names(b) && !field(b, "status").is_empty())
-        .or_else(|| blocks.iter().find(|b| !field(b, "status").is_empty()))?;
-    Some(Report {
-        action: field(block, "action").to_ascii_lowercase(),
-        status: field(block, "status")
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_string(),
-        diagnostic: field(block, "diagnostic-code"),
     })
 }

@@ -224,18 +224,26 @@ impl Store {
         .await)?)
     }
 
-    /// Records a bounce reported after delivery (a DSN) for `delivery_id`; policy refusals (5.7.x) and
-    /// temporary failures are kept but not counted.
+    /// Records a bounce reported after delivery for `delivery_id` (`permanent`: the report says the
+    /// delivery failed for good). A permanent failure turns the delivery's line into the bounce, with the
+    /// server's diagnostic, and counts toward the address's score unless it is a policy refusal (5.7.x);
+    /// temporary failures and policy refusals are kept but not counted. Returns whether it counted.
     pub async fn record_report_bounce(
         &self,
         delivery_id: i64,
         address: &str,
+        permanent: bool,
         status: &str,
         reply: &str,
         now: i64,
     ) -> StoreResult<bool> {
-        let counted = status.starts_with("5.") && !status.starts_with("5.7.");
-        with_db!(&self.db, |p| sqlx::query(
+        let policy = status.starts_with("5.7")
+            || reply
+                .split(|c: char| c.is_whitespace() || c == '(' || c == '#')
+                .any(|word| word.starts_with("5.7."));
+        let counted = permanent && !policy;
+        let mut tx = self.begin().await?;
+        with_tx!(&mut tx, |c| sqlx::query(
             "INSERT INTO bounces (address, delivery_id, source, status, reply, counted, created_at)
              VALUES ($1, $2, 'dsn', $3, $4, $5, $6)"
         )
@@ -245,9 +253,24 @@ impl Store {
         .bind(reply)
         .bind(counted)
         .bind(now)
-        .execute(p)
+        .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
+        if permanent {
+            // Staff read the delivery's line: "envoyé 250 …" becomes what the receiving server said later.
+            let line = format!("retour après envoi : {} {}", status, reply)
+                .trim()
+                .to_string();
+            with_tx!(&mut tx, |c| sqlx::query(
+                "UPDATE mail_deliveries SET state = 'bounced', last_reply = $1 WHERE id = $2"
+            )
+            .bind(&line)
+            .bind(delivery_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        tx.commit().await?;
         if counted {
             self.charge_bounce(address, super::outbox::paris_day(now), now)
                 .await?;
