@@ -250,7 +250,7 @@ pub(super) fn peak_resident_kb() -> anyhow::Result<u64> {
 
 /// What the machine does without relais: Postfix's own client into the same sink, and OpenSSL's RSA-2048
 /// signatures per second on every core.
-async fn baselines(port: u16) {
+pub(super) async fn baselines(port: u16) {
     let count = 50_000;
     let started = Instant::now();
     let source = tokio::process::Command::new("smtp-source")

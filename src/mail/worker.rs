@@ -98,7 +98,7 @@ impl Deliverer {
             let now = self.clock.now_millis();
             let claimed = match self
                 .store
-                .claim_deliveries(&name, now, now + lease, self.settings.batch)
+                .claim_deliveries(&name, now, now + lease, self.claim_size(now).await)
                 .await
             {
                 Ok(claimed) => claimed,
@@ -163,6 +163,18 @@ impl Deliverer {
             if messages.len() > 64 {
                 messages.clear();
             }
+        }
+    }
+
+    /// How many deliveries to claim at once: an equal share of what is due among the workers, at most
+    /// `mail.batch`, so a 1,000-copy post spreads over every worker (and SMTP connection) instead of the
+    /// first few claiming it all.
+    async fn claim_size(&self, now: i64) -> i64 {
+        let batch = self.settings.batch.max(1);
+        let workers = self.settings.workers.max(1) as i64;
+        match self.store.due_deliveries(now, batch * workers).await {
+            Ok(due) => ((due + workers - 1) / workers).clamp(1, batch),
+            Err(_) => batch,
         }
     }
 

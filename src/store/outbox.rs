@@ -279,6 +279,21 @@ impl Store {
         Ok(claimed)
     }
 
+    /// How many deliveries are due at `now` and not leased, counting at most `cap`.
+    pub async fn due_deliveries(&self, now: i64, cap: i64) -> StoreResult<i64> {
+        Ok(with_db!(&self.outbox_db, |p| {
+            sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM mail_deliveries
+                 WHERE state = 'queued' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
+                 LIMIT $2) due"
+        )
+        .bind(now)
+        .bind(cap)
+        .fetch_one(p)
+        .await
+        })?)
+    }
+
     /// Records outcomes (all or none): each delivery gets its outcome and loses its lease, if its worker
     /// still holds that lease; a permanent refusal also records a bounce for the address. The delivery
     /// workers' copies sent at the same moment share one statement instead of queueing for the database's
