@@ -251,3 +251,87 @@ mod no_backscatter_and_no_forged_authentication {
 
     run_on_both_databases!();
 }
+
+/// Joining by mail: the confirmation names the list joined (not the newsletter), and the subscription keeps
+/// the display name the official's client gave.
+mod joining_by_mail_names_the_list_and_keeps_the_name {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let sink = Sink::start().await;
+        let (app, _) = signing_app(backend, &sink, |_| {}).await;
+        echanges(&app, &[], "maire@lyon.example").await;
+        let join = "echanges-join@romeurope.example";
+        lmtp(
+            &app,
+            "elu4@nantes.example",
+            join,
+            &mail("Élu Quatre <elu4@nantes.example>", join, "join", ""),
+        )
+        .await;
+        routed(&app, 1).await;
+        let mut link = None;
+        for _ in 0..200 {
+            link = sink.received().iter().find_map(|raw| {
+                let unfolded = raw.replace("=\r\n", "");
+                let at = unfolded.find("/abonnement/confirmer/")?;
+                Some(
+                    unfolded[at..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || "/_-".contains(*c))
+                        .collect::<String>(),
+                )
+            });
+            if link.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        let link = link.expect("a confirmation mail");
+        let client = common::TestApp::client();
+        let page = client
+            .get(app.url(&link))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("<h1>Échanges du club</h1>"), "{page}");
+        assert!(!page.contains("Lettre du club"), "{page}");
+        let done = client
+            .post(app.url(&link))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            done.contains("recevra désormais <strong>Échanges du club</strong>"),
+            "{done}"
+        );
+        let list = app
+            .store
+            .discussion_list("echanges")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            app.store
+                .is_subscriber(list.id, "elu4@nantes.example")
+                .await
+                .unwrap()
+        );
+        let subscriptions = app
+            .store
+            .subscriptions_of_address("elu4@nantes.example")
+            .await
+            .unwrap();
+        assert_eq!(subscriptions[0].name, "Élu Quatre", "{subscriptions:?}");
+        assert_eq!(subscriptions[0].consent_source, "mail");
+        app.stop().await;
+    }
+
+    run_on_both_databases!();
+}

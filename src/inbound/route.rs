@@ -361,6 +361,7 @@ impl Inbound {
                     &list,
                     from,
                     &name,
+                    "mail",
                     now,
                 )?;
                 let result = self

@@ -29,6 +29,8 @@ pub struct SubscriptionRequest {
     /// SHA-256 of the confirmation link's token.
     pub token_hash: String,
     pub expires_at: i64,
+    /// How the person asked: `public_form`, or `mail` (a `<list>-join` message).
+    pub source: &'static str,
 }
 
 /// Whose contacts staff subscribe in one step.
@@ -122,20 +124,21 @@ impl Store {
             Some((id, _)) => {
                 with_tx!(&mut tx, |c| {
                     sqlx::query(
-                    "UPDATE subscriptions SET state = 'pending', name = $1, consent_at = NULL,
-                        consent_source = 'public_form', legal_basis = 'consent', wording_version = $2,
+                        "UPDATE subscriptions SET state = 'pending', name = $1, consent_at = NULL,
+                        consent_source = $7, legal_basis = 'consent', wording_version = $2,
                         confirm_token_hash = $3, confirm_expires_at = $4, updated_at = $5
-                     WHERE id = $6"
-                )
-                .bind(&request.name)
-                .bind(&request.wording_version)
-                .bind(&request.token_hash)
-                .bind(request.expires_at)
-                .bind(now)
-                .bind(id)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected())
+                     WHERE id = $6",
+                    )
+                    .bind(&request.name)
+                    .bind(&request.wording_version)
+                    .bind(&request.token_hash)
+                    .bind(request.expires_at)
+                    .bind(now)
+                    .bind(id)
+                    .bind(request.source)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected())
                 })?;
             }
             None => {
@@ -145,7 +148,7 @@ impl Store {
                     sqlx::query(
                     "INSERT INTO subscriptions (list_id, address, name, state, consent_source, legal_basis,
                         wording_version, confirm_token_hash, confirm_expires_at, created_at, updated_at)
-                     VALUES ($1, $2, $3, 'pending', 'public_form', 'consent', $4, $5, $6, $7, $7)"
+                     VALUES ($1, $2, $3, 'pending', $8, 'consent', $4, $5, $6, $7, $7)"
                 )
                 .bind(request.list_id)
                 .bind(&request.address)
@@ -154,6 +157,7 @@ impl Store {
                 .bind(&request.token_hash)
                 .bind(request.expires_at)
                 .bind(now)
+                .bind(request.source)
                 .execute(c)
                 .await
                 .map(|r| r.rows_affected())
@@ -171,6 +175,22 @@ impl Store {
     }
 
     /// Follows a confirmation link (`token_hash` of its token) at `now`.
+    /// The name and description of the list a confirmation link (by its token's hash) is for.
+    pub async fn confirmation_list(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(String, String)>> {
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_as(
+            "SELECT l.name, l.description FROM subscriptions s JOIN mailing_lists l ON l.id = s.list_id
+             WHERE s.confirm_token_hash = $1"
+        )
+        .bind(token_hash)
+        .fetch_optional(p)
+        .await
+        })?)
+    }
+
     pub async fn confirm_subscription(
         &self,
         token_hash: &str,

@@ -174,6 +174,7 @@ fn why(subscription: &OwnSubscription) -> String {
         .unwrap_or_default();
     match subscription.consent_source.as_str() {
         "public_form" => format!("vous vous êtes abonné(e) par le formulaire public{date}"),
+        "mail" => format!("vous vous êtes abonné(e) en écrivant à l'adresse de la liste{date}"),
         "staff" => format!(
             "l'équipe du club vous a inscrit(e){date}, au titre de l'intérêt légitime (vous êtes en \
              contact avec le club)"

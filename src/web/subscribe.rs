@@ -111,9 +111,19 @@ struct SubscribeForm {
 
 async fn render(state: &AppState, status: StatusCode, page: SubscribeState) -> WebResult<Response> {
     let list = super::archive::newsletter_list(state).await?;
+    render_for(status, page, (list.name, list.description))
+}
+
+/// The page under the heading of `list` (its name and description): a confirmation link names the list
+/// it was sent for (a discussion list joined by mail, not only the newsletter).
+fn render_for(
+    status: StatusCode,
+    page: SubscribeState,
+    list: (String, String),
+) -> WebResult<Response> {
     let page = SubscribePage {
-        list: list.name,
-        description: list.description,
+        list: list.0,
+        description: list.1,
         wording_version: WORDING_VERSION,
         state: page,
     };
@@ -138,6 +148,7 @@ pub fn confirmation_request(
     list: &crate::store::subscriptions::MailingList,
     address: &str,
     name: &str,
+    source: &'static str,
     now: i64,
 ) -> Result<(SubscriptionRequest, NewMessage), askama::Error> {
     let token = crate::security::random_token();
@@ -175,6 +186,7 @@ pub fn confirmation_request(
         wording_version: WORDING_VERSION.to_string(),
         token_hash: crate::security::sha256_hex(&token),
         expires_at: now + CONFIRM_HOURS * 3_600_000,
+        source,
     };
     Ok((request, confirmation))
 }
@@ -251,7 +263,7 @@ async fn subscribe(
     };
     let list = super::archive::newsletter_list(&state).await?;
     let (request, confirmation) =
-        confirmation_request(&state.settings, &list, &address, &name, now)?;
+        confirmation_request(&state.settings, &list, &address, &name, "public_form", now)?;
     let outcome = state
         .store
         .request_subscription(&request, &confirmation, now)
@@ -268,11 +280,22 @@ async fn subscribe(
     .await
 }
 
-async fn ask(State(state): State<AppState>, Path(_token): Path<String>) -> WebResult<Response> {
-    render(&state, StatusCode::OK, SubscribeState::Ask).await
+async fn ask(State(state): State<AppState>, Path(token): Path<String>) -> WebResult<Response> {
+    match state
+        .store
+        .confirmation_list(&crate::security::sha256_hex(&token))
+        .await?
+    {
+        Some(list) => render_for(StatusCode::OK, SubscribeState::Ask, list),
+        None => render(&state, StatusCode::NOT_FOUND, SubscribeState::Invalid).await,
+    }
 }
 
 async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -> WebResult<Response> {
+    let list = state
+        .store
+        .confirmation_list(&crate::security::sha256_hex(&token))
+        .await?;
     let confirmation = state
         .store
         .confirm_subscription(
@@ -293,5 +316,8 @@ async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -> We
             (StatusCode::NOT_FOUND, SubscribeState::Invalid)
         }
     };
-    render(&state, status, page).await
+    match list {
+        Some(list) => render_for(status, page, list),
+        None => render(&state, status, page).await,
+    }
 }

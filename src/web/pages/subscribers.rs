@@ -42,6 +42,7 @@ pub fn state_label(state: &str) -> &'static str {
 pub fn reason(row: &SubscriberRow) -> String {
     let source = match row.consent_source.as_str() {
         "public_form" => "formulaire public",
+        "mail" => "demande par courriel",
         "staff" => "ajout par l'équipe",
         "import" => "import",
         "onboarding" => "adhésion",
