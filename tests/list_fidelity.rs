@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::lists::{copies, echanges, lmtp, messages_of_kind, routed, signing_app};
+use common::lists::{copies, echanges, first_thread, lmtp, messages_of_kind, routed, signing_app};
 use common::sink::{Sink, dkimpy_verdicts};
 use common::{Backend, TestApp};
 
@@ -341,18 +341,7 @@ Content-Disposition: attachment; filename=\"outil.exe\"\nContent-Transfer-Encodi
         }
         // The archive says what was removed and does not hand it out.
         let staff = app.logged_in(relais::domain::Role::Staff, &[]).await;
-        let index = staff.get_text("/listes/echanges/archives").await;
-        let thread = index
-            .split("/listes/echanges/archives/fils/")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string();
-        let page = staff
-            .get_text(&format!("/listes/echanges/archives/fils/{thread}"))
-            .await;
+        let page = first_thread(&staff).await;
         assert!(
             page.contains("Retiré par la liste (programme) : outil.exe"),
             "{page}"
@@ -423,18 +412,7 @@ mod a_quoted_personal_link_reaches_no_one {
             assert!(!unfolded.contains("AAAAAAAAAAGzlwPMrC0Saj1tfWt1uXeX"));
             assert!(unfolded.contains("/preferences/lien-personnel-retire-par-relais"));
         }
-        let index = staff.get_text("/listes/echanges/archives").await;
-        let thread = index
-            .split("/listes/echanges/archives/fils/")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string();
-        let page = staff
-            .get_text(&format!("/listes/echanges/archives/fils/{thread}"))
-            .await;
+        let page = first_thread(&staff).await;
         assert!(!page.contains(token), "{page}");
         // The neutral link, followed by anyone: nobody's page, nobody's data.
         let client = TestApp::client();

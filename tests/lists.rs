@@ -11,7 +11,8 @@ mod common;
 use std::time::Duration;
 
 use common::lists::{
-    copies, echanges, fresh_preferences_link, lmtp, messages_of_kind, routed, signing_app,
+    copies, echanges, first_thread, fresh_preferences_link, lmtp, messages_of_kind, routed,
+    signing_app,
 };
 use common::sink::{Sink, dkimpy_verdicts};
 use common::{Backend, TestApp};
@@ -347,17 +348,7 @@ mod a_members_reply_goes_to_every_subscriber_and_the_rest_waits {
             index.contains("RE: Re: [Club] Raccordement à l&#39;eau"),
             "{index}"
         );
-        let thread_link = index
-            .split("href=\"/listes/echanges/archives/fils/")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string();
-        let thread = staff
-            .get_text(&format!("/listes/echanges/archives/fils/{thread_link}"))
-            .await;
+        let thread = first_thread(&staff).await;
         assert_eq!(
             thread.matches("<article").count(),
             2,

@@ -40,23 +40,7 @@ fn copy_address(copy: &str) -> String {
         .unwrap()
 }
 
-/// The hidden fields of a freshly shown public form.
-async fn form_fields(client: &reqwest::Client, app: &TestApp, path: &str) -> (String, String) {
-    let page = client
-        .get(app.url(path))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let value = |name: &str| {
-        let marker = format!("name=\"{name}\" value=\"");
-        let start = page.find(&marker).expect("hidden field") + marker.len();
-        page[start..].split('"').next().unwrap().to_string()
-    };
-    (value("issued"), value("proof"))
-}
+use common::lists::public_form_fields as form_fields;
 
 mod every_copy_carries_its_own_link_to_a_page_that_changes_subscriptions {
     use super::*;

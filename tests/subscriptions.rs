@@ -14,21 +14,7 @@ use relais::store::outbox::{NewMessage, NewRecipient};
 
 /// The hidden fields of a freshly shown form.
 async fn form_fields(client: &reqwest::Client, app: &TestApp) -> (String, String) {
-    let page = client
-        .get(app.url("/abonnement"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(page.contains("Lettre du club"), "{page}");
-    let value = |name: &str| {
-        let marker = format!("name=\"{name}\" value=\"");
-        let start = page.find(&marker).expect("hidden field") + marker.len();
-        page[start..].split('"').next().unwrap().to_string()
-    };
-    (value("issued"), value("proof"))
+    common::lists::public_form_fields(client, app, "/abonnement").await
 }
 
 async fn post_form(

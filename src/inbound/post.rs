@@ -335,14 +335,9 @@ impl Inbound {
                         post.subject, list.name
                     )],
                     ..Default::default()
-                }
-                .message(&self.settings.mail.from_name)?;
-                let recipient = crate::store::outbox::NewRecipient {
-                    address: from.clone(),
-                    name: post.from_name.clone(),
-                    person_id: None,
                 };
-                self.store.enqueue_mail(&notice, &[recipient], now).await?;
+                self.send_answer(&notice, &from, &post.from_name, now)
+                    .await?;
             }
             return Ok(outcome(
                 "held",

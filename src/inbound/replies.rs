@@ -96,6 +96,24 @@ pub fn unanswerable(
 }
 
 impl Inbound {
+    /// Sends `answer` to `to` (display name `name`), signed by the organisation.
+    pub async fn send_answer(
+        &self,
+        answer: &crate::mail::answer::Answer,
+        to: &str,
+        name: &str,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        let message = answer.message(&self.settings.mail.from_name)?;
+        let recipient = crate::store::outbox::NewRecipient {
+            address: to.to_string(),
+            name: name.to_string(),
+            person_id: None,
+        };
+        self.store.enqueue_mail(&message, &[recipient], now).await?;
+        Ok(())
+    }
+
     /// Why relais must not answer inbound message `inbound_message_id` (`message`, from `from`), if it must
     /// not: [`unanswerable`], or the address already had [`DAILY_ANSWERS`] answers in 24 hours.
     pub async fn refuse_answer(

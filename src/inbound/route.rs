@@ -21,7 +21,6 @@ use tokio_util::sync::CancellationToken;
 use super::Inbound;
 use super::address::{Command, Destination, destination};
 use crate::store::inbound::{ClaimedInbound, InboundOutcome};
-use crate::store::outbox::NewRecipient;
 use crate::store::subscriptions::SubscriptionRequested;
 
 /// How long a router holds a recipient before another may take it.
@@ -446,7 +445,7 @@ impl Inbound {
         to: &str,
         now: i64,
     ) -> anyhow::Result<()> {
-        let message = crate::mail::answer::Answer {
+        let answer = crate::mail::answer::Answer {
             kind: "list_leave_confirm",
             cause_kind: "list_command",
             subject: format!("Confirmez votre départ de {}", list.name),
@@ -464,15 +463,8 @@ impl Inbound {
             link_label: "Ouvrir mes abonnements".into(),
             closing: vec!["Si vous n'avez rien demandé, ne faites rien : vous restez abonné·e.".into()],
             ..Default::default()
-        }
-        .message(&self.settings.mail.from_name)?;
-        let recipient = NewRecipient {
-            address: to.to_string(),
-            name: String::new(),
-            person_id: None,
         };
-        self.store.enqueue_mail(&message, &[recipient], now).await?;
-        Ok(())
+        self.send_answer(&answer, to, "", now).await
     }
 
     async fn send_help(
@@ -483,7 +475,7 @@ impl Inbound {
     ) -> anyhow::Result<()> {
         let domain = self.settings.mail.domain();
         let key = &list.list_key;
-        let message = crate::mail::answer::Answer {
+        let answer = crate::mail::answer::Answer {
             kind: "list_help",
             cause_kind: "list_command",
             subject: format!("Aide : {}", list.name),
@@ -491,21 +483,16 @@ impl Inbound {
             paragraphs: vec![format!("Pour la liste « {} » :", list.name)],
             items: vec![
                 format!("s'abonner : écrire à {key}-join@{domain}"),
-                format!("se désabonner : écrire à {key}-leave@{domain} (une confirmation vous est demandée)"),
+                format!(
+                    "se désabonner : écrire à {key}-leave@{domain} (une confirmation vous est demandée)"
+                ),
                 format!("écrire à la liste : {key}@{domain}"),
             ],
             link: format!("{}/preferences", self.settings.server.public_url),
             link_label: "Gérer vos abonnements (un lien personnel vous est envoyé)".into(),
             ..Default::default()
-        }
-        .message(&self.settings.mail.from_name)?;
-        let recipient = NewRecipient {
-            address: to.to_string(),
-            name: String::new(),
-            person_id: None,
         };
-        self.store.enqueue_mail(&message, &[recipient], now).await?;
-        Ok(())
+        self.send_answer(&answer, to, "", now).await
     }
 }
 

@@ -196,3 +196,19 @@ pub async fn messages_of_kind(app: &TestApp, kind: &str) -> Vec<i64> {
     ids.sort();
     ids
 }
+
+/// The page of the first thread the archive of « Échanges du club » lists, as `staff` reads it.
+pub async fn first_thread(staff: &Staff) -> String {
+    let index = staff.get_text("/listes/echanges/archives").await;
+    let thread = index
+        .split("href=\"/listes/echanges/archives/fils/")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no thread in {index}"))
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    staff
+        .get_text(&format!("/listes/echanges/archives/fils/{thread}"))
+        .await
+}
