@@ -16,6 +16,7 @@ pub mod discussion;
 pub mod dossier;
 pub mod import;
 pub mod inbound;
+pub mod list_admin;
 pub mod meeting_attendees;
 pub mod meetings;
 pub mod memberships;
