@@ -9,6 +9,7 @@ mod directory;
 pub use directory::organisation_kind_label;
 mod import;
 mod inbound;
+mod list_page;
 mod lists;
 mod mail;
 mod meetings;
