@@ -1,10 +1,9 @@
 //! `relais bench list`: posts to a discussion list of N subscribers, handed to relais over LMTP on
 //! 127.0.0.1, redistributed through the mail engine into Postfix's `smtp-sink`. For each post it measures
 //! from the end of LMTP DATA (the final reply) to the last copy accepted by the sink, and prints p50 and p99
-//! over the posts, and copies per second. With `--copies personal` (the default) every copy is personalised
-//! (VERP, its own unsubscribe link and Message-ID) and RSA-2048-signed; with `--copies shared` every
-//! subscriber gets the same copy, signed once per post, and only the envelope (VERP) is personal. Only
-//! copies recorded as sent count, and the run fails if any is not; the machine's baselines (`smtp-source`
+//! over the posts, and copies per second. Every copy has its own envelope (VERP) and one-click unsubscribe
+//! link and is RSA-2048-signed; `--copies personal` (the default) names each subscriber in To,
+//! `--copies shared` the list. Only copies recorded as sent count, and the run fails if any is not; the machine's baselines (`smtp-source`
 //! into the same sink, `openssl speed rsa2048`) are printed after.
 
 use std::time::{Duration, Instant};
@@ -33,7 +32,7 @@ pub struct ListArgs {
     /// Delivery workers, and connections to the sink.
     #[arg(long, default_value_t = 32)]
     pub workers: usize,
-    /// `personal`: every copy its own (signed each); `shared`: one copy for all, signed once per post.
+    /// `personal`: To names each subscriber; `shared`: To names the list. Every copy is signed.
     #[arg(long, default_value = "personal", value_parser = ["personal", "shared"])]
     pub copies: String,
 }
@@ -206,7 +205,7 @@ pub async fn list(args: ListArgs) -> anyhow::Result<()> {
         if args.copies == "personal" {
             "personalised copies, each signed"
         } else {
-            "one shared copy a post, signed once"
+            "shared copies (To: the list), each signed"
         }
     );
     if let (Some(before), Some(after)) = (cpu_before, cpu_after) {

@@ -89,8 +89,6 @@ enum Body {
 pub struct PreparedMessage {
     pub message: MailMessage,
     body: Body,
-    /// For a message whose copies are all alike ([`MailMessage::shared_copy`]): the signed copy, once built.
-    pub shared: std::sync::OnceLock<Vec<u8>>,
 }
 
 impl PreparedMessage {
@@ -99,7 +97,6 @@ impl PreparedMessage {
         PreparedMessage {
             message,
             body: Body::Entity(entity),
-            shared: std::sync::OnceLock::new(),
         }
     }
 
@@ -127,7 +124,6 @@ impl PreparedMessage {
         PreparedMessage {
             message,
             body: Body::Built(body),
-            shared: std::sync::OnceLock::new(),
         }
     }
 }
@@ -162,7 +158,8 @@ pub fn envelope(
 }
 
 /// Builds `delivery`'s copy of `message`, dated `now` (epoch milliseconds). A shared copy
-/// ([`MailMessage::shared_copy`]) names the list in To and carries nothing of the delivery but its envelope.
+/// ([`MailMessage::shared_copy`]) names the list in To: its content is everyone's, and only its envelope and
+/// its one-click unsubscribe headers (RFC 8058, signed) are the delivery's.
 pub fn compose(
     settings: &MailSettings,
     prepared: &PreparedMessage,
@@ -249,8 +246,9 @@ pub fn compose(
         }
     }
     if let Some(token) = &links.unsubscribe_token {
-        // RFC 2369, 2919 and 8058 (MAIL.md): the list's identity, and leaving it in one click (a copy shared
-        // by all cannot carry a personal link: leaving is by mail, or from the preferences page).
+        // RFC 2369, 2919 and 8058 (MAIL.md): the list's identity, and leaving it in one click. Every copy, a
+        // shared one too, carries its delivery's own link: large providers require one-click unsubscribe
+        // of bulk senders, under a DKIM signature, so each copy is signed.
         let domain = settings.domain();
         header(
             "List-Id",
@@ -260,27 +258,17 @@ pub fn compose(
                 message.list_key
             ),
         );
-        if shared {
-            header(
-                "List-Unsubscribe",
-                format!(
-                    "<mailto:{}-leave@{domain}?subject=unsubscribe>, <{}/preferences>",
-                    message.list_key, links.public_url
-                ),
-            );
-        } else {
-            header(
-                "List-Unsubscribe",
-                format!(
-                    "<{}/desabonnement/{token}>, <mailto:desabonnement+{}@{domain}?subject=unsubscribe>",
-                    links.public_url, delivery.token
-                ),
-            );
-            header(
-                "List-Unsubscribe-Post",
-                "List-Unsubscribe=One-Click".to_string(),
-            );
-        }
+        header(
+            "List-Unsubscribe",
+            format!(
+                "<{}/desabonnement/{token}>, <mailto:desabonnement+{}@{domain}?subject=unsubscribe>",
+                links.public_url, delivery.token
+            ),
+        );
+        header(
+            "List-Unsubscribe-Post",
+            "List-Unsubscribe=One-Click".to_string(),
+        );
         header("List-Help", format!("<mailto:{}>", settings.from_address));
         if !message.list_post.is_empty() {
             header("List-Post", message.list_post.clone());
@@ -312,9 +300,6 @@ pub fn compose(
             raw
         }
     };
-    if shared {
-        return Ok(Copy { envelope, raw });
-    }
     fill_placeholder(
         &mut raw,
         PERSONAL_PLACEHOLDER,

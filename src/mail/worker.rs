@@ -224,20 +224,6 @@ impl Deliverer {
                 }
             },
         };
-        if message.message.shared_copy
-            && let Some(raw) = message.shared.get()
-        {
-            // Every copy alike, already signed: only the envelope is this delivery's.
-            return match crate::mail::compose::envelope(&self.settings, delivery) {
-                Ok((envelope, _)) => Prepared::Ready(Copy {
-                    envelope,
-                    raw: raw.clone(),
-                }),
-                Err(error) => Prepared::Outcome(DeliveryOutcome::Bounced {
-                    reply: error.to_string(),
-                }),
-            };
-        }
         // Building and signing a copy is CPU work (an RSA signature is a third of a millisecond): on the
         // build threads, while this worker's task goes on without holding an async thread.
         let settings = self.settings.clone();
@@ -256,9 +242,6 @@ impl Deliverer {
             if let Some(dkim) = dkim {
                 copy.raw = dkim.sign(copy.raw)?;
             }
-            if message.message.shared_copy {
-                let _ = message.shared.set(copy.raw.clone());
-            }
             Ok(copy)
         }))
     }
@@ -267,7 +250,6 @@ impl Deliverer {
     async fn hand_over(&self, delivery: &ClaimedDelivery, prepared: Prepared) -> DeliveryOutcome {
         let built = match prepared {
             Prepared::Outcome(outcome) => return outcome,
-            Prepared::Ready(copy) => Some(Ok(copy)),
             Prepared::Building(built) => built.wait().await,
         };
         let copy = match built {
@@ -308,7 +290,6 @@ impl Deliverer {
 /// A copy on its way: being built, or an outcome reached without one.
 enum Prepared {
     Building(Built<Result<Copy, String>>),
-    Ready(Copy),
     Outcome(DeliveryOutcome),
 }
 

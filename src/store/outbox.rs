@@ -36,8 +36,8 @@ pub struct NewMessage {
     pub from_address: String,
     /// Headers of this message's own (Reply-To, Cc, In-Reply-To, References…), in order.
     pub extra_headers: Vec<(String, String)>,
-    /// Every recipient gets the same bytes, signed once: To names the list, one Message-ID, and leaving is
-    /// by mail or the preferences page (no one-click link, which must be personal). Only list posts.
+    /// Every recipient gets the same content: To names the list (Mailman's non-personalised delivery); only
+    /// the envelope and the one-click unsubscribe headers are each copy's. Only list posts.
     pub shared_copy: bool,
 }
 
