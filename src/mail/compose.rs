@@ -384,6 +384,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn display_names_with_accents_and_quotes_stay_one_address() {
+        for name in [
+            "Élu \"Quatre\" de Nantes",
+            "Dupont, Marie",
+            "Maire de Lyon via Échanges du club",
+        ] {
+            let value =
+                Mailbox::new(Some(name.into()), "elu@nantes.example".parse().unwrap()).to_string();
+            for header in ["Cc", "Reply-To", "X-Original-From"] {
+                let encoded = address_header(header, &value).expect("an address");
+                let mut headers = Headers::new();
+                headers.insert_raw(encoded);
+                // Read as a From (mail-parser reads addresses in the headers it knows).
+                let raw = format!("{headers}Subject: x\r\n\r\nx").replacen(
+                    &format!("{header}:"),
+                    "From:",
+                    1,
+                );
+                let parsed = mail_parser::MessageParser::default()
+                    .parse(raw.as_bytes())
+                    .unwrap();
+                let addresses = parsed
+                    .from()
+                    .map(|a| a.iter().collect::<Vec<_>>())
+                    .unwrap_or_default();
+                assert_eq!(addresses.len(), 1, "{raw}");
+                assert_eq!(addresses[0].name(), Some(name), "{raw}");
+                assert_eq!(addresses[0].address(), Some("elu@nantes.example"));
+            }
+        }
+    }
+
+    #[test]
     fn the_placeholder_is_as_long_as_a_token() {
         for placeholder in [PERSONAL_PLACEHOLDER, ANSWER_PLACEHOLDER] {
             assert_eq!(placeholder.len(), super::super::unsubscribe::TOKEN_CHARS);
