@@ -414,6 +414,10 @@ mod a_quoted_personal_link_reaches_no_one {
         }
         let page = first_thread(&staff).await;
         assert!(!page.contains(token), "{page}");
+        assert!(
+            page.contains("Je transmets.") && !page.contains("Gérer votre abonnement"),
+            "the quoted footer is left out of the archive: {page}"
+        );
         // The neutral link, followed by anyone: nobody's page, nobody's data.
         let client = TestApp::client();
         for path in [

@@ -154,6 +154,39 @@ fn opens_quote(line: &str) -> bool {
         || line.starts_with("From: ")
 }
 
+/// `text` without the list footers it quotes (a reply quoting a whole copy quotes its footer): quoted lines
+/// of a relais footer — the list's name and address, its archive and subscription links, and the `-- ` line
+/// before them — are left out of the archive.
+fn without_quoted_footers(text: &str, public_url: &str, domain: &str) -> String {
+    let inner = |line: &str| -> Option<String> {
+        let trimmed = line.trim_start();
+        trimmed.starts_with('>').then(|| {
+            trimmed
+                .trim_start_matches(['>', ' '])
+                .trim_end()
+                .to_string()
+        })
+    };
+    let footer_line = |line: &str| {
+        inner(line).is_some_and(|l| {
+            (l.starts_with("Archives : ") && l.contains(&format!("{public_url}/listes/")))
+                || (l.starts_with("Gérer votre abonnement") && l.contains(public_url))
+                || l.starts_with("Vos abonnements et les archives de la liste :")
+                || (l.contains(" · ") && l.ends_with(&format!("@{domain}")))
+        })
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let mut kept = Vec::with_capacity(lines.len());
+    for (n, line) in lines.iter().enumerate() {
+        let separator = inner(line).is_some_and(|l| l == "--")
+            && lines.get(n + 1).is_some_and(|next| footer_line(next));
+        if !separator && !footer_line(line) {
+            kept.push(*line);
+        }
+    }
+    kept.join("\n")
+}
+
 /// Plain text as HTML, everything escaped, the quoted passage (from its first marker on) folded.
 fn text_html(text: &str) -> String {
     let escape = |t: &str| {
@@ -204,7 +237,13 @@ async fn shown(state: &AppState, post: &crate::store::discussion::Post) -> WebRe
             } else {
                 None
             };
-            let body = html.unwrap_or_else(|| text_html(&message.body_text(0).unwrap_or_default()));
+            let body = html.unwrap_or_else(|| {
+                text_html(&without_quoted_footers(
+                    &message.body_text(0).unwrap_or_default(),
+                    &state.settings.server.public_url,
+                    state.settings.mail.domain(),
+                ))
+            });
             let attachments = message
                 .attachments()
                 .enumerate()
@@ -396,4 +435,22 @@ async fn mbox(
         out,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_quoted_footers;
+
+    #[test]
+    fn quoted_footers_are_left_out_and_the_rest_kept() {
+        let text = "D'accord avec vous.\n\nLe 24 nov. 2026, Maire a écrit :\n> Nous avons raccordé.\n>\n> -- \n\
+                    > Échanges du club · echanges@club.example\n> Archives : https://club.example/listes/echanges/archives\n\
+                    > Gérer votre abonnement (un lien personnel vous est envoyé) : https://club.example/preferences\n\
+                    > -- \n> Marie, mairie de Lyon";
+        let kept = without_quoted_footers(text, "https://club.example", "club.example");
+        assert_eq!(
+            kept,
+            "D'accord avec vous.\n\nLe 24 nov. 2026, Maire a écrit :\n> Nous avons raccordé.\n>\n> -- \n> Marie, mairie de Lyon"
+        );
+    }
 }
