@@ -41,6 +41,23 @@ pub struct Deliverer {
     pub recorder: OutcomeRecorder,
     /// Where relais is reached, for the links in copies.
     pub public_url: String,
+    /// Messages prepared for their copies, shared by the workers: a list post's body is read and built once
+    /// for all of them, not once a worker (a post with large attachments would be held 32 times over).
+    prepared: Arc<std::sync::Mutex<HashMap<i64, PreparedCell>>>,
+}
+
+/// A message prepared once, by whichever worker needs it first.
+type PreparedCell = Arc<tokio::sync::OnceCell<Arc<PreparedMessage>>>;
+
+/// Messages kept prepared at most; past that the cache starts again (in-flight ones stay with their workers).
+const PREPARED_KEPT: usize = 64;
+
+/// Why a message could not be prepared.
+enum PrepareError {
+    /// It is gone: its deliveries fail.
+    Missing,
+    /// Reading it failed: try again later.
+    Read(String),
 }
 
 impl Deliverer {
@@ -65,6 +82,7 @@ impl Deliverer {
             unsubscribe,
             builders: CopyBuilders::start(),
             public_url: settings.server.public_url.clone(),
+            prepared: Arc::default(),
         })
     }
 }
@@ -178,6 +196,54 @@ impl Deliverer {
         }
     }
 
+    /// Message `id` prepared for its copies, from the cache the workers share or read and built now.
+    async fn prepared_message(&self, id: i64) -> Result<Arc<PreparedMessage>, PrepareError> {
+        let cell = {
+            let mut cache = self
+                .prepared
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if cache.len() > PREPARED_KEPT {
+                cache.clear();
+            }
+            cache.entry(id).or_default().clone()
+        };
+        cell.get_or_try_init(|| self.load_prepared(id))
+            .await
+            .cloned()
+    }
+
+    /// Reads message `id` and encodes its body once. A list post's body is the post as received with the
+    /// footer kept with the message ([`crate::mail::list_copy`]), built off the async threads.
+    async fn load_prepared(&self, id: i64) -> Result<Arc<PreparedMessage>, PrepareError> {
+        let message = match self.store.mail_message(id).await {
+            Ok(Some(message)) => message,
+            Ok(None) => return Err(PrepareError::Missing),
+            Err(error) => return Err(PrepareError::Read(format!("lecture du message : {error}"))),
+        };
+        if message.kind != "list_post" {
+            return Ok(Arc::new(PreparedMessage::new(message)));
+        }
+        match self.store.post_source(message.id).await {
+            Ok(Some((raw, strip))) => {
+                let footer = crate::mail::list_copy::Footer {
+                    text: message.body_text.clone(),
+                    html: message.body_html.clone(),
+                };
+                let body = tokio::task::spawn_blocking(move || {
+                    crate::mail::list_copy::copy_body(&raw, &footer, strip)
+                })
+                .await
+                .map_err(|e| PrepareError::Read(format!("préparation du message reçu : {e}")))?;
+                Ok(Arc::new(PreparedMessage::with_entity(message, body.entity)))
+            }
+            Ok(None) => Ok(Arc::new(PreparedMessage::new(message))),
+            Err(error) => Err(PrepareError::Read(format!(
+                "lecture du message reçu : {error}"
+            ))),
+        }
+    }
+
     /// Starts building `delivery`'s copy on the build threads (without waiting for it), or says why there
     /// is none.
     async fn prepare(
@@ -187,40 +253,18 @@ impl Deliverer {
     ) -> Prepared {
         let message = match messages.get(&delivery.message_id) {
             Some(message) => message.clone(),
-            None => match self.store.mail_message(delivery.message_id).await {
-                Ok(Some(message)) => {
-                    let message = if message.kind == "list_post" {
-                        // A list post's copies are the post as received, with the footer kept with the
-                        // message: built once here, for every copy.
-                        match self.store.post_source(message.id).await {
-                            Ok(Some((raw, strip))) => {
-                                let footer = crate::mail::list_copy::Footer {
-                                    text: message.body_text.clone(),
-                                    html: message.body_html.clone(),
-                                };
-                                let body = crate::mail::list_copy::copy_body(&raw, &footer, strip);
-                                Arc::new(PreparedMessage::with_entity(message, body.entity))
-                            }
-                            Ok(None) => Arc::new(PreparedMessage::new(message)),
-                            Err(error) => {
-                                let reply = format!("lecture du message reçu : {error}");
-                                return Prepared::Outcome(self.retry(delivery, reply));
-                            }
-                        }
-                    } else {
-                        Arc::new(PreparedMessage::new(message))
-                    };
-                    messages.insert(message.message.id, message.clone());
+            None => match self.prepared_message(delivery.message_id).await {
+                Ok(message) => {
+                    messages.insert(delivery.message_id, message.clone());
                     message
                 }
-                Ok(None) => {
+                Err(PrepareError::Missing) => {
                     return Prepared::Outcome(DeliveryOutcome::Failed {
                         reply: "message introuvable".into(),
                     });
                 }
-                Err(error) => {
-                    let reply = format!("lecture du message : {error}");
-                    return Prepared::Outcome(self.retry(delivery, reply));
+                Err(PrepareError::Read(error)) => {
+                    return Prepared::Outcome(self.retry(delivery, error));
                 }
             },
         };
