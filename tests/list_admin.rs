@@ -345,6 +345,22 @@ mod someone_who_left_is_resubscribed_at_their_request_with_consent {
         assert_eq!(row.legal_basis, "consent");
         assert_eq!(row.wording_version, RESUBSCRIBE_GROUND);
         assert!(row.consent_by.starts_with("staff-"), "{}", row.consent_by);
+        // The person's own export says who in the team recorded it.
+        let data = app
+            .store
+            .personal_data("elu@nantes.example", now)
+            .await
+            .unwrap();
+        let subscription = data["abonnements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["liste"] == "Échanges du club")
+            .unwrap();
+        assert_eq!(
+            subscription["consentement"]["enregistre_par"],
+            row.consent_by.as_str()
+        );
         assert!(
             page.contains("réabonnement par l&#39;équipe à la demande de la personne"),
             "{page}"

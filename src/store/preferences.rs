@@ -25,6 +25,9 @@ pub struct OwnSubscription {
     pub mode: String,
     pub consent_at: Option<i64>,
     pub consent_source: String,
+    /// The staff member who recorded the consent (a re-subscription at the person's request); empty when the
+    /// person gave it through a form or a link.
+    pub consent_by: String,
     pub legal_basis: String,
     pub wording_version: String,
     pub created_at: i64,
@@ -154,8 +157,8 @@ impl Store {
         Ok(with_db!(&self.db, |p| {
             sqlx::query_as(
                 "SELECT s.list_id, l.list_key, l.name AS list_name, l.kind AS list_kind, s.name, s.state,
-                    s.mode, s.consent_at, s.consent_source, s.legal_basis, s.wording_version, s.created_at,
-                    s.updated_at
+                    s.mode, s.consent_at, s.consent_source, s.consent_by, s.legal_basis, s.wording_version,
+                    s.created_at, s.updated_at
                  FROM subscriptions s JOIN mailing_lists l ON l.id = s.list_id
                  WHERE s.address = $1 ORDER BY l.name",
             )
@@ -251,6 +254,7 @@ impl Store {
                     "consentement": {
                         "date": rfc3339_opt(s.consent_at),
                         "source": s.consent_source,
+                        "enregistre_par": s.consent_by,
                         "base_legale": s.legal_basis,
                         "version_du_texte": s.wording_version,
                     },
