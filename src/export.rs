@@ -27,6 +27,19 @@ impl ExportFormat {
     }
 }
 
+/// A cell a spreadsheet will not run: text that starts like a formula (`=`, `+`, `-`, `@`, a tab or a
+/// carriage return) gets a leading apostrophe, which Excel and LibreOffice show as text (OWASP's CSV
+/// injection advice). Numbers, negative ones included, stay numbers.
+fn inert_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    let formula = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let number = cell.trim().replace(',', ".").parse::<f64>().is_ok();
+    if formula && !number {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
 /// A table ready to be written: French headers and text cells.
 pub struct Sheet {
     pub name: String,
@@ -52,7 +65,9 @@ impl Sheet {
                 .write_record(&self.headers)
                 .map_err(|e| e.to_string())?;
             for row in &self.rows {
-                writer.write_record(row).map_err(|e| e.to_string())?;
+                writer
+                    .write_record(row.iter().map(|cell| inert_cell(cell).into_owned()))
+                    .map_err(|e| e.to_string())?;
             }
             writer.flush().map_err(|e| e.to_string())?;
         }
@@ -95,5 +110,31 @@ mod tests {
         assert_eq!(text, "\u{feff}Collectivité;Notes\nLyon;\"a;b\"\n");
         let xlsx = sheet.to_bytes(ExportFormat::Xlsx).unwrap();
         assert!(xlsx.starts_with(b"PK"));
+    }
+
+    #[test]
+    fn csv_cells_that_look_like_formulas_are_text() {
+        let sheet = Sheet {
+            name: "Réponses".into(),
+            headers: ["Réponse", "Écart"].map(String::from).to_vec(),
+            rows: vec![
+                vec![
+                    "=HYPERLINK(\"https://pirate.example\";\"clic\")".into(),
+                    "-2,5".into(),
+                ],
+                vec!["+33 1 23".into(), "-1".into()],
+                vec!["@SUM(A1)".into(), "\tx".into()],
+                vec!["- tiret".into(), "3".into()],
+            ],
+        };
+        let text = String::from_utf8(sheet.to_bytes(ExportFormat::Csv).unwrap()).unwrap();
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(
+            lines[0],
+            "\"'=HYPERLINK(\"\"https://pirate.example\"\";\"\"clic\"\")\";-2,5"
+        );
+        assert_eq!(lines[1], "'+33 1 23;-1");
+        assert_eq!(lines[2], "'@SUM(A1);'\tx");
+        assert_eq!(lines[3], "'- tiret;3");
     }
 }

@@ -255,7 +255,9 @@ mod a_person_subscribes_confirms_from_the_mail_and_leaves_in_one_click {
         assert_eq!(page.status(), 200);
         let page = page.text().await.unwrap();
         assert!(
-            page.contains("<a href=\"https://legifrance.example/c1\">texte</a>"),
+            page.contains(
+                "<a href=\"https://legifrance.example/c1\" rel=\"noopener noreferrer\">texte</a>"
+            ),
             "{page}"
         );
         let feed = client

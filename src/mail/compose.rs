@@ -178,10 +178,10 @@ pub fn compose(
         let list: Address = format!("{}@{}", message.list_key, settings.domain())
             .parse()
             .map_err(|e| ComposeError(format!("adresse de la liste invalide : {e}")))?;
-        Mailbox::new(Some(message.list_label.clone()), list)
+        Mailbox::new(Some(one_line(&message.list_label)), list)
     } else {
-        let to_name =
-            (!delivery.recipient_name.is_empty()).then(|| delivery.recipient_name.clone());
+        let to_name = (!delivery.recipient_name.trim().is_empty())
+            .then(|| one_line(&delivery.recipient_name));
         Mailbox::new(to_name, to_address)
     };
     let date = std::time::UNIX_EPOCH + std::time::Duration::from_millis(now.max(0) as u64);
@@ -194,7 +194,7 @@ pub fn compose(
             .parse()
             .map_err(|e| ComposeError(format!("adresse d'expéditeur invalide : {e}")))?;
         Mailbox::new(
-            (!message.from_name.is_empty()).then(|| message.from_name.clone()),
+            (!message.from_name.trim().is_empty()).then(|| one_line(&message.from_name)),
             address,
         )
     };
@@ -307,6 +307,17 @@ pub fn compose(
     );
     fill_placeholder(&mut raw, ANSWER_PLACEHOLDER, links.answer_token.as_bytes());
     Ok(Copy { envelope, raw })
+}
+
+/// `text` on one line: control characters (a CR or LF typed or imported into a name) become spaces, so a
+/// name can never end a header or start another.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `value` (addresses, as [`Mailbox`] writes them) as header `name`, encoded by lettre: display names quoted or

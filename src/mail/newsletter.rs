@@ -52,7 +52,17 @@ pub fn markdown_html(markdown: &str) -> String {
         });
     let mut out = String::new();
     html::push_html(&mut out, parser);
-    out
+    clean_links(&out)
+}
+
+/// `html` with only web and mail links left clickable (`http`, `https`, `mailto`, and relative ones): a
+/// `javascript:` or `data:` link in a newsletter item would run in the reader's browser on the public
+/// archive and in the staff's view of the mail.
+pub fn clean_links(html: &str) -> String {
+    ammonia::Builder::default()
+        .url_schemes(["http", "https", "mailto"].into())
+        .clean(html)
+        .to_string()
 }
 
 pub fn shown_items(items: &[Item]) -> Vec<ShownItem> {
@@ -142,9 +152,17 @@ mod tests {
         );
         assert!(html.contains("<strong>Décret</strong>"), "{html}");
         assert!(
-            html.contains("<a href=\"https://legifrance.example/1\">texte</a>"),
+            html.contains(
+                "<a href=\"https://legifrance.example/1\" rel=\"noopener noreferrer\">texte</a>"
+            ),
             "{html}"
         );
+        let links = markdown_html("[a](javascript:alert(1)) [b](data:text/html,x) [c](/lettre)");
+        assert!(
+            !links.contains("javascript:") && !links.contains("data:"),
+            "{links}"
+        );
+        assert!(links.contains("href=\"/lettre\""), "{links}");
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
     }

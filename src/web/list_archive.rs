@@ -233,7 +233,9 @@ async fn shown(state: &AppState, post: &crate::store::discussion::Post) -> WebRe
     let (body, attachments) = match &parsed {
         Some(message) => {
             let html = if !message.html_body.is_empty() && message.html_body != message.text_body {
-                message.body_html(0).map(|h| ammonia::clean(&h))
+                message
+                    .body_html(0)
+                    .map(|h| crate::mail::newsletter::clean_links(&h))
             } else {
                 None
             };

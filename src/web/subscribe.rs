@@ -247,6 +247,12 @@ async fn subscribe(
     if name.chars().count() > 200 {
         errors.push("Le nom est trop long (200 caractères au plus).".to_string());
     }
+    if name.chars().any(char::is_control) {
+        errors.push(
+            "Le nom ne peut pas contenir de retour à la ligne ni de tabulation : écrivez-le sur une ligne."
+                .to_string(),
+        );
+    }
     let address = match EmailAddress::parse(&input.email) {
         Ok(address) => Some(address.as_str().to_lowercase()),
         Err(message) => {

@@ -1,0 +1,136 @@
+//! Hostile input on the public side (issue 14, its first parts), on both databases: a newsletter item's
+//! `javascript:` and `data:` links are not clickable in the public archive; a name with a line break is
+//! refused by the subscription form with a clear message, and one that reached the database another way
+//! (an import, the API) goes out on one line instead of breaking the copy.
+
+mod common;
+
+use common::newsletter::send_issue;
+use common::sink::{Sink, app_sending_to};
+use common::{Backend, TestApp};
+use relais::domain::Role;
+use relais::store::outbox::{NewMessage, NewRecipient};
+
+mod newsletter_links_are_only_web_and_mail_links {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let staff = app.logged_in(Role::Staff, &[]).await;
+        let issue = send_issue(
+            &app,
+            &staff,
+            "n° 1",
+            &[(
+                "other",
+                "Liens",
+                "[le programme](https://club.example/programme) · [écrire](mailto:club@club.example) · \
+                 [cliquez](javascript:alert(document.cookie)) · [image](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+            )],
+        )
+        .await;
+        let page = TestApp::client()
+            .get(app.url(&format!("/lettre/archives/{issue}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("href=\"https://club.example/programme\"")
+                && page.contains("href=\"mailto:club@club.example\""),
+            "{page}"
+        );
+        assert!(!page.contains("javascript:"), "{page}");
+        assert!(!page.contains("href=\"data:"), "{page}");
+        app.stop().await;
+    }
+
+    run_on_both_databases!();
+}
+
+mod a_name_with_a_line_break_never_reaches_a_header {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let sink = Sink::start().await;
+        let app = app_sending_to(backend, &sink).await;
+        let client = TestApp::client();
+        let (issued, proof) = common::lists::public_form_fields(&client, &app, "/abonnement").await;
+        app.clock.advance(chrono::Duration::seconds(3));
+        let response = client
+            .post(app.url("/abonnement"))
+            .form(&[
+                ("name", "Ana\r\nBcc: tous@ailleurs.example"),
+                ("email", "ana@commune.example"),
+                ("consent", "oui"),
+                ("issued", &issued),
+                ("proof", &proof),
+                ("site", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422);
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains("Le nom ne peut pas contenir de retour à la ligne"),
+            "{page}"
+        );
+        assert!(
+            app.store
+                .subscription_of("lettre", "ana@commune.example")
+                .await
+                .unwrap()
+                .is_none(),
+            "nothing stored"
+        );
+        // A name that came in another way: the copy goes out, the name on one line.
+        let id = app
+            .store
+            .enqueue_mail(
+                &NewMessage {
+                    kind: "test".into(),
+                    subject: "Essai".into(),
+                    body_text: "Bonjour".into(),
+                    body_html: "<p>Bonjour</p>".into(),
+                    ..Default::default()
+                },
+                &[NewRecipient {
+                    address: "bruno@commune.example".into(),
+                    name: "Bruno\r\nBcc: tous@ailleurs.example".into(),
+                    person_id: None,
+                }],
+                app.clock.now_millis(),
+            )
+            .await
+            .unwrap();
+        let mut rows = Vec::new();
+        for _ in 0..200 {
+            rows = app.store.deliveries_of(id).await.unwrap();
+            if rows[0].state != "queued" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        assert_eq!(rows[0].state, "sent", "{rows:?}");
+        let copy = sink
+            .received()
+            .into_iter()
+            .find(|raw| raw.contains("X-Sink-Rcpt: bruno@commune.example"))
+            .unwrap();
+        let parsed = mail_parser::MessageParser::default()
+            .parse(copy.as_bytes())
+            .unwrap();
+        let to: Vec<_> = parsed.to().unwrap().iter().collect();
+        assert_eq!(to.len(), 1, "{copy}");
+        assert_eq!(to[0].name(), Some("Bruno Bcc: tous@ailleurs.example"));
+        assert_eq!(to[0].address(), Some("bruno@commune.example"));
+        assert!(parsed.bcc().is_none(), "{copy}");
+        assert!(!copy.contains("\r\nBcc:"), "{copy}");
+        app.stop().await;
+    }
+
+    run_on_both_databases!();
+}
