@@ -57,6 +57,7 @@ impl Application {
             unsubscribe,
             subscribe_form_key: Arc::default(),
             inbound,
+            form_budget: Arc::default(),
         };
         Ok(Application {
             listener,

@@ -134,3 +134,91 @@ mod a_name_with_a_line_break_never_reaches_a_header {
 
     run_on_both_databases!();
 }
+
+/// The subscription form sent again and again: one confirmation per address in ten minutes, and a client
+/// that asks for more than its hour's budget of mails is told to wait (429, in French).
+mod the_subscription_form_does_not_mail_on_every_post {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let sink = Sink::start().await;
+        let app = app_sending_to(backend, &sink).await;
+        let client = TestApp::client();
+        let (issued, proof) = common::lists::public_form_fields(&client, &app, "/abonnement").await;
+        app.clock.advance(chrono::Duration::seconds(3));
+        let ask = |email: String| {
+            let client = client.clone();
+            let app = app.clone();
+            let (issued, proof) = (issued.clone(), proof.clone());
+            async move {
+                let response = client
+                    .post(app.url("/abonnement"))
+                    .form(&[
+                        ("name", "Ana"),
+                        ("email", email.as_str()),
+                        ("consent", "oui"),
+                        ("issued", &issued),
+                        ("proof", &proof),
+                        ("site", ""),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                (response.status().as_u16(), response.text().await.unwrap())
+            }
+        };
+        // Thirty times the same address, with the same proof: one mail.
+        for _ in 0..30 {
+            assert_eq!(ask("ana@commune.example".into()).await.0, 200);
+        }
+        // New addresses from the same client: nine more mails, then a refusal.
+        let mut statuses = Vec::new();
+        let mut refusal = String::new();
+        for n in 0..12 {
+            let (status, page) = ask(format!("personne{n}@commune.example")).await;
+            if status == 429 {
+                refusal = page;
+            }
+            statuses.push(status);
+        }
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            relais::web::budget::PER_HOUR - 1,
+            "{statuses:?}"
+        );
+        assert!(
+            statuses[relais::web::budget::PER_HOUR - 1..]
+                .iter()
+                .all(|s| *s == 429)
+        );
+        assert!(refusal.contains("Trop de demandes"), "{refusal}");
+        let mut confirmations = 0;
+        for message in app.store.list_mail_messages(100).await.unwrap() {
+            if message.kind == "subscription_confirmation" {
+                confirmations += app.store.deliveries_of(message.id).await.unwrap().len();
+            }
+        }
+        assert_eq!(confirmations, relais::web::budget::PER_HOUR);
+        // An hour later the budget is back.
+        app.clock.advance(chrono::Duration::minutes(61));
+        let (issued, proof) = common::lists::public_form_fields(&client, &app, "/abonnement").await;
+        app.clock.advance(chrono::Duration::seconds(3));
+        let response = client
+            .post(app.url("/abonnement"))
+            .form(&[
+                ("name", "Zoé"),
+                ("email", "zoe@commune.example"),
+                ("consent", "oui"),
+                ("issued", &issued),
+                ("proof", &proof),
+                ("site", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        app.stop().await;
+    }
+
+    run_on_both_databases!();
+}

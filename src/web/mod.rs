@@ -7,6 +7,7 @@ pub mod api;
 pub mod archive;
 pub mod assets;
 pub mod auth;
+pub mod budget;
 pub mod cache;
 pub mod error;
 pub mod forms;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub subscribe_form_key: Arc<tokio::sync::OnceCell<String>>,
     /// Receiving's shared parts (its DNS resolver above all), for staff decisions on held posts.
     pub inbound: crate::inbound::Inbound,
+    /// What each client may still make the public forms mail this hour.
+    pub form_budget: Arc<budget::ClientBudget>,
 }
 
 /// The whole HTTP application.

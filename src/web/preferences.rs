@@ -437,6 +437,7 @@ struct LinkForm {
 
 async fn send_link(
     State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     Form(form): Form<LinkForm>,
 ) -> WebResult<Response> {
     let mut errors = Vec::new();
@@ -458,6 +459,16 @@ async fn send_link(
         return link_form(&state, StatusCode::UNPROCESSABLE_ENTITY, errors, form.email).await;
     };
     let now = state.clock.now_millis();
+    // Every request spends the client's budget, known address or not, so a refusal tells nothing.
+    if !state.form_budget.spend(peer.ip(), now) {
+        return link_form(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            vec![super::subscribe::TOO_MANY.to_string()],
+            form.email,
+        )
+        .await;
+    }
     if state
         .store
         .may_send_preferences_link(&address, now - LINK_MAIL_EVERY_MS)

@@ -225,6 +225,13 @@ async fn fresh_form(
     })
 }
 
+/// At most one confirmation mail per address in this time, whatever the form receives.
+const CONFIRMATION_EVERY_MS: i64 = 10 * 60_000;
+
+/// What a client that spent its hour's budget of mails reads.
+pub(crate) const TOO_MANY: &str = "Trop de demandes sont parties de votre connexion dans l'heure : \
+     réessayez un peu plus tard.";
+
 async fn form(State(state): State<AppState>) -> WebResult<Response> {
     let page = fresh_form(&state, Vec::new(), String::new(), String::new()).await?;
     render(&state, StatusCode::OK, page).await
@@ -232,6 +239,7 @@ async fn form(State(state): State<AppState>) -> WebResult<Response> {
 
 async fn subscribe(
     State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     Form(input): Form<SubscribeForm>,
 ) -> WebResult<Response> {
     let now = state.clock.now_millis();
@@ -267,16 +275,33 @@ async fn subscribe(
         let page = fresh_form(&state, errors, name, input.email).await?;
         return render(&state, StatusCode::UNPROCESSABLE_ENTITY, page).await;
     };
-    let list = super::archive::newsletter_list(&state).await?;
-    let (request, confirmation) =
-        confirmation_request(&state.settings, &list, &address, &name, "public_form", now)?;
-    let outcome = state
+    // One confirmation pending per address at a time: the link already sent is still good. The page is
+    // the same either way, so the form tells nobody what was asked before.
+    let recent = state
         .store
-        .request_subscription(&request, &confirmation, now)
+        .answers_sent_since(
+            &address,
+            &["subscription_confirmation"],
+            now - CONFIRMATION_EVERY_MS,
+        )
         .await?;
-    // The same page either way: the form does not tell who is subscribed.
-    if outcome == SubscriptionRequested::AlreadyActive {
-        tracing::info!("subscription asked again for an active address; nothing sent");
+    if recent > 0 {
+        tracing::info!("subscription asked again within minutes; the link sent stands");
+    } else {
+        if !state.form_budget.spend(peer.ip(), now) {
+            let page = fresh_form(&state, vec![TOO_MANY.to_string()], name, input.email).await?;
+            return render(&state, StatusCode::TOO_MANY_REQUESTS, page).await;
+        }
+        let list = super::archive::newsletter_list(&state).await?;
+        let (request, confirmation) =
+            confirmation_request(&state.settings, &list, &address, &name, "public_form", now)?;
+        let outcome = state
+            .store
+            .request_subscription(&request, &confirmation, now)
+            .await?;
+        if outcome == SubscriptionRequested::AlreadyActive {
+            tracing::info!("subscription asked again for an active address; nothing sent");
+        }
     }
     render(
         &state,
