@@ -37,6 +37,10 @@ pub enum ImportError {
     #[error("le fichier « {0} » est vide")]
     EmptyFile(String),
     #[error(
+        "le fichier « {0} » n'est pas un tableur : il contient des données binaires (envoyez un CSV ou un XLSX)"
+    )]
+    NotASpreadsheet(String),
+    #[error(
         "le fichier « {0} » n'a pas de ligne d'en-tête (la première ligne doit nommer les colonnes)"
     )]
     NoHeader(String),

@@ -33,10 +33,24 @@ pub fn read_table(bytes: &[u8], file_name: &str) -> Result<Table, ImportError> {
         bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]);
     let lines = if workbook_extension || workbook_magic {
         read_workbook(bytes, file_name)?
+    } else if binary(bytes) {
+        // A picture, a PDF or an archive named ".csv": text never holds NUL or most control bytes.
+        return Err(ImportError::NotASpreadsheet(file_name.to_string()));
     } else {
         read_csv(bytes, file_name)?
     };
     into_table(lines, file_name)
+}
+
+/// Whether `bytes` are not text: a NUL byte, or more than one in a hundred of the control bytes no text
+/// file holds (tab, line ends and form feed aside), in the first 64 kB.
+fn binary(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(65_536)];
+    let controls = head
+        .iter()
+        .filter(|b| **b < 0x20 && !matches!(**b, b'\t' | b'\n' | b'\r' | 0x0c))
+        .count();
+    head.contains(&0) || controls * 100 > head.len()
 }
 
 /// Keeps the first non-blank row as headers and the following non-blank rows as data.

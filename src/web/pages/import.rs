@@ -102,23 +102,61 @@ fn upload_path(state: &AppState, token: &str) -> WebResult<PathBuf> {
 async fn preview_upload(
     session: Session,
     State(state): State<AppState>,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> WebResult<Response> {
     session.require_staff()?;
+    let too_big = |status: StatusCode| -> WebResult<Option<Response>> {
+        if status != StatusCode::PAYLOAD_TOO_LARGE {
+            return Ok(None);
+        }
+        let page = UploadPage {
+            chrome: Chrome::new(&session, "import", "Import"),
+            error: Some(format!(
+                "Le fichier est trop gros : {} Mo au plus (réglage server.max_upload_mb). \
+                 Enregistrez-le sans mise en forme ni images, ou découpez-le.",
+                state.settings.server.max_upload_mb
+            )),
+        };
+        Ok(Some(
+            (StatusCode::PAYLOAD_TOO_LARGE, Html(page.render()?)).into_response(),
+        ))
+    };
+    let mut multipart = match multipart {
+        Ok(multipart) => multipart,
+        Err(rejection) => {
+            if let Some(response) = too_big(rejection.status())? {
+                return Ok(response);
+            }
+            return Err(WebError::BadRequest(format!(
+                "Envoi illisible : {rejection}"
+            )));
+        }
+    };
     let mut file: Option<(String, Vec<u8>)> = None;
     let mut on_duplicate = "skip".to_string();
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| WebError::BadRequest(format!("Envoi illisible : {e}")))?
-    {
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(error) => {
+                if let Some(response) = too_big(error.status())? {
+                    return Ok(response);
+                }
+                return Err(WebError::BadRequest(format!("Envoi illisible : {error}")));
+            }
+        };
         match field.name() {
             Some("file") => {
                 let name = field.file_name().unwrap_or("import.csv").to_string();
-                let bytes = field
-                    .bytes()
-                    .await
-                    .map_err(|e| WebError::BadRequest(format!("Envoi interrompu : {e}")))?;
+                let bytes = match field.bytes().await {
+                    Ok(bytes) => bytes,
+                    Err(error) => {
+                        if let Some(response) = too_big(error.status())? {
+                            return Ok(response);
+                        }
+                        return Err(WebError::BadRequest(format!("Envoi interrompu : {error}")));
+                    }
+                };
                 file = Some((name, bytes.to_vec()));
             }
             Some("on_duplicate") => on_duplicate = field.text().await.unwrap_or_default(),
