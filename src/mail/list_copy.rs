@@ -613,6 +613,62 @@ mod tests {
         assert_eq!(stripped_names(raw.as_bytes()), vec!["jeu.exe".to_string()]);
     }
 
+    /// Every message of the project's corpora (bounces of every format, the fuzzers' seeds) as a post: the
+    /// copy parses, has no bare line end, and carries every part of the post with the same decoded content
+    /// (the body's text with the footer after it).
+    #[test]
+    fn every_corpus_message_keeps_its_parts() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        for dir in ["tests/bounces", "tests/fuzz/corpus/route_message"] {
+            let mut stack = vec![root.join(dir)];
+            while let Some(dir) = stack.pop() {
+                for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                    let path = entry.path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if path.extension().is_none_or(|e| e == "eml") {
+                        files.push(path);
+                    }
+                }
+            }
+        }
+        assert!(files.len() > 80, "{}", files.len());
+        for path in files {
+            let raw = std::fs::read(&path).unwrap();
+            let Some(original) = MessageParser::default().parse(&raw) else {
+                continue;
+            };
+            let body = copy_body(&raw, &footer(), false);
+            assert!(!unsafe_lines(&body.entity), "{}", path.display());
+            let copy = MessageParser::default()
+                .parse(&body.entity)
+                .unwrap_or_else(|| panic!("{}", path.display()));
+            // Each leaf of the post is found in the copy with the same content (text parts may have
+            // gained the footer, after their own text).
+            for part in original
+                .parts
+                .iter()
+                .filter(|p| !matches!(p.body, PartType::Multipart(_)) && !p.contents().is_empty())
+            {
+                let found = copy.parts.iter().any(|c| match (&part.body, &c.body) {
+                    (PartType::Text(a), PartType::Text(b))
+                    | (PartType::Html(a), PartType::Html(b)) => {
+                        let a = a.replace("\r\n", "\n");
+                        let b = b.replace("\r\n", "\n");
+                        b.starts_with(a.trim_end()) || b.contains(a.trim())
+                    }
+                    // A message/* part's lines are made CRLF, as RFC 2046 wants them.
+                    _ if mime_type(part).0 == "message" => {
+                        c.contents() == part.contents() || crlf(part.contents()) == c.contents()
+                    }
+                    _ => c.contents() == part.contents(),
+                });
+                assert!(found, "{}: a part went missing", path.display());
+            }
+        }
+    }
+
     #[test]
     fn personal_tokens_are_neutralised_in_quoted_text() {
         let token = "abcdefghijklmnopqrstuvwxyz012345";
