@@ -279,3 +279,48 @@ mod uploads_too_big_or_not_a_spreadsheet_are_refused_clearly {
 
     run_on_both_databases!();
 }
+
+/// Every response carries the security headers: a content security policy without inline scripts and
+/// without framing, no MIME sniffing, no referrer to other sites; a page with a stricter policy of its
+/// own keeps it.
+mod every_response_carries_the_security_headers {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let staff = app.logged_in(Role::Staff, &[]).await;
+        let anonymous = TestApp::client();
+        let mut responses = Vec::new();
+        for path in [
+            "/abonnement",
+            "/preferences",
+            "/lettre/archives",
+            "/login",
+            "/nulle-part",
+        ] {
+            responses.push((path, anonymous.get(app.url(path)).send().await.unwrap()));
+        }
+        for path in ["/", "/listes", "/courriers", "/import"] {
+            responses.push((path, staff.get(path).await));
+        }
+        for (path, response) in responses {
+            let headers = response.headers();
+            let policy = headers
+                .get("content-security-policy")
+                .unwrap_or_else(|| panic!("{path}: no policy"))
+                .to_str()
+                .unwrap();
+            assert!(
+                policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"),
+                "{path}: {policy}"
+            );
+            assert!(!policy.contains("'unsafe-inline'; script"), "{path}");
+            assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+            assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
+            assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        }
+        app.stop().await;
+    }
+
+    run_on_both_databases!();
+}

@@ -9,7 +9,7 @@
 
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { Failure, check, launch } from "./chromium.mjs";
+import { Failure, check, launch, watchCsp } from "./chromium.mjs";
 
 const [baseUrl, email, password, csvPath] = process.argv.slice(2);
 if (!baseUrl || !email || !password || !csvPath) {
@@ -46,6 +46,7 @@ page.setDefaultTimeout(10_000);
 // Anything the page itself gets wrong is a failure too: uncaught script errors and failed same-origin requests.
 const problems = [];
 page.on("pageerror", (error) => problems.push(`script error: ${error.message}`));
+watchCsp(page, problems);
 page.on("console", (message) => {
   if (message.type() === "error") console.log(`[browser console] ${message.text()}`);
 });

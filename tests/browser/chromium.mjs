@@ -33,3 +33,14 @@ export async function launch(tag) {
       process.exit(1);
     });
 }
+
+/// Collects into `into` every content security policy violation `page` reports (Chromium logs each one to
+/// the console, and the page's `securitypolicyviolation` event sees it): the pages must satisfy relais' own
+/// policy, so any violation is a defect.
+export function watchCsp(page, into) {
+  page.on("console", (message) => {
+    if (message.type() === "error" && message.text().includes("Content Security Policy")) {
+      into.push(`CSP violation on ${page.url()}: ${message.text()}`);
+    }
+  });
+}

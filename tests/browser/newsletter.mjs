@@ -9,7 +9,7 @@
 
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { Failure, check, launch } from "./chromium.mjs";
+import { Failure, check, launch, watchCsp } from "./chromium.mjs";
 
 const [baseUrl, email, password, visitor] = process.argv.slice(2);
 if (!baseUrl || !email || !password || !visitor) {
@@ -25,6 +25,8 @@ const step = (text) => console.log(`[newsletter] ${text}`);
 const browser = await launch("newsletter");
 const context = await browser.newContext({ locale: "fr-FR", viewport: { width: 1440, height: 900 } });
 let page = await context.newPage();
+const violations = [];
+watchCsp(page, violations);
 let exitCode = 0;
 try {
   step("log in");
@@ -88,6 +90,7 @@ try {
   step("a visitor subscribes");
   const visitorContext = await browser.newContext({ locale: "fr-FR", viewport: { width: 390, height: 844 } });
   page = await visitorContext.newPage();
+  watchCsp(page, violations);
   await page.goto(url("/abonnement"));
   await page.getByLabel("Adresse électronique").fill(visitor);
   await page.getByLabel(/J'accepte de recevoir/).check();
@@ -98,6 +101,7 @@ try {
   check(confirmation.includes(visitor), `the page should say where the confirmation went: ${confirmation}`);
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   check(width <= 390, `the subscription page is ${width} pixels wide on a phone`);
+  check(violations.length === 0, `content security policy violations:\n  ${violations.join("\n  ")}`);
   console.log("[newsletter] passed");
 } catch (error) {
   exitCode = 1;
