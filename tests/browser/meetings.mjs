@@ -9,7 +9,7 @@
 
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { Failure, check, launch } from "./chromium.mjs";
+import { Failure, check, launch, watchCsp } from "./chromium.mjs";
 
 const [baseUrl, email, password, firstStart, surveyPath] = process.argv.slice(2);
 if (!baseUrl || !email || !password || !firstStart || !surveyPath) {
@@ -24,6 +24,8 @@ const step = (text) => console.log(`[meetings] ${text}`);
 const browser = await launch("meetings");
 const context = await browser.newContext({ locale: "fr-FR", viewport: { width: 1440, height: 900 } });
 const page = await context.newPage();
+const violations = [];
+watchCsp(page, violations);
 let exitCode = 0;
 try {
   step("log in");
@@ -86,6 +88,7 @@ try {
   step("the survey on a phone, kept as a draft");
   const phone = await browser.newContext({ locale: "fr-FR", viewport: { width: 390, height: 844 } });
   const survey = await phone.newPage();
+  watchCsp(survey, violations);
   await survey.goto(url(surveyPath));
   await survey.getByLabel("Quels sont les principaux problèmes que vous rencontrez ?").fill("Pas d'accès à l'eau");
   await survey.locator("#interest-eau").selectOption("2");
@@ -97,6 +100,7 @@ try {
   const surveyWidth = await survey.evaluate(() => document.documentElement.scrollWidth);
   check(surveyWidth <= 390, `the survey is ${surveyWidth} pixels wide on a phone`);
   await survey.screenshot({ path: path.join(shotDir, "survey-phone.png"), fullPage: true });
+  check(violations.length === 0, `content security policy violations:\n  ${violations.join("\n  ")}`);
   console.log("[meetings] passed");
 } catch (error) {
   exitCode = 1;
