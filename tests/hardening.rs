@@ -11,6 +11,30 @@ use common::{Backend, TestApp};
 use relais::domain::Role;
 use relais::store::outbox::{NewMessage, NewRecipient};
 
+/// Sends the subscription form for `name` and `email` with a proof `(issued, proof)`; the status and page.
+async fn subscribe_form(
+    client: &reqwest::Client,
+    app: &TestApp,
+    proof: &(String, String),
+    name: &str,
+    email: &str,
+) -> (u16, String) {
+    let response = client
+        .post(app.url("/abonnement"))
+        .form(&[
+            ("name", name),
+            ("email", email),
+            ("consent", "oui"),
+            ("issued", proof.0.as_str()),
+            ("proof", proof.1.as_str()),
+            ("site", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
 mod newsletter_links_are_only_web_and_mail_links {
     use super::*;
 
@@ -57,23 +81,17 @@ mod a_name_with_a_line_break_never_reaches_a_header {
         let sink = Sink::start().await;
         let app = app_sending_to(backend, &sink).await;
         let client = TestApp::client();
-        let (issued, proof) = common::lists::public_form_fields(&client, &app, "/abonnement").await;
+        let proof = common::lists::public_form_fields(&client, &app, "/abonnement").await;
         app.clock.advance(chrono::Duration::seconds(3));
-        let response = client
-            .post(app.url("/abonnement"))
-            .form(&[
-                ("name", "Ana\r\nBcc: tous@ailleurs.example"),
-                ("email", "ana@commune.example"),
-                ("consent", "oui"),
-                ("issued", &issued),
-                ("proof", &proof),
-                ("site", ""),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 422);
-        let page = response.text().await.unwrap();
+        let (status, page) = subscribe_form(
+            &client,
+            &app,
+            &proof,
+            "Ana\r\nBcc: tous@ailleurs.example",
+            "ana@commune.example",
+        )
+        .await;
+        assert_eq!(status, 422);
         assert!(
             page.contains("Le nom ne peut pas contenir de retour à la ligne"),
             "{page}"
@@ -144,28 +162,11 @@ mod the_subscription_form_does_not_mail_on_every_post {
         let sink = Sink::start().await;
         let app = app_sending_to(backend, &sink).await;
         let client = TestApp::client();
-        let (issued, proof) = common::lists::public_form_fields(&client, &app, "/abonnement").await;
+        let proof = common::lists::public_form_fields(&client, &app, "/abonnement").await;
         app.clock.advance(chrono::Duration::seconds(3));
         let ask = |email: String| {
-            let client = client.clone();
-            let app = app.clone();
-            let (issued, proof) = (issued.clone(), proof.clone());
-            async move {
-                let response = client
-                    .post(app.url("/abonnement"))
-                    .form(&[
-                        ("name", "Ana"),
-                        ("email", email.as_str()),
-                        ("consent", "oui"),
-                        ("issued", &issued),
-                        ("proof", &proof),
-                        ("site", ""),
-                    ])
-                    .send()
-                    .await
-                    .unwrap();
-                (response.status().as_u16(), response.text().await.unwrap())
-            }
+            let (client, app, proof) = (client.clone(), app.clone(), proof.clone());
+            async move { subscribe_form(&client, &app, &proof, "Ana", &email).await }
         };
         // Thirty times the same address, with the same proof: one mail.
         for _ in 0..30 {
@@ -201,22 +202,10 @@ mod the_subscription_form_does_not_mail_on_every_post {
         assert_eq!(confirmations, relais::web::budget::PER_HOUR);
         // An hour later the budget is back.
         app.clock.advance(chrono::Duration::minutes(61));
-        let (issued, proof) = common::lists::public_form_fields(&client, &app, "/abonnement").await;
+        let proof = common::lists::public_form_fields(&client, &app, "/abonnement").await;
         app.clock.advance(chrono::Duration::seconds(3));
-        let response = client
-            .post(app.url("/abonnement"))
-            .form(&[
-                ("name", "Zoé"),
-                ("email", "zoe@commune.example"),
-                ("consent", "oui"),
-                ("issued", &issued),
-                ("proof", &proof),
-                ("site", ""),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
+        let (status, _) = subscribe_form(&client, &app, &proof, "Zoé", "zoe@commune.example").await;
+        assert_eq!(status, 200);
         app.stop().await;
     }
 

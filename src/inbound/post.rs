@@ -266,10 +266,10 @@ impl Inbound {
         let mut hold = Vec::new();
         let mut verified_by = None;
         let mut policy = DmarcPolicy::Unknown;
+        let member = !from.is_empty() && self.store.is_subscriber(list.id, &from).await?;
         if from.is_empty() {
             hold.push("expéditeur absent".to_string());
         } else {
-            let member = self.store.is_subscriber(list.id, &from).await?;
             if !member && !self.store.is_trusted_sender(list.id, &from).await? {
                 hold.push(format!("{from} n'est pas abonné·e à la liste"));
             }
@@ -315,8 +315,7 @@ impl Inbound {
             self.store.record_post(&post, "held", &hold, now).await?;
             // The sender hears that the post waits only when relais knows who they are (a subscriber or a
             // verified sender: never a forged From), the mail is a person's, and the daily budget allows.
-            let known = !from.is_empty()
-                && (verified_by.is_some() || self.store.is_subscriber(list.id, &from).await?);
+            let known = !from.is_empty() && (verified_by.is_some() || member);
             let refusal = if known {
                 self.refuse_answer(Some(&message), inbound_message_id, &from)
                     .await?

@@ -253,7 +253,8 @@ fn base64_lines(content: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A text part made anew: its other headers kept, UTF-8 quoted-printable, `extra` appended.
+/// A text part made anew: its other headers kept, UTF-8 quoted-printable, personal tokens neutralised, and
+/// `footer` appended when given.
 fn text_part(raw: &[u8], part: &MessagePart<'_>, footer: Option<&Footer>) -> Vec<u8> {
     let (ctype, subtype) = mime_type(part);
     let mut text = neutralised(part.text_contents().unwrap_or_default());

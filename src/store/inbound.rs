@@ -149,11 +149,10 @@ impl Store {
         kinds: &[&str],
         since: i64,
     ) -> StoreResult<i64> {
-        let placeholders: Vec<String> = (0..kinds.len()).map(|n| format!("${}", n + 3)).collect();
         let sql = format!(
             "SELECT COUNT(*) FROM mail_deliveries d JOIN mail_messages m ON m.id = d.message_id
              WHERE LOWER(d.recipient) = $1 AND d.created_at >= $2 AND m.kind IN ({})",
-            placeholders.join(", ")
+            super::numbered_placeholders(3, kinds.len())
         );
         Ok(with_db!(&self.db, |p| {
             let mut query = sqlx::query_scalar(&sql)

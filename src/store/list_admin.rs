@@ -228,9 +228,7 @@ impl Store {
     ) -> StoreResult<HashMap<String, Standing>> {
         let mut standings = HashMap::new();
         for chunk in addresses.chunks(500) {
-            let placeholders: Vec<String> =
-                (0..chunk.len()).map(|n| format!("${}", n + 2)).collect();
-            let placeholders = placeholders.join(", ");
+            let placeholders = super::numbered_placeholders(2, chunk.len());
             let subscriptions_sql = format!(
                 "SELECT address, state, updated_at FROM subscriptions
                  WHERE list_id = $1 AND address IN ({placeholders})"

@@ -327,3 +327,11 @@ impl Store {
 pub fn millis(at: chrono::DateTime<chrono::Utc>) -> i64 {
     at.timestamp_millis()
 }
+
+/// `$first, $first+1, …` for `count` values bound in an `IN (…)` list, numbered as both databases want.
+pub(crate) fn numbered_placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -134,11 +134,10 @@ impl Store {
         kinds: &[&str],
         since: i64,
     ) -> StoreResult<bool> {
-        let placeholders: Vec<String> = (0..kinds.len()).map(|n| format!("${}", n + 3)).collect();
         let sql = format!(
             "SELECT EXISTS (SELECT 1 FROM mail_deliveries d JOIN mail_messages m ON m.id = d.message_id
              WHERE d.id = $1 AND d.created_at >= $2 AND m.kind IN ({}))",
-            placeholders.join(", ")
+            super::numbered_placeholders(3, kinds.len())
         );
         Ok(with_db!(&self.db, |p| {
             let mut query = sqlx::query_scalar(&sql).bind(delivery_id).bind(since);
