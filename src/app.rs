@@ -35,6 +35,7 @@ impl Application {
         let listener = TcpListener::bind(settings.server.listen).await?;
         referential.await?;
         let deliverer = Deliverer::new(store.clone(), clock.clone(), &settings).await?;
+        deliverer.release_leases_of_previous_run().await?;
         let lmtp = match settings.inbound.lmtp_listen {
             Some(address) => Some(TcpListener::bind(address).await?),
             None => None,

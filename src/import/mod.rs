@@ -29,7 +29,7 @@ pub use plan::{
     Candidate, ImportPlan, PlannedRow, RowStatus, StatusCounts, plan_import,
     plan_import_with_progress,
 };
-pub use read::{Table, read_table};
+pub use read::{Table, limits, read_table};
 
 /// Why a file cannot be imported at all (as opposed to a row that cannot, which the plan reports).
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,16 @@ pub enum ImportError {
         "le fichier « {0} » n'a pas de ligne d'en-tête (la première ligne doit nommer les colonnes)"
     )]
     NoHeader(String),
+    #[error(
+        "le fichier « {file} » est au format {format}, que l'import ne lit pas : enregistrez-le au format XLSX \
+         (classeur Excel) ou CSV, puis envoyez-le à nouveau"
+    )]
+    UnsupportedFormat { file: String, format: String },
+    #[error(
+        "le fichier « {file} » est trop grand pour l'import : {limit}. Découpez-le, ou retirez les lignes et \
+         colonnes inutiles"
+    )]
+    TooLarge { file: String, limit: String },
     #[error("le fichier « {file} » ne peut pas être lu comme un classeur Excel : {reason}")]
     UnreadableSpreadsheet { file: String, reason: String },
     #[error("le fichier « {file} » ne peut pas être lu comme un CSV (ligne {line}) : {reason}")]
@@ -61,6 +71,42 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
+/// "163684" → "163 684", as French writes numbers.
+pub(crate) fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut text = String::from(if n < 0 { "-" } else { "" });
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            text.push(' ');
+        }
+        text.push(digit);
+    }
+    text
+}
+
+/// Spreadsheets read at once: each may hold up to the [`limits`](read::limits) in memory, so a burst of
+/// uploads waits its turn instead of multiplying that.
+static READING_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// [`read_table`] on a blocking thread, not on the async workers that answer requests and mail, and never more
+/// than two at a time.
+pub async fn read_table_in_background(
+    bytes: Vec<u8>,
+    file_name: String,
+) -> Result<Table, ImportError> {
+    let _slot = READING_SLOTS
+        .acquire()
+        .await
+        .expect("the reading semaphore is never closed");
+    let file = file_name.clone();
+    tokio::task::spawn_blocking(move || read_table(&bytes, &file_name))
+        .await
+        .map_err(|e| ImportError::UnreadableSpreadsheet {
+            file,
+            reason: format!("la lecture s'est interrompue ({e})"),
+        })?
+}
+
 /// Reads, maps, plans and (unless `dry_run`) applies a file, for the command line.
 ///
 /// The outcome is `None` when nothing was written: on a dry run, or when the plan is not clean (the plan says
@@ -76,7 +122,7 @@ pub async fn import_file(
     now: i64,
     progress: impl Fn(usize, usize),
 ) -> Result<(ImportPlan, Option<ImportOutcome>), ImportError> {
-    let table = read_table(bytes, file_name)?;
+    let table = read_table_in_background(bytes.to_vec(), file_name.to_string()).await?;
     let mapping = guess_mapping(&table.headers);
     if !mapping
         .iter()

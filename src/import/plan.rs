@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use super::columns::{Columns, Field, RowCells, contact, target_fields};
 use super::read::Table;
+use super::thousands;
 use crate::domain::{Scale, Stage, fold};
 use crate::referential::{CollectivityKind, Entry, Referential, normalize};
 use crate::store::organisations::NewOrganisation;
@@ -70,19 +71,6 @@ impl Candidate {
         }
         text
     }
-}
-
-/// "163684" → "163 684", as French writes numbers.
-fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut text = String::from(if n < 0 { "-" } else { "" });
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            text.push(' ');
-        }
-        text.push(digit);
-    }
-    text
 }
 
 /// One row of the table and what would become of it.

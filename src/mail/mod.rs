@@ -15,6 +15,7 @@ pub mod meetings;
 pub mod newsletter;
 pub mod newsletter_schedule;
 pub mod recorder;
+pub mod relay_gate;
 pub mod settings;
 pub mod smtp;
 pub mod survey;

@@ -30,6 +30,9 @@ pub enum Attempt {
     Temporary(String),
     /// Refused for good: other 5xx replies, or a copy that cannot be sent at all.
     Permanent(String),
+    /// No connection to the relay could be opened (refused, timed out, no greeting, TLS or login failed):
+    /// nothing was said about this copy, and the next copies would fare the same.
+    Unreachable(String),
 }
 
 pub enum Transport {
@@ -108,7 +111,7 @@ impl SmtpPool {
             Some(connection) if reused => connection,
             _ => match self.connect().await {
                 Ok(connection) => connection,
-                Err(attempt) => return attempt,
+                Err(attempt) => return unreachable(attempt),
             },
         };
         match self.send_on(connection, copy).await {
@@ -118,7 +121,7 @@ impl SmtpPool {
                     .send_on(connection, copy)
                     .await
                     .unwrap_or_else(|e| classify(&e)),
-                Err(attempt) => attempt,
+                Err(attempt) => unreachable(attempt),
             },
             Err(error) => classify(&error),
             Ok(attempt) => attempt,
@@ -222,6 +225,16 @@ impl SmtpPool {
                 .map_err(|e| temporary("authentification auprès de", &e))?;
         }
         Ok(connection)
+    }
+}
+
+/// A failure to open a connection, whatever the relay answered: it is about the relay, not the copy.
+fn unreachable(attempt: Attempt) -> Attempt {
+    match attempt {
+        Attempt::Temporary(reply) | Attempt::Permanent(reply) | Attempt::Unreachable(reply) => {
+            Attempt::Unreachable(reply)
+        }
+        delivered @ Attempt::Delivered(_) => delivered,
     }
 }
 

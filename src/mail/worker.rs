@@ -14,6 +14,7 @@ use super::builders::{Built, CopyBuilders};
 use super::compose::{Copy, Links, PreparedMessage, compose};
 use super::dkim::DkimKeys;
 use super::recorder::OutcomeRecorder;
+use super::relay_gate::{Admission, RelayGate};
 use super::settings::MailSettings;
 use super::transport::{Attempt, Transport};
 use super::unsubscribe::UnsubscribeKey;
@@ -41,6 +42,11 @@ pub struct Deliverer {
     pub recorder: OutcomeRecorder,
     /// Where relais is reached, for the links in copies.
     pub public_url: String,
+    /// What names this instance's workers in their leases, the same from one start to the next: the
+    /// machine's name and the data folder (two instances on one machine each have their own).
+    pub instance: String,
+    /// Pauses every worker while the relay cannot be reached.
+    relay: Arc<RelayGate>,
     /// Messages prepared for their copies, shared by the workers: a list post's body is read and built once
     /// for all of them, not once a worker (a post with large attachments would be held 32 times over).
     prepared: Arc<std::sync::Mutex<HashMap<i64, PreparedCell>>>,
@@ -82,15 +88,48 @@ impl Deliverer {
             unsubscribe,
             builders: CopyBuilders::start(),
             public_url: settings.server.public_url.clone(),
+            instance: instance_name(&settings.data_dir),
+            relay: Arc::default(),
             prepared: Arc::default(),
         })
     }
+
+    /// Hands back the deliveries this instance's previous run held when it stopped without doing so
+    /// (killed, or its machine lost), so they go out now rather than when their leases end. Only
+    /// `relais serve` calls it, as it starts, before its workers run.
+    pub async fn release_leases_of_previous_run(&self) -> anyhow::Result<()> {
+        let released = self
+            .store
+            .release_instance_leases(&format!("{}/", self.instance))
+            .await?;
+        if released > 0 {
+            tracing::warn!(released, instance = %self.instance, "deliveries held by this instance's previous run handed back");
+        }
+        Ok(())
+    }
+}
+
+/// "<host>-<hash of the data folder>": stable across restarts, distinct between instances.
+pub fn instance_name(data_dir: &std::path::Path) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "relais".into());
+    let folder = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let hash = crate::security::sha256_hex(&folder.to_string_lossy());
+    format!("{host}-{}", &hash[..12])
 }
 
 impl Deliverer {
     /// Runs the configured number of workers until `stop` is cancelled.
     pub async fn run_until_stopped(self, stop: CancellationToken) {
-        let prefix = format!("{}-{}", std::process::id(), crate::security::random_token());
+        // The instance, then this run: leases name the worker that holds them.
+        let prefix = format!(
+            "{}/{}",
+            self.instance,
+            &crate::security::random_token()[..8]
+        );
         let workers: Vec<_> = (0..self.settings.workers)
             .map(|n| {
                 let deliverer = self.clone();
@@ -114,6 +153,17 @@ impl Deliverer {
             // Registered before looking, so mail enqueued meanwhile still wakes this worker.
             notified.as_mut().enable();
             let now = self.clock.now_millis();
+            let trying = match self.relay.admit(now) {
+                Admission::Open => false,
+                Admission::Try => true,
+                Admission::WaitUntil(until) => {
+                    tokio::select! {
+                        _ = self.clock.sleep_until(at_millis(until)) => {}
+                        _ = stop.cancelled() => {}
+                    }
+                    continue;
+                }
+            };
             let claimed = match self
                 .store
                 .claim_deliveries(&name, now, now + lease, self.claim_size(now).await)
@@ -129,6 +179,9 @@ impl Deliverer {
                 }
             };
             if claimed.is_empty() {
+                if trying {
+                    self.relay.give_up_try();
+                }
                 let next_due = match self.store.next_delivery_due().await {
                     Ok(next_due) => next_due,
                     Err(error) => {
@@ -145,6 +198,7 @@ impl Deliverer {
                 }
                 continue;
             }
+            let _renewal = self.renew_while_sending(&name, &claimed, lease);
             // Each copy is built while the previous one is in its SMTP dialogue, so the build threads
             // always have work and the dialogue's wait costs no time.
             let mut next = match claimed.first() {
@@ -152,7 +206,14 @@ impl Deliverer {
                 None => None,
             };
             for (index, delivery) in claimed.iter().enumerate() {
-                if stop.is_cancelled() {
+                // Stopping, or the relay unreachable (found by this worker or another): the rest of the
+                // batch goes back uncounted.
+                let paused = index > 0
+                    && matches!(
+                        self.relay.admit(self.clock.now_millis()),
+                        Admission::WaitUntil(_)
+                    );
+                if stop.is_cancelled() || paused {
                     self.hand_back(&name, &claimed[index..]).await;
                     break;
                 }
@@ -178,10 +239,39 @@ impl Deliverer {
                     }
                 }
             }
+            if trying {
+                // The try ended without reaching the transport (no copy to build, say): another may try.
+                self.relay.give_up_try();
+            }
             if messages.len() > 64 {
                 messages.clear();
             }
         }
+    }
+
+    /// Keeps the leases of `claimed` until the returned handle is dropped: renewed every third of a lease,
+    /// so a slow relay never lets them run out while this worker still sends.
+    fn renew_while_sending(
+        &self,
+        name: &str,
+        claimed: &[ClaimedDelivery],
+        lease: i64,
+    ) -> tokio_util::task::AbortOnDropHandle<()> {
+        let store = self.store.clone();
+        let clock = self.clock.clone();
+        let name = name.to_string();
+        let ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
+        tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+            loop {
+                clock
+                    .sleep_until(at_millis(clock.now_millis() + lease / 3))
+                    .await;
+                let now = clock.now_millis();
+                if let Err(error) = store.renew_leases(&name, &ids, now + lease).await {
+                    tracing::warn!(%error, worker = %name, "leases not renewed");
+                }
+            }
+        }))
     }
 
     /// How many deliveries to claim at once: an equal share of what is due among the workers, at most
@@ -304,9 +394,22 @@ impl Deliverer {
             }
         };
         let file_name = format!("{}-{}", delivery.message_id, delivery.id);
-        match self.transport.send(&copy, &file_name).await {
+        let attempt = self.transport.send(&copy, &file_name).await;
+        if let Attempt::Unreachable(reply) = attempt {
+            // Only this copy is charged an attempt; it goes again with the gate's try.
+            let until = self.relay.unreachable(self.clock.now_millis(), &reply);
+            return match self.retry(delivery, reply) {
+                DeliveryOutcome::Retry { reply, .. } => DeliveryOutcome::Retry {
+                    reply,
+                    retry_at: until,
+                },
+                failed => failed,
+            };
+        }
+        self.relay.reached();
+        match attempt {
             Attempt::Delivered(reply) => DeliveryOutcome::Sent { reply },
-            Attempt::Temporary(reply) => self.retry(delivery, reply),
+            Attempt::Temporary(reply) | Attempt::Unreachable(reply) => self.retry(delivery, reply),
             Attempt::Permanent(reply) => DeliveryOutcome::Bounced { reply },
         }
     }

@@ -383,6 +383,60 @@ impl Store {
         Ok(())
     }
 
+    /// Extends to `lease_until` the leases `worker` still holds on `ids`: a worker renews its batch's leases
+    /// while it sends, so a lease can be short and a crashed worker's copies wait little.
+    pub async fn renew_leases(
+        &self,
+        worker: &str,
+        ids: &[i64],
+        lease_until: i64,
+    ) -> StoreResult<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let sql = format!(
+            "UPDATE mail_deliveries SET lease_until = $1
+             WHERE leased_by = $2 AND state = 'queued' AND id IN ({})",
+            super::numbered_placeholders(3, ids.len())
+        );
+        Ok(with_db!(&self.outbox_db, |p| {
+            let mut query = sqlx::query(&sql).bind(lease_until).bind(worker);
+            for id in ids {
+                query = query.bind(id);
+            }
+            query.execute(p).await.map(|r| r.rows_affected())
+        })?)
+    }
+
+    /// Who holds delivery `id`'s lease and until when, if anyone.
+    pub async fn lease_of(&self, id: i64) -> StoreResult<Option<(String, i64)>> {
+        let row: Option<(Option<String>, Option<i64>)> =
+            with_db!(&self.outbox_db, |p| sqlx::query_as(
+                "SELECT leased_by, lease_until FROM mail_deliveries WHERE id = $1"
+            )
+            .bind(id)
+            .fetch_optional(p)
+            .await)?;
+        Ok(row.and_then(|(by, until)| Some((by?, until?))))
+    }
+
+    /// Hands back every delivery leased by a worker whose name starts with `instance_prefix`, the attempt
+    /// uncounted: an instance does so as it starts, for the leases its previous run held when it was
+    /// killed. Returns how many.
+    pub async fn release_instance_leases(&self, instance_prefix: &str) -> StoreResult<u64> {
+        Ok(with_db!(&self.outbox_db, |p| {
+            sqlx::query(
+            "UPDATE mail_deliveries SET lease_until = NULL, leased_by = NULL, attempts = attempts - 1
+             WHERE state = 'queued' AND leased_by IS NOT NULL
+               AND substr(leased_by, 1, length($1)) = $1"
+        )
+        .bind(instance_prefix)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected())
+        })?)
+    }
+
     /// When the next queued delivery falls due (its retry time, or the end of its lease), if any.
     pub async fn next_delivery_due(&self) -> StoreResult<Option<i64>> {
         Ok(with_db!(&self.outbox_db, |p| sqlx::query_scalar(

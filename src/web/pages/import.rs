@@ -7,14 +7,15 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use askama::Template;
-use axum::extract::{Multipart, State};
+use axum::extract::{FromRequest, Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 
 use crate::import::{
-    Field, ImportPlan, RowStatus, Table, apply_overrides, guess_mapping, plan_import, read_table,
+    Field, ImportPlan, RowStatus, Table, apply_overrides, guess_mapping, plan_import,
+    read_table_in_background,
 };
 use crate::store::import::DuplicatePolicy;
 use crate::web::AppState;
@@ -99,16 +100,33 @@ fn upload_path(state: &AppState, token: &str) -> WebResult<PathBuf> {
     Ok(upload_dir(state).join(token))
 }
 
+/// Most bytes read and thrown away from an upload declared too big, so the browser, still sending, reads
+/// the answer instead of a reset connection (what nginx's lingering close does).
+const DRAINED_AT_MOST: usize = 256 << 20;
+
+/// Reads and drops the rest of a refused upload, within [`DRAINED_AT_MOST`] bytes and ten seconds.
+async fn drain(body: axum::body::Body) {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut drained = 0usize;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            drained += chunk.len();
+            if drained > DRAINED_AT_MOST {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 async fn preview_upload(
     session: Session,
     State(state): State<AppState>,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    request: axum::extract::Request,
 ) -> WebResult<Response> {
     session.require_staff()?;
-    let too_big = |status: StatusCode| -> WebResult<Option<Response>> {
-        if status != StatusCode::PAYLOAD_TOO_LARGE {
-            return Ok(None);
-        }
+    let too_big_page = || -> WebResult<Response> {
         let page = UploadPage {
             chrome: Chrome::new(&session, "import", "Import"),
             error: Some(format!(
@@ -117,10 +135,25 @@ async fn preview_upload(
                 state.settings.server.max_upload_mb
             )),
         };
-        Ok(Some(
-            (StatusCode::PAYLOAD_TOO_LARGE, Html(page.render()?)).into_response(),
-        ))
+        Ok((StatusCode::PAYLOAD_TOO_LARGE, Html(page.render()?)).into_response())
     };
+    let too_big = |status: StatusCode| -> WebResult<Option<Response>> {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            too_big_page().map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let limit = state.settings.server.max_upload_mb * 1024 * 1024;
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        drain(request.into_body()).await;
+        return too_big_page();
+    }
+    let multipart = Multipart::from_request(request, &state).await;
     let mut multipart = match multipart {
         Ok(multipart) => multipart,
         Err(rejection) => {
@@ -170,7 +203,7 @@ async fn preview_upload(
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
     };
-    let table = match read_table(&bytes, &file_name) {
+    let table = match read_table_in_background(bytes.clone(), file_name.clone()).await {
         Ok(table) => table,
         Err(error) => {
             let page = UploadPage {
@@ -267,7 +300,9 @@ async fn confirm(
     let bytes = std::fs::read(&path).map_err(|_| {
         WebError::BadRequest("Ce fichier n'est plus disponible : envoyez-le à nouveau.".into())
     })?;
-    let table = read_table(&bytes, &file_name).map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let table = read_table_in_background(bytes, file_name.clone())
+        .await
+        .map_err(|e| WebError::BadRequest(e.to_string()))?;
     let mut mapping = guess_mapping(&table.headers);
     let overrides: Vec<(usize, Option<Field>)> = form
         .iter()
