@@ -290,8 +290,8 @@ pub async fn create_person(
         )
         .await
         .map_err(|e| match e {
-            crate::store::StoreError::NotFound => {
-                ApiError::invalid("organisation_id", "organisation introuvable")
+            crate::store::StoreError::NotFound | crate::store::StoreError::MissingReference(_) => {
+                ApiError::missing_reference("organisation_id", "organisation")
             }
             other => other.into(),
         })?;
@@ -487,7 +487,8 @@ pub async fn create_target(
     let id = state
         .store
         .create_target(&new, &caller.actor(), state.clock.now_millis())
-        .await?;
+        .await
+        .map_err(owner_missing)?;
     get_target(caller, State(state), ApiPath(id))
         .await
         .map(|json| (StatusCode::CREATED, json))
@@ -526,8 +527,20 @@ pub async fn update_target(
             &caller.actor(),
             state.clock.now_millis(),
         )
-        .await?;
+        .await
+        .map_err(owner_missing)?;
     get_target(caller, State(state), ApiPath(id)).await
+}
+
+/// The only id of a target's write that may name nothing is its owner's: the collectivity is found or
+/// created in the same transaction.
+fn owner_missing(error: crate::store::StoreError) -> ApiError {
+    match error {
+        crate::store::StoreError::MissingReference(_) => {
+            ApiError::missing_reference("owner_id", "membre de l'équipe")
+        }
+        other => other.into(),
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/targets/{id}/stage-changes", responses((status = 200, body = [StageChange])), security(("bearer" = [])))]
@@ -651,13 +664,23 @@ pub async fn create_interaction(
     if input.summary.trim().is_empty() {
         return Err(ApiError::invalid("summary", "le résumé est obligatoire"));
     }
+    // A person named twice is linked once (a second link would break the table's key).
+    let mut people = input.people;
+    people.sort_unstable();
+    people.dedup();
     let new = NewInteraction {
         kind: kind.as_str().into(),
         occurred_on,
         summary: input.summary.trim().into(),
         outcome: input.outcome,
-        people: input.people,
+        people,
     };
+    // The target is looked up first so that a "not found" of the recording is about the people.
+    state
+        .store
+        .target(caller.scope(), id)
+        .await?
+        .ok_or(crate::store::StoreError::NotFound)?;
     let interaction = state
         .store
         .record_interaction(
@@ -667,7 +690,14 @@ pub async fn create_interaction(
             &caller.actor(),
             state.clock.now_millis(),
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::NotFound => ApiError::invalid(
+                "people",
+                "une des personnes est introuvable ou n'appartient pas à cette collectivité",
+            ),
+            other => other.into(),
+        })?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({"id": interaction})),
