@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, on SQLite and PostgreSQL: bearer tokens and their roles, the resources
-//! (targets, stage changes, interactions, organisations, people), JSON errors that name the field at fault, and
-//! the OpenAPI document.
+//! (targets, stage changes, interactions, organisations, people), JSON errors that name the field at fault
+//! (ids that name nothing and texts with the NUL character included, with nothing written), and the OpenAPI
+//! document (checked in depth, with the Python tools, by `tests/api_document.rs`).
 
 mod common;
 
@@ -570,6 +571,152 @@ both_backends!(
         .await;
         assert_eq!(status, 422);
         assert_eq!(body["field"], "organisation_id");
+    }
+);
+
+// --- ids that name nothing -----------------------------------------------------------------------------------------
+
+both_backends!(
+    an_id_that_names_nothing_is_a_422_naming_the_field_and_nothing_is_written,
+    |app: common::TestApp| async move {
+        let token = app.api_token(Role::Staff).await;
+        let (status, body) = post(
+            &app,
+            "/api/v1/targets",
+            &token,
+            json!({"code": "13055", "owner_id": 999999}),
+        )
+        .await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["field"], "owner_id");
+        assert!(
+            body["error"].as_str().unwrap().contains("introuvable"),
+            "{body}"
+        );
+        assert_eq!(target_count(&app).await, 0);
+        let (_, organisations) = get(&app, "/api/v1/organisations?q=marseille", &token).await;
+        assert_eq!(
+            organisations,
+            json!([]),
+            "the collectivity written before the target is rolled back with it"
+        );
+
+        let owner = app.create_user("suivi@example.org", Role::Staff, &[]).await;
+        let (status, target) = post(
+            &app,
+            "/api/v1/targets",
+            &token,
+            json!({"code": "13055", "owner_id": owner}),
+        )
+        .await;
+        assert_eq!(status, 201, "{target}");
+        assert_eq!(target["owner_id"], owner);
+        let path = format!("/api/v1/targets/{}", target["id"]);
+        let (status, body) = patch(
+            &app,
+            &path,
+            &token,
+            json!({"owner_id": 999999, "next_action": "Relancer"}),
+        )
+        .await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["field"], "owner_id");
+        let (_, unchanged) = get(&app, &path, &token).await;
+        assert_eq!(unchanged, target, "nothing of the refused change is kept");
+
+        let (status, body) = post(
+            &app,
+            "/api/v1/people",
+            &token,
+            json!({"organisation_id": 999999, "full_name": "Personne"}),
+        )
+        .await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["field"], "organisation_id");
+
+        let interactions = format!("{path}/interactions");
+        let (status, body) = post(
+            &app,
+            &interactions,
+            &token,
+            json!({"kind": "email", "occurred_on": "2026-11-20", "summary": "Courriel", "people": [999999]}),
+        )
+        .await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["field"], "people");
+        let (_, list) = get(&app, &interactions, &token).await;
+        assert_eq!(list, json!([]), "the refused interaction is not recorded");
+        let (status, body) = post(
+            &app,
+            "/api/v1/targets/999999/interactions",
+            &token,
+            json!({"kind": "email", "occurred_on": "2026-11-20", "summary": "Courriel"}),
+        )
+        .await;
+        assert_eq!(status, 404, "a missing target stays a 404: {body}");
+    }
+);
+
+both_backends!(
+    a_person_named_twice_in_an_interaction_is_linked_once,
+    |app: common::TestApp| async move {
+        let id = app.add_target("69123").await;
+        let token = app.api_token(Role::Staff).await;
+        let organisation = app
+            .store
+            .target(Scope::All, id)
+            .await
+            .unwrap()
+            .unwrap()
+            .organisation_id;
+        let contact = app
+            .store
+            .people_of_organisation(Scope::All, organisation)
+            .await
+            .unwrap()[0]
+            .id;
+        let path = format!("/api/v1/targets/{id}/interactions");
+        let (status, body) = post(
+            &app,
+            &path,
+            &token,
+            json!({"kind": "email", "occurred_on": "2026-11-20", "summary": "Courriel", "people": [contact, contact]}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        let (_, list) = get(&app, &path, &token).await;
+        assert_eq!(list[0]["people"], json!(["Contact de Lyon"]));
+    }
+);
+
+both_backends!(
+    a_text_with_the_nul_character_is_a_422_naming_the_field,
+    |app: common::TestApp| async move {
+        // PostgreSQL cannot store U+0000 in a text; SQLite could, but both answer the same.
+        let token = app.api_token(Role::Staff).await;
+        let (status, body) = post(
+            &app,
+            "/api/v1/organisations",
+            &token,
+            json!({"kind": "partner", "name": "Parte\u{0}naire"}),
+        )
+        .await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["field"], "name");
+        let (status, body) = post(
+            &app,
+            "/api/v1/people",
+            &token,
+            json!({"full_name": "Quelqu'un", "phones": ["04\u{0}"]}),
+        )
+        .await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["field"], "phones");
+        let (status, body) = get(&app, "/api/v1/targets?stage=%00", &token).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["field"], "stage");
+        let (_, found) = get(&app, "/api/v1/organisations?q=partenaire", &token).await;
+        assert_eq!(found, json!([]));
     }
 );
 

@@ -40,7 +40,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-/// Errors of the store. A unique-constraint violation is told apart so callers can say "already exists".
+/// Errors of the store. A unique-constraint violation is told apart so callers can say "already exists", and
+/// a foreign-key violation so they can say which of their ids names nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -51,15 +52,23 @@ pub enum StoreError {
     NotFound,
     #[error("already exists: {0}")]
     Conflict(String),
+    /// A write named a row that does not exist. The message is the database's: SQLite's does not say which
+    /// column, so the caller, who knows which ids it passed, names the field.
+    #[error("missing referenced row: {0}")]
+    MissingReference(String),
 }
 
 impl StoreError {
-    /// Turns unique-constraint violations into [`StoreError::Conflict`].
+    /// Turns unique-constraint violations into [`StoreError::Conflict`] and foreign-key violations into
+    /// [`StoreError::MissingReference`].
     fn from_write(error: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &error
-            && db.is_unique_violation()
-        {
-            return StoreError::Conflict(db.message().to_string());
+        if let sqlx::Error::Database(db) = &error {
+            if db.is_unique_violation() {
+                return StoreError::Conflict(db.message().to_string());
+            }
+            if db.is_foreign_key_violation() {
+                return StoreError::MissingReference(db.message().to_string());
+            }
         }
         StoreError::Database(error)
     }

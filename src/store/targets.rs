@@ -365,6 +365,7 @@ pub(crate) async fn update_target_fields(
     .execute(c)
     .await
     .map(|r| r.rows_affected())
+    .map_err(StoreError::from_write)
     })?;
     audit::record(
         tx,

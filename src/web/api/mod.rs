@@ -5,11 +5,14 @@
 mod openapi;
 mod resources;
 
+use std::borrow::Cow;
+
 use axum::Router;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
 
 use super::AppState;
 use crate::domain::Role;
@@ -23,21 +26,40 @@ pub fn router() -> Router<AppState> {
         .merge(openapi::router())
 }
 
-/// A JSON error body: `{"error": "...", "field": "..."}`.
+/// An error of the API, answered as an [`ApiErrorBody`].
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
     message: String,
-    field: Option<&'static str>,
+    field: Option<Cow<'static, str>>,
+}
+
+/// The body of every error the API answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ApiErrorBody {
+    /// What was wrong and what to do, in French.
+    error: String,
+    /// The field of the request at fault, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    field: Option<String>,
 }
 
 impl ApiError {
-    pub fn invalid(field: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn invalid(field: impl Into<Cow<'static, str>>, message: impl Into<String>) -> ApiError {
         ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             message: message.into(),
-            field: Some(field),
+            field: Some(field.into()),
         }
+    }
+
+    /// The answer to a write that names a row that does not exist (see [`StoreError::MissingReference`]).
+    pub fn missing_reference(field: &'static str, what: &str) -> ApiError {
+        ApiError::invalid(
+            field,
+            format!("{what} introuvable : vérifiez l'identifiant"),
+        )
     }
 
     fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
@@ -54,6 +76,11 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "introuvable"),
             StoreError::Conflict(what) => ApiError::new(StatusCode::CONFLICT, what),
+            // Handlers name the field; this is the answer where one did not.
+            StoreError::MissingReference(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "un identifiant de la requête ne désigne rien ; rien n'a été enregistré",
+            ),
             other => {
                 tracing::error!(error = %other, "api store error");
                 ApiError::new(
@@ -92,15 +119,65 @@ impl From<axum::extract::rejection::PathRejection> for ApiError {
     }
 }
 
-/// `axum::Json` whose rejection (malformed body, wrong content type) is answered as an [`ApiError`].
-#[derive(axum::extract::FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+const NUL_REFUSED: &str = "le caractère NUL (U+0000) n'est pas admis dans un texte";
+
+/// A JSON body. A malformed body or a wrong content type is a 400; a text holding the NUL character, which
+/// PostgreSQL cannot store, is a 422 naming the top-level field that holds it.
 pub struct ApiJson<T>(pub T);
 
-/// `axum::extract::Query` whose rejection is answered as an [`ApiError`].
-#[derive(axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(value) =
+            axum::Json::<serde_json::Value>::from_request(request, state).await?;
+        if let serde_json::Value::Object(fields) = &value
+            && let Some((name, _)) = fields.iter().find(|(_, v)| holds_nul(v))
+        {
+            return Err(ApiError::invalid(name.clone(), NUL_REFUSED));
+        }
+        if holds_nul(&value) {
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, NUL_REFUSED));
+        }
+        serde_json::from_value(value).map(ApiJson).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("corps JSON invalide : {e}"),
+            )
+        })
+    }
+}
+
+fn holds_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(holds_nul),
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .any(|(name, v)| name.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
+/// Query parameters. Unreadable ones are a 400; one holding the NUL character is a 422 naming it.
 pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Query(pairs) =
+            axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)?;
+        if let Some((name, _)) = pairs
+            .iter()
+            .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+        {
+            return Err(ApiError::invalid(name.replace('\0', ""), NUL_REFUSED));
+        }
+        let axum::extract::Query(params) = axum::extract::Query::<T>::try_from_uri(&parts.uri)?;
+        Ok(ApiQuery(params))
+    }
+}
 
 /// `axum::extract::Path` whose rejection is answered as an [`ApiError`].
 #[derive(axum::extract::FromRequestParts)]
@@ -109,9 +186,9 @@ pub struct ApiPath<T>(pub T);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = match self.field {
-            Some(field) => serde_json::json!({"error": self.message, "field": field}),
-            None => serde_json::json!({"error": self.message}),
+        let body = ApiErrorBody {
+            error: self.message,
+            field: self.field.map(Cow::into_owned),
         };
         (self.status, axum::Json(body)).into_response()
     }

@@ -5,9 +5,10 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable};
 use super::{ApiCaller, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::domain::{EmailAddress, InteractionKind, LeadSource, PoliticalColour, Priority, Stage};
 use crate::referential::{CollectivityKind, Referential};
@@ -42,14 +43,36 @@ pub fn router() -> Router<AppState> {
 
 const MAX_LIMIT: i64 = 500;
 
+/// Filters of the organisations list.
 #[derive(Deserialize, IntoParams)]
-pub struct SearchParams {
+#[into_params(parameter_in = Query)]
+pub struct OrganisationSearch {
     /// Text searched in names (accents and case ignored).
     #[serde(default)]
     q: String,
-    /// `collectivity`, `association` or `partner` (organisations only).
+    /// `collectivity`, `association` or `partner`.
+    #[param(nullable = false)]
     kind: Option<String>,
+    /// At most this many (1 to 500, 100 by default).
+    #[param(nullable = false)]
     limit: Option<i64>,
+    /// Skip this many first.
+    #[param(nullable = false)]
+    offset: Option<i64>,
+}
+
+/// Filters of the people list.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PeopleSearch {
+    /// Text searched in names, functions and emails (accents and case ignored).
+    #[serde(default)]
+    q: String,
+    /// At most this many (1 to 500, 100 by default).
+    #[param(nullable = false)]
+    limit: Option<i64>,
+    /// Skip this many first.
+    #[param(nullable = false)]
     offset: Option<i64>,
 }
 
@@ -91,11 +114,15 @@ where
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/organisations", params(SearchParams), responses((status = 200, body = [Organisation])), security(("bearer" = [])))]
+/// Organisations, by name.
+#[utoipa::path(get, path = "/api/v1/organisations", params(OrganisationSearch),
+    responses((status = 200, description = "The organisations found", body = [Organisation]), (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized), (status = 422, response = Unprocessable)),
+    security(("bearer" = [])))]
 pub async fn list_organisations(
     caller: ApiCaller,
     State(state): State<AppState>,
-    ApiQuery(params): ApiQuery<SearchParams>,
+    ApiQuery(params): ApiQuery<OrganisationSearch>,
 ) -> ApiResult<Json<Vec<Organisation>>> {
     let (limit, offset) = page(params.limit, params.offset);
     Ok(Json(
@@ -112,7 +139,11 @@ pub async fn list_organisations(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/organisations/{id}", responses((status = 200, body = Organisation), (status = 404)), security(("bearer" = [])))]
+/// One organisation.
+#[utoipa::path(get, path = "/api/v1/organisations/{id}", params(("id" = i64, Path, description = "Id of the organisation", example = 1)),
+    responses((status = 200, description = "The organisation", body = Organisation), (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized), (status = 404, response = NotFound)),
+    security(("bearer" = [])))]
 pub async fn get_organisation(
     caller: ApiCaller,
     State(state): State<AppState>,
@@ -140,7 +171,13 @@ pub struct OrganisationInput {
     notes: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/organisations", request_body = OrganisationInput, responses((status = 201, body = Organisation), (status = 422)), security(("bearer" = [])))]
+/// Records a member association or a partner.
+#[utoipa::path(post, path = "/api/v1/organisations", request_body(content = OrganisationInput,
+        example = json!({"kind": "association", "name": "Association des maires ruraux", "departement_code": "13"})),
+    responses((status = 201, description = "The organisation recorded", body = Organisation), (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 422, response = Unprocessable)),
+    security(("bearer" = [])))]
 pub async fn create_organisation(
     caller: ApiCaller,
     State(state): State<AppState>,
@@ -204,39 +241,59 @@ pub async fn create_organisation(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/people", params(SearchParams), responses((status = 200, body = [Person])), security(("bearer" = [])))]
+/// People, by name, function or email.
+#[utoipa::path(get, path = "/api/v1/people", params(PeopleSearch),
+    responses((status = 200, description = "The people found", body = [PersonView]), (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized), (status = 422, response = Unprocessable)),
+    security(("bearer" = [])))]
 pub async fn list_people(
     caller: ApiCaller,
     State(state): State<AppState>,
-    ApiQuery(params): ApiQuery<SearchParams>,
-) -> ApiResult<Json<Vec<serde_json::Value>>> {
+    ApiQuery(params): ApiQuery<PeopleSearch>,
+) -> ApiResult<Json<Vec<PersonView>>> {
     let (limit, offset) = page(params.limit, params.offset);
     let people = state
         .store
         .search_people(caller.scope(), &params.q, limit, offset)
         .await?;
-    Ok(Json(people.iter().map(person_json).collect()))
+    Ok(Json(people.into_iter().map(PersonView::from).collect()))
 }
 
-fn person_json(person: &Person) -> serde_json::Value {
-    let mut value = serde_json::to_value(person).unwrap_or_default();
-    value["emails"] = serde_json::json!(person.emails());
-    value["phones"] = serde_json::json!(person.phones());
-    value
+/// A person with their emails and phones.
+#[derive(Serialize, ToSchema)]
+pub struct PersonView {
+    #[serde(flatten)]
+    person: Person,
+    emails: Vec<String>,
+    phones: Vec<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/people/{id}", responses((status = 200, body = Person), (status = 404)), security(("bearer" = [])))]
+impl From<Person> for PersonView {
+    fn from(person: Person) -> Self {
+        PersonView {
+            emails: person.emails().into_iter().map(str::to_string).collect(),
+            phones: person.phones().into_iter().map(str::to_string).collect(),
+            person,
+        }
+    }
+}
+
+/// One person.
+#[utoipa::path(get, path = "/api/v1/people/{id}", params(("id" = i64, Path, description = "Id of the person", example = 1)),
+    responses((status = 200, description = "The person", body = PersonView), (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized), (status = 404, response = NotFound)),
+    security(("bearer" = [])))]
 pub async fn get_person(
     caller: ApiCaller,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<PersonView>> {
     let person = state
         .store
         .person(caller.scope(), id)
         .await?
         .ok_or(crate::store::StoreError::NotFound)?;
-    Ok(Json(person_json(&person)))
+    Ok(Json(person.into()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -253,12 +310,19 @@ pub struct PersonInput {
     notes: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/people", request_body = PersonInput, responses((status = 201, body = Person), (status = 422)), security(("bearer" = [])))]
+/// Records a person, with their organisation if they have one.
+#[utoipa::path(post, path = "/api/v1/people", request_body(content = PersonInput,
+        example = json!({"organisation_id": 1, "full_name": "Inès Marchal", "function": "coordinatrice",
+            "emails": ["ines.marchal@example.org"], "phones": ["04 91 00 00 00"]})),
+    responses((status = 201, description = "The person recorded", body = PersonView), (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 422, response = Unprocessable)),
+    security(("bearer" = [])))]
 pub async fn create_person(
     caller: ApiCaller,
     State(state): State<AppState>,
     ApiJson(input): ApiJson<PersonInput>,
-) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+) -> ApiResult<(StatusCode, Json<PersonView>)> {
     caller.require_write()?;
     if input.full_name.trim().is_empty() {
         return Err(ApiError::invalid("full_name", "le nom est obligatoire"));
@@ -290,8 +354,8 @@ pub async fn create_person(
         )
         .await
         .map_err(|e| match e {
-            crate::store::StoreError::NotFound => {
-                ApiError::invalid("organisation_id", "organisation introuvable")
+            crate::store::StoreError::NotFound | crate::store::StoreError::MissingReference(_) => {
+                ApiError::missing_reference("organisation_id", "organisation")
             }
             other => other.into(),
         })?;
@@ -300,29 +364,56 @@ pub async fn create_person(
         .map(|json| (StatusCode::CREATED, json))
 }
 
+/// Filters and order of the targets list; a filter left out matches every target.
 #[derive(Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
 pub struct TargetParams {
+    /// Text searched in the collectivity's name (accents and case ignored).
+    #[param(nullable = false)]
     q: Option<String>,
+    /// Stage code, e.g. `contacted`.
+    #[param(nullable = false)]
     stage: Option<String>,
+    /// INSEE code of the region.
+    #[param(nullable = false)]
     region: Option<String>,
+    /// INSEE code of the département.
+    #[param(nullable = false)]
     departement: Option<String>,
+    #[param(nullable = false)]
     scale: Option<String>,
+    /// Id of the staff member following the target.
+    #[param(nullable = false)]
     owner: Option<i64>,
+    /// Political colour code.
+    #[param(nullable = false)]
     colour: Option<String>,
+    /// Lead source code.
+    #[param(nullable = false)]
     source: Option<String>,
-    /// `name`, `stage`, `next_action_date`, `population` or `updated`.
+    /// Order of the list, by name if left out.
+    #[param(nullable = false)]
     sort: Option<TargetSort>,
+    /// At most this many (1 to 500, 100 by default).
+    #[param(nullable = false)]
     limit: Option<i64>,
+    /// Skip this many first.
+    #[param(nullable = false)]
     offset: Option<i64>,
 }
 
-#[derive(serde::Serialize, ToSchema)]
+/// One page of the targets list, and how many targets match in all.
+#[derive(Serialize, ToSchema)]
 pub struct TargetPage {
     total: i64,
     items: Vec<Target>,
 }
 
-#[utoipa::path(get, path = "/api/v1/targets", params(TargetParams), responses((status = 200, body = TargetPage)), security(("bearer" = [])))]
+/// Targets, filtered and sorted, a page at a time.
+#[utoipa::path(get, path = "/api/v1/targets", params(TargetParams),
+    responses((status = 200, description = "A page of the targets found", body = TargetPage), (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized), (status = 422, response = Unprocessable)),
+    security(("bearer" = [])))]
 pub async fn list_targets(
     caller: ApiCaller,
     State(state): State<AppState>,
@@ -353,7 +444,11 @@ pub async fn list_targets(
     Ok(Json(TargetPage { total, items }))
 }
 
-#[utoipa::path(get, path = "/api/v1/targets/{id}", responses((status = 200, body = Target), (status = 404)), security(("bearer" = [])))]
+/// One target.
+#[utoipa::path(get, path = "/api/v1/targets/{id}", params(("id" = i64, Path, description = "Id of the target", example = 1)),
+    responses((status = 200, description = "The target", body = Target), (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized), (status = 404, response = NotFound)),
+    security(("bearer" = [])))]
 pub async fn get_target(
     caller: ApiCaller,
     State(state): State<AppState>,
@@ -368,7 +463,9 @@ pub async fn get_target(
     ))
 }
 
-/// A new target: the collectivity by its official code, and the first follow-up fields.
+/// A new target: the collectivity by its official code, and the first follow-up fields. A change of a
+/// target (PATCH) takes the follow-up fields only: `code` and `stage` are refused there (the stage changes
+/// through its stage-changes), `collectivity_kind` is ignored.
 #[derive(Deserialize, ToSchema, Default)]
 pub struct TargetInput {
     /// INSEE code (commune, département, région) or SIREN (EPCI).
@@ -376,11 +473,13 @@ pub struct TargetInput {
     /// `commune`, `cc`, `ca`, `cu`, `metropole`, `departement`, `region`; needed only when a code is ambiguous.
     collectivity_kind: Option<String>,
     stage: Option<String>,
+    /// Id of the staff member who follows the target.
     owner_id: Option<i64>,
     political_colour: Option<String>,
     lead_source: Option<String>,
     priority: Option<String>,
     next_action: Option<String>,
+    /// AAAA-MM-JJ (or JJ/MM/AAAA).
     next_action_date: Option<String>,
     has_squats: Option<bool>,
     notes: Option<String>,
@@ -439,7 +538,15 @@ fn apply_fields(input: &TargetInput, mut fields: TargetFields) -> ApiResult<Targ
     Ok(fields)
 }
 
-#[utoipa::path(post, path = "/api/v1/targets", request_body = TargetInput, responses((status = 201, body = Target), (status = 409), (status = 422)), security(("bearer" = [])))]
+/// Makes a collectivity a target.
+#[utoipa::path(post, path = "/api/v1/targets",
+    request_body(content = TargetInput,
+        example = json!({"code": "13055", "stage": "contacted", "next_action": "Appeler le cabinet du maire",
+            "next_action_date": "2026-12-01"})),
+    responses((status = 201, description = "The target as it now is", body = Target), (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 409, response = Conflict), (status = 422, response = Unprocessable)),
+    security(("bearer" = [])))]
 pub async fn create_target(
     caller: ApiCaller,
     State(state): State<AppState>,
@@ -487,13 +594,21 @@ pub async fn create_target(
     let id = state
         .store
         .create_target(&new, &caller.actor(), state.clock.now_millis())
-        .await?;
+        .await
+        .map_err(owner_missing)?;
     get_target(caller, State(state), ApiPath(id))
         .await
         .map(|json| (StatusCode::CREATED, json))
 }
 
-#[utoipa::path(patch, path = "/api/v1/targets/{id}", request_body = TargetInput, responses((status = 200, body = Target), (status = 404), (status = 422)), security(("bearer" = [])))]
+/// Changes the follow-up fields of a target; absent fields keep their value.
+#[utoipa::path(patch, path = "/api/v1/targets/{id}", params(("id" = i64, Path, description = "Id of the target", example = 1)),
+    request_body(content = TargetInput,
+        example = json!({"next_action": "Relancer par courrier", "next_action_date": "2026-12-15", "priority": "high"})),
+    responses((status = 200, description = "The target", body = Target), (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 422, response = Unprocessable)),
+    security(("bearer" = [])))]
 pub async fn update_target(
     caller: ApiCaller,
     State(state): State<AppState>,
@@ -526,11 +641,27 @@ pub async fn update_target(
             &caller.actor(),
             state.clock.now_millis(),
         )
-        .await?;
+        .await
+        .map_err(owner_missing)?;
     get_target(caller, State(state), ApiPath(id)).await
 }
 
-#[utoipa::path(get, path = "/api/v1/targets/{id}/stage-changes", responses((status = 200, body = [StageChange])), security(("bearer" = [])))]
+/// The only id of a target's write that may name nothing is its owner's: the collectivity is found or
+/// created in the same transaction.
+fn owner_missing(error: crate::store::StoreError) -> ApiError {
+    match error {
+        crate::store::StoreError::MissingReference(_) => {
+            ApiError::missing_reference("owner_id", "membre de l'équipe")
+        }
+        other => other.into(),
+    }
+}
+
+/// The stage changes of a target, newest first.
+#[utoipa::path(get, path = "/api/v1/targets/{id}/stage-changes", params(("id" = i64, Path, description = "Id of the target", example = 1)),
+    responses((status = 200, description = "The stage changes", body = [StageChange]), (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized), (status = 404, response = NotFound)),
+    security(("bearer" = [])))]
 pub async fn list_stage_changes(
     caller: ApiCaller,
     State(state): State<AppState>,
@@ -544,15 +675,25 @@ pub async fn list_stage_changes(
     Ok(Json(state.store.stage_history(caller.scope(), id).await?))
 }
 
+/// A move of a target to another stage.
 #[derive(Deserialize, ToSchema)]
 pub struct StageInput {
+    /// Stage code, e.g. `contacted`.
     stage: String,
+    /// Required when the stage is `declined`.
     #[serde(default)]
     reason: String,
+    /// AAAA-MM-JJ, kept when the stage is `on_hold`.
     on_hold_until: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/targets/{id}/stage-changes", request_body = StageInput, responses((status = 201, body = Target), (status = 422)), security(("bearer" = [])))]
+/// Moves a target to another stage; answers the target as it now is.
+#[utoipa::path(post, path = "/api/v1/targets/{id}/stage-changes", params(("id" = i64, Path, description = "Id of the target", example = 1)),
+    request_body(content = StageInput, example = json!({"stage": "contacted"})),
+    responses((status = 201, description = "The target as it now is", body = Target), (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 422, response = Unprocessable)),
+    security(("bearer" = [])))]
 pub async fn change_stage(
     caller: ApiCaller,
     State(state): State<AppState>,
@@ -594,12 +735,24 @@ pub async fn change_stage(
         .map(|json| (StatusCode::CREATED, json))
 }
 
-#[utoipa::path(get, path = "/api/v1/targets/{id}/interactions", responses((status = 200, body = [Interaction])), security(("bearer" = [])))]
+/// An interaction with the names of the people involved.
+#[derive(Serialize, ToSchema)]
+pub struct InteractionView {
+    #[serde(flatten)]
+    interaction: Interaction,
+    people: Vec<String>,
+}
+
+/// The interactions with a target, newest first.
+#[utoipa::path(get, path = "/api/v1/targets/{id}/interactions", params(("id" = i64, Path, description = "Id of the target", example = 1)),
+    responses((status = 200, description = "The interactions", body = [InteractionView]), (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized), (status = 404, response = NotFound)),
+    security(("bearer" = [])))]
 pub async fn list_interactions(
     caller: ApiCaller,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-) -> ApiResult<Json<Vec<serde_json::Value>>> {
+) -> ApiResult<Json<Vec<InteractionView>>> {
     state
         .store
         .target(caller.scope(), id)
@@ -608,15 +761,15 @@ pub async fn list_interactions(
     let rows = state.store.interactions(caller.scope(), id).await?;
     Ok(Json(
         rows.into_iter()
-            .map(|(i, people)| {
-                let mut value = serde_json::to_value(&i).unwrap_or_default();
-                value["people"] = serde_json::json!(people);
-                value
+            .map(|(interaction, people)| InteractionView {
+                interaction,
+                people,
             })
             .collect(),
     ))
 }
 
+/// An interaction to record.
 #[derive(Deserialize, ToSchema)]
 pub struct InteractionInput {
     /// `email`, `phone_call`, `letter`, `postcard`, `meeting` or `other`.
@@ -631,13 +784,27 @@ pub struct InteractionInput {
     people: Vec<i64>,
 }
 
-#[utoipa::path(post, path = "/api/v1/targets/{id}/interactions", request_body = InteractionInput, responses((status = 201), (status = 422)), security(("bearer" = [])))]
+/// The id of what was created.
+#[derive(Serialize, ToSchema)]
+pub struct Created {
+    id: i64,
+}
+
+/// Records an interaction with a target.
+#[utoipa::path(post, path = "/api/v1/targets/{id}/interactions", params(("id" = i64, Path, description = "Id of the target", example = 1)),
+    request_body(content = InteractionInput,
+        example = json!({"kind": "phone_call", "occurred_on": "2026-11-20", "summary": "Appel au cabinet du maire",
+            "outcome": "Rendez-vous le 2 décembre", "people": [1]})),
+    responses((status = 201, description = "The interaction recorded", body = Created), (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 404, response = NotFound), (status = 422, response = Unprocessable)),
+    security(("bearer" = [])))]
 pub async fn create_interaction(
     caller: ApiCaller,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<InteractionInput>,
-) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+) -> ApiResult<(StatusCode, Json<Created>)> {
     caller.require_write()?;
     let kind = parse_code(
         "kind",
@@ -651,13 +818,23 @@ pub async fn create_interaction(
     if input.summary.trim().is_empty() {
         return Err(ApiError::invalid("summary", "le résumé est obligatoire"));
     }
+    // A person named twice is linked once (a second link would break the table's key).
+    let mut people = input.people;
+    people.sort_unstable();
+    people.dedup();
     let new = NewInteraction {
         kind: kind.as_str().into(),
         occurred_on,
         summary: input.summary.trim().into(),
         outcome: input.outcome,
-        people: input.people,
+        people,
     };
+    // The target is looked up first so that a "not found" of the recording is about the people.
+    state
+        .store
+        .target(caller.scope(), id)
+        .await?
+        .ok_or(crate::store::StoreError::NotFound)?;
     let interaction = state
         .store
         .record_interaction(
@@ -667,9 +844,13 @@ pub async fn create_interaction(
             &caller.actor(),
             state.clock.now_millis(),
         )
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({"id": interaction})),
-    ))
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::NotFound => ApiError::invalid(
+                "people",
+                "une des personnes est introuvable ou n'appartient pas à cette collectivité",
+            ),
+            other => other.into(),
+        })?;
+    Ok((StatusCode::CREATED, Json(Created { id: interaction })))
 }
