@@ -37,6 +37,10 @@ pub struct SendArgs {
     /// Also sign with Ed25519 (RSA-2048 always signs).
     #[arg(long)]
     pub ed25519: bool,
+    /// Instances of relais sending from the same database, each with its own connection pool, data folder
+    /// and `--workers` workers, as several `relais serve` would (here in one process, sharing its cores).
+    #[arg(long, default_value_t = 1)]
+    pub instances: usize,
 }
 
 /// Recipients written per chunk while enqueuing, so the list is never all in memory.
@@ -88,12 +92,27 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
     tx.commit().await?;
     let enqueued = started.elapsed();
 
-    let deliverer = Deliverer::new(store.clone(), clock, &settings).await?;
+    let mut deliverers = Vec::new();
+    for instance in 0..args.instances.max(1) {
+        let mut settings = settings.clone();
+        settings.data_dir = dir.path().join(format!("instance-{instance}"));
+        std::fs::create_dir_all(&settings.data_dir)?;
+        crate::mail::dkim::generate(&settings.data_dir, "bench", "relais-bench.example")?;
+        let store = if instance == 0 {
+            store.clone()
+        } else {
+            Store::connect(&url, settings.database.max_connections).await?
+        };
+        deliverers.push(Deliverer::new(store, clock.clone(), &settings).await?);
+    }
     let stop = CancellationToken::new();
     let sink_pid = sink.id();
     let cpu_before = (cpu_seconds(None), cpu_seconds(sink_pid), steal_seconds());
     let sending = Instant::now();
-    let workers = tokio::spawn(deliverer.run_until_stopped(stop.clone()));
+    let workers: Vec<_> = deliverers
+        .into_iter()
+        .map(|deliverer| tokio::spawn(deliverer.run_until_stopped(stop.clone())))
+        .collect();
     // Bounded: at least 60 s, more for large sends, then the benchmark stops whatever is left.
     let limit = Duration::from_secs(60 + args.copies as u64 / 200);
     loop {
@@ -105,19 +124,22 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
     let sent_in = sending.elapsed();
     let cpu_after = (cpu_seconds(None), cpu_seconds(sink_pid), steal_seconds());
     stop.cancel();
-    let _ = workers.await;
+    for instance in workers {
+        let _ = instance.await;
+    }
     let states = store.delivery_states(message_id).await?;
     let sent = states
         .iter()
         .find(|(s, _)| s == "sent")
         .map_or(0, |(_, n)| *n);
     println!(
-        "enqueued {} copies on {} in {:.2} s; sent {sent} in {:.2} s: {:.0} copies/s ({} workers, RSA-2048{})",
+        "enqueued {} copies on {} in {:.2} s; sent {sent} in {:.2} s: {:.0} copies/s ({} instance(s) of {} workers, RSA-2048{})",
         args.copies,
         store.backend_name(),
         enqueued.as_secs_f64(),
         sent_in.as_secs_f64(),
         sent as f64 / sent_in.as_secs_f64(),
+        args.instances.max(1),
         args.workers,
         if args.ed25519 { " + Ed25519" } else { "" },
     );
