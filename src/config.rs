@@ -90,6 +90,8 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     pub public_url: String,
     pub max_upload_mb: u64,
+    /// Peers whose `X-Forwarded-For` names the client (reverse proxies); empty: the peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl ServerSettings {
@@ -165,6 +167,7 @@ const KNOWN_KEYS: &[&str] = &[
     "server.listen",
     "server.public_url",
     "server.max_upload_mb",
+    "server.trusted_proxies",
     "database.url",
     "database.max_connections",
     "data.dir",
@@ -261,6 +264,20 @@ impl Settings {
             max_upload_mb > 0,
             "must be at least 1",
         );
+        let proxies: Vec<String> = r.get("server.trusted_proxies");
+        let mut trusted_proxies = Vec::new();
+        for text in &proxies {
+            match crate::web::client::parse_trusted_proxy(text) {
+                Some(net) => trusted_proxies.push(net),
+                None => r.check(
+                    "server.trusted_proxies",
+                    false,
+                    &format!(
+                        "{text:?} is not an IP address or CIDR block (expected such as \"127.0.0.1\", \"::1\" or \"10.0.0.0/8\")"
+                    ),
+                ),
+            }
+        }
         let url: String = r.get("database.url");
         r.check(
             "database.url",
@@ -439,6 +456,7 @@ impl Settings {
                 listen: listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
                 public_url: public_url.trim_end_matches('/').to_string(),
                 max_upload_mb,
+                trusted_proxies,
             },
             database: DatabaseSettings {
                 url,
@@ -498,5 +516,40 @@ mod tests {
         ] {
             assert!(joined.contains(key), "{key} missing from:\n{joined}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_cidr_blocks() {
+        let figment = Figment::from(Toml::string(DEFAULTS)).merge(Toml::string(
+            "[server]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"fd00::/8\", \"::1\"]\n",
+        ));
+        let settings = Settings::from_figment(figment).unwrap();
+        let listed: Vec<String> = settings
+            .server
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            listed,
+            ["127.0.0.1/32", "10.0.0.0/8", "fd00::/8", "::1/128"]
+        );
+        assert!(
+            Settings::from_figment(Figment::from(Toml::string(DEFAULTS)))
+                .unwrap()
+                .server
+                .trusted_proxies
+                .is_empty(),
+            "no proxy is trusted by default"
+        );
+
+        let figment = Figment::from(Toml::string(DEFAULTS)).merge(Toml::string(
+            "[server]\ntrusted_proxies = [\"10.0.0.0/33\", \"proxy.example\"]\n",
+        ));
+        let joined = Settings::from_figment(figment).unwrap_err().0.join("\n");
+        for text in ["\"10.0.0.0/33\" is not", "\"proxy.example\" is not"] {
+            assert!(joined.contains(text), "{text} missing from:\n{joined}");
+        }
+        assert!(joined.contains("server.trusted_proxies"), "{joined}");
     }
 }
