@@ -119,9 +119,19 @@ pub struct LogSettings {
     pub level: String,
 }
 
+/// The `[security]` section. Login throttling counts failures of one account from one client address (a
+/// pair), of one account from everywhere, and of one address on every account, over one window.
 #[derive(Debug, Clone)]
 pub struct SecuritySettings {
-    pub login_max_failures: i64,
+    /// Failures of a pair that cost nothing; each later attempt of the pair waits 2, 4, 8 … seconds.
+    pub login_free_failures: i64,
+    /// The longest such wait.
+    pub login_max_delay_minutes: i64,
+    /// Failures of one account, from all addresses, that refuse it to addresses it never logged in from.
+    pub login_account_max_failures: i64,
+    /// Failures from one address, on all accounts, that refuse it for accounts never logged into from it.
+    pub login_address_max_failures: i64,
+    /// How long a failure counts.
     pub login_window_minutes: i64,
     pub session_hours: i64,
 }
@@ -173,7 +183,10 @@ const KNOWN_KEYS: &[&str] = &[
     "data.dir",
     "log.format",
     "log.level",
-    "security.login_max_failures",
+    "security.login_free_failures",
+    "security.login_max_delay_minutes",
+    "security.login_account_max_failures",
+    "security.login_address_max_failures",
     "security.login_window_minutes",
     "security.session_hours",
     "pipeline.target_objective",
@@ -197,6 +210,18 @@ const KNOWN_KEYS: &[&str] = &[
     "inbound.dmarc_rewrite",
     "inbound.rewrite_domains",
 ];
+
+/// Why a key that relais once read is refused now, so an old configuration is fixed, not just trimmed.
+fn replaced_key(key: &str) -> Option<&'static str> {
+    match key {
+        "security.login_max_failures" => Some(
+            "replaced by security.login_free_failures (per account and address), \
+             security.login_account_max_failures and security.login_address_max_failures (see \
+             config/relais.toml)",
+        ),
+        _ => None,
+    }
+}
 
 impl Settings {
     /// Loads the defaults, then `file` when given, then the environment.
@@ -229,7 +254,9 @@ impl Settings {
                         Some(keys) => {
                             for key in keys.keys() {
                                 let full = format!("{section}.{key}");
-                                if !KNOWN_KEYS.contains(&full.as_str())
+                                if let Some(message) = replaced_key(&full) {
+                                    errors.push(format!("{full}: {message}"));
+                                } else if !KNOWN_KEYS.contains(&full.as_str())
                                     && !crate::mail::settings::KEYS.contains(&full.as_str())
                                 {
                                     errors.push(format!("{full}: unknown key"));
@@ -310,19 +337,37 @@ impl Settings {
             "expected a tracing filter such as \"info\"",
         );
         let security = SecuritySettings {
-            login_max_failures: r.get("security.login_max_failures"),
+            login_free_failures: r.get("security.login_free_failures"),
+            login_max_delay_minutes: r.get("security.login_max_delay_minutes"),
+            login_account_max_failures: r.get("security.login_account_max_failures"),
+            login_address_max_failures: r.get("security.login_address_max_failures"),
             login_window_minutes: r.get("security.login_window_minutes"),
             session_hours: r.get("security.session_hours"),
         };
         r.check(
-            "security.login_max_failures",
-            security.login_max_failures > 0,
-            "must be at least 1",
+            "security.login_free_failures",
+            (1..=100).contains(&security.login_free_failures),
+            "must be between 1 and 100",
+        );
+        r.check(
+            "security.login_max_delay_minutes",
+            (1..=1440).contains(&security.login_max_delay_minutes),
+            "must be between 1 and 1440",
+        );
+        r.check(
+            "security.login_account_max_failures",
+            security.login_account_max_failures > security.login_free_failures,
+            "must be above security.login_free_failures",
+        );
+        r.check(
+            "security.login_address_max_failures",
+            security.login_address_max_failures > security.login_free_failures,
+            "must be above security.login_free_failures",
         );
         r.check(
             "security.login_window_minutes",
-            security.login_window_minutes > 0,
-            "must be at least 1",
+            security.login_window_minutes >= security.login_max_delay_minutes,
+            "must be at least security.login_max_delay_minutes",
         );
         r.check(
             "security.session_hours",
@@ -551,5 +596,17 @@ mod tests {
             assert!(joined.contains(text), "{text} missing from:\n{joined}");
         }
         assert!(joined.contains("server.trusted_proxies"), "{joined}");
+    }
+
+    #[test]
+    fn the_old_login_setting_says_what_replaced_it() {
+        let figment = Figment::from(Toml::string(DEFAULTS))
+            .merge(Toml::string("[security]\nlogin_max_failures = 5\n"));
+        let joined = Settings::from_figment(figment).unwrap_err().0.join("\n");
+        assert!(
+            joined
+                .contains("security.login_max_failures: replaced by security.login_free_failures"),
+            "{joined}"
+        );
     }
 }
