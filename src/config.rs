@@ -90,6 +90,8 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     pub public_url: String,
     pub max_upload_mb: u64,
+    /// Peers whose `X-Forwarded-For` names the client (reverse proxies); empty: the peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl ServerSettings {
@@ -117,9 +119,19 @@ pub struct LogSettings {
     pub level: String,
 }
 
+/// The `[security]` section. Login throttling counts failures of one account from one client address (a
+/// pair), of one account from everywhere, and of one address on every account, over one window.
 #[derive(Debug, Clone)]
 pub struct SecuritySettings {
-    pub login_max_failures: i64,
+    /// Failures of a pair that cost nothing; each later attempt of the pair waits 2, 4, 8 … seconds.
+    pub login_free_failures: i64,
+    /// The longest such wait.
+    pub login_max_delay_minutes: i64,
+    /// Failures of one account, from all addresses, that refuse it to addresses it never logged in from.
+    pub login_account_max_failures: i64,
+    /// Failures from one address, on all accounts, that refuse it for accounts never logged into from it.
+    pub login_address_max_failures: i64,
+    /// How long a failure counts.
     pub login_window_minutes: i64,
     pub session_hours: i64,
 }
@@ -165,12 +177,16 @@ const KNOWN_KEYS: &[&str] = &[
     "server.listen",
     "server.public_url",
     "server.max_upload_mb",
+    "server.trusted_proxies",
     "database.url",
     "database.max_connections",
     "data.dir",
     "log.format",
     "log.level",
-    "security.login_max_failures",
+    "security.login_free_failures",
+    "security.login_max_delay_minutes",
+    "security.login_account_max_failures",
+    "security.login_address_max_failures",
     "security.login_window_minutes",
     "security.session_hours",
     "pipeline.target_objective",
@@ -194,6 +210,18 @@ const KNOWN_KEYS: &[&str] = &[
     "inbound.dmarc_rewrite",
     "inbound.rewrite_domains",
 ];
+
+/// Why a key that relais once read is refused now, so an old configuration is fixed, not just trimmed.
+fn replaced_key(key: &str) -> Option<&'static str> {
+    match key {
+        "security.login_max_failures" => Some(
+            "replaced by security.login_free_failures (per account and address), \
+             security.login_account_max_failures and security.login_address_max_failures (see \
+             config/relais.toml)",
+        ),
+        _ => None,
+    }
+}
 
 impl Settings {
     /// Loads the defaults, then `file` when given, then the environment.
@@ -226,7 +254,9 @@ impl Settings {
                         Some(keys) => {
                             for key in keys.keys() {
                                 let full = format!("{section}.{key}");
-                                if !KNOWN_KEYS.contains(&full.as_str())
+                                if let Some(message) = replaced_key(&full) {
+                                    errors.push(format!("{full}: {message}"));
+                                } else if !KNOWN_KEYS.contains(&full.as_str())
                                     && !crate::mail::settings::KEYS.contains(&full.as_str())
                                 {
                                     errors.push(format!("{full}: unknown key"));
@@ -261,6 +291,20 @@ impl Settings {
             max_upload_mb > 0,
             "must be at least 1",
         );
+        let proxies: Vec<String> = r.get("server.trusted_proxies");
+        let mut trusted_proxies = Vec::new();
+        for text in &proxies {
+            match crate::web::client::parse_trusted_proxy(text) {
+                Some(net) => trusted_proxies.push(net),
+                None => r.check(
+                    "server.trusted_proxies",
+                    false,
+                    &format!(
+                        "{text:?} is not an IP address or CIDR block (expected such as \"127.0.0.1\", \"::1\" or \"10.0.0.0/8\")"
+                    ),
+                ),
+            }
+        }
         let url: String = r.get("database.url");
         r.check(
             "database.url",
@@ -293,19 +337,37 @@ impl Settings {
             "expected a tracing filter such as \"info\"",
         );
         let security = SecuritySettings {
-            login_max_failures: r.get("security.login_max_failures"),
+            login_free_failures: r.get("security.login_free_failures"),
+            login_max_delay_minutes: r.get("security.login_max_delay_minutes"),
+            login_account_max_failures: r.get("security.login_account_max_failures"),
+            login_address_max_failures: r.get("security.login_address_max_failures"),
             login_window_minutes: r.get("security.login_window_minutes"),
             session_hours: r.get("security.session_hours"),
         };
         r.check(
-            "security.login_max_failures",
-            security.login_max_failures > 0,
-            "must be at least 1",
+            "security.login_free_failures",
+            (1..=100).contains(&security.login_free_failures),
+            "must be between 1 and 100",
+        );
+        r.check(
+            "security.login_max_delay_minutes",
+            (1..=1440).contains(&security.login_max_delay_minutes),
+            "must be between 1 and 1440",
+        );
+        r.check(
+            "security.login_account_max_failures",
+            security.login_account_max_failures > security.login_free_failures,
+            "must be above security.login_free_failures",
+        );
+        r.check(
+            "security.login_address_max_failures",
+            security.login_address_max_failures > security.login_free_failures,
+            "must be above security.login_free_failures",
         );
         r.check(
             "security.login_window_minutes",
-            security.login_window_minutes > 0,
-            "must be at least 1",
+            security.login_window_minutes >= security.login_max_delay_minutes,
+            "must be at least security.login_max_delay_minutes",
         );
         r.check(
             "security.session_hours",
@@ -439,6 +501,7 @@ impl Settings {
                 listen: listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
                 public_url: public_url.trim_end_matches('/').to_string(),
                 max_upload_mb,
+                trusted_proxies,
             },
             database: DatabaseSettings {
                 url,
@@ -498,5 +561,52 @@ mod tests {
         ] {
             assert!(joined.contains(key), "{key} missing from:\n{joined}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_cidr_blocks() {
+        let figment = Figment::from(Toml::string(DEFAULTS)).merge(Toml::string(
+            "[server]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"fd00::/8\", \"::1\"]\n",
+        ));
+        let settings = Settings::from_figment(figment).unwrap();
+        let listed: Vec<String> = settings
+            .server
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            listed,
+            ["127.0.0.1/32", "10.0.0.0/8", "fd00::/8", "::1/128"]
+        );
+        assert!(
+            Settings::from_figment(Figment::from(Toml::string(DEFAULTS)))
+                .unwrap()
+                .server
+                .trusted_proxies
+                .is_empty(),
+            "no proxy is trusted by default"
+        );
+
+        let figment = Figment::from(Toml::string(DEFAULTS)).merge(Toml::string(
+            "[server]\ntrusted_proxies = [\"10.0.0.0/33\", \"proxy.example\"]\n",
+        ));
+        let joined = Settings::from_figment(figment).unwrap_err().0.join("\n");
+        for text in ["\"10.0.0.0/33\" is not", "\"proxy.example\" is not"] {
+            assert!(joined.contains(text), "{text} missing from:\n{joined}");
+        }
+        assert!(joined.contains("server.trusted_proxies"), "{joined}");
+    }
+
+    #[test]
+    fn the_old_login_setting_says_what_replaced_it() {
+        let figment = Figment::from(Toml::string(DEFAULTS))
+            .merge(Toml::string("[security]\nlogin_max_failures = 5\n"));
+        let joined = Settings::from_figment(figment).unwrap_err().0.join("\n");
+        assert!(
+            joined
+                .contains("security.login_max_failures: replaced by security.login_free_failures"),
+            "{joined}"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Who may see and do what, through the web app, on SQLite and PostgreSQL: anonymous visitors are sent to the
 //! login page, viewers read but never write, staff and admins do everything, a relay works only the targets of
-//! its départements; state-changing requests need the session's CSRF token; logins are rate limited.
+//! its départements; state-changing requests need the session's CSRF token.
 
 mod common;
 
@@ -831,16 +831,6 @@ async fn login(
         .unwrap()
 }
 
-/// A client whose requests come from another loopback address, to tell the account lock from the address lock.
-fn client_from(address: [u8; 4]) -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .local_address(std::net::IpAddr::from(address))
-        .build()
-        .unwrap()
-}
-
 both_backends!(
     a_wrong_password_is_refused_with_a_french_message,
     |app: common::TestApp| async move {
@@ -869,48 +859,8 @@ both_backends!(
     }
 );
 
-both_backends!(
-    five_failures_lock_the_account_until_the_window_has_passed,
-    |app: common::TestApp| async move {
-        app.create_user("alex@cndh.example", Role::Staff, &[]).await;
-        app.create_user("sam@cndh.example", Role::Staff, &[]).await;
-        let here = client_from([127, 0, 0, 1]);
-        let elsewhere = client_from([127, 0, 0, 2]);
-        for attempt in 1..=5 {
-            let response = login(&app, &here, "alex@cndh.example", "mauvais").await;
-            assert_eq!(response.status(), 401, "failure {attempt}");
-        }
-        let response = login(&app, &here, "alex@cndh.example", common::PASSWORD).await;
-        assert_eq!(response.status(), 429, "the right password is refused");
-        assert!(
-            response
-                .text()
-                .await
-                .unwrap()
-                .contains("Trop de tentatives")
-        );
-        // Locked by account: from another address too…
-        let response = login(&app, &elsewhere, "alex@cndh.example", common::PASSWORD).await;
-        assert_eq!(response.status(), 429, "the account is locked everywhere");
-        // …and by address: another account from the same address.
-        let response = login(&app, &here, "sam@cndh.example", common::PASSWORD).await;
-        assert_eq!(response.status(), 429, "the address is locked");
-        let response = login(&app, &elsewhere, "sam@cndh.example", common::PASSWORD).await;
-        assert_eq!(
-            response.status(),
-            303,
-            "another account from elsewhere passes"
-        );
-
-        app.clock.advance(chrono::Duration::minutes(14));
-        let response = login(&app, &here, "alex@cndh.example", common::PASSWORD).await;
-        assert_eq!(response.status(), 429, "still inside the window");
-        app.clock.advance(chrono::Duration::minutes(2));
-        let response = login(&app, &here, "alex@cndh.example", common::PASSWORD).await;
-        assert_eq!(response.status(), 303, "the lock lifts after the window");
-        assert_eq!(here.get(app.url("/")).send().await.unwrap().status(), 200);
-    }
-);
+// Login throttling (delays per account and address, limits that never lock an owner out) has its own tests
+// in tests/login_throttle.rs.
 
 both_backends!(
     a_session_ends_on_time_even_just_after_being_read,

@@ -3,16 +3,28 @@
 //! Sessions live in the database (the cookie holds a random token, the table its SHA-256). Every state-changing
 //! request of the web app must carry the session's CSRF token, in the `_csrf` form field, the `_csrf` query
 //! parameter (multipart uploads) or the `X-CSRF-Token` header (fetch calls); [`csrf_guard`] refuses the rest.
-//! Failed logins are counted per account and per client address in the database, so a lockout holds across
-//! restarts and instances.
-
-use std::net::SocketAddr;
+//!
+//! Failed logins are kept in the database (so throttling holds across restarts and instances) and counted
+//! three ways over `security.login_window_minutes` (see [`refused_until`]):
+//! - per account *and* client address: after `login_free_failures`, each attempt of that pair waits 2, 4, 8 …
+//!   seconds after the last failure, at most `login_max_delay_minutes`. Guessing is slowed where it happens;
+//!   the account's owner elsewhere is not touched.
+//! - per account, from all addresses (`login_account_max_failures`, a guesser spread over many addresses),
+//! - per address, on all accounts (`login_address_max_failures`, one machine trying many accounts):
+//!   past either, attempts are refused *except* for an account at an address it logged in from successfully
+//!   within [`KNOWN_ADDRESS_DAYS`]. Someone else's failures never lock a person out of an address they use,
+//!   while guesses spread over many addresses, or one address trying many accounts, are stopped for every
+//!   other account and address. (A first login from a new place may have to wait out such an attack.)
+//!
+//! A refused attempt is not checked nor counted (hammering does not prolong the wait) and gets a French page
+//! saying how long to wait, with 429 and `Retry-After`. A successful login clears the failures of its account
+//! from its address. The client address is the one [`super::client`] reads (proxies included).
 
 use askama::Template;
 use axum::body::{Body, to_bytes};
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -21,11 +33,13 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 
 use super::AppState;
+use super::client::ClientAddress;
 use super::error::{WebError, WebResult};
+use crate::config::SecuritySettings;
 use crate::domain::Role;
 use crate::security;
 use crate::store::Scope;
-use crate::store::accounts::User;
+use crate::store::accounts::{LoginFailuresOf, User};
 use crate::store::audit::Actor;
 
 pub const SESSION_COOKIE: &str = "relais_session";
@@ -218,39 +232,37 @@ struct LoginForm {
     password: String,
 }
 
+/// How long a successful login makes its address one the account uses, exempt from the limits across
+/// accounts and across addresses.
+pub const KNOWN_ADDRESS_DAYS: i64 = 30;
+
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> WebResult<Response> {
     let account = form.email.trim().to_lowercase();
-    let address = peer.ip().to_string();
+    let address = client.throttle_key();
     let now = state.clock.now_millis();
     let security_settings = &state.settings.security;
-    let since = now - security_settings.login_window_minutes * 60_000;
-    let (by_account, by_address) = state
-        .store
-        .count_login_failures(&account, &address, since)
-        .await?;
-    let refuse = |status: StatusCode, message: &str| -> WebResult<Response> {
-        let page = LoginPage {
-            email: account.clone(),
-            error: Some(message.to_string()),
-        };
-        Ok((status, Html(page.render()?)).into_response())
+    let page = |message: &str| LoginPage {
+        email: account.clone(),
+        error: Some(message.to_string()),
     };
-    if by_account >= security_settings.login_max_failures
-        || by_address >= security_settings.login_max_failures
-    {
-        tracing::warn!(%account, %address, "login refused: too many failures");
-        return refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!(
-                "Trop de tentatives échouées. Réessayez dans {} minutes.",
-                security_settings.login_window_minutes
-            ),
+    if let Some((until, limit)) = refused_until(&state, &account, &address, now).await? {
+        tracing::warn!(%account, %address, limit, "login refused: too many failures");
+        let seconds = (until - now + 999) / 1000;
+        let message = format!(
+            "Trop de tentatives de connexion. Réessayez dans {}.",
+            wait_in_words(seconds)
         );
+        return Ok((
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, HeaderValue::from(seconds))],
+            Html(page(&message).render()?),
+        )
+            .into_response());
     }
     let user = state.store.user_by_email(&account).await?;
     let valid = match &user {
@@ -265,12 +277,18 @@ async fn login(
             .store
             .record_login_failure(&account, &address, now)
             .await?;
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "Adresse email ou mot de passe incorrect.",
-        );
+        let page = page("Adresse email ou mot de passe incorrect.");
+        return Ok((StatusCode::UNAUTHORIZED, Html(page.render()?)).into_response());
     };
-    state.store.clear_login_failures(&account).await?;
+    state
+        .store
+        .record_login_success(
+            &account,
+            &address,
+            now,
+            now - KNOWN_ADDRESS_DAYS * 86_400_000,
+        )
+        .await?;
     let token = security::random_token();
     let expires = now + security_settings.session_hours * 3_600_000;
     state
@@ -295,6 +313,84 @@ async fn login(
     Ok((jar.add(cookie), Redirect::to("/")).into_response())
 }
 
+/// Until when an attempt on `account` from `address` must wait, and which limit says so (for the log); `None`
+/// when it may go ahead now.
+async fn refused_until(
+    state: &AppState,
+    account: &str,
+    address: &str,
+    now: i64,
+) -> WebResult<Option<(i64, &'static str)>> {
+    let limits = &state.settings.security;
+    let window = limits.login_window_minutes * 60_000;
+    let since = now - window;
+    let known_since = now - KNOWN_ADDRESS_DAYS * 86_400_000;
+    let record = state
+        .store
+        .login_attempt_record(account, address, since, known_since)
+        .await?;
+    let mut refused = pair_free_at(record.pair_failures, record.pair_last_failure_at, limits)
+        .map(|until| (until, "account from this address"));
+    if !record.known_address {
+        let spread = [
+            (
+                record.account_failures,
+                limits.login_account_max_failures,
+                LoginFailuresOf::Account(account),
+                "account",
+            ),
+            (
+                record.address_failures,
+                limits.login_address_max_failures,
+                LoginFailuresOf::Address(address),
+                "address",
+            ),
+        ];
+        for (failures, limit, of, name) in spread {
+            if failures < limit {
+                continue;
+            }
+            // The limit lifts when the limit-th latest failure leaves the window.
+            if let Some(at) = state
+                .store
+                .nth_latest_login_failure(of, limit, since)
+                .await?
+                && refused.is_none_or(|(until, _)| at + window > until)
+            {
+                refused = Some((at + window, name));
+            }
+        }
+    }
+    Ok(refused.filter(|(until, _)| *until > now))
+}
+
+/// When an account may be tried again from an address after `failures` failures from there, the last at
+/// `last_failure_at`: at once for the first `login_free_failures`, then 2, 4, 8 … seconds after the last,
+/// at most `login_max_delay_minutes`.
+fn pair_free_at(
+    failures: i64,
+    last_failure_at: Option<i64>,
+    limits: &SecuritySettings,
+) -> Option<i64> {
+    let last = last_failure_at?;
+    if failures < limits.login_free_failures {
+        return None;
+    }
+    let doublings = (failures - limits.login_free_failures + 1).min(40);
+    let delay = (1_000_i64 << doublings).min(limits.login_max_delay_minutes * 60_000);
+    Some(last + delay)
+}
+
+/// "8 secondes", "4 minutes": a wait as the refusal page says it, rounded up.
+fn wait_in_words(seconds: i64) -> String {
+    let plural = |n: i64, word: &str| format!("{n} {word}{}", if n > 1 { "s" } else { "" });
+    if seconds < 60 {
+        plural(seconds.max(1), "seconde")
+    } else {
+        plural((seconds + 59) / 60, "minute")
+    }
+}
+
 async fn logout(State(state): State<AppState>, jar: CookieJar) -> WebResult<Response> {
     if let Some(cookie) = jar.get(SESSION_COOKIE) {
         let token_hash = security::sha256_hex(cookie.value());
@@ -306,4 +402,41 @@ async fn logout(State(state): State<AppState>, jar: CookieJar) -> WebResult<Resp
         Redirect::to("/login"),
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> SecuritySettings {
+        SecuritySettings {
+            login_free_failures: 3,
+            login_max_delay_minutes: 15,
+            login_account_max_failures: 50,
+            login_address_max_failures: 30,
+            login_window_minutes: 60,
+            session_hours: 72,
+        }
+    }
+
+    #[test]
+    fn the_wait_of_a_pair_doubles_after_the_free_failures_up_to_the_cap() {
+        let limits = limits();
+        assert_eq!(pair_free_at(0, None, &limits), None);
+        assert_eq!(pair_free_at(2, Some(1_000), &limits), None);
+        let waits: Vec<i64> = (3..=14)
+            .map(|failures| pair_free_at(failures, Some(0), &limits).unwrap() / 1000)
+            .collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900, 900]);
+        assert_eq!(pair_free_at(10_000, Some(0), &limits), Some(900_000));
+    }
+
+    #[test]
+    fn waits_read_in_french_rounded_up() {
+        assert_eq!(wait_in_words(0), "1 seconde");
+        assert_eq!(wait_in_words(8), "8 secondes");
+        assert_eq!(wait_in_words(60), "1 minute");
+        assert_eq!(wait_in_words(181), "4 minutes");
+        assert_eq!(wait_in_words(900), "15 minutes");
+    }
 }

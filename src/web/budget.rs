@@ -1,5 +1,6 @@
 //! How many mails the public forms may send for one client: a small budget per client address and hour, so
-//! one machine cannot make relais mail confirmation after confirmation (each form mails someone). Kept in
+//! one machine cannot make relais mail confirmation after confirmation (each form mails someone). The client
+//! is the address [`super::client`] reads (through trusted proxies); an IPv6 client counts by its /64. Kept in
 //! memory: a restart or another instance starts a fresh budget, which is acceptable for a limit meant to
 //! stop floods, not to count exactly.
 
@@ -26,6 +27,7 @@ impl ClientBudget {
     /// Spends one mail of `client`'s budget at `now` (epoch milliseconds); false when the last hour already
     /// took [`PER_HOUR`].
     pub fn spend(&self, client: IpAddr, now: i64) -> bool {
+        let client = super::client::block_of(client);
         let mut spent = self
             .spent
             .lock()
@@ -61,5 +63,15 @@ mod tests {
         assert!(!budget.spend(client, 1_000));
         assert!(budget.spend(other, 1_000), "another client has its own");
         assert!(budget.spend(client, HOUR_MS + 1));
+    }
+
+    #[test]
+    fn an_ipv6_client_cannot_renew_its_budget_within_its_64() {
+        let budget = ClientBudget::default();
+        for host in 0..PER_HOUR as u16 {
+            assert!(budget.spend([0x2001, 0xdb8, 1, 2, 0, 0, 0, host].into(), 0));
+        }
+        assert!(!budget.spend([0x2001, 0xdb8, 1, 2, 0xffff, 0, 0, 1].into(), 0));
+        assert!(budget.spend([0x2001, 0xdb8, 1, 3, 0, 0, 0, 1].into(), 0));
     }
 }

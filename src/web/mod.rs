@@ -9,6 +9,7 @@ pub mod assets;
 pub mod auth;
 pub mod budget;
 pub mod cache;
+pub mod client;
 pub mod error;
 pub mod forms;
 pub mod list_archive;

@@ -437,7 +437,7 @@ struct LinkForm {
 
 async fn send_link(
     State(state): State<AppState>,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    client: super::client::ClientAddress,
     Form(form): Form<LinkForm>,
 ) -> WebResult<Response> {
     let mut errors = Vec::new();
@@ -460,7 +460,7 @@ async fn send_link(
     };
     let now = state.clock.now_millis();
     // Every request spends the client's budget, known address or not, so a refusal tells nothing.
-    if !state.form_budget.spend(peer.ip(), now) {
+    if !state.form_budget.spend(client.ip(), now) {
         return link_form(
             &state,
             StatusCode::TOO_MANY_REQUESTS,

@@ -239,7 +239,7 @@ async fn form(State(state): State<AppState>) -> WebResult<Response> {
 
 async fn subscribe(
     State(state): State<AppState>,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    client: super::client::ClientAddress,
     Form(input): Form<SubscribeForm>,
 ) -> WebResult<Response> {
     let now = state.clock.now_millis();
@@ -288,7 +288,7 @@ async fn subscribe(
     if recent > 0 {
         tracing::info!("subscription asked again within minutes; the link sent stands");
     } else {
-        if !state.form_budget.spend(peer.ip(), now) {
+        if !state.form_budget.spend(client.ip(), now) {
             let page = fresh_form(&state, vec![TOO_MANY.to_string()], name, input.email).await?;
             return render(&state, StatusCode::TOO_MANY_REQUESTS, page).await;
         }
