@@ -37,8 +37,8 @@ pub struct SendArgs {
     /// Also sign with Ed25519 (RSA-2048 always signs).
     #[arg(long)]
     pub ed25519: bool,
-    /// Instances of relais sending from the same database, each with its own connection pool, data folder
-    /// and `--workers` workers, as several `relais serve` would (here in one process, sharing its cores).
+    /// Instances of relais sending from the same database: this process, and `relais serve` processes
+    /// beside it, each with its own connection pool, data folder, DKIM key and `--workers` workers.
     #[arg(long, default_value_t = 1)]
     pub instances: usize,
 }
@@ -92,27 +92,28 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
     tx.commit().await?;
     let enqueued = started.elapsed();
 
-    let mut deliverers = Vec::new();
-    for instance in 0..args.instances.max(1) {
-        let mut settings = settings.clone();
-        settings.data_dir = dir.path().join(format!("instance-{instance}"));
-        std::fs::create_dir_all(&settings.data_dir)?;
-        crate::mail::dkim::generate(&settings.data_dir, "bench", "relais-bench.example")?;
-        let store = if instance == 0 {
-            store.clone()
-        } else {
-            Store::connect(&url, settings.database.max_connections).await?
-        };
-        deliverers.push(Deliverer::new(store, clock.clone(), &settings).await?);
-    }
+    let deliverer = Deliverer::new(store.clone(), clock, &settings).await?;
     let stop = CancellationToken::new();
     let sink_pid = sink.id();
-    let cpu_before = (cpu_seconds(None), cpu_seconds(sink_pid), steal_seconds());
+    // The other instances start after the enqueue, so every instance claims from its start; the time is
+    // counted once they all answer, and only the copies sent from then on.
+    let mut others = Vec::new();
+    for instance in 1..args.instances.max(1) {
+        let data_dir = dir.path().join(format!("instance-{instance}"));
+        others.push(start_instance(&url, &data_dir, port, &args).await?);
+    }
+    let sent_before = sent_count(&store, message_id).await?;
     let sending = Instant::now();
-    let workers: Vec<_> = deliverers
-        .into_iter()
-        .map(|deliverer| tokio::spawn(deliverer.run_until_stopped(stop.clone())))
-        .collect();
+    let others_cpu = |others: &[tokio::process::Child]| -> Option<f64> {
+        others.iter().map(|child| cpu_seconds(child.id())).sum()
+    };
+    let cpu_before = (
+        cpu_seconds(None),
+        cpu_seconds(sink_pid),
+        steal_seconds(),
+        others_cpu(&others),
+    );
+    let workers = tokio::spawn(deliverer.run_until_stopped(stop.clone()));
     // Bounded: at least 60 s, more for large sends, then the benchmark stops whatever is left.
     let limit = Duration::from_secs(60 + args.copies as u64 / 200);
     loop {
@@ -122,18 +123,25 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
         }
     }
     let sent_in = sending.elapsed();
-    let cpu_after = (cpu_seconds(None), cpu_seconds(sink_pid), steal_seconds());
+    let cpu_after = (
+        cpu_seconds(None),
+        cpu_seconds(sink_pid),
+        steal_seconds(),
+        others_cpu(&others),
+    );
     stop.cancel();
-    for instance in workers {
-        let _ = instance.await;
+    let _ = workers.await;
+    for mut other in others {
+        stop_instance(&mut other).await;
     }
     let states = store.delivery_states(message_id).await?;
     let sent = states
         .iter()
         .find(|(s, _)| s == "sent")
-        .map_or(0, |(_, n)| *n);
+        .map_or(0, |(_, n)| *n)
+        - sent_before;
     println!(
-        "enqueued {} copies on {} in {:.2} s; sent {sent} in {:.2} s: {:.0} copies/s ({} instance(s) of {} workers, RSA-2048{})",
+        "enqueued {} copies on {} in {:.2} s; sent {sent} (and {sent_before} as the other instances started) in {:.2} s: {:.0} copies/s ({} instance(s) of {} workers, RSA-2048{})",
         args.copies,
         store.backend_name(),
         enqueued.as_secs_f64(),
@@ -148,9 +156,12 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
         (Some(b), Some(a)) if sent > 0 => format!("{:.0} µs", (a - b) * 1e6 / sent as f64),
         _ => "?".into(),
     };
+    let relais_cpu = |cpu: (Option<f64>, Option<f64>, Option<f64>, Option<f64>)| {
+        Some(cpu.0? + cpu.3.unwrap_or(0.0))
+    };
     println!(
         "CPU time per copy: relais {}, smtp-sink {}; the hypervisor took {} of the machine's CPU time meanwhile",
-        per_copy(cpu_before.0, cpu_after.0),
+        per_copy(relais_cpu(cpu_before), relais_cpu(cpu_after)),
         per_copy(cpu_before.1, cpu_after.1),
         match (cpu_before.2, cpu_after.2) {
             (Some(b), Some(a)) => {
@@ -164,13 +175,77 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
         }
     );
     println!(
-        "peak resident memory of relais: {:.1} MB",
+        "peak resident memory of relais (this process): {:.1} MB",
         peak_resident_kb()? as f64 / 1024.0
     );
     store.close().await;
     baselines(port).await;
     drop(dir);
     Ok(())
+}
+
+/// `relais serve` on the bench's database with its own data folder and DKIM key, sending into the sink on
+/// `port` like this process: a second instance, as an operator would run one.
+async fn start_instance(
+    url: &str,
+    data_dir: &std::path::Path,
+    port: u16,
+    args: &SendArgs,
+) -> anyhow::Result<tokio::process::Child> {
+    std::fs::create_dir_all(data_dir)?;
+    let web = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    crate::mail::dkim::generate(data_dir, "bench", "relais-bench.example")?;
+    let settings = [
+        ("RELAIS_DATABASE__URL", url.to_string()),
+        ("RELAIS_DATABASE__MAX_CONNECTIONS", args.pool.to_string()),
+        ("RELAIS_DATA__DIR", data_dir.display().to_string()),
+        ("RELAIS_SERVER__LISTEN", format!("127.0.0.1:{web}")),
+        ("RELAIS_INBOUND__LMTP_LISTEN", String::new()),
+        ("RELAIS_MAIL__TRANSPORT", "smtp".into()),
+        (
+            "RELAIS_MAIL__FROM_ADDRESS",
+            "club@relais-bench.example".into(),
+        ),
+        ("RELAIS_MAIL__WORKERS", args.workers.to_string()),
+        ("RELAIS_MAIL__BATCH", args.batch.to_string()),
+        ("RELAIS_DKIM__RSA_SELECTOR", "bench-rsa".into()),
+        ("RELAIS_SMTP__HOST", "127.0.0.1".into()),
+        ("RELAIS_SMTP__PORT", port.to_string()),
+        ("RELAIS_SMTP__SECURITY", "none".into()),
+        ("RELAIS_SMTP__POOL_SIZE", args.workers.to_string()),
+        ("RELAIS_LOG__LEVEL", "warn".into()),
+    ];
+    let child = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("serve")
+        .envs(settings)
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("relais serve could not start: {e}"))?;
+    wait_for_port(web).await?;
+    Ok(child)
+}
+
+async fn sent_count(store: &Store, message_id: i64) -> anyhow::Result<i64> {
+    Ok(store
+        .delivery_states(message_id)
+        .await?
+        .iter()
+        .find(|(state, _)| state == "sent")
+        .map_or(0, |(_, n)| *n))
+}
+
+/// Stops an instance as a service manager would (SIGTERM), and waits for it.
+async fn stop_instance(instance: &mut tokio::process::Child) {
+    if let Some(pid) = instance.id() {
+        let _ = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), instance.wait()).await;
 }
 
 async fn wait_for_port(port: u16) -> anyhow::Result<()> {
@@ -183,7 +258,7 @@ async fn wait_for_port(port: u16) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    anyhow::bail!("smtp-sink did not listen on 127.0.0.1:{port}")
+    anyhow::bail!("nothing listened on 127.0.0.1:{port} within 5 s")
 }
 
 fn running_as_root() -> bool {

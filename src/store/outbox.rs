@@ -255,18 +255,27 @@ impl Store {
         lease_until: i64,
         limit: i64,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        let lock = if self.is_postgres() {
-            "FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "UPDATE mail_deliveries SET lease_until = $1, leased_by = $2, attempts = attempts + 1
-             WHERE id IN (SELECT id FROM mail_deliveries
+        let due = "SELECT id FROM mail_deliveries
                  WHERE state = 'queued' AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
-                 ORDER BY next_attempt_at, id LIMIT $4 {lock})
-             RETURNING id, message_id, recipient, recipient_name, token, attempts, created_at"
-        );
+                 ORDER BY next_attempt_at, id LIMIT $4";
+        let sql = if self.is_postgres() {
+            // The batch is picked once, in a materialized CTE, whatever plan the statistics of a queue that
+            // just grew by thousands suggest; rows another instance's worker is claiming are skipped, and
+            // the partial index `mail_deliveries_claim_order` gives them in order without a sort.
+            format!(
+                "WITH picked AS MATERIALIZED ({due} FOR UPDATE SKIP LOCKED)
+                 UPDATE mail_deliveries d SET lease_until = $1, leased_by = $2, attempts = d.attempts + 1
+                 FROM picked WHERE d.id = picked.id
+                 RETURNING d.id, d.message_id, d.recipient, d.recipient_name, d.token, d.attempts, d.created_at"
+            )
+        } else {
+            // SQLite runs one writing statement at a time: nothing to skip.
+            format!(
+                "UPDATE mail_deliveries SET lease_until = $1, leased_by = $2, attempts = attempts + 1
+                 WHERE id IN ({due})
+                 RETURNING id, message_id, recipient, recipient_name, token, attempts, created_at"
+            )
+        };
         let mut claimed: Vec<ClaimedDelivery> =
             with_db!(&self.outbox_db, |p| sqlx::query_as(&sql)
                 .bind(lease_until)
