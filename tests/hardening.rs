@@ -212,31 +212,6 @@ mod the_subscription_form_does_not_mail_on_every_post {
     run_on_both_databases!();
 }
 
-/// Uploads `bytes` named `name` to the import's preview; the status and the page.
-async fn upload(staff: &common::Staff, name: &str, bytes: Vec<u8>) -> (u16, String) {
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
-        )
-        .text("on_duplicate", "skip");
-    let response = staff
-        .client
-        .post(
-            staff
-                .app
-                .url(&format!("/import/preview?_csrf={}", staff.csrf)),
-        )
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    (
-        response.status().as_u16(),
-        response.text().await.unwrap_or_default(),
-    )
-}
-
 /// An upload over `server.max_upload_mb` is told it is too big (413), a binary file named ".csv" is told it
 /// is not a spreadsheet, and relais keeps serving.
 mod uploads_too_big_or_not_a_spreadsheet_are_refused_clearly {
@@ -246,7 +221,7 @@ mod uploads_too_big_or_not_a_spreadsheet_are_refused_clearly {
         let app = TestApp::spawn_with(backend, |settings| settings.server.max_upload_mb = 1).await;
         let staff = app.logged_in(Role::Staff, &[]).await;
         let big = "Collectivité;Code INSEE\n".to_string() + &"Lyon;69123\n".repeat(200_000);
-        let (status, page) = upload(&staff, "cibles.csv", big.into_bytes()).await;
+        let (status, page) = staff.upload_import("cibles.csv", big.into_bytes()).await;
         assert_eq!(status, 413, "{page}");
         assert!(
             page.contains("Le fichier est trop gros : 1 Mo au plus"),
@@ -254,7 +229,7 @@ mod uploads_too_big_or_not_a_spreadsheet_are_refused_clearly {
         );
         let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
         png.extend((0..4096u32).map(|n| (n % 251) as u8));
-        let (status, page) = upload(&staff, "cibles.csv", png).await;
+        let (status, page) = staff.upload_import("cibles.csv", png).await;
         assert_eq!(status, 422, "{page}");
         assert!(page.contains("n&#39;est pas un tableur"), "{page}");
         let healthy = TestApp::client()

@@ -180,25 +180,7 @@ mod hostile_spreadsheets_are_refused_on_the_web_and_the_command_line {
         for (name, bytes, limit) in hostile_files() {
             // The web upload: refused with the limit named, within a second, while relais keeps serving.
             let started = Instant::now();
-            let form = reqwest::multipart::Form::new()
-                .part(
-                    "file",
-                    reqwest::multipart::Part::bytes(bytes.clone()).file_name(name),
-                )
-                .text("on_duplicate", "skip");
-            let response = staff
-                .client
-                .post(
-                    staff
-                        .app
-                        .url(&format!("/import/preview?_csrf={}", staff.csrf)),
-                )
-                .multipart(form)
-                .send()
-                .await
-                .unwrap();
-            let status = response.status().as_u16();
-            let page = response.text().await.unwrap();
+            let (status, page) = staff.upload_import(name, bytes.clone()).await;
             let web_took = started.elapsed();
             assert_eq!(status, 422, "{name}: {page}");
             assert!(page.contains(limit), "{name}: {limit} not in {page}");

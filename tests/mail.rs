@@ -7,9 +7,9 @@ mod common;
 use std::time::Duration;
 
 use common::sink::{Sink, app_sending_to, app_sending_to_port, dkimpy_verdicts};
-use common::{Backend, TestApp};
+use common::{Backend, TestApp, wait_for_deliveries as wait_for};
 use relais::mail::settings::{SmtpSecurity, TransportKind};
-use relais::store::outbox::{DeliveryRow, NewMessage, NewRecipient};
+use relais::store::outbox::{NewMessage, NewRecipient};
 
 fn message(subject: &str) -> NewMessage {
     NewMessage {
@@ -31,25 +31,6 @@ fn recipient(address: &str) -> NewRecipient {
         name: "Élu·e d'essai".into(),
         person_id: None,
     }
-}
-
-/// Waits (real time, bounded) until `done` holds for the message's deliveries.
-async fn wait_for(
-    app: &TestApp,
-    message_id: i64,
-    done: impl Fn(&[DeliveryRow]) -> bool,
-) -> Vec<DeliveryRow> {
-    for _ in 0..600 {
-        let rows = app.store.deliveries_of(message_id).await.unwrap();
-        if done(&rows) {
-            return rows;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!(
-        "deliveries did not settle: {:?}",
-        app.store.deliveries_of(message_id).await.unwrap()
-    );
 }
 
 /// The value of a header of `raw`, its folded lines joined.

@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::sink::{Sink, app_sending_to_port, send_to_port};
-use common::{Backend, TestApp};
+use common::{Backend, TestApp, wait_for_deliveries as wait_for};
 use relais::store::outbox::{DeliveryRow, NewMessage, NewRecipient};
 
 fn message(subject: &str) -> NewMessage {
@@ -30,25 +30,6 @@ fn recipients(count: usize) -> Vec<NewRecipient> {
             person_id: None,
         })
         .collect()
-}
-
-/// Waits (in real time, at most 15 s) until `done` holds for the deliveries of `message_id`.
-async fn wait_for(
-    app: &TestApp,
-    message_id: i64,
-    done: impl Fn(&[DeliveryRow]) -> bool,
-) -> Vec<DeliveryRow> {
-    for _ in 0..600 {
-        let rows = app.store.deliveries_of(message_id).await.unwrap();
-        if done(&rows) {
-            return rows;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!(
-        "deliveries did not settle: {:?}",
-        app.store.deliveries_of(message_id).await.unwrap()
-    );
 }
 
 /// A port nothing listens on.

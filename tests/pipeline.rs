@@ -439,25 +439,7 @@ both_backends!(
 
 /// Uploads a spreadsheet to the preview step; returns the status, the page and the upload token.
 async fn upload(staff: &common::Staff, name: &str, csv: &str) -> (u16, String, String) {
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name(name.to_string()),
-        )
-        .text("on_duplicate", "skip");
-    let response = staff
-        .client
-        .post(
-            staff
-                .app
-                .url(&format!("/import/preview?_csrf={}", staff.csrf)),
-        )
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let page = response.text().await.unwrap();
+    let (status, page) = staff.upload_import(name, csv.as_bytes().to_vec()).await;
     let token = page
         .split("name=\"upload\" value=\"")
         .nth(1)

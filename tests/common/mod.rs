@@ -367,6 +367,30 @@ pub struct Staff {
 }
 
 impl Staff {
+    /// Uploads `bytes` named `name` to the import's preview, as the upload form does; the status and page.
+    pub async fn upload_import(&self, name: &str, bytes: Vec<u8>) -> (u16, String) {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
+            )
+            .text("on_duplicate", "skip");
+        let response = self
+            .client
+            .post(
+                self.app
+                    .url(&format!("/import/preview?_csrf={}", self.csrf)),
+            )
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.text().await.unwrap_or_default(),
+        )
+    }
+
     async fn read_csrf(&self) -> String {
         let page = self.get_text("/").await;
         let marker = "name=\"csrf-token\" content=\"";
@@ -417,4 +441,23 @@ impl Staff {
             .await
             .expect("POST")
     }
+}
+
+/// Waits (real time, bounded) until `done` holds for the message's deliveries.
+pub async fn wait_for_deliveries(
+    app: &TestApp,
+    message_id: i64,
+    done: impl Fn(&[relais::store::outbox::DeliveryRow]) -> bool,
+) -> Vec<relais::store::outbox::DeliveryRow> {
+    for _ in 0..600 {
+        let rows = app.store.deliveries_of(message_id).await.unwrap();
+        if done(&rows) {
+            return rows;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!(
+        "deliveries did not settle: {:?}",
+        app.store.deliveries_of(message_id).await.unwrap()
+    );
 }
