@@ -275,7 +275,10 @@ mod a_full_cycle_with_two_instances {
             "/reunions/series",
             &[
                 ("title", "Réunion du club"),
-                ("rrule", "FREQ=MONTHLY;INTERVAL=2;BYDAY=1TU"),
+                ("cadence", "bimestrielle"),
+                ("ordinal", "1"),
+                ("weekday", "1"),
+                ("rrule", ""),
                 ("first_start", "2026-12-01T14:00"),
                 ("duration_minutes", "120"),
                 ("video_url", "https://visio.example/club"),
@@ -296,6 +299,20 @@ mod a_full_cycle_with_two_instances {
             )
             .await;
         assert_eq!(bad.status(), 400, "an unreadable rule is refused");
+        let refusal = bad.text().await.unwrap();
+        assert!(
+            refusal.contains("La règle de récurrence « FREQ=SOMETIMES » n&#39;est pas lisible"),
+            "{refusal}"
+        );
+        // Staff read the series in their words, never the iCalendar rule.
+        let overview = team.get_text("/reunions").await;
+        assert!(
+            overview.contains(
+                "tous les deux mois, le premier mardi, 14:00–16:00, depuis le 01/12/2026"
+            ),
+            "{overview}"
+        );
+        assert!(!overview.contains("FREQ="), "{overview}");
         let upcoming = app.store.meetings_from(now, 10).await.unwrap();
         assert!(upcoming.len() >= 6, "a year of occurrences: {upcoming:?}");
         let december = upcoming[0].clone();

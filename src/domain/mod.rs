@@ -5,6 +5,7 @@
 
 pub mod email;
 pub mod pipeline;
+pub mod recurrence;
 pub mod role;
 pub mod scale;
 pub mod survey;

@@ -46,14 +46,18 @@ try {
   check((await page.content()).includes("raccorder un terrain"), "the sheet should be in the library");
 
   step("create the series");
-  check(await page.locator("#series-rrule").inputValue() === "FREQ=MONTHLY;INTERVAL=2;BYDAY=1TU",
-    "the default rule is every two months on the first Tuesday");
+  const chosen = async (id) => (await page.locator(`${id} option:checked`).innerText()).trim();
+  check(await chosen("#series-cadence") === "tous les deux mois" && await chosen("#series-ordinal") === "premier"
+    && await chosen("#series-weekday") === "mardi", "the default is every two months on the first Tuesday");
   await page.locator("#series-start").fill(firstStart);
   await page.locator("#series-video").fill("https://visio.example/club");
   await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name: "Créer la série" }).click()]);
   const first = page.locator("#upcoming-meetings tbody tr").first();
   const when = await first.locator("td").first().innerText();
   check(when.startsWith("mardi 1er décembre 2026, 14:00"), `the first meeting: ${when}`);
+  const series = await page.locator("p.series").first().innerText();
+  check(series.includes("tous les deux mois, le premier mardi, 14:00–16:00, depuis le 01/12/2026"), `the series: ${series}`);
+  check(!series.includes("FREQ="), `no iCalendar rule shown: ${series}`);
 
   step("build the agenda");
   await Promise.all([page.waitForURL((u) => /\/reunions\/\d+$/.test(u.pathname)), first.locator("a").click()]);

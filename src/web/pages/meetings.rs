@@ -12,6 +12,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Duration, Utc};
 
+use crate::domain::recurrence;
 use crate::mail::meetings::{ASSOCIATIONS, Dispatcher, french_span, occurrences, paris_local};
 use crate::store::meeting_attendees::{Attendee, Audience, Dispatch};
 use crate::store::meetings::{
@@ -92,11 +93,40 @@ fn line(meeting: &Meeting, agenda_days: i64) -> MeetingLine {
     }
 }
 
+/// A series as staff read it: "tous les deux mois, le premier mardi, 14:00–16:00".
+struct SeriesLine {
+    title: String,
+    cadence: String,
+    since: String,
+    video_url: String,
+}
+
+impl SeriesLine {
+    fn of(series: &crate::store::meetings::Series) -> SeriesLine {
+        let hours = recurrence::hours(&series.first_start, series.duration_minutes)
+            .unwrap_or_else(|| format!("{} min", series.duration_minutes));
+        let since = chrono::NaiveDate::parse_from_str(
+            series.first_start.get(..10).unwrap_or_default(),
+            "%Y-%m-%d",
+        )
+        .ok();
+        SeriesLine {
+            title: series.title.clone(),
+            cadence: format!("{}, {hours}", recurrence::describe(&series.rrule)),
+            since: crate::web::view::french_date(since),
+            video_url: series.video_url.clone(),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "meetings.html", config = "src/web/askama.toml")]
 struct OverviewPage {
     chrome: Chrome,
-    series: Vec<crate::store::meetings::Series>,
+    series: Vec<SeriesLine>,
+    cadences: Vec<(&'static str, &'static str)>,
+    ordinals: Vec<(i8, &'static str)>,
+    weekdays: Vec<(u8, &'static str)>,
     upcoming: Vec<MeetingLine>,
     past: Vec<MeetingLine>,
     resources: Vec<Resource>,
@@ -108,7 +138,19 @@ async fn overview(session: Session, State(state): State<AppState>) -> WebResult<
     let days = state.settings.meetings.agenda_days_before;
     let page = OverviewPage {
         chrome: Chrome::new(&session, "meetings", "Réunions"),
-        series: state.store.all_series().await?,
+        series: state
+            .store
+            .all_series()
+            .await?
+            .iter()
+            .map(SeriesLine::of)
+            .collect(),
+        cadences: recurrence::Cadence::ALL
+            .iter()
+            .map(|c| (c.key(), c.label()))
+            .collect(),
+        ordinals: recurrence::ORDINALS.to_vec(),
+        weekdays: recurrence::weekday_names().collect(),
         upcoming: state
             .store
             .meetings_from(now, 12)
@@ -131,6 +173,15 @@ async fn overview(session: Session, State(state): State<AppState>) -> WebResult<
 #[derive(serde::Deserialize)]
 struct SeriesForm {
     title: String,
+    /// "tous les deux mois" and "le premier mardi", as chosen in the form…
+    #[serde(default)]
+    cadence: String,
+    #[serde(default)]
+    ordinal: String,
+    #[serde(default)]
+    weekday: String,
+    /// …or an iCalendar rule written out (the form's advanced field, and the older form).
+    #[serde(default)]
     rrule: String,
     first_start: String,
     duration_minutes: String,
@@ -161,9 +212,26 @@ async fn create_series(
     if !video_url.is_empty() && !video_url.starts_with("https://") {
         errors.push("Le lien de visioconférence doit commencer par https://.".to_string());
     }
+    let written = form.rrule.trim().trim_start_matches("RRULE:").to_string();
+    let rrule = if !written.is_empty() {
+        written
+    } else {
+        let cadence = recurrence::Cadence::parse(form.cadence.trim());
+        let ordinal = form.ordinal.trim().parse::<i8>().ok();
+        let weekday = form.weekday.trim().parse::<u8>().ok().filter(|d| *d < 7);
+        match (cadence, ordinal, weekday) {
+            (Some(cadence), Some(ordinal), Some(weekday)) => {
+                recurrence::rule(cadence, recurrence::Day { ordinal, weekday })
+            }
+            _ => {
+                errors.push("Choisissez la fréquence et le jour des réunions.".to_string());
+                String::new()
+            }
+        }
+    };
     let new = NewSeries {
         title,
-        rrule: form.rrule.trim().trim_start_matches("RRULE:").to_string(),
+        rrule,
         first_start: form.first_start.trim().to_string(),
         duration_minutes: duration,
         video_url,
@@ -182,12 +250,20 @@ async fn create_series(
         invite_staff: true,
     };
     let now = state.clock.now();
-    match occurrences(&probe, now, now + Duration::days(400)) {
-        Ok(found) if found.is_empty() => {
-            errors.push("Cette règle ne donne aucune réunion dans l'année qui vient.".to_string())
+    if !new.rrule.is_empty() {
+        match occurrences(&probe, now, now + Duration::days(400)) {
+            Ok(found) if found.is_empty() => errors
+                .push("Cette règle ne donne aucune réunion dans l'année qui vient.".to_string()),
+            Ok(_) => {}
+            Err(error) => {
+                tracing::info!(%error, rule = %new.rrule, "unreadable recurrence rule");
+                errors.push(format!(
+                    "La règle de récurrence « {} » n'est pas lisible : choisissez plutôt la fréquence et le \
+                     jour dans les listes.",
+                    new.rrule
+                ));
+            }
         }
-        Ok(_) => {}
-        Err(error) => errors.push(format!("Récurrence illisible : {error}.")),
     }
     if !errors.is_empty() {
         return Err(WebError::BadRequest(errors.join(" ")));
