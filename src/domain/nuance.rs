@@ -147,6 +147,11 @@ pub fn nuance_colour(text: &str) -> Option<PoliticalColour> {
         .map(|n| n.colour)
 }
 
+/// `(code, label)` of every nuance of the grid, in its order (left to right), for the forms' suggestions.
+pub fn grid() -> Vec<(&'static str, &'static str)> {
+    GRID.iter().map(|n| (n.code, n.label)).collect()
+}
+
 /// The nuance codes accepted, for error messages: "EXG, COM, FI, …".
 pub fn nuance_codes() -> String {
     GRID.iter().map(|n| n.code).collect::<Vec<_>>().join(", ")
@@ -164,6 +169,33 @@ pub fn accepted_political_values() -> String {
          (avec ou sans le L des listes) : {}",
         nuance_codes()
     )
+}
+
+/// The colour and nuance of a page form, which has a colour choice and a nuance box: a nuance, when given, is
+/// kept as written and fixes the colour; otherwise the colour choice (a colour, or a nuance typed there) holds.
+/// An empty colour is unknown. The error is a French sentence for the page.
+pub fn from_form(colour: &str, nuance: &str) -> Result<(PoliticalColour, Option<String>), String> {
+    let nuance = nuance.trim();
+    if !nuance.is_empty() {
+        let reading = PoliticalReading::parse(nuance).ok_or_else(|| {
+            format!(
+                "Nuance politique « {nuance} » inconnue ({}).",
+                accepted_political_values()
+            )
+        })?;
+        return Ok((reading.colour, Some(nuance.to_string())));
+    }
+    if colour.trim().is_empty() {
+        return Ok((PoliticalColour::Unknown, None));
+    }
+    let reading = PoliticalReading::parse(colour).ok_or_else(|| {
+        format!(
+            "Couleur politique « {} » inconnue ({}).",
+            colour.trim(),
+            accepted_political_values()
+        )
+    })?;
+    Ok((reading.colour, reading.nuance))
 }
 
 #[cfg(test)]
@@ -240,6 +272,14 @@ mod tests {
             PoliticalReading::parse("right").map(|r| r.nuance),
             Some(None)
         );
+    }
+
+    #[test]
+    fn a_form_nuance_fixes_the_colour() {
+        assert_eq!(from_form("right", "LDVG"), Ok((Left, Some("LDVG".into()))));
+        assert_eq!(from_form("centre", " "), Ok((Centre, None)));
+        assert_eq!(from_form("", ""), Ok((Unknown, None)));
+        assert!(from_form("left", "Liste citoyenne").is_err());
     }
 
     #[test]
