@@ -312,7 +312,10 @@ impl<'a> RowCells<'a> {
             };
             self.error(
                 field,
-                format!("« {text} » n'est pas {what} ({})", accepted_political_values()),
+                format!(
+                    "« {text} » n'est pas {what} ({})",
+                    accepted_political_values()
+                ),
             );
         }
         reading

@@ -542,7 +542,10 @@ fn parse_political(field: &'static str, text: &str) -> ApiResult<PoliticalReadin
     PoliticalReading::parse(text).ok_or_else(|| {
         ApiError::invalid(
             field,
-            format!("valeur « {text} » inconnue ; {}", accepted_political_values()),
+            format!(
+                "valeur « {text} » inconnue ; {}",
+                accepted_political_values()
+            ),
         )
     })
 }
