@@ -272,6 +272,26 @@ both_backends!(
         .await;
         assert_eq!(status, 422, "{body}");
 
+        // The list filters take the same words.
+        let client = common::TestApp::client();
+        for (query, expected) in [
+            ("colour=LDVG", 1),
+            ("colour=Centre", 1),
+            ("stage=Identifi%C3%A9es", 2),
+            ("colour=right", 0),
+        ] {
+            let page: Value = client
+                .get(app.url(&format!("/api/v1/targets?{query}")))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(page["total"], expected, "{query}: {page}");
+        }
+
         // A colour that changes the colour drops the nuance it contradicts.
         let lyon = target(&app, "69123").await.id;
         let (status, body) = api(

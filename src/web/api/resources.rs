@@ -12,7 +12,8 @@ use super::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Un
 use super::{ApiCaller, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::domain::nuance::accepted_political_values;
 use crate::domain::{
-    EmailAddress, InteractionKind, LeadSource, PoliticalColour, PoliticalReading, Priority, Stage,
+    EmailAddress, InteractionKind, LeadSource, PoliticalColour, PoliticalReading, Priority, Scale,
+    Stage,
 };
 use crate::referential::{CollectivityKind, Referential};
 use crate::store::organisations::{NewOrganisation, Organisation};
@@ -388,7 +389,7 @@ pub struct TargetParams {
     /// Id of the staff member following the target.
     #[param(nullable = false)]
     owner: Option<i64>,
-    /// Political colour code.
+    /// Political colour code, French colour or nuance (`DVG` filters on `left`).
     #[param(nullable = false)]
     colour: Option<String>,
     /// Lead source code.
@@ -423,15 +424,23 @@ pub async fn list_targets(
     ApiQuery(params): ApiQuery<TargetParams>,
 ) -> ApiResult<Json<TargetPage>> {
     let (limit, offset) = page(params.limit, params.offset);
+    // Filters take the words of docs/VOCABULARY.md as well as the codes; an unknown word matches nothing.
+    let code = |value: Option<String>, parse: fn(&str) -> Option<&'static str>| {
+        value.map(|v| parse(&v).map_or(v, String::from))
+    };
     let filter = TargetFilter {
         q: params.q,
-        stage: params.stage,
+        stage: code(params.stage, |v| Stage::parse(v).map(Stage::as_str)),
         region: params.region,
         departement: params.departement,
-        scale: params.scale,
+        scale: code(params.scale, |v| Scale::parse(v).map(Scale::as_str)),
         owner: params.owner,
-        colour: params.colour,
-        source: params.source,
+        colour: code(params.colour, |v| {
+            PoliticalReading::parse(v).map(|r| r.colour.as_str())
+        }),
+        source: code(params.source, |v| {
+            LeadSource::parse(v).map(LeadSource::as_str)
+        }),
         due_by: None,
     };
     let (items, total) = state
