@@ -12,7 +12,16 @@ use relais::store::targets::Target;
 use serde_json::{Value, json};
 
 /// Code INSEE, commune, "Couleur politique" cell, "Code nuance" cell, expected colour, expected nuance.
-const ROWS: &[(&str, &str, &str, &str, &str, Option<&str>)] = &[
+type Row = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+);
+
+const ROWS: &[Row] = &[
     (
         "69123",
         "Lyon",
