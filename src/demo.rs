@@ -185,6 +185,7 @@ pub async fn fill(
                         .unwrap_or(PoliticalColour::Unknown)
                         .as_str()
                         .into(),
+                    political_nuance: None,
                     lead_source: LeadSource::ALL
                         .choose(&mut rng)
                         .copied()

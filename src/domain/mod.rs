@@ -4,6 +4,7 @@
 //! these types first, so an invalid value cannot travel further into the store.
 
 pub mod email;
+pub mod nuance;
 pub mod pipeline;
 pub mod recurrence;
 pub mod role;
@@ -11,6 +12,7 @@ pub mod scale;
 pub mod survey;
 
 pub use email::EmailAddress;
+pub use nuance::PoliticalReading;
 pub use pipeline::{InteractionKind, LeadSource, PoliticalColour, Priority, Stage};
 pub use role::Role;
 pub use scale::Scale;
@@ -37,7 +39,8 @@ macro_rules! code_enum {
                 match self { $($name::$variant => $label),+ }
             }
 
-            /// Parses a code or a French label, ignoring case, accents and punctuation.
+            /// Parses a code or a French label, ignoring case, accents and punctuation, and plural and
+            /// feminine endings ("Contactées" reads as "Contacté").
             pub fn parse(text: &str) -> Option<Self> {
                 // Stored codes (the common case, on every page) match exactly without folding.
                 $(
@@ -49,6 +52,12 @@ macro_rules! code_enum {
                 $(
                     if wanted == $crate::domain::fold($code) || wanted == $crate::domain::fold($label)
                         $(|| wanted == $crate::domain::fold($alias))* {
+                        return Some($name::$variant);
+                    }
+                )+
+                let wanted = $crate::domain::loose(text);
+                $(
+                    if wanted == $crate::domain::loose($label) $(|| wanted == $crate::domain::loose($alias))* {
                         return Some($name::$variant);
                     }
                 )+
@@ -71,6 +80,28 @@ pub fn fold(text: &str) -> String {
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// Folds a text like [`fold`] and also drops the plural and feminine endings of each word (a final `s`, then
+/// final `e`s, on words longer than three letters), so "Contactées", "contacté" and "Contactée" compare equal.
+/// Used after an exact [`fold`] comparison failed, on closed vocabularies whose words do not collide this way.
+pub fn loose(text: &str) -> String {
+    deunicode::deunicode(text)
+        .to_ascii_lowercase()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .map(|word| {
+            let word = if word.len() > 3 {
+                word.strip_suffix('s').unwrap_or(word)
+            } else {
+                word
+            };
+            if word.len() > 3 {
+                word.trim_end_matches('e')
+            } else {
+                word
+            }
+        })
         .collect()
 }
 
@@ -132,5 +163,13 @@ mod tests {
     fn fold_ignores_case_accents_and_punctuation() {
         assert_eq!(fold("Élu·e / Contact"), "eluecontact");
         assert_eq!(fold("En discussion"), fold("en-discussion"));
+    }
+
+    #[test]
+    fn loose_ignores_plural_and_feminine_endings() {
+        assert_eq!(loose("Contactées"), loose("contacte"));
+        assert_eq!(loose("Identifiés"), loose("identifiee"));
+        assert_eq!(loose("Communes rurales"), loose("Commune rurale"));
+        assert_ne!(loose("Haute"), loose("Basse"));
     }
 }

@@ -4,15 +4,16 @@ use super::code_enum;
 
 code_enum! {
     /// Where a target stands. `Declined` and `OnHold` are exits; every other stage is a step of the funnel.
+    /// Plural and feminine forms of each word are read too (see `docs/VOCABULARY.md`).
     Stage {
-        Identified => "identified", "Identifiée" | "identifie" | "a contacter";
-        Contacted => "contacted", "Contactée" | "contacte";
-        InDiscussion => "in_discussion", "En discussion";
+        Identified => "identified", "Identifiée" | "identifie" | "a contacter" | "nouvelle" | "repere";
+        Contacted => "contacted", "Contactée" | "contacte" | "contact pris" | "premier contact";
+        InDiscussion => "in_discussion", "En discussion" | "discussion" | "en cours" | "echanges en cours";
         SurveySent => "survey_sent", "Questionnaire envoyé";
-        SurveyAnswered => "survey_answered", "Questionnaire reçu" | "questionnaire repondu";
-        Member => "member", "Membre" | "adherente";
-        Declined => "declined", "Refus" | "declinee" | "refusee";
-        OnHold => "on_hold", "En pause" | "en attente";
+        SurveyAnswered => "survey_answered", "Questionnaire reçu" | "questionnaire repondu" | "questionnaire rempli";
+        Member => "member", "Membre" | "adherente" | "adhesion" | "adherent";
+        Declined => "declined", "Refus" | "declinee" | "refusee" | "pas interessee";
+        OnHold => "on_hold", "En pause" | "en attente" | "pause" | "suspendue";
     }
 }
 
@@ -43,16 +44,17 @@ impl Stage {
 code_enum! {
     /// How the collective came to know the collectivity.
     LeadSource {
-        SocialMedia => "social_media", "Abonnée réseaux sociaux" | "reseaux sociaux" | "follower";
+        SocialMedia => "social_media", "Abonnée réseaux sociaux" | "reseaux sociaux" | "reseau social" | "follower";
         KnownToCollective => "known_to_collective", "Connue du collectif" | "collectif";
-        KnownToMemberAssociation => "known_to_member_association", "Connue d'une association membre" | "association membre";
-        DecentralisedCooperation => "decentralised_cooperation", "Coopération décentralisée" | "cooperation";
+        KnownToMemberAssociation => "known_to_member_association", "Connue d'une association membre" | "association membre" | "association";
+        DecentralisedCooperation => "decentralised_cooperation", "Coopération décentralisée" | "cooperation" | "jumelage";
         Other => "other", "Autre";
     }
 }
 
 code_enum! {
-    /// The political colour of the executive, kept to keep the pipeline diverse.
+    /// The political colour of the executive, kept to keep the pipeline diverse. The Ministry's nuances
+    /// ("Divers gauche", `LDVG`) are read by [`super::PoliticalReading`], which maps each onto one of these.
     PoliticalColour {
         Left => "left", "Gauche" | "PS" | "PCF" | "LFI";
         Green => "green", "Écologiste" | "EELV" | "verts";
@@ -67,9 +69,9 @@ code_enum! {
 code_enum! {
     /// How urgent the follow-up of a target is.
     Priority {
-        High => "high", "Haute";
-        Normal => "normal", "Normale" | "moyenne";
-        Low => "low", "Basse";
+        High => "high", "Haute" | "elevee" | "forte" | "urgente" | "prioritaire";
+        Normal => "normal", "Normale" | "moyenne" | "standard";
+        Low => "low", "Basse" | "faible";
     }
 }
 
@@ -100,6 +102,38 @@ mod tests {
         );
         assert_eq!(Stage::parse("CONTACTÉE"), Some(Stage::Contacted));
         assert_eq!(Stage::parse("perdu"), None);
+    }
+
+    #[test]
+    fn stages_read_plural_feminine_and_the_words_staff_use() {
+        assert_eq!(Stage::parse("Identifiées"), Some(Stage::Identified));
+        assert_eq!(Stage::parse("identifiés"), Some(Stage::Identified));
+        assert_eq!(Stage::parse("Contactés"), Some(Stage::Contacted));
+        assert_eq!(Stage::parse("en discussion"), Some(Stage::InDiscussion));
+        assert_eq!(Stage::parse("Membres"), Some(Stage::Member));
+        assert_eq!(Stage::parse("Adhérentes"), Some(Stage::Member));
+        assert_eq!(Stage::parse("Refusées"), Some(Stage::Declined));
+        assert_eq!(
+            Stage::parse("Questionnaires envoyés"),
+            Some(Stage::SurveySent)
+        );
+    }
+
+    #[test]
+    fn sources_and_priorities_read_the_words_staff_use() {
+        assert_eq!(
+            LeadSource::parse("Réseau social"),
+            Some(LeadSource::SocialMedia)
+        );
+        assert_eq!(
+            LeadSource::parse("connu du collectif"),
+            Some(LeadSource::KnownToCollective)
+        );
+        assert_eq!(Priority::parse("HAUT"), Some(Priority::High));
+        assert_eq!(Priority::parse("Élevée"), Some(Priority::High));
+        assert_eq!(Priority::parse("normal"), Some(Priority::Normal));
+        assert_eq!(Priority::parse("faible"), Some(Priority::Low));
+        assert_eq!(Priority::parse("vite"), None);
     }
 
     #[test]

@@ -11,11 +11,11 @@ use crate::referential::CollectivityKind;
 code_enum! {
     /// Scale of a collectivity, for the diversity matrix and the filters.
     Scale {
-        RuralCommune => "rural_commune", "Commune rurale";
+        RuralCommune => "rural_commune", "Commune rurale" | "rurale" | "village";
         SmallTown => "small_town", "Petite ville";
         MediumTown => "medium_town", "Ville moyenne";
         LargeCity => "large_city", "Grande ville";
-        Intercommunality => "intercommunality", "Intercommunalité";
+        Intercommunality => "intercommunality", "Intercommunalité" | "interco" | "EPCI";
         Metropole => "metropole", "Métropole";
         Departement => "departement", "Département";
         Region => "region", "Région";
@@ -49,6 +49,14 @@ impl Scale {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scales_read_plural_and_the_words_staff_use() {
+        assert_eq!(Scale::parse("Communes rurales"), Some(Scale::RuralCommune));
+        assert_eq!(Scale::parse("petites villes"), Some(Scale::SmallTown));
+        assert_eq!(Scale::parse("EPCI"), Some(Scale::Intercommunality));
+        assert_eq!(Scale::parse("Métropoles"), Some(Scale::Metropole));
+    }
 
     #[test]
     fn communes_are_scaled_by_population() {

@@ -12,7 +12,10 @@ use std::fmt::Display;
 
 use chrono::NaiveDate;
 
-use crate::domain::{EmailAddress, LeadSource, PoliticalColour, Priority, fold, parse_date};
+use crate::domain::nuance::accepted_political_values;
+use crate::domain::{
+    EmailAddress, LeadSource, PoliticalColour, PoliticalReading, Priority, fold, parse_date,
+};
 use crate::store::people::NewPerson;
 use crate::store::targets::TargetFields;
 
@@ -54,6 +57,7 @@ fields! {
     Email => "email", "Email", ["Mail", "Courriel", "E-mail", "Adresse email", "Adresse mail"];
     Phone => "phone", "Téléphone", ["Tél", "Tel", "Téléphones", "Portable"];
     PoliticalColour => "political_colour", "Couleur politique", ["Couleur", "Bord politique", "Tendance politique"];
+    PoliticalNuance => "political_nuance", "Nuance politique", ["Nuance", "Code nuance", "Code nuance politique", "Libellé nuance", "Nuance de liste", "Nuance liste", "Étiquette", "Étiquette politique"];
     LeadSource => "lead_source", "Source", ["Origine", "Source du contact"];
     Stage => "stage", "Statut", ["Étape", "Etat", "Avancement"];
     NextAction => "next_action", "Prochaine action", ["Action suivante", "Prochaine étape"];
@@ -261,6 +265,62 @@ impl<'a> RowCells<'a> {
         parsed
     }
 
+    /// The political colour and nuance of the row. Either column may hold a colour ("Gauche") or a nuance of
+    /// the Ministry's grid ("Divers gauche", "LDVG"); a nuance is kept as written and fixes the colour. A colour
+    /// that contradicts the nuance of the same row is an error, not a silent choice.
+    fn political(&mut self) -> (PoliticalColour, Option<String>) {
+        let colour = self.political_cell(Field::PoliticalColour);
+        let nuance = self.political_cell(Field::PoliticalNuance);
+        match (colour, nuance) {
+            (Some(colour), Some(nuance))
+                if colour.colour != nuance.colour && colour.colour != PoliticalColour::Unknown =>
+            {
+                let (written, nuance_text) = (
+                    self.get(Field::PoliticalColour),
+                    self.get(Field::PoliticalNuance),
+                );
+                self.error(
+                    Field::PoliticalColour,
+                    format!(
+                        "« {written} » ne correspond pas à la nuance « {nuance_text} », qui compte comme « {} » \
+                         (corrigez l'une des deux, ou videz la couleur)",
+                        nuance.colour.label()
+                    ),
+                );
+                (nuance.colour, nuance.nuance)
+            }
+            // The nuance column is kept as written, even a colour word ("Gauche"): it is what staff wrote there.
+            (_, Some(nuance)) => (
+                nuance.colour,
+                Some(self.get(Field::PoliticalNuance).to_string()),
+            ),
+            (Some(colour), None) => (colour.colour, colour.nuance),
+            (None, None) => (PoliticalColour::Unknown, None),
+        }
+    }
+
+    fn political_cell(&mut self, field: Field) -> Option<PoliticalReading> {
+        let text = self.get(field);
+        if text.is_empty() {
+            return None;
+        }
+        let reading = PoliticalReading::parse(text);
+        if reading.is_none() {
+            let what = match field {
+                Field::PoliticalNuance => "une nuance politique connue",
+                _ => "une couleur politique connue",
+            };
+            self.error(
+                field,
+                format!(
+                    "« {text} » n'est pas {what} ({})",
+                    accepted_political_values()
+                ),
+            );
+        }
+        reading
+    }
+
     fn date(&mut self, field: Field) -> Option<NaiveDate> {
         let text = self.get(field);
         let date = parse_date(text);
@@ -382,13 +442,7 @@ pub(super) fn target_fields(
     cells: &mut RowCells,
     owners: &[(i64, String, String)],
 ) -> TargetFields {
-    let colour = cells.choice(
-        Field::PoliticalColour,
-        PoliticalColour::parse,
-        PoliticalColour::ALL,
-        PoliticalColour::label,
-        "une couleur politique",
-    );
+    let (political_colour, political_nuance) = cells.political();
     let source = cells.choice(
         Field::LeadSource,
         LeadSource::parse,
@@ -405,7 +459,8 @@ pub(super) fn target_fields(
     );
     TargetFields {
         owner_id: cells.owner(owners),
-        political_colour: colour.unwrap_or(PoliticalColour::Unknown).as_str().into(),
+        political_colour: political_colour.as_str().into(),
+        political_nuance,
         lead_source: source.unwrap_or(LeadSource::Other).as_str().into(),
         priority: priority.unwrap_or(Priority::Normal).as_str().into(),
         next_action: cells.get(Field::NextAction).to_string(),

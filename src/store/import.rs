@@ -45,6 +45,7 @@ type FieldsRow = (
     i64,
     Option<i64>,
     String,
+    Option<String>,
     String,
     String,
     String,
@@ -188,6 +189,7 @@ async fn update_from_row(
         organisation_id,
         owner_id,
         political_colour,
+        political_nuance,
         lead_source,
         priority,
         next_action,
@@ -196,7 +198,7 @@ async fn update_from_row(
         notes,
     ): FieldsRow = with_tx!(tx, |c| {
         sqlx::query_as(
-            "SELECT organisation_id, owner_id, political_colour, lead_source, priority, next_action, next_action_date,
+            "SELECT organisation_id, owner_id, political_colour, political_nuance, lead_source, priority, next_action, next_action_date,
                     has_squats, notes FROM targets WHERE id = $1"
         )
         .bind(id)
@@ -206,6 +208,7 @@ async fn update_from_row(
     let before = TargetFields {
         owner_id,
         political_colour,
+        political_nuance,
         lead_source,
         priority,
         next_action,
@@ -219,7 +222,14 @@ async fn update_from_row(
     if given(Field::Owner) {
         after.owner_id = imported.owner_id;
     }
-    if given(Field::PoliticalColour) {
+    if given(Field::PoliticalColour) || given(Field::PoliticalNuance) {
+        // A bare colour that agrees with the recorded nuance ("Gauche" over "LDVG") keeps the nuance.
+        let same_colour = after.political_colour == imported.political_colour;
+        if imported.political_nuance.is_some() || !same_colour {
+            after
+                .political_nuance
+                .clone_from(&imported.political_nuance);
+        }
         after
             .political_colour
             .clone_from(&imported.political_colour);

@@ -405,6 +405,7 @@ async fn targets(
             "notes",
             "created_at",
             "updated_at",
+            "political_nuance",
         ],
     );
     for (new, &organisation_id) in news.iter().zip(organisation_ids) {
@@ -422,6 +423,7 @@ async fn targets(
             f.notes.as_str().into(),
             now.into(),
             now.into(),
+            f.political_nuance.as_deref().into(),
         ]);
     }
     let inserted: Vec<(i64, i64)> = rows

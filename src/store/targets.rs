@@ -27,6 +27,8 @@ pub struct Target {
     pub owner_id: Option<i64>,
     pub owner_name: Option<String>,
     pub political_colour: String,
+    /// The Ministry's nuance as staff wrote it ("Divers gauche", "LDVG"), if given.
+    pub political_nuance: Option<String>,
     pub lead_source: String,
     pub priority: String,
     pub next_action: String,
@@ -42,7 +44,7 @@ macro_rules! target_columns {
     () => {
         "t.id, t.organisation_id, o.name, o.collectivity_kind, o.official_code,
         o.departement_code, o.region_code, o.population, o.scale, t.stage, t.declined_reason, t.on_hold_until,
-        t.owner_id, u.name AS owner_name, t.political_colour, t.lead_source, t.priority, t.next_action,
+        t.owner_id, u.name AS owner_name, t.political_colour, t.political_nuance, t.lead_source, t.priority, t.next_action,
         t.next_action_date, t.has_squats, t.notes, t.created_at, t.updated_at"
     };
 }
@@ -60,6 +62,8 @@ const TARGET_SELECT: &str = concat!("SELECT ", target_columns!(), " FROM ", targ
 pub struct TargetFields {
     pub owner_id: Option<i64>,
     pub political_colour: String,
+    /// The nuance as written; when given, `political_colour` is the colour it maps to.
+    pub political_nuance: Option<String>,
     pub lead_source: String,
     pub priority: String,
     pub next_action: String,
@@ -73,6 +77,7 @@ impl Target {
         TargetFields {
             owner_id: self.owner_id,
             political_colour: self.political_colour.clone(),
+            political_nuance: self.political_nuance.clone(),
             lead_source: self.lead_source.clone(),
             priority: self.priority.clone(),
             next_action: self.next_action.clone(),
@@ -265,8 +270,8 @@ pub(crate) async fn insert_target(
     let id: i64 = with_tx!(tx, |c| {
         sqlx::query_scalar(
         "INSERT INTO targets (organisation_id, stage, owner_id, political_colour, lead_source, priority, next_action,
-                              next_action_date, has_squats, notes, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id"
+                              next_action_date, has_squats, notes, created_at, updated_at, political_nuance)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12) RETURNING id"
     )
     .bind(organisation_id)
     .bind(new.stage.as_str())
@@ -279,6 +284,7 @@ pub(crate) async fn insert_target(
     .bind(f.has_squats)
     .bind(&f.notes)
     .bind(now)
+    .bind(&f.political_nuance)
     .fetch_one(c)
     .await
     .map_err(|e| match StoreError::from_write(e) {
@@ -350,7 +356,8 @@ pub(crate) async fn update_target_fields(
     with_tx!(tx, |c| {
         sqlx::query(
         "UPDATE targets SET owner_id = $2, political_colour = $3, lead_source = $4, priority = $5, next_action = $6,
-                next_action_date = $7, has_squats = $8, notes = $9, updated_at = $10 WHERE id = $1"
+                next_action_date = $7, has_squats = $8, notes = $9, updated_at = $10, political_nuance = $11
+         WHERE id = $1"
     )
     .bind(id)
     .bind(after.owner_id)
@@ -362,6 +369,7 @@ pub(crate) async fn update_target_fields(
     .bind(after.has_squats)
     .bind(&after.notes)
     .bind(now)
+    .bind(&after.political_nuance)
     .execute(c)
     .await
     .map(|r| r.rows_affected())

@@ -140,6 +140,10 @@ impl Target {
     pub fn colour_label(&self) -> &'static str {
         colour_label(&self.political_colour)
     }
+    /// The Ministry's nuance as recorded, or nothing.
+    pub fn nuance_label(&self) -> &str {
+        self.political_nuance.as_deref().unwrap_or("")
+    }
     pub fn source_label(&self) -> &'static str {
         source_label(&self.lead_source)
     }

@@ -10,7 +10,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unprocessable};
 use super::{ApiCaller, ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
-use crate::domain::{EmailAddress, InteractionKind, LeadSource, PoliticalColour, Priority, Stage};
+use crate::domain::nuance::accepted_political_values;
+use crate::domain::{
+    EmailAddress, InteractionKind, LeadSource, PoliticalColour, PoliticalReading, Priority, Scale,
+    Stage,
+};
 use crate::referential::{CollectivityKind, Referential};
 use crate::store::organisations::{NewOrganisation, Organisation};
 use crate::store::people::{NewPerson, Person};
@@ -385,7 +389,7 @@ pub struct TargetParams {
     /// Id of the staff member following the target.
     #[param(nullable = false)]
     owner: Option<i64>,
-    /// Political colour code.
+    /// Political colour code, French colour or nuance (`DVG` filters on `left`).
     #[param(nullable = false)]
     colour: Option<String>,
     /// Lead source code.
@@ -420,15 +424,23 @@ pub async fn list_targets(
     ApiQuery(params): ApiQuery<TargetParams>,
 ) -> ApiResult<Json<TargetPage>> {
     let (limit, offset) = page(params.limit, params.offset);
+    // Filters take the words of docs/VOCABULARY.md as well as the codes; an unknown word matches nothing.
+    let code = |value: Option<String>, parse: fn(&str) -> Option<&'static str>| {
+        value.map(|v| parse(&v).map_or(v, String::from))
+    };
     let filter = TargetFilter {
         q: params.q,
-        stage: params.stage,
+        stage: code(params.stage, |v| Stage::parse(v).map(Stage::as_str)),
         region: params.region,
         departement: params.departement,
-        scale: params.scale,
+        scale: code(params.scale, |v| Scale::parse(v).map(Scale::as_str)),
         owner: params.owner,
-        colour: params.colour,
-        source: params.source,
+        colour: code(params.colour, |v| {
+            PoliticalReading::parse(v).map(|r| r.colour.as_str())
+        }),
+        source: code(params.source, |v| {
+            LeadSource::parse(v).map(LeadSource::as_str)
+        }),
         due_by: None,
     };
     let (items, total) = state
@@ -475,7 +487,13 @@ pub struct TargetInput {
     stage: Option<String>,
     /// Id of the staff member who follows the target.
     owner_id: Option<i64>,
+    /// A colour code (`left`, `green`, `centre`, `right`, `various`, `non_partisan`, `unknown`), a French colour,
+    /// or a nuance of the Ministry of the Interior (`DVG`, `LDVG`, "Divers gauche"), which is then kept as the
+    /// nuance.
     political_colour: Option<String>,
+    /// The Ministry's nuance as written (`LDVG`, "Union du centre"…): kept as is, it fixes the colour. An empty
+    /// text removes it.
+    political_nuance: Option<String>,
     lead_source: Option<String>,
     priority: Option<String>,
     next_action: Option<String>,
@@ -486,17 +504,7 @@ pub struct TargetInput {
 }
 
 fn apply_fields(input: &TargetInput, mut fields: TargetFields) -> ApiResult<TargetFields> {
-    if let Some(v) = &input.political_colour {
-        fields.political_colour = parse_code(
-            "political_colour",
-            v,
-            PoliticalColour::parse,
-            PoliticalColour::ALL,
-            PoliticalColour::as_str,
-        )?
-        .as_str()
-        .into();
-    }
+    apply_political(input, &mut fields)?;
     if let Some(v) = &input.lead_source {
         fields.lead_source = parse_code(
             "lead_source",
@@ -536,6 +544,67 @@ fn apply_fields(input: &TargetInput, mut fields: TargetFields) -> ApiResult<Targ
         fields.notes = v.clone();
     }
     Ok(fields)
+}
+
+/// Reads a colour or a nuance, refusing an unknown one with the accepted colours and nuance codes.
+fn parse_political(field: &'static str, text: &str) -> ApiResult<PoliticalReading> {
+    PoliticalReading::parse(text).ok_or_else(|| {
+        ApiError::invalid(
+            field,
+            format!(
+                "valeur « {text} » inconnue ; {}",
+                accepted_political_values()
+            ),
+        )
+    })
+}
+
+/// Applies `political_colour` and `political_nuance`: a nuance fixes the colour and is kept as written; a bare
+/// colour that changes the colour drops the nuance it contradicts; a colour that contradicts a nuance given
+/// alongside is refused.
+fn apply_political(input: &TargetInput, fields: &mut TargetFields) -> ApiResult<()> {
+    let colour = input
+        .political_colour
+        .as_deref()
+        .map(|v| parse_political("political_colour", v))
+        .transpose()?;
+    let nuance = match input.political_nuance.as_deref().map(str::trim) {
+        None => None,
+        Some("") => Some(None),
+        Some(v) => Some(Some((v, parse_political("political_nuance", v)?))),
+    };
+    match (colour, nuance) {
+        (Some(colour), Some(Some((text, nuance))))
+            if colour.colour != nuance.colour && colour.colour != PoliticalColour::Unknown =>
+        {
+            return Err(ApiError::invalid(
+                "political_colour",
+                format!(
+                    "la couleur « {} » ne correspond pas à la nuance « {text} », qui compte comme « {} »",
+                    colour.colour.as_str(),
+                    nuance.colour.as_str()
+                ),
+            ));
+        }
+        (_, Some(Some((text, nuance)))) => {
+            fields.political_colour = nuance.colour.as_str().into();
+            fields.political_nuance = Some(text.to_string());
+        }
+        (colour, Some(None)) => {
+            if let Some(colour) = &colour {
+                fields.political_colour = colour.colour.as_str().into();
+            }
+            fields.political_nuance = colour.and_then(|c| c.nuance);
+        }
+        (Some(colour), None) => {
+            if colour.nuance.is_some() || colour.colour.as_str() != fields.political_colour {
+                fields.political_nuance = colour.nuance;
+            }
+            fields.political_colour = colour.colour.as_str().into();
+        }
+        (None, None) => {}
+    }
+    Ok(())
 }
 
 /// Makes a collectivity a target.

@@ -212,6 +212,9 @@ struct FollowUpForm {
     #[serde(default)]
     owner: String,
     political_colour: String,
+    /// The Ministry's nuance as staff write it; when given, it fixes the colour.
+    #[serde(default)]
+    political_nuance: String,
     lead_source: String,
     priority: String,
     #[serde(default)]
@@ -232,12 +235,12 @@ fn parse_follow_up(form: &FollowUpForm) -> Result<TargetFields, String> {
                 .ok_or_else(|| format!("Date « {text} » illisible (attendu JJ/MM/AAAA)."))?,
         ),
     };
+    let (colour, political_nuance) =
+        crate::domain::nuance::from_form(&form.political_colour, &form.political_nuance)?;
     Ok(TargetFields {
         owner_id: form.owner.trim().parse().ok(),
-        political_colour: PoliticalColour::parse(&form.political_colour)
-            .ok_or("Couleur politique inconnue.")?
-            .as_str()
-            .into(),
+        political_colour: colour.as_str().into(),
+        political_nuance,
         lead_source: LeadSource::parse(&form.lead_source)
             .ok_or("Source inconnue.")?
             .as_str()

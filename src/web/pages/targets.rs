@@ -243,6 +243,7 @@ pub fn targets_sheet(targets: &[Target]) -> Sheet {
             "Statut",
             "Responsable",
             "Couleur politique",
+            "Nuance politique",
             "Source",
             "Priorité",
             "Prochaine action",
@@ -270,6 +271,7 @@ pub fn targets_sheet(targets: &[Target]) -> Sheet {
                     view::stage_label(&t.stage).to_string(),
                     t.owner_name.clone().unwrap_or_default(),
                     view::colour_label(&t.political_colour).to_string(),
+                    t.political_nuance.clone().unwrap_or_default(),
                     view::source_label(&t.lead_source).to_string(),
                     view::priority_label(&t.priority).to_string(),
                     t.next_action.clone(),
@@ -332,6 +334,9 @@ pub struct NewTargetForm {
     pub owner: String,
     #[serde(default)]
     pub political_colour: String,
+    /// The Ministry's nuance as staff write it; when given, it fixes the colour.
+    #[serde(default)]
+    pub political_nuance: String,
     #[serde(default)]
     pub lead_source: String,
     #[serde(default)]
@@ -444,7 +449,8 @@ async fn parse_new_target(
         }
     }
     let stage = Stage::parse(&form.stage).ok_or("Étape inconnue.")?;
-    let colour = PoliticalColour::parse(&form.political_colour).unwrap_or(PoliticalColour::Unknown);
+    let (colour, political_nuance) =
+        crate::domain::nuance::from_form(&form.political_colour, &form.political_nuance)?;
     let source = LeadSource::parse(&form.lead_source).unwrap_or(LeadSource::Other);
     let next_action_date = match form.next_action_date.trim() {
         "" => None,
@@ -476,6 +482,7 @@ async fn parse_new_target(
         fields: TargetFields {
             owner_id: form.owner.parse().ok(),
             political_colour: colour.as_str().into(),
+            political_nuance,
             lead_source: source.as_str().into(),
             priority: Priority::Normal.as_str().into(),
             next_action: form.next_action.trim().into(),
