@@ -258,6 +258,17 @@ try {
     check(width <= 390, `${phonePath} is ${width} pixels wide on a 390-pixel phone screen`);
   }
 
+  // The list address field's pattern is a valid regular expression for Chromium (which compiles it with
+  // the `v` flag): a bad address is refused in the browser, a good one is not.
+  await page.setViewportSize({ width: 1366, height: 900 });
+  await page.goto(url("/listes"));
+  await page.getByText("Nouvelle liste de discussion").click();
+  const keyField = page.locator("#list-key");
+  await keyField.fill("Échanges du club!");
+  check(await keyField.evaluate((input) => input.validity.patternMismatch), "the list address pattern refuses 'Échanges du club!'");
+  await keyField.fill("echanges-2027");
+  check(await keyField.evaluate((input) => input.validity.valid), "the list address pattern accepts 'echanges-2027'");
+
   check(problems.length === 0, `the pages reported problems:\n  ${problems.join("\n  ")}`);
   console.log(`[board] ${path_used === "card menu (select + OK)" ? "passed (menu fallback)" : "passed"}: moved with ${path_used}`);
 } catch (error) {
