@@ -561,7 +561,7 @@ mod a_full_cycle_with_two_instances {
         assert!(
             items
                 .iter()
-                .any(|i| i.title == "Bonne pratique : Une borne-fontaine en une semaine"),
+                .any(|i| i.title == "Une borne-fontaine en une semaine" && i.category == "practice"),
             "{items:?}"
         );
 

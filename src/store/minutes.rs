@@ -22,6 +22,21 @@ pub fn minutes_kind_label(kind: &str) -> &'static str {
     }
 }
 
+/// The title a flagged item gets among the newsletter's items. A good practice goes under the issue's
+/// "Bonne pratique" heading, which already says what it is; a blocking point goes under "Autre", so its title
+/// says it, once, even when the minutes already wrote "Point de blocage : …".
+fn newsletter_title(kind: &str, title: &str) -> String {
+    let title = title.trim();
+    let label = minutes_kind_label(kind);
+    let folded = crate::domain::fold(title);
+    let already = folded.starts_with(&crate::domain::fold(label));
+    if kind == "good_practice" || already {
+        title.to_string()
+    } else {
+        format!("{label} : {title}")
+    }
+}
+
 impl Store {
     pub async fn save_minutes(
         &self,
@@ -98,7 +113,7 @@ impl Store {
             } else {
                 "other"
             };
-            let title = format!("{} : {}", minutes_kind_label(&item.kind), item.title);
+            let title = newsletter_title(&item.kind, &item.title);
             with_tx!(&mut tx, |c| {
                 sqlx::query(
                 "INSERT INTO newsletter_items (category, title, body, created_by, created_at, updated_at)
@@ -143,5 +158,29 @@ impl Store {
                 person_id,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::newsletter_title;
+
+    #[test]
+    fn a_pushed_item_names_its_kind_once() {
+        assert_eq!(
+            newsletter_title("good_practice", "Une borne-fontaine en une semaine"),
+            "Une borne-fontaine en une semaine"
+        );
+        assert_eq!(
+            newsletter_title("blocking_point", "Refus de domiciliation"),
+            "Point de blocage : Refus de domiciliation"
+        );
+        assert_eq!(
+            newsletter_title(
+                "blocking_point",
+                "Point de blocage : refus de domiciliation"
+            ),
+            "Point de blocage : refus de domiciliation"
+        );
     }
 }
