@@ -182,6 +182,37 @@ fn content(page: &str) -> &str {
 // --- anonymous visitors --------------------------------------------------------------------------------------
 
 both_backends!(
+    the_page_not_found_speaks_to_anyone_and_leads_back,
+    |app: common::TestApp| async move {
+        // A visitor following a stale link, and a staff member out of their territory, read the same page:
+        // no staff words, relais' icon, and a way back that works under the content security policy.
+        let client = common::TestApp::client();
+        let missing = client
+            .get(app.url("/lettre/archives/999999"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), 404);
+        let page = missing.text().await.unwrap();
+        for staff_word in ["Tableau de bord", "périmètre", "javascript:"] {
+            assert!(!page.contains(staff_word), "{staff_word} in {page}");
+        }
+        assert!(
+            page.contains("Cette page n&#39;existe pas, ou plus"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<link rel=\"icon\" href=\"/favicon.svg\""),
+            "{page}"
+        );
+        assert!(
+            page.contains("<a href=\"/\" data-back>Revenir à la page précédente</a>"),
+            "{page}"
+        );
+    }
+);
+
+both_backends!(
     anonymous_visitors_are_sent_to_the_login_page_from_every_page,
     |app: common::TestApp| async move {
         let target = app.add_target(LYON).await;

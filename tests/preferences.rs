@@ -173,6 +173,16 @@ mod every_copy_carries_its_own_link_to_a_page_that_changes_subscriptions {
             .unwrap();
         assert!(!archive.contains("RELAISx"), "{archive}");
         assert!(archive.contains("/preferences\""), "{archive}");
+        // Read in the browser: no "read in a browser" line, relais' icon, a way back to the other issues.
+        assert!(!archive.contains("Lire dans un navigateur"), "{archive}");
+        assert!(
+            archive.contains("<link rel=\"icon\" href=\"/favicon.svg\""),
+            "{archive}"
+        );
+        assert!(
+            archive.contains("<a href=\"/lettre/archives\">← Toutes les lettres</a>"),
+            "{archive}"
+        );
 
         // Asking for the link by mail: it comes once in ten minutes, and only to a known address.
         let ask = |email: &'static str| {

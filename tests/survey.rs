@@ -275,14 +275,11 @@ mod invitations_answers_reminders_and_results {
             .unwrap();
         let staff = app.logged_in(Role::Staff, &[]).await;
         let results = staff.get_text("/recensement/resultats").await;
-        assert!(
-            results.contains("<strong>3</strong> réponse(s)"),
-            "{results}"
-        );
+        assert!(results.contains("<strong>3 réponses</strong>"), "{results}");
         let wanted = &results[results.find("id=\"wanted\"").unwrap()..];
         let wanted = &wanted[..wanted.find("</ol>").unwrap()];
         assert!(
-            wanted.contains("<strong>Scolarisation</strong> — intérêt moyen +1.5, 2 réponse(s) ; peuvent témoigner : Contact de Strasbourg (Strasbourg)"),
+            wanted.contains("<strong>Scolarisation</strong> — intérêt moyen +1,5, 2 réponses ; peuvent témoigner : Contact de Strasbourg (Strasbourg)"),
             "{wanted}"
         );
         assert!(!wanted.contains("Accès"), "water is covered: {wanted}");
@@ -290,8 +287,17 @@ mod invitations_answers_reminders_and_results {
         // Water: interests 2, 2, 0 and experiences 3, 1, 2.
         assert!(
             results.contains(
-                "<td>Accès à l&#39;eau</td><td>3</td><td>+1.3</td><td>2.0</td><td>oui</td>"
+                "<td>Accès à l&#39;eau</td><td>3 réponses</td><td>+1,3</td><td>2,0</td><td>oui</td>"
             ),
+            "{results}"
+        );
+        // A theme nobody rated reads as such, not as "+0.0".
+        assert!(
+            results.contains("<td>aucune réponse</td><td>—</td><td>—</td>"),
+            "{results}"
+        );
+        assert!(
+            !results.contains("+0.0") && !results.contains("+0,0"),
             "{results}"
         );
         let water = &results[results.find("data-theme=\"eau\"").unwrap()..];

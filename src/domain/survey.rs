@@ -22,6 +22,45 @@ pub struct ThemeResult {
     pub speakers: Vec<(String, String, i64)>,
 }
 
+impl ThemeResult {
+    /// The mean interest as French writes it, signed: "+1,5"; "—" when nobody rated the theme.
+    pub fn interest_text(&self) -> String {
+        if self.respondents == 0 {
+            "—".into()
+        } else {
+            french_decimal(format!("{:+.1}", self.mean_interest))
+        }
+    }
+
+    /// The mean experience: "2,0"; "—" when nobody rated the theme.
+    pub fn experience_text(&self) -> String {
+        if self.respondents == 0 {
+            "—".into()
+        } else {
+            french_decimal(format!("{:.1}", self.mean_experience))
+        }
+    }
+
+    /// "aucune réponse", "1 réponse", "3 réponses".
+    pub fn respondents_text(&self) -> String {
+        answers_text(self.respondents)
+    }
+}
+
+/// "aucune réponse", "1 réponse", "3 réponses".
+pub fn answers_text(count: usize) -> String {
+    match count {
+        0 => "aucune réponse".into(),
+        1 => "1 réponse".into(),
+        n => format!("{n} réponses"),
+    }
+}
+
+/// A number written with a decimal point, with a decimal comma; "−" for minus, as typeset French does.
+fn french_decimal(text: String) -> String {
+    text.replace('.', ",").replace('-', "−")
+}
+
 /// One rating with who gave it.
 pub struct Rating<'a> {
     pub theme: &'a str,

@@ -92,6 +92,32 @@ pub fn for_the_web(body: &str, public_url: &str) -> String {
     )
 }
 
+/// An issue as the public archive shows it: [`for_the_web`], without the mail's "Lire dans un navigateur"
+/// line (the reader is in the browser), with relais' icon and a way back to the list of issues.
+pub fn archived_page(body_html: &str, public_url: &str) -> String {
+    let page = for_the_web(body_html, public_url);
+    let page = match (
+        page.find("<p class=\"muted\"><a href=\""),
+        page.find("Lire dans un navigateur</a></p>"),
+    ) {
+        (Some(start), Some(end)) if start < end => {
+            let end = end + "Lire dans un navigateur</a></p>".len();
+            format!("{}{}", &page[..start], &page[end..])
+        }
+        _ => page,
+    };
+    page.replacen(
+        "</head>",
+        "<link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\">\n</head>",
+        1,
+    )
+    .replacen(
+        "<div class=\"page\">",
+        "<div class=\"page\">\n<p class=\"muted\"><a href=\"/lettre/archives\">← Toutes les lettres</a></p>",
+        1,
+    )
+}
+
 /// The issue's mail, as every subscriber receives it.
 pub fn issue_message(
     list: &MailingList,

@@ -12,7 +12,7 @@ use axum::routing::get;
 use super::AppState;
 use super::error::{WebError, WebResult};
 use super::subscribe::NEWSLETTER;
-use crate::mail::newsletter::{for_the_web, issue_message};
+use crate::mail::newsletter::{archived_page, issue_message};
 use crate::store::newsletter::{Issue, Item};
 use crate::store::outbox::NewMessage;
 use crate::store::subscriptions::MailingList;
@@ -88,7 +88,7 @@ async fn show(State(state): State<AppState>, Path(id): Path<i64>) -> WebResult<R
         return Err(WebError::NotFound);
     }
     let public_url = &state.settings.server.public_url;
-    Ok(Html(for_the_web(&message.body_html, public_url)).into_response())
+    Ok(Html(archived_page(&message.body_html, public_url)).into_response())
 }
 
 #[derive(Template)]

@@ -75,7 +75,9 @@ impl IntoResponse for WebError {
             WebError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "Page introuvable",
-                "Cette page n'existe pas ou n'est pas dans votre périmètre.".to_string(),
+                "Cette page n'existe pas, ou plus, ou elle ne vous est pas ouverte. Vérifiez l'adresse, ou \
+                 revenez à la page précédente."
+                    .to_string(),
             ),
             WebError::BadRequest(message) => (StatusCode::BAD_REQUEST, "Saisie incorrecte", message.clone()),
             WebError::Conflict(message) => (StatusCode::CONFLICT, "Déjà enregistré", message.clone()),

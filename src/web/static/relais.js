@@ -88,7 +88,15 @@ function setupBoard(board) {
   }
 }
 
+// "Revenir en arrière" on error pages: back in history when there is one, else the link's own address.
+function setupBackLink(link) {
+  link.addEventListener("click", (ev) => {
+    if (window.history.length > 1) { ev.preventDefault(); window.history.back(); }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("a[data-back]").forEach(setupBackLink);
   document.querySelectorAll("[data-complete]").forEach(setupCompletion);
   document.querySelectorAll(".board").forEach(setupBoard);
 });
