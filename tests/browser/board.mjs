@@ -55,8 +55,12 @@ page.on("response", (response) => {
     problems.push(`${response.request().method()} ${response.url()} answered ${response.status()}`);
   }
 });
+// Prompts the test expects are recorded here (and dismissed); any other dialog is a problem.
+const expectedPrompts = [];
+let expectingPrompt = false;
 page.on("dialog", (dialog) => {
-  problems.push(`unexpected dialog: ${dialog.type()} « ${dialog.message()} »`);
+  if (expectingPrompt && dialog.type() === "prompt") expectedPrompts.push(dialog.message());
+  else problems.push(`unexpected dialog: ${dialog.type()} « ${dialog.message()} »`);
   dialog.dismiss().catch(() => {});
 });
 
@@ -217,6 +221,15 @@ try {
   check(countAfter === countBefore + 1, `the member column count should go from ${countBefore} to ${countBefore + 1}, it shows ${countAfter}`);
   const fromAfter = await fromCount();
   check(fromAfter === fromBefore - 1, `the ${fromStage} column count should go from ${fromBefore} to ${fromBefore - 1}, it shows ${fromAfter}`);
+
+  step("declining asks for the reason, naming the target");
+  check((await page.locator(".column[data-stage=declined]").count()) === 1, "the board has a declined column");
+  expectingPrompt = true;
+  // The drop handler's own function, as a drop calls it; dismissing the prompt leaves the card where it is.
+  await card.evaluate((element) => moveCard(element, document.querySelector(".column[data-stage=declined]")));
+  expectingPrompt = false;
+  check(expectedPrompts.length === 1 && expectedPrompts[0].includes("Lyon"), `the decline prompt: ${expectedPrompts}`);
+  check((await card.locator("select[name=stage]").inputValue()) === "member", "a dismissed decline moves nothing");
 
   step("board after reload");
   await page.reload();

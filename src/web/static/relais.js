@@ -52,7 +52,8 @@ async function moveCard(card, column) {
   const stage = column.dataset.stage;
   let reason = "";
   if (stage === "declined") {
-    reason = window.prompt("Raison du refus ?") || "";
+    const name = card.querySelector("a")?.textContent.trim() || "cette collectivité";
+    reason = window.prompt(`Pourquoi ${name} ne donne-t-elle pas suite ? (raison du refus, gardée dans l'historique)`) || "";
     if (!reason.trim()) return;
   }
   const body = new URLSearchParams({ stage, reason });
