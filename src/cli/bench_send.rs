@@ -135,11 +135,7 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
         stop_instance(&mut other).await;
     }
     let states = store.delivery_states(message_id).await?;
-    let sent = states
-        .iter()
-        .find(|(s, _)| s == "sent")
-        .map_or(0, |(_, n)| *n)
-        - sent_before;
+    let sent = sent_among(&states) - sent_before;
     println!(
         "enqueued {} copies on {} in {:.2} s; sent {sent} (and {sent_before} as the other instances started) in {:.2} s: {:.0} copies/s ({} instance(s) of {} workers, RSA-2048{})",
         args.copies,
@@ -229,12 +225,15 @@ async fn start_instance(
 }
 
 async fn sent_count(store: &Store, message_id: i64) -> anyhow::Result<i64> {
-    Ok(store
-        .delivery_states(message_id)
-        .await?
+    Ok(sent_among(&store.delivery_states(message_id).await?))
+}
+
+/// The number of sent deliveries among a message's (state, count) pairs.
+fn sent_among(states: &[(String, i64)]) -> i64 {
+    states
         .iter()
         .find(|(state, _)| state == "sent")
-        .map_or(0, |(_, n)| *n))
+        .map_or(0, |(_, n)| *n)
 }
 
 /// Stops an instance as a service manager would (SIGTERM), and waits for it.

@@ -91,7 +91,7 @@ static READING_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new
 /// [`read_table`] on a blocking thread, not on the async workers that answer requests and mail, and never more
 /// than two at a time.
 pub async fn read_table_in_background(
-    bytes: Vec<u8>,
+    bytes: std::sync::Arc<[u8]>,
     file_name: String,
 ) -> Result<Table, ImportError> {
     let _slot = READING_SLOTS
@@ -122,7 +122,7 @@ pub async fn import_file(
     now: i64,
     progress: impl Fn(usize, usize),
 ) -> Result<(ImportPlan, Option<ImportOutcome>), ImportError> {
-    let table = read_table_in_background(bytes.to_vec(), file_name.to_string()).await?;
+    let table = read_table_in_background(bytes.into(), file_name.to_string()).await?;
     let mapping = guess_mapping(&table.headers);
     if !mapping
         .iter()

@@ -395,22 +395,25 @@ impl Deliverer {
         };
         let file_name = format!("{}-{}", delivery.message_id, delivery.id);
         let attempt = self.transport.send(&copy, &file_name).await;
-        if let Attempt::Unreachable(reply) = attempt {
-            // Only this copy is charged an attempt; it goes again with the gate's try.
-            let until = self.relay.unreachable(self.clock.now_millis(), &reply);
-            return match self.retry(delivery, reply) {
-                DeliveryOutcome::Retry { reply, .. } => DeliveryOutcome::Retry {
-                    reply,
-                    retry_at: until,
-                },
-                failed => failed,
-            };
+        if !matches!(attempt, Attempt::Unreachable(_)) {
+            // A connection was opened, whatever it said about this copy.
+            self.relay.reached();
         }
-        self.relay.reached();
         match attempt {
             Attempt::Delivered(reply) => DeliveryOutcome::Sent { reply },
-            Attempt::Temporary(reply) | Attempt::Unreachable(reply) => self.retry(delivery, reply),
+            Attempt::Temporary(reply) => self.retry(delivery, reply),
             Attempt::Permanent(reply) => DeliveryOutcome::Bounced { reply },
+            Attempt::Unreachable(reply) => {
+                // Only this copy is charged an attempt; it goes again with the gate's try.
+                let until = self.relay.unreachable(self.clock.now_millis(), &reply);
+                match self.retry(delivery, reply) {
+                    DeliveryOutcome::Retry { reply, .. } => DeliveryOutcome::Retry {
+                        reply,
+                        retry_at: until,
+                    },
+                    failed => failed,
+                }
+            }
         }
     }
 

@@ -165,7 +165,8 @@ async fn preview_upload(
             )));
         }
     };
-    let mut file: Option<(String, Vec<u8>)> = None;
+    // Shared with the reading thread, then written as it was uploaded: one copy of the file.
+    let mut file: Option<(String, std::sync::Arc<[u8]>)> = None;
     let mut on_duplicate = "skip".to_string();
     loop {
         let field = match multipart.next_field().await {
@@ -190,7 +191,7 @@ async fn preview_upload(
                         return Err(WebError::BadRequest(format!("Envoi interrompu : {error}")));
                     }
                 };
-                file = Some((name, bytes.to_vec()));
+                file = Some((name, std::sync::Arc::from(&bytes[..])));
             }
             Some("on_duplicate") => on_duplicate = field.text().await.unwrap_or_default(),
             _ => {}
@@ -300,7 +301,7 @@ async fn confirm(
     let bytes = std::fs::read(&path).map_err(|_| {
         WebError::BadRequest("Ce fichier n'est plus disponible : envoyez-le à nouveau.".into())
     })?;
-    let table = read_table_in_background(bytes, file_name.clone())
+    let table = read_table_in_background(bytes.into(), file_name.clone())
         .await
         .map_err(|e| WebError::BadRequest(e.to_string()))?;
     let mut mapping = guess_mapping(&table.headers);
