@@ -712,6 +712,8 @@ mod a_dispatch_missed_while_down_is_caught_up_once {
         app.clock.set(at("2026-11-26T10:00:00Z"));
         let again = instance_beside(&app, &sink).await;
         let agenda = dispatched(&again, december.id, "agenda").await.unwrap();
+        // The notice to staff is a dispatch of its own, recorded just after the agenda.
+        dispatched(&again, december.id, "late_notice").await;
         let dispatches = again.store.dispatches(december.id).await.unwrap();
         let sent = dispatches.iter().find(|d| d.step == "agenda").unwrap();
         assert!(sent.late, "marked late");
