@@ -49,6 +49,8 @@ pub const SESSION_COOKIE: &str = "relais_session";
 pub struct Session {
     pub user: User,
     pub csrf: String,
+    /// The message left by the previous save, shown once by the layout ([`super::flash`]).
+    pub notice: Option<String>,
 }
 
 impl Session {
@@ -109,6 +111,7 @@ async fn load_session(state: &AppState, jar: &CookieJar) -> Result<Option<Sessio
     Ok(Some(Session {
         user: active.user,
         csrf: active.csrf_token,
+        notice: None,
     }))
 }
 
@@ -131,9 +134,10 @@ impl FromRequestParts<AppState> for Session {
             return Ok(session.clone());
         }
         let jar = CookieJar::from_headers(&parts.headers);
-        let session = load_session(state, &jar)
+        let mut session = load_session(state, &jar)
             .await?
             .ok_or(WebError::LoginRequired)?;
+        session.notice = super::flash::notice_of(&parts.headers);
         parts.extensions.insert(session.clone());
         Ok(session)
     }

@@ -11,6 +11,7 @@ pub mod budget;
 pub mod cache;
 pub mod client;
 pub mod error;
+pub mod flash;
 pub mod forms;
 pub mod list_archive;
 pub mod metrics;

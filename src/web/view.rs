@@ -16,6 +16,8 @@ pub struct Chrome {
     pub csrf: String,
     pub can_write: bool,
     pub is_staff: bool,
+    /// The message of the previous save, if this page follows one.
+    pub notice: Option<String>,
 }
 
 impl Chrome {
@@ -29,6 +31,7 @@ impl Chrome {
             csrf: session.csrf.clone(),
             can_write: role.can_write(),
             is_staff: role.is_staff(),
+            notice: session.notice.clone(),
         }
     }
 }

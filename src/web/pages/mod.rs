@@ -48,6 +48,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(super::auth::logout_router())
         .route("/referential/search", get(complete_collectivity))
         .route_layer(axum::middleware::from_fn_with_state(state, csrf_guard))
+        .route_layer(axum::middleware::from_fn(super::flash::forget_shown_notice))
 }
 
 #[derive(serde::Deserialize)]

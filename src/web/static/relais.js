@@ -96,6 +96,20 @@ function setupBackLink(link) {
   });
 }
 
+// A form (or its submit button) doing something irreversible carries data-confirm="…": the person reads the
+// consequence and may cancel. Listening on the document while capturing runs this before any handler of
+// the form itself, so a cancelled submission reaches neither the server nor a script.
+function confirmIrreversible(ev) {
+  const button = ev.submitter;
+  const text = (button && button.dataset.confirm) || ev.target.dataset.confirm;
+  if (text && !window.confirm(text)) {
+    ev.preventDefault();
+    ev.stopImmediatePropagation();
+  }
+}
+
+document.addEventListener("submit", confirmIrreversible, true);
+
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("a[data-back]").forEach(setupBackLink);
   document.querySelectorAll("[data-complete]").forEach(setupCompletion);
