@@ -258,6 +258,30 @@ pub async fn fill(
         store
             .change_stage(crate::store::Scope::All, target.id, &change, &actor, now)
             .await?;
+        // Its contacts represent it, so the meetings' invitations go to officials, not only to staff.
+        let representatives: Vec<i64> = store
+            .people_of_organisation(crate::store::Scope::All, target.organisation_id)
+            .await?
+            .iter()
+            .map(|person| person.id)
+            .collect();
+        if let Some((membership, _)) = store
+            .membership_of(crate::store::Scope::All, target.organisation_id)
+            .await?
+            && !representatives.is_empty()
+        {
+            store
+                .update_membership(
+                    crate::store::Scope::All,
+                    target.organisation_id,
+                    membership.joined_on,
+                    &membership.themes,
+                    &representatives,
+                    &actor,
+                    now,
+                )
+                .await?;
+        }
     }
     // Statistics of what was just written, so the next pages are planned for this volume at once instead
     // of after the hourly housekeeping.

@@ -213,6 +213,55 @@ both_backends!(
 );
 
 both_backends!(
+    a_staff_error_page_keeps_the_menu_and_leads_back_where_the_person_was,
+    |app: common::TestApp| async move {
+        let staff = app.logged_in(Role::Staff, &[]).await;
+        let missing = staff
+            .client
+            .get(app.url("/targets/999999"))
+            .header("Referer", app.url("/targets?q=lyon"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), 404);
+        let page = missing.text().await.unwrap();
+        assert!(
+            page.contains("Navigation principale"),
+            "inside the layout: {page}"
+        );
+        assert!(page.contains("<h1>Page introuvable</h1>"), "{page}");
+        assert!(
+            page.contains("<a href=\"/targets?q=lyon\" data-back>"),
+            "back to where the person was: {page}"
+        );
+        // A referer from another site is not a way back.
+        let elsewhere = staff
+            .client
+            .get(app.url("/targets/999999"))
+            .header("Referer", "https://ailleurs.example/piege")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            elsewhere.contains("<a href=\"/\" data-back>"),
+            "{elsewhere}"
+        );
+        // A viewer refused a write reads the refusal inside the app too.
+        let viewer = app.logged_in(Role::Viewer, &[]).await;
+        let refused = viewer.get("/import").await;
+        assert_eq!(refused.status(), 403);
+        let refused = refused.text().await.unwrap();
+        assert!(
+            refused.contains("Navigation principale") && refused.contains("Accès refusé"),
+            "{refused}"
+        );
+    }
+);
+
+both_backends!(
     anonymous_visitors_are_sent_to_the_login_page_from_every_page,
     |app: common::TestApp| async move {
         let target = app.add_target(LYON).await;

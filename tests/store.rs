@@ -618,3 +618,41 @@ store_test!(
         assert_eq!(order, vec![ids[2], ids[1], ids[0]]);
     }
 );
+
+store_test!(
+    the_demo_gives_each_member_collectivity_its_representatives,
+    |store: Store| async move {
+        let created = relais::demo::fill(
+            &store,
+            relais::demo::Volume::DEMO,
+            today(),
+            NOW,
+            2026,
+            |_| {},
+        )
+        .await
+        .expect("demo data");
+        assert_eq!(created, 150);
+        let member = TargetFilter {
+            stage: Some("member".into()),
+            ..Default::default()
+        };
+        let (members, total) = store
+            .list_targets(Scope::All, &member, Default::default(), 100, 0)
+            .await
+            .unwrap();
+        assert!(total >= 3, "a newcomer sees several members: {total}");
+        for target in members {
+            let (_, representatives) = store
+                .membership_of(Scope::All, target.organisation_id)
+                .await
+                .unwrap()
+                .expect("a membership");
+            assert!(
+                !representatives.is_empty(),
+                "{} has its representatives, so invitations reach officials",
+                target.name
+            );
+        }
+    }
+);

@@ -269,12 +269,40 @@ mod a_person_subscribes_confirms_from_the_mail_and_leaves_in_one_click {
             feed.headers()["content-type"],
             "application/atom+xml; charset=utf-8"
         );
+        let feed = feed.text().await.unwrap();
         assert!(
-            feed.text()
-                .await
-                .unwrap()
-                .contains(&format!("/lettre/archives/{first}</id>"))
+            feed.contains(&format!("/lettre/archives/{first}</id>")),
+            "{feed}"
         );
+        // A feed reader shows the issue itself: its table of contents and its items, escaped once.
+        assert!(
+            feed.contains(
+                "<summary>Au sommaire : Circulaire du 1er décembre ; 1 234 personnes.</summary>"
+            ),
+            "{feed}"
+        );
+        assert!(
+            feed.contains("&lt;h3&gt;Circulaire du 1er décembre&lt;/h3&gt;"),
+            "{feed}"
+        );
+        assert!(
+            feed.contains("&lt;strong&gt;recensement&lt;/strong&gt;"),
+            "{feed}"
+        );
+        let parsed = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import sys, xml.etree.ElementTree as E; E.fromstring(sys.stdin.buffer.read())",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(feed.as_bytes())?;
+                child.wait()
+            })
+            .expect("run python3");
+        assert!(parsed.success(), "the feed is well-formed XML: {feed}");
 
         // One click in the mail client, from the issue's own header, ends the subscription.
         let header_line = copy

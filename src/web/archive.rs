@@ -1,6 +1,7 @@
 //! The newsletter's public archive, without an account: the sent issues (`/lettre/archives`), each as its
 //! subscribers received it (`/lettre/archives/{id}`, the "view in a browser" link of every issue), and an
-//! Atom feed (`/lettre/archives.atom`). Drafts and issues not yet sent are never shown.
+//! Atom feed (`/lettre/archives.atom`, each entry with its table of contents as summary and its items as
+//! content, so a feed reader shows the issue itself). Drafts and issues not yet sent are never shown.
 
 use askama::Template;
 use axum::Router;
@@ -12,7 +13,7 @@ use axum::routing::get;
 use super::AppState;
 use super::error::{WebError, WebResult};
 use super::subscribe::NEWSLETTER;
-use crate::mail::newsletter::{archived_page, issue_message};
+use crate::mail::newsletter::{archived_page, issue_message, shown_items};
 use crate::store::newsletter::{Issue, Item};
 use crate::store::outbox::NewMessage;
 use crate::store::subscriptions::MailingList;
@@ -97,7 +98,48 @@ struct Feed {
     list: String,
     base: String,
     updated: String,
-    entries: Vec<(Issue, String)>,
+    entries: Vec<FeedEntry>,
+}
+
+/// One sent issue in the feed.
+struct FeedEntry {
+    issue: Issue,
+    /// RFC 3339, when it was sent.
+    updated: String,
+    /// "Au sommaire : …", the items' titles.
+    summary: String,
+    /// The items as HTML, under their category headings (escaped once more by the XML template).
+    content_html: String,
+}
+
+/// The summary and content of an issue's feed entry, from its items.
+fn feed_text(items: &[Item]) -> (String, String) {
+    let shown = shown_items(items);
+    let titles: Vec<&str> = shown.iter().map(|item| item.title.as_str()).collect();
+    let summary = if titles.is_empty() {
+        String::new()
+    } else {
+        format!("Au sommaire : {}.", titles.join(" ; "))
+    };
+    let mut content = String::new();
+    for item in &shown {
+        if item.first_of_category {
+            content.push_str(&format!("<h2>{}</h2>\n", askama_escape(item.category)));
+        }
+        content.push_str(&format!(
+            "<h3>{}</h3>\n{}",
+            askama_escape(&item.title),
+            item.body_html
+        ));
+    }
+    (summary, content)
+}
+
+/// `text` escaped for HTML.
+fn askama_escape(text: &str) -> String {
+    askama::filters::escape(text, askama::filters::Html)
+        .map(|escaped| escaped.to_string())
+        .unwrap_or_default()
 }
 
 async fn feed(State(state): State<AppState>) -> WebResult<Response> {
@@ -107,20 +149,23 @@ async fn feed(State(state): State<AppState>) -> WebResult<Response> {
             .unwrap_or_default()
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     };
-    let entries: Vec<(Issue, String)> = state
-        .store
-        .sent_issues(list.id)
-        .await?
-        .into_iter()
-        .take(50)
-        .map(|issue| {
-            let when = rfc3339(issue.sent_at.unwrap_or_default());
-            (issue, when)
-        })
-        .collect();
+    let mut entries = Vec::new();
+    for issue in state.store.sent_issues(list.id).await?.into_iter().take(50) {
+        let items = match state.store.issue(issue.id).await? {
+            Some((_, items)) => items,
+            None => Vec::new(),
+        };
+        let (summary, content_html) = feed_text(&items);
+        entries.push(FeedEntry {
+            updated: rfc3339(issue.sent_at.unwrap_or_default()),
+            issue,
+            summary,
+            content_html,
+        });
+    }
     let updated = entries
         .first()
-        .map_or_else(|| rfc3339(0), |(_, when)| when.clone());
+        .map_or_else(|| rfc3339(0), |entry| entry.updated.clone());
     let body = Feed {
         list: list.name,
         base: state.settings.server.public_url.clone(),

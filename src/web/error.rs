@@ -1,9 +1,16 @@
-//! Errors of the web pages, shown to people as a French page that says what went wrong and what to do.
+//! Errors of the web pages, shown to people as a French page that says what went wrong and what to do. The
+//! page stands alone for the public; for a logged-in staff member the staff router shows the same words inside
+//! the app's layout ([`staff_errors_in_layout`]), menu included, with a link back to the page they came from.
 
 use askama::Template;
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
+use super::AppState;
+use super::auth::optional_session;
+use super::view::Chrome;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +58,80 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
+/// What an error page said, kept on the response so that the staff router can say it inside the layout.
+#[derive(Debug, Clone)]
+struct ShownError {
+    title: &'static str,
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff_error.html", config = "src/web/askama.toml")]
+struct StaffErrorPage<'a> {
+    chrome: Chrome,
+    status: u16,
+    message: &'a str,
+    back: &'a str,
+}
+
+/// Shows the error pages of the staff app inside its layout, for a logged-in person, with a way back to the
+/// page the request came from (its `Referer`, when it is a page of this site). Answers to scripts asking for
+/// JSON are left as they are.
+pub async fn staff_errors_in_layout(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let headers = request.headers().clone();
+    let response = next.run(request).await;
+    let Some(shown) = response.extensions().get::<ShownError>().cloned() else {
+        return response;
+    };
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/json"));
+    if wants_json {
+        return response;
+    }
+    let Ok(Some(session)) = optional_session(&state, &headers).await else {
+        return response;
+    };
+    let back = back_path(&headers, &state.settings.server.public_url);
+    let page = StaffErrorPage {
+        chrome: Chrome::new(&session, "", shown.title),
+        status: response.status().as_u16(),
+        message: &shown.message,
+        back: &back,
+    };
+    match page.render() {
+        Ok(html) => (response.status(), Html(html)).into_response(),
+        Err(_) => response,
+    }
+}
+
+/// The path of the page a request came from, when it is one of this site's, else the dashboard.
+fn back_path(headers: &HeaderMap, public_url: &str) -> String {
+    let referer = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let path = [
+        public_url.trim_end_matches('/').to_string(),
+        format!("http://{host}"),
+        format!("https://{host}"),
+    ]
+    .iter()
+    .filter(|origin| !origin.is_empty() && !origin.ends_with("//"))
+    .find_map(|origin| referer.strip_prefix(origin.as_str()))
+    .filter(|path| path.starts_with('/') && !path.starts_with("//"));
+    path.unwrap_or("/").to_string()
+}
+
 /// Where an official who followed an archive link learns how to open it.
 #[derive(Template)]
 #[template(path = "archive_subscribers_only.html", config = "src/web/askama.toml")]
@@ -63,7 +144,7 @@ impl IntoResponse for WebError {
             WebError::Forbidden => (
                 StatusCode::FORBIDDEN,
                 "Accès refusé",
-                "Votre compte ne permet pas cette action. Demandez à un·e administrateur·rice si besoin.".to_string(),
+                "Votre compte ne permet pas cette action. Demandez-le à une personne administratrice de relais si besoin.".to_string(),
             ),
             WebError::SubscribersOnly => {
                 let page = SubscribersOnlyPage;
@@ -96,9 +177,13 @@ impl IntoResponse for WebError {
             title,
             message: &message,
         };
-        match page.render() {
+        let mut response = match page.render() {
             Ok(html) => (status, Html(html)).into_response(),
-            Err(_) => (status, message).into_response(),
-        }
+            Err(_) => (status, message.clone()).into_response(),
+        };
+        response
+            .extensions_mut()
+            .insert(ShownError { title, message });
+        response
     }
 }

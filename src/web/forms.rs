@@ -63,15 +63,16 @@ impl FormPairs {
             .unwrap_or_default()
     }
 
-    /// Every value of a repeated field as an id; a value that is not one is refused, named as `what`
-    /// ("fiche", "contact"…).
+    /// Every value of a repeated field as an id; a value that is not one is refused, naming the field as `what`
+    /// ("la fiche", "le contact"…).
     pub fn ids_or_refuse(&self, name: &str, what: &str) -> WebResult<Vec<i64>> {
         self.0
             .iter()
             .filter(|(k, _)| k == name)
             .map(|(_, v)| {
-                v.parse()
-                    .map_err(|_| WebError::BadRequest(format!("{what} « {v} » inconnu(e)")))
+                v.parse().map_err(|_| {
+                    WebError::BadRequest(format!("Choix non reconnu pour {what} : « {v} »."))
+                })
             })
             .collect()
     }

@@ -107,12 +107,14 @@ pub async fn fresh_preferences_link(app: &TestApp, sink: &Sink, address: &str) -
         .unwrap();
     assert_eq!(response.status(), 200);
     for _ in 0..200 {
+        // Another mail to the same address (a list copy still on its way) may arrive meanwhile: the one
+        // wanted is the one carrying the link.
         let mail = sink.received()[before..]
             .iter()
-            .find(|raw| raw.contains(&format!("X-Sink-Rcpt: {address}")))
-            .cloned();
-        if let Some(raw) = mail {
-            let unfolded = raw.replace("=\r\n", "");
+            .filter(|raw| raw.contains(&format!("X-Sink-Rcpt: {address}")))
+            .map(|raw| raw.replace("=\r\n", ""))
+            .find(|unfolded| unfolded.contains("/preferences/"));
+        if let Some(unfolded) = mail {
             let at = unfolded.find("/preferences/").expect("a link");
             return unfolded[at..]
                 .chars()

@@ -521,7 +521,7 @@ async fn add_item(
                 WebError::BadRequest("La durée est un nombre de minutes (0 à 240).".into())
             })?
     };
-    let resources = form.ids_or_refuse("resource", "fiche")?;
+    let resources = form.ids_or_refuse("resource", "la fiche")?;
     let item = NewAgendaItem {
         title,
         presenter: field("presenter"),
@@ -607,7 +607,7 @@ async fn attendance(
     body: String,
 ) -> WebResult<Response> {
     session.require_staff()?;
-    let present = FormPairs::parse(&body)?.ids_or_refuse("present", "participant")?;
+    let present = FormPairs::parse(&body)?.ids_or_refuse("present", "la présence")?;
     state.store.record_attendance(id, &present).await?;
     Ok(back(id))
 }

@@ -47,8 +47,15 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(super::resources::staff_router())
         .merge(super::auth::logout_router())
         .route("/referential/search", get(complete_collectivity))
-        .route_layer(axum::middleware::from_fn_with_state(state, csrf_guard))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf_guard,
+        ))
         .route_layer(axum::middleware::from_fn(super::flash::forget_shown_notice))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            super::error::staff_errors_in_layout,
+        ))
 }
 
 #[derive(serde::Deserialize)]

@@ -167,7 +167,7 @@ async fn invite(
     body: String,
 ) -> WebResult<Html<String>> {
     session.require_staff()?;
-    let chosen = FormPairs::parse(&body)?.ids_or_refuse("person", "contact")?;
+    let chosen = FormPairs::parse(&body)?.ids_or_refuse("person", "le contact")?;
     if chosen.is_empty() {
         return Err(WebError::BadRequest(
             "Cochez au moins un contact à inviter.".into(),
