@@ -282,11 +282,11 @@ mod a_person_subscribes_confirms_from_the_mail_and_leaves_in_one_click {
             "{feed}"
         );
         assert!(
-            feed.contains("&lt;h3&gt;Circulaire du 1er décembre&lt;/h3&gt;"),
+            feed.contains("&#60;h3&#62;Circulaire du 1er décembre&#60;/h3&#62;"),
             "{feed}"
         );
         assert!(
-            feed.contains("&lt;strong&gt;recensement&lt;/strong&gt;"),
+            feed.contains("&#60;strong&#62;recensement&#60;/strong&#62;"),
             "{feed}"
         );
         let parsed = std::process::Command::new("python3")
