@@ -3,9 +3,6 @@
 
 mod accounts;
 mod bench;
-mod bench_list;
-mod bench_newsletter;
-mod bench_send;
 mod data;
 mod mail;
 

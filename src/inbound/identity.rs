@@ -4,7 +4,7 @@
 //! domain's DMARC policy, which decides whether copies must carry the list's own From. DNS goes through
 //! `inbound.dns_servers` (the system's resolver when empty), so a test or an air-gapped site names its own.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
@@ -15,16 +15,8 @@ use mail_auth::{AuthenticatedMessage, DkimResult, MessageAuthenticator, SpfOutpu
 
 use crate::config::{DmarcRewrite, InboundSettings};
 
-/// The client that handed a message to the mail chain, as far as relais knows it.
-#[derive(Debug, Clone, Default)]
-pub struct Client {
-    /// Its address: the SMTP peer, or `XFORWARD ADDR`; `None` for LMTP without XFORWARD and `relais inject`.
-    pub ip: Option<IpAddr>,
-    /// The name it gave in HELO/EHLO (or `XFORWARD HELO`).
-    pub helo: String,
-    /// The envelope sender (MAIL FROM).
-    pub mail_from: String,
-}
+/// The client that handed a message to the mail chain, as stored with the message.
+pub use crate::store::inbound::InboundClient as Client;
 
 /// What the From domain's DMARC record asks of receivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -355,7 +355,7 @@ impl Inbound {
                     .and_then(|a| a.name())
                     .map(|n| n.replace(|c: char| c.is_control(), " ").trim().to_string())
                     .unwrap_or_default();
-                let (request, confirmation) = crate::web::subscribe::confirmation_request(
+                let (request, confirmation) = crate::mail::subscription::confirmation_request(
                     &self.settings,
                     &list,
                     from,

@@ -18,6 +18,7 @@ pub mod recorder;
 pub mod relay_gate;
 pub mod settings;
 pub mod smtp;
+pub mod subscription;
 pub mod survey;
 pub mod transport;
 pub mod unsubscribe;

@@ -5,6 +5,18 @@
 
 use super::{Store, StoreResult, Tx, with_db, with_tx};
 
+/// The client that handed a message to the mail chain, as far as relais knows it: stored with the message
+/// so that the SPF check of a post, done later by its router, sees what the listener saw.
+#[derive(Debug, Clone, Default)]
+pub struct InboundClient {
+    /// Its address: the SMTP peer, or `XFORWARD ADDR`; `None` for LMTP without XFORWARD and `relais inject`.
+    pub ip: Option<std::net::IpAddr>,
+    /// The name it gave in HELO/EHLO (or `XFORWARD HELO`).
+    pub helo: String,
+    /// The envelope sender (MAIL FROM).
+    pub mail_from: String,
+}
+
 /// A message as received, before routing.
 #[derive(Debug, Clone)]
 pub struct NewInbound<'a> {
@@ -166,10 +178,7 @@ impl Store {
     }
 
     /// The client and envelope sender a message came with, for SPF.
-    pub async fn inbound_client(
-        &self,
-        message_id: i64,
-    ) -> StoreResult<crate::inbound::identity::Client> {
+    pub async fn inbound_client(&self, message_id: i64) -> StoreResult<InboundClient> {
         let row: Option<(String, String, String)> = with_db!(&self.db, |p| sqlx::query_as(
             "SELECT client_ip, client_helo, envelope_from FROM inbound_messages WHERE id = $1"
         )
@@ -177,7 +186,7 @@ impl Store {
         .fetch_optional(p)
         .await)?;
         Ok(row
-            .map(|(ip, helo, mail_from)| crate::inbound::identity::Client {
+            .map(|(ip, helo, mail_from)| InboundClient {
                 ip: ip.parse().ok(),
                 helo,
                 mail_from,

@@ -1,6 +1,7 @@
 //! Subscribing to the newsletter without an account, with double opt-in: `GET /abonnement` shows the form
 //! (name, address, the consent wording), `POST` records a pending subscription and sends a confirmation mail
-//! whose link (`/abonnement/confirmer/{token}`) expires after [`CONFIRM_HOURS`]. Following the link shows a
+//! whose link (`/abonnement/confirmer/{token}`) expires after
+//! [`crate::mail::subscription::CONFIRM_HOURS`]. Following the link shows a
 //! button (mail scanners open links; only a person presses it) and the `POST` makes the subscription active.
 //!
 //! Bots are kept out without a third-party service: a field people do not see must stay empty, and the form
@@ -20,15 +21,11 @@ use sha2::Sha256;
 use super::AppState;
 use super::error::WebResult;
 use crate::domain::EmailAddress;
-use crate::store::outbox::NewMessage;
-use crate::store::subscriptions::{Confirmation, SubscriptionRequest, SubscriptionRequested};
+use crate::store::subscriptions::{Confirmation, SubscriptionRequested};
 
 /// The list the public form subscribes to.
 pub const NEWSLETTER: &str = "lettre";
-/// How long a confirmation link works.
-pub const CONFIRM_HOURS: i64 = 48;
-/// The version of the consent wording of `subscribe.html`, kept with each consent; change it with the text.
-pub const WORDING_VERSION: &str = "2026-11";
+use crate::mail::subscription::{WORDING_VERSION, confirmation_request};
 /// No person fills the form faster.
 pub const FASTEST_HUMAN_MS: i64 = 2_000;
 const FORM_VALID_MS: i64 = 24 * 3_600_000;
@@ -72,24 +69,6 @@ struct SubscribePage {
     description: String,
     wording_version: &'static str,
     state: SubscribeState,
-}
-
-#[derive(Template)]
-#[template(path = "subscribe_confirm.txt", config = "src/mail/askama.toml")]
-struct ConfirmText<'a> {
-    list: &'a str,
-    link: &'a str,
-    hours: i64,
-    organisation: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "subscribe_confirm.html", config = "src/mail/askama.toml")]
-struct ConfirmHtml<'a> {
-    list: &'a str,
-    link: &'a str,
-    hours: i64,
-    organisation: &'a str,
 }
 
 #[derive(Deserialize)]
@@ -139,56 +118,6 @@ pub(crate) async fn form_proof(state: &AppState, issued: i64) -> WebResult<Strin
     let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("any key length");
     mac.update(issued.to_string().as_bytes());
     Ok(hex::encode(mac.finalize().into_bytes()))
-}
-
-/// A pending subscription of `address` to `list` and the mail whose link confirms it (expiring after
-/// [`CONFIRM_HOURS`]): for the public form, and for `<list>-join` by mail.
-pub fn confirmation_request(
-    settings: &crate::config::Settings,
-    list: &crate::store::subscriptions::MailingList,
-    address: &str,
-    name: &str,
-    source: &'static str,
-    now: i64,
-) -> Result<(SubscriptionRequest, NewMessage), askama::Error> {
-    let token = crate::security::random_token();
-    let link = format!(
-        "{}/abonnement/confirmer/{token}",
-        settings.server.public_url
-    );
-    let organisation = &settings.mail.from_name;
-    let confirmation = NewMessage {
-        kind: "subscription_confirmation".into(),
-        cause_kind: "subscription".into(),
-        subject: format!("Confirmez votre abonnement : {}", list.name),
-        body_text: ConfirmText {
-            list: &list.name,
-            link: &link,
-            hours: CONFIRM_HOURS,
-            organisation,
-        }
-        .render()?,
-        body_html: ConfirmHtml {
-            list: &list.name,
-            link: &link,
-            hours: CONFIRM_HOURS,
-            organisation,
-        }
-        .render()?,
-        template_data: serde_json::json!({ "list": list.list_key }),
-        auto_submitted: true,
-        ..Default::default()
-    };
-    let request = SubscriptionRequest {
-        list_id: list.id,
-        address: address.to_lowercase(),
-        name: name.to_string(),
-        wording_version: WORDING_VERSION.to_string(),
-        token_hash: crate::security::sha256_hex(&token),
-        expires_at: now + CONFIRM_HOURS * 3_600_000,
-        source,
-    };
-    Ok((request, confirmation))
 }
 
 /// Whether a public form was filled by a person: shown by relais (the signed moment), neither too fast

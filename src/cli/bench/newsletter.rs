@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use super::bench_send::{cpu_seconds, peak_resident_kb, sending_settings, start_sink};
+use super::harness::{cpu_seconds, peak_resident_kb, sending_settings, start_sink};
 use crate::clock::Clock;
 use crate::mail::newsletter::issue_message;
 use crate::mail::worker::Deliverer;
@@ -28,7 +28,7 @@ pub struct NewsletterArgs {
 }
 
 pub async fn newsletter(args: NewsletterArgs) -> anyhow::Result<()> {
-    let (dir, url) = super::bench::workspace(&args.database_url)?;
+    let (dir, url) = super::workspace(&args.database_url)?;
     let (_sink, port) = start_sink().await?;
     let settings = sending_settings(&url, dir.path(), port, args.workers, 100)?;
     let store = Store::connect(&url, settings.database.max_connections).await?;

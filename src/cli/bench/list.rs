@@ -12,7 +12,7 @@ use clap::Args;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
-use super::bench_send::{baselines, cpu_seconds, peak_resident_kb, sending_settings, start_sink};
+use super::harness::{baselines, cpu_seconds, peak_resident_kb, sending_settings, start_sink};
 use crate::clock::Clock;
 use crate::inbound::Inbound;
 use crate::inbound::session::Protocol;
@@ -38,7 +38,7 @@ pub struct ListArgs {
 }
 
 pub async fn list(args: ListArgs) -> anyhow::Result<()> {
-    let (dir, url) = super::bench::workspace(&args.database_url)?;
+    let (dir, url) = super::workspace(&args.database_url)?;
     let (_sink, port) = start_sink().await?;
     let mut settings = sending_settings(&url, dir.path(), port, args.workers, 100)?;
     settings.inbound.trusted_authserv_ids = vec!["mx.relais-bench.example".into()];

@@ -5,12 +5,15 @@
 //!   latency percentiles `wrk --latency` measured.
 //! - `bench import` writes a 10,000-row spreadsheet and times its import, all or nothing, into a fresh database.
 //! - `bench start` times `relais serve` from process start to its first answer on `/healthz`.
-//! - `bench send` (in `bench_send.rs`) sends a newsletter into Postfix's `smtp-sink`.
-//! - `bench list` (in `bench_list.rs`) posts to a discussion list over LMTP and times each post's copies.
+//! - `bench send` (`send.rs`) empties the outbox into Postfix's `smtp-sink`, in one process or several.
+//! - `bench newsletter` (`newsletter.rs`) sends one issue to N subscribers into `smtp-sink`.
+//! - `bench list` (`list.rs`) posts to a discussion list over LMTP and times each post's copies.
+//!
+//! `harness.rs` holds what they share: a temporary workspace, Postfix's sink, sending settings, CPU and
+//! memory readings, and the machine's own baselines printed beside every figure.
 //!
 //! Each run is bounded (seconds per endpoint, a fixed row count) and cleans up its temporary folder.
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -26,6 +29,12 @@ use crate::security;
 use crate::store::accounts::NewUser;
 use crate::store::audit::Actor;
 use crate::store::import::DuplicatePolicy;
+use harness::{tempfile_dir, workspace};
+
+mod harness;
+mod list;
+mod newsletter;
+mod send;
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
@@ -36,13 +45,13 @@ pub enum BenchCommand {
     /// Time from `relais serve` starting to its first answer.
     Start(StartArgs),
     /// Copies per second and peak memory while sending into Postfix's smtp-sink (needs postfix).
-    Send(super::bench_send::SendArgs),
+    Send(send::SendArgs),
     /// One newsletter issue to N subscribers into Postfix's `smtp-sink`: time from "send" to the last
     /// copy accepted, and peak memory.
-    Newsletter(super::bench_newsletter::NewsletterArgs),
+    Newsletter(newsletter::NewsletterArgs),
     /// Posts to a discussion list, received over LMTP and redistributed into Postfix's `smtp-sink`: time
     /// from the end of DATA to the last copy accepted (p50, p99), and copies per second.
-    List(super::bench_list::ListArgs),
+    List(list::ListArgs),
 }
 
 #[derive(Args, Debug)]
@@ -82,25 +91,14 @@ pub struct StartArgs {
     pub runs: usize,
 }
 
-/// A temporary folder and the database URL to use in it.
-pub(super) fn workspace(database_url: &str) -> anyhow::Result<(tempfile_dir::Dir, String)> {
-    let dir = tempfile_dir::Dir::new()?;
-    let url = if database_url.is_empty() {
-        format!("sqlite://{}", dir.path().join("bench.db").display())
-    } else {
-        database_url.to_string()
-    };
-    Ok((dir, url))
-}
-
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Web(args) => web(args).await,
         BenchCommand::Import(args) => import(args).await,
         BenchCommand::Start(args) => start(args).await,
-        BenchCommand::Send(args) => super::bench_send::send(args).await,
-        BenchCommand::Newsletter(args) => super::bench_newsletter::newsletter(args).await,
-        BenchCommand::List(args) => super::bench_list::list(args).await,
+        BenchCommand::Send(args) => send::send(args).await,
+        BenchCommand::Newsletter(args) => newsletter::newsletter(args).await,
+        BenchCommand::List(args) => list::list(args).await,
     }
 }
 
@@ -366,32 +364,6 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         ms(timings[timings.len() - 1])
     );
     Ok(())
-}
-
-/// A temporary folder removed on drop (the benchmarks' only need from a temp-dir crate).
-mod tempfile_dir {
-    use super::PathBuf;
-
-    pub struct Dir(PathBuf);
-
-    impl Dir {
-        pub fn new() -> std::io::Result<Dir> {
-            let path = std::env::temp_dir()
-                .join(format!("relais-bench-{}", uuid::Uuid::new_v4().simple()));
-            std::fs::create_dir_all(&path)?;
-            Ok(Dir(path))
-        }
-
-        pub fn path(&self) -> &std::path::Path {
-            &self.0
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 #[cfg(test)]
