@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::sink::{Sink, app_sending_to, app_sending_to_port, dkimpy_verdicts};
 use common::{Backend, TestApp, wait_for_deliveries as wait_for};
-use relais::mail::settings::{SmtpSecurity, TransportKind};
+use relais::config::{SmtpSecurity, TransportKind};
 use relais::store::outbox::{NewMessage, NewRecipient};
 
 fn message(subject: &str) -> NewMessage {

@@ -13,7 +13,7 @@ use lettre::message::header::{HeaderName, HeaderValue, Headers};
 use lettre::message::{Mailbox, Mailboxes, MultiPart, SinglePart};
 use lettre::{Address, Message};
 
-use super::settings::MailSettings;
+use crate::config::MailSettings;
 use crate::store::outbox::{ClaimedDelivery, MailMessage};
 
 /// The headers a message may carry of its own ([`MailMessage::headers`]), written as they are.

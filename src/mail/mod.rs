@@ -16,7 +16,6 @@ pub mod newsletter;
 pub mod newsletter_schedule;
 pub mod recorder;
 pub mod relay_gate;
-pub mod settings;
 pub mod smtp;
 pub mod subscription;
 pub mod survey;

@@ -17,8 +17,8 @@ use lettre::transport::smtp::extension::ClientId;
 use tokio::time::Instant;
 
 use super::compose::Copy;
-use super::settings::{MailSettings, SmtpSecurity, SmtpSettings, TransportKind};
 use super::smtp::Connection;
+use crate::config::{MailSettings, SmtpSecurity, SmtpSettings, TransportKind};
 
 /// What one attempt to hand over a copy gave.
 #[derive(Debug, Clone, PartialEq)]

@@ -103,14 +103,8 @@ pub fn block_of(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Reads one `server.trusted_proxies` entry: an address (`10.0.0.1`, `::1`) or a CIDR block (`10.0.0.0/8`).
-pub fn parse_trusted_proxy(text: &str) -> Option<IpNet> {
-    let text = text.trim();
-    text.parse::<IpNet>()
-        .ok()
-        .map(|net| net.trunc())
-        .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
-}
+/// Reads one `server.trusted_proxies` entry (defined with the setting).
+pub use crate::config::parse_trusted_proxy;
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use relais::mail::settings::{SmtpSecurity, TransportKind};
+use relais::config::{SmtpSecurity, TransportKind};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::{Backend, TestApp};

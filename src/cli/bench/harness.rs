@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::config::Settings;
-use crate::mail::settings::{SmtpSecurity, TransportKind};
+use crate::config::{SmtpSecurity, TransportKind};
 
 /// A temporary folder and the database URL to use in it.
 pub(super) fn workspace(database_url: &str) -> anyhow::Result<(tempfile_dir::Dir, String)> {

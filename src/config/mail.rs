@@ -1,9 +1,9 @@
-//! The `[mail]` and `[smtp]` sections of the configuration.
+//! The `[mail]`, `[smtp]` and `[dkim]` sections: how relais sends mail.
 
-use crate::config::Reader;
+use super::Reader;
 use crate::domain::EmailAddress;
 
-pub const KEYS: &[&str] = &[
+pub(super) const KEYS: &[&str] = &[
     "mail.from_address",
     "mail.from_name",
     "mail.transport",
