@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod export;
+pub mod french;
 pub mod import;
 pub mod inbound;
 pub mod mail;

@@ -6,7 +6,7 @@
 use std::str::FromStr;
 
 use askama::Template;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, PARIS};
@@ -88,13 +88,13 @@ pub async fn enqueue_digests(
                     } else {
                         t.next_action.clone()
                     },
-                    date: french_date(date),
+                    date: crate::french::french_date(Some(date)),
                     overdue: date < today,
                     url: format!("{public_url}/targets/{}", t.id),
                 }
             })
             .collect();
-        let today_text = french_date(today);
+        let today_text = crate::french::french_date(Some(today));
         let board_url = format!("{public_url}/");
         let html = DigestHtml {
             organisation,
@@ -138,10 +138,6 @@ pub async fn enqueue_digests(
         }
     }
     Ok(sent)
-}
-
-fn french_date(date: NaiveDate) -> String {
-    date.format("%d/%m/%Y").to_string()
 }
 
 /// Sends the digests at each time of `schedule` (6-field cron, Paris time) until stopped.

@@ -103,37 +103,7 @@ fn between(
         .collect()
 }
 
-/// French month names, January first.
-pub(crate) const MONTHS: [&str; 12] = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-];
-
-/// A date as staff read it: "1er décembre 2026 à 09:00".
-pub fn french_moment(at: DateTime<Utc>) -> String {
-    let local = at.with_timezone(&PARIS);
-    let day = if local.day() == 1 {
-        "1er".to_string()
-    } else {
-        local.day().to_string()
-    };
-    format!(
-        "{day} {} {} à {}",
-        MONTHS[local.month0() as usize],
-        local.year(),
-        local.format("%H:%M")
-    )
-}
+pub use crate::french::{MONTHS, french_moment};
 
 /// What one pass did, for the log and the tests.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -485,7 +455,7 @@ impl Scheduler {
                 .iter()
                 .map(|issue| DigestEntry {
                     title: issue.title.clone(),
-                    date: crate::web::view::french_datetime(issue.sent_at),
+                    date: crate::french::french_datetime(issue.sent_at),
                     url: format!("{public_url}/lettre/archives/{}", issue.id),
                 })
                 .collect();

@@ -812,12 +812,7 @@ async fn insert_bounce(
 }
 
 /// The day of `millis` in Paris, the day bounces are counted by.
-pub(crate) fn paris_day(millis: i64) -> chrono::NaiveDate {
-    chrono::DateTime::from_timestamp_millis(millis)
-        .unwrap_or_default()
-        .with_timezone(&crate::clock::PARIS)
-        .date_naive()
-}
+pub(crate) use crate::french::paris_day;
 
 #[cfg(test)]
 mod tests {

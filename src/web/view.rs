@@ -76,23 +76,10 @@ pub fn departement_label(code: Option<&str>) -> String {
     }
 }
 
-pub fn french_date(date: Option<NaiveDate>) -> String {
-    date.map_or_else(String::new, |d| d.format("%d/%m/%Y").to_string())
-}
+pub use crate::french::{french_date, french_datetime};
 
 pub fn iso_date(date: Option<NaiveDate>) -> String {
     date.map_or_else(String::new, |d| d.format("%Y-%m-%d").to_string())
-}
-
-/// Epoch milliseconds as a Paris date and time.
-pub fn french_datetime(millis: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(millis)
-        .map(|at| {
-            at.with_timezone(&crate::clock::PARIS)
-                .format("%d/%m/%Y %H:%M")
-                .to_string()
-        })
-        .unwrap_or_default()
 }
 
 pub fn population(value: Option<i64>) -> String {

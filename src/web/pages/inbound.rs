@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use chrono::{NaiveDate, TimeZone};
+use chrono::NaiveDate;
 
 use crate::store::list_admin::{InboundFilter, InboundLine};
 use crate::web::AppState;
@@ -84,14 +84,6 @@ fn without_page(query: &InboundQuery) -> String {
             .collect::<Vec<_>>(),
     )
     .unwrap_or_default()
-}
-
-/// Midnight in Paris at the start of `day`, in epoch milliseconds.
-fn paris_midnight(day: NaiveDate) -> Option<i64> {
-    crate::clock::PARIS
-        .from_local_datetime(&day.and_hms_opt(0, 0, 0)?)
-        .earliest()
-        .map(|at| at.timestamp_millis())
 }
 
 /// A day typed in a date field, or a French message saying what is wrong.
@@ -190,8 +182,8 @@ async fn list(
     {
         errors.push("La date de début vient après la date de fin : inversez-les.".to_string());
     }
-    filter.since = from.and_then(paris_midnight);
-    filter.before = to.and_then(|d| d.succ_opt()).and_then(paris_midnight);
+    filter.since = from.and_then(crate::french::paris_midnight);
+    filter.before = to.and_then(|d| d.succ_opt()).and_then(crate::french::paris_midnight);
     let page = query.page.unwrap_or(1).max(1);
     let (rows, total) = state
         .store

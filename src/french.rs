@@ -1,0 +1,143 @@
+//! Dates and times as French readers expect them, always in Paris time: the one place for month and weekday
+//! names, "1er", day-month-year order and the conversions between Paris local time and the UTC instants
+//! relais stores. The web pages, the mails and the scheduler all format through here.
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Utc};
+
+use crate::clock::PARIS;
+
+/// French month names, January first.
+pub const MONTHS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
+/// French weekday names, Monday first.
+pub const WEEKDAYS: [&str; 7] = [
+    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+];
+
+/// "1er" for the first of the month, the number otherwise.
+pub fn day_of_month(day: u32) -> String {
+    if day == 1 {
+        "1er".to_string()
+    } else {
+        day.to_string()
+    }
+}
+
+/// "04/12/2026"; empty for no date.
+pub fn french_date(date: Option<NaiveDate>) -> String {
+    date.map_or_else(String::new, |d| d.format("%d/%m/%Y").to_string())
+}
+
+/// Epoch milliseconds as a Paris date and time: "04/12/2026 14:05".
+pub fn french_datetime(millis: i64) -> String {
+    DateTime::from_timestamp_millis(millis)
+        .map(|at| {
+            at.with_timezone(&PARIS)
+                .format("%d/%m/%Y %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// A date as staff read it in a sentence: "1er décembre 2026 à 09:00".
+pub fn french_moment(at: DateTime<Utc>) -> String {
+    let local = at.with_timezone(&PARIS);
+    format!(
+        "{} {} {} à {}",
+        day_of_month(local.day()),
+        MONTHS[local.month0() as usize],
+        local.year(),
+        local.format("%H:%M")
+    )
+}
+
+/// A meeting's time: "mardi 1er décembre 2026, 14:00–16:00".
+pub fn french_span(starts: DateTime<Utc>, ends: DateTime<Utc>) -> String {
+    let start = starts.with_timezone(&PARIS);
+    let end = ends.with_timezone(&PARIS);
+    format!(
+        "{} {} {} {}, {}–{}",
+        WEEKDAYS[start.weekday().num_days_from_monday() as usize],
+        day_of_month(start.day()),
+        MONTHS[start.month0() as usize],
+        start.year(),
+        start.format("%H:%M"),
+        end.format("%H:%M")
+    )
+}
+
+/// The Paris local time of a form (`YYYY-MM-DDTHH:MM`) as UTC; at a change of clocks, the earlier instant.
+pub fn paris_local(text: &str) -> Option<DateTime<Utc>> {
+    let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M").ok()?;
+    PARIS
+        .from_local_datetime(&local)
+        .earliest()
+        .map(|at| at.with_timezone(&Utc))
+}
+
+/// The day of `millis` in Paris.
+pub fn paris_day(millis: i64) -> NaiveDate {
+    DateTime::from_timestamp_millis(millis)
+        .unwrap_or_default()
+        .with_timezone(&PARIS)
+        .date_naive()
+}
+
+/// Midnight of `day` in Paris, in epoch milliseconds.
+pub fn paris_midnight(day: NaiveDate) -> Option<i64> {
+    PARIS
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0)?)
+        .earliest()
+        .map(|at| at.timestamp_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_read_the_french_way_in_paris_time() {
+        let winter = paris_local("2026-12-01T14:00").unwrap();
+        assert_eq!(winter.to_rfc3339(), "2026-12-01T13:00:00+00:00");
+        let end = winter + chrono::Duration::hours(2);
+        assert_eq!(
+            french_span(winter, end),
+            "mardi 1er décembre 2026, 14:00–16:00"
+        );
+        assert_eq!(french_moment(winter), "1er décembre 2026 à 14:00");
+        assert_eq!(
+            french_datetime(winter.timestamp_millis()),
+            "01/12/2026 14:00"
+        );
+        assert_eq!(
+            french_date(NaiveDate::from_ymd_opt(2027, 2, 2)),
+            "02/02/2027"
+        );
+        // 23:30 UTC on 31 March is already 1 April in Paris (summer time).
+        let late = Utc.with_ymd_and_hms(2027, 3, 31, 23, 30, 0).unwrap();
+        assert_eq!(
+            paris_day(late.timestamp_millis()),
+            NaiveDate::from_ymd_opt(2027, 4, 1).unwrap()
+        );
+        let midnight = paris_midnight(NaiveDate::from_ymd_opt(2027, 4, 1).unwrap()).unwrap();
+        assert_eq!(
+            midnight,
+            Utc.with_ymd_and_hms(2027, 3, 31, 22, 0, 0)
+                .unwrap()
+                .timestamp_millis()
+        );
+    }
+}
