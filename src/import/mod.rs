@@ -11,7 +11,7 @@
 //!    (new target, duplicate, ambiguous, unknown, invalid, empty) with French messages naming line and column.
 //! 4. **preview**: the plan is shown ([`report_lines`] for the command line); a plan with any ambiguous,
 //!    unknown or invalid row is not [clean](ImportPlan::is_clean) and cannot be applied.
-//! 5. **apply** ([`Store::apply_import`](crate::store::Store::apply_import)): all rows in one transaction,
+//! 5. **apply** ([`Store::apply_import`](crate::store::Store::apply_import), through [`crate::store::import::ImportSource`]): all rows in one transaction,
 //!    all or nothing, with one audit entry for the import.
 //!
 //! [`import_file`] chains the five steps for the command line.

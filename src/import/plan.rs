@@ -12,6 +12,7 @@ use super::read::Table;
 use super::thousands;
 use crate::domain::{Scale, Stage, fold};
 use crate::referential::{CollectivityKind, Entry, Referential, normalize};
+use crate::store::import::{ImportLine, ImportLineKind, ImportSource, ProvidedFields};
 use crate::store::organisations::NewOrganisation;
 use crate::store::targets::NewTarget;
 use crate::store::{Store, StoreResult};
@@ -127,7 +128,7 @@ impl StatusCounts {
     }
 }
 
-/// The whole plan, for the preview and for [`Store::apply_import`].
+/// The whole plan, for the preview and for [`Store::apply_import`](crate::store::Store::apply_import).
 #[derive(Debug, Clone)]
 pub struct ImportPlan {
     pub headers: Vec<String>,
@@ -138,6 +139,45 @@ pub struct ImportPlan {
     pub problems: Vec<String>,
     /// Headers of non-empty columns no field was assigned to: their content will not be imported.
     pub ignored_columns: Vec<String>,
+}
+
+/// What the store writes of a plan: each row as a line, its fields given as flags.
+impl ImportSource for ImportPlan {
+    fn is_clean(&self) -> bool {
+        ImportPlan::is_clean(self)
+    }
+
+    fn lines_to_correct(&self) -> usize {
+        self.counts.ambiguous + self.counts.unknown + self.counts.invalid
+    }
+
+    fn lines(&self) -> Vec<ImportLine<'_>> {
+        self.rows
+            .iter()
+            .map(|row| {
+                let given = |field: Field| row.provided.contains(&field);
+                ImportLine {
+                    kind: match row.status {
+                        RowStatus::New => ImportLineKind::New,
+                        RowStatus::Duplicate => ImportLineKind::Duplicate,
+                        _ => ImportLineKind::Ignored,
+                    },
+                    target: row.new_target.as_ref(),
+                    existing_target_id: row.existing_target_id,
+                    provided: ProvidedFields {
+                        owner: given(Field::Owner),
+                        political: given(Field::PoliticalColour) || given(Field::PoliticalNuance),
+                        lead_source: given(Field::LeadSource),
+                        priority: given(Field::Priority),
+                        next_action: given(Field::NextAction),
+                        next_action_date: given(Field::NextActionDate),
+                        has_squats: given(Field::HasSquats),
+                        notes: given(Field::Notes),
+                    },
+                }
+            })
+            .collect()
+    }
 }
 
 impl ImportPlan {

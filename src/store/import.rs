@@ -1,5 +1,6 @@
-//! Applying an import plan (see [`crate::import`]): every row in one transaction, so a file is imported
-//! entirely or not at all, and a failure halfway leaves the pipeline as it was.
+//! Applying a checked import: every line in one transaction, so a file is imported entirely or not at all,
+//! and a failure halfway leaves the pipeline as it was. The store does not know spreadsheets: the import
+//! pipeline hands it an [`ImportSource`], lines already matched to the referential and validated.
 //!
 //! The plan was made from a snapshot of the targets; if another person creates one of the same collectivities
 //! in between, the unique constraint on `targets.organisation_id` fails the insert and the whole import rolls
@@ -15,7 +16,6 @@ use super::people::{NewPerson, insert_person};
 use super::targets::{NewTarget, TargetFields, insert_target, update_target_fields};
 use super::{Store, StoreError, StoreResult, Tx, with_db, with_tx};
 use crate::domain::fold;
-use crate::import::{Field, ImportPlan, PlannedRow, RowStatus};
 
 #[path = "import_batch.rs"]
 mod import_batch;
@@ -38,6 +38,61 @@ pub struct ImportOutcome {
     pub created: usize,
     pub updated: usize,
     pub skipped: usize,
+}
+
+/// A checked import, line by line: what [`Store::apply_import`] writes.
+pub trait ImportSource {
+    /// Whether every line may be written (nothing to correct, no problem with the file itself).
+    fn is_clean(&self) -> bool;
+    /// The lines still to correct, named in the refusal of an import that is not clean.
+    fn lines_to_correct(&self) -> usize;
+    /// Every line of the file, in order.
+    fn lines(&self) -> Vec<ImportLine<'_>>;
+}
+
+/// One line of a checked import.
+#[derive(Debug, Clone)]
+pub struct ImportLine<'a> {
+    pub kind: ImportLineKind,
+    /// The target to create, for new and duplicate lines (for a duplicate, the values that may update it).
+    pub target: Option<&'a NewTarget>,
+    /// The existing target a duplicate line names, when it is in the database (not on an earlier line).
+    pub existing_target_id: Option<i64>,
+    /// The follow-up fields the line gives a value for: only these replace existing values.
+    pub provided: ProvidedFields,
+}
+
+/// What a line is to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportLineKind {
+    /// A collectivity not yet followed.
+    New,
+    /// A collectivity already followed, in the database or on an earlier line.
+    Duplicate,
+    /// A line that writes nothing (empty).
+    Ignored,
+}
+
+/// The follow-up fields a line gives a value for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProvidedFields {
+    pub owner: bool,
+    /// The political colour or the Ministry's nuance.
+    pub political: bool,
+    pub lead_source: bool,
+    pub priority: bool,
+    pub next_action: bool,
+    pub next_action_date: bool,
+    pub has_squats: bool,
+    pub notes: bool,
+}
+
+impl ImportLine<'_> {
+    /// The `(collectivity_kind, official_code)` the line resolved to, when it did.
+    fn key(&self) -> Option<(String, String)> {
+        let org = &self.target?.organisation;
+        Some((org.collectivity_kind.clone()?, org.official_code.clone()?))
+    }
 }
 
 /// `SELECT` of a target's organisation and follow-up fields, in [`TargetFields`] order.
@@ -88,7 +143,7 @@ impl Store {
     /// and one audit entry records the import. A plan that is not clean is refused and nothing is written.
     pub async fn apply_import(
         &self,
-        plan: &ImportPlan,
+        plan: &impl ImportSource,
         on_duplicate: DuplicatePolicy,
         actor: &Actor,
         now: i64,
@@ -103,14 +158,14 @@ impl Store {
     /// [`import_batch`]); duplicates, rare, are updated one by one.
     pub async fn apply_import_with_progress(
         &self,
-        plan: &ImportPlan,
+        plan: &impl ImportSource,
         on_duplicate: DuplicatePolicy,
         actor: &Actor,
         now: i64,
         progress: impl Fn(usize),
     ) -> StoreResult<ImportOutcome> {
         if !plan.is_clean() {
-            let blocking = plan.counts.ambiguous + plan.counts.unknown + plan.counts.invalid;
+            let blocking = plan.lines_to_correct();
             return Err(StoreError::Conflict(format!(
                 "l'import a {blocking} ligne(s) à corriger ; rien n'a été enregistré"
             )));
@@ -119,30 +174,28 @@ impl Store {
         let mut outcome = ImportOutcome::default();
         // Targets created by this import, for a later line of the same file naming the same collectivity.
         let mut created: HashMap<(String, String), i64> = HashMap::new();
-        for (index, chunk) in plan.rows.chunks(CHUNK_ROWS).enumerate() {
-            // New rows first, batched; a duplicate always names a collectivity of an earlier line, so the
+        let lines = plan.lines();
+        for (index, chunk) in lines.chunks(CHUNK_ROWS).enumerate() {
+            // New lines first, batched; a duplicate always names a collectivity of an earlier line, so the
             // target it updates exists by the time its own line is reached below.
-            let (batched, single): (Vec<&PlannedRow>, Vec<&PlannedRow>) = chunk
+            let (batched, single): (Vec<&ImportLine>, Vec<&ImportLine>) = chunk
                 .iter()
-                .filter(|row| row.status == RowStatus::New && row.new_target.is_some())
-                .partition(|row| row.new_target.as_ref().is_some_and(import_batch::can_batch));
-            let news: Vec<&NewTarget> = batched
-                .iter()
-                .filter_map(|row| row.new_target.as_ref())
-                .collect();
+                .filter(|row| row.kind == ImportLineKind::New && row.target.is_some())
+                .partition(|row| row.target.is_some_and(import_batch::can_batch));
+            let news: Vec<&NewTarget> = batched.iter().filter_map(|row| row.target).collect();
             let ids = import_batch::insert_targets(&mut tx, &news, actor, now).await?;
             for (row, id) in batched.iter().zip(ids) {
                 created.extend(row.key().map(|key| (key, id)));
             }
             for row in &single {
-                if let Some(new) = &row.new_target {
+                if let Some(new) = row.target {
                     insert_target(&mut tx, new, actor, now).await?;
                 }
             }
             outcome.created += batched.len() + single.len();
             for row in chunk {
-                match (row.status, &row.new_target) {
-                    (RowStatus::Duplicate, Some(new))
+                match (row.kind, row.target) {
+                    (ImportLineKind::Duplicate, Some(new))
                         if on_duplicate == DuplicatePolicy::Update =>
                     {
                         let id = row
@@ -155,14 +208,14 @@ impl Store {
                             outcome.skipped += 1;
                         }
                     }
-                    (RowStatus::Duplicate, _) => outcome.skipped += 1,
+                    (ImportLineKind::Duplicate, _) => outcome.skipped += 1,
                     _ => {}
                 }
             }
             progress(index * CHUNK_ROWS + chunk.len());
         }
         let details = serde_json::json!({
-            "rows": plan.rows.len(),
+            "rows": lines.len(),
             "created": outcome.created,
             "updated": outcome.updated,
             "skipped": outcome.skipped,
@@ -180,7 +233,7 @@ impl Store {
 async fn update_from_row(
     tx: &mut Tx,
     id: i64,
-    row: &PlannedRow,
+    row: &ImportLine<'_>,
     new: &NewTarget,
     actor: &Actor,
     now: i64,
@@ -217,12 +270,12 @@ async fn update_from_row(
         notes,
     };
     let mut after = before.clone();
-    let given = |field: Field| row.provided.contains(&field);
+    let given = row.provided;
     let imported = &new.fields;
-    if given(Field::Owner) {
+    if given.owner {
         after.owner_id = imported.owner_id;
     }
-    if given(Field::PoliticalColour) || given(Field::PoliticalNuance) {
+    if given.political {
         // A bare colour that agrees with the recorded nuance ("Gauche" over "LDVG") keeps the nuance.
         let same_colour = after.political_colour == imported.political_colour;
         if imported.political_nuance.is_some() || !same_colour {
@@ -234,22 +287,22 @@ async fn update_from_row(
             .political_colour
             .clone_from(&imported.political_colour);
     }
-    if given(Field::LeadSource) {
+    if given.lead_source {
         after.lead_source.clone_from(&imported.lead_source);
     }
-    if given(Field::Priority) {
+    if given.priority {
         after.priority.clone_from(&imported.priority);
     }
-    if given(Field::NextAction) {
+    if given.next_action {
         after.next_action.clone_from(&imported.next_action);
     }
-    if given(Field::NextActionDate) {
+    if given.next_action_date {
         after.next_action_date = imported.next_action_date;
     }
-    if given(Field::HasSquats) {
+    if given.has_squats {
         after.has_squats = imported.has_squats;
     }
-    if given(Field::Notes) {
+    if given.notes {
         after.notes.clone_from(&imported.notes);
     }
     let mut changed = before != after;

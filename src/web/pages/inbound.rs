@@ -183,7 +183,9 @@ async fn list(
         errors.push("La date de début vient après la date de fin : inversez-les.".to_string());
     }
     filter.since = from.and_then(crate::french::paris_midnight);
-    filter.before = to.and_then(|d| d.succ_opt()).and_then(crate::french::paris_midnight);
+    filter.before = to
+        .and_then(|d| d.succ_opt())
+        .and_then(crate::french::paris_midnight);
     let page = query.page.unwrap_or(1).max(1);
     let (rows, total) = state
         .store
