@@ -42,11 +42,13 @@ fn named_modules(line: &str) -> Vec<String> {
         if let Some(group) = rest.strip_prefix('{') {
             // `use crate::{a, b::c}`: every first segment of the group.
             let inside = group.split('}').next().unwrap_or_default();
-            named.extend(
-                inside
-                    .split(',')
-                    .map(|part| part.trim().split("::").next().unwrap_or_default().to_string()),
-            );
+            named.extend(inside.split(',').map(|part| {
+                part.trim()
+                    .split("::")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            }));
         } else {
             let name: String = rest
                 .chars()
@@ -75,7 +77,8 @@ fn no_module_names_a_layer_above_its_own() {
             .to_string_lossy()
             .trim_end_matches(".rs")
             .to_string();
-        let own = layer_of(&top).unwrap_or_else(|| panic!("{top} has no layer: add it to layer_of"));
+        let own =
+            layer_of(&top).unwrap_or_else(|| panic!("{top} has no layer: add it to layer_of"));
         let text = std::fs::read_to_string(file).unwrap();
         for (number, line) in text.lines().enumerate() {
             for module in named_modules(line) {
@@ -91,12 +94,22 @@ fn no_module_names_a_layer_above_its_own() {
             }
         }
     }
-    assert!(upward.is_empty(), "paths pointing up a layer:\n{}", upward.join("\n"));
+    assert!(
+        upward.is_empty(),
+        "paths pointing up a layer:\n{}",
+        upward.join("\n")
+    );
 }
 
 #[test]
 fn the_scan_sees_paths_in_groups_and_skips_comments() {
-    assert_eq!(named_modules("use crate::{mail, store::Store};"), ["mail", "store"]);
-    assert_eq!(named_modules("    let x = crate::web::view::f(crate::french::g());"), ["web", "french"]);
+    assert_eq!(
+        named_modules("use crate::{mail, store::Store};"),
+        ["mail", "store"]
+    );
+    assert_eq!(
+        named_modules("    let x = crate::web::view::f(crate::french::g());"),
+        ["web", "french"]
+    );
     assert!(named_modules("/// See [`crate::web::x`].").is_empty());
 }

@@ -37,9 +37,6 @@ const LATE_AFTER_MINUTES: i64 = 15;
 /// The longest a pass waits in real time, whatever the clock says.
 const RECHECK: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// The newsletter list the schedule serves.
-const LIST_KEY: &str = "lettre";
-
 /// The parsed schedule of `[newsletter]`.
 #[derive(Clone)]
 pub struct NewsletterSchedule {
@@ -230,7 +227,7 @@ impl Scheduler {
     async fn run_due_at(&self, now: DateTime<Utc>) -> anyhow::Result<Pass> {
         let list = self
             .store
-            .mailing_list(LIST_KEY)
+            .mailing_list(crate::store::subscriptions::NEWSLETTER)
             .await?
             .ok_or_else(|| anyhow::anyhow!("the newsletter list is missing"))?;
         let mut pass = Pass::default();

@@ -6,6 +6,9 @@
 use super::outbox::{NewMessage, NewRecipient, enqueue};
 use super::{Store, StoreResult, with_db, with_tx};
 
+/// The key of the club's newsletter, the list its migration creates and the public form subscribes to.
+pub const NEWSLETTER: &str = "lettre";
+
 /// A list people subscribe to.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MailingList {

@@ -37,7 +37,7 @@ pub async fn newsletter(args: NewsletterArgs) -> anyhow::Result<()> {
     let now = clock.now_millis();
 
     let list = store
-        .mailing_list("lettre")
+        .mailing_list(crate::store::subscriptions::NEWSLETTER)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the newsletter list is missing"))?;
     let entries: Vec<(String, String)> = (0..args.subscribers)

@@ -70,7 +70,7 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
         body_html: "<p>Bonjour,</p>".to_string()
             + &"<p>Des nouvelles du <strong>club</strong> et des collectivités engagées.</p>"
                 .repeat(40),
-        list_key: "lettre".into(),
+        list_key: crate::store::subscriptions::NEWSLETTER.into(),
         list_label: "Lettre du club".into(),
         list_post: "NO".into(),
         ..Default::default()
