@@ -300,10 +300,22 @@ mod tests {
         assert_eq!(falls_on(first_tuesday, date("2026-12-01")), Some(true));
         assert_eq!(falls_on(first_tuesday, date("2026-12-03")), Some(false));
         assert_eq!(falls_on(first_tuesday, date("2026-12-08")), Some(false));
-        assert_eq!(falls_on("FREQ=MONTHLY;BYDAY=-1FR", date("2026-12-25")), Some(true));
-        assert_eq!(falls_on("FREQ=MONTHLY;BYDAY=-1FR", date("2026-12-18")), Some(false));
-        assert_eq!(falls_on("FREQ=WEEKLY;BYDAY=TH", date("2026-12-03")), Some(true));
-        assert_eq!(falls_on("FREQ=MONTHLY;BYDAY=1TU,3TU", date("2026-12-01")), None);
+        assert_eq!(
+            falls_on("FREQ=MONTHLY;BYDAY=-1FR", date("2026-12-25")),
+            Some(true)
+        );
+        assert_eq!(
+            falls_on("FREQ=MONTHLY;BYDAY=-1FR", date("2026-12-18")),
+            Some(false)
+        );
+        assert_eq!(
+            falls_on("FREQ=WEEKLY;BYDAY=TH", date("2026-12-03")),
+            Some(true)
+        );
+        assert_eq!(
+            falls_on("FREQ=MONTHLY;BYDAY=1TU,3TU", date("2026-12-01")),
+            None
+        );
         assert_eq!(
             choices(first_tuesday),
             Some((

@@ -134,10 +134,16 @@ pub fn changes(before: &Snapshot, after: &Snapshot) -> Vec<String> {
             None => said.push(format!("« {} » est retiré de l'ordre du jour", old.title)),
             Some(new) => {
                 if new.title != old.title {
-                    said.push(format!("le point « {} » devient « {} »", old.title, new.title));
+                    said.push(format!(
+                        "le point « {} » devient « {} »",
+                        old.title, new.title
+                    ));
                 }
                 if new.presenter != old.presenter && !new.presenter.is_empty() {
-                    said.push(format!("« {} » sera présenté par {}", new.title, new.presenter));
+                    said.push(format!(
+                        "« {} » sera présenté par {}",
+                        new.title, new.presenter
+                    ));
                 }
                 if new.duration_minutes != old.duration_minutes && new.duration_minutes > 0 {
                     said.push(format!(
@@ -153,7 +159,10 @@ pub fn changes(before: &Snapshot, after: &Snapshot) -> Vec<String> {
     }
     for new in &after.items {
         if !before.items.iter().any(|item| item.id == new.id) {
-            said.push(format!("nouveau point à l'ordre du jour : « {} »", new.title));
+            said.push(format!(
+                "nouveau point à l'ordre du jour : « {} »",
+                new.title
+            ));
         }
     }
     said
@@ -296,7 +305,9 @@ pub fn occurrences(
     let last_day = NaiveDate::parse_from_str(&series.ends_on, "%Y-%m-%d").ok();
     Ok(dates
         .into_iter()
-        .filter(|start| last_day.is_none_or(|last| start.with_timezone(&PARIS).date_naive() <= last))
+        .filter(|start| {
+            last_day.is_none_or(|last| start.with_timezone(&PARIS).date_naive() <= last)
+        })
         .map(|start| {
             let start = start.with_timezone(&Utc);
             (start, start + duration)
@@ -519,7 +530,8 @@ impl Dispatcher {
                 done.push("invitation");
             }
         }
-        if now >= starts - Duration::days(1) && !self.store.dispatched(meeting.id, "reminder").await?
+        if now >= starts - Duration::days(1)
+            && !self.store.dispatched(meeting.id, "reminder").await?
         {
             if starts - now < Duration::hours(REMINDER_AT_LEAST_HOURS) {
                 // Too close: recorded as skipped, so the meeting's page says why none went.
@@ -647,7 +659,8 @@ impl Dispatcher {
         let what_changed = serde_json::from_str::<Snapshot>(&meeting.sent_snapshot)
             .map(|before| changes(&before, &snapshot))
             .unwrap_or_default();
-        let today = now.with_timezone(&PARIS).date_naive() == starts.with_timezone(&PARIS).date_naive();
+        let today =
+            now.with_timezone(&PARIS).date_naive() == starts.with_timezone(&PARIS).date_naive();
         let day_word = if today { "aujourd'hui" } else { "demain" };
         let title = if meeting.theme.is_empty() {
             series.title.clone()
@@ -681,7 +694,10 @@ impl Dispatcher {
             ),
             "reminder" => (
                 format!("C'est {day_word} : {title}"),
-                format!("Rappel : la réunion a lieu {day_word}, {}.", french_hours(starts, ends)),
+                format!(
+                    "Rappel : la réunion a lieu {day_word}, {}.",
+                    french_hours(starts, ends)
+                ),
                 format!("Rappel, {day_word} : {title}"),
             ),
             _ => (
@@ -1020,7 +1036,11 @@ mod tests {
         let after = Snapshot {
             starts_at: paris_local("2027-02-02T15:00").unwrap().timestamp_millis(),
             ends_at: paris_local("2027-02-02T17:30").unwrap().timestamp_millis(),
-            items: vec![item(1, "Tour de table"), item(2, "Accès à l'eau"), item(4, "Scolarisation")],
+            items: vec![
+                item(1, "Tour de table"),
+                item(2, "Accès à l'eau"),
+                item(4, "Scolarisation"),
+            ],
             ..before.clone()
         };
         assert_eq!(

@@ -282,7 +282,9 @@ impl Store {
             message_id = Some(id);
         }
         // What an invitation or update said, for the next update to say what changed; and who received it.
-        let calendar_sequence = message.template_data["sequence"].as_i64().unwrap_or(sequence);
+        let calendar_sequence = message.template_data["sequence"]
+            .as_i64()
+            .unwrap_or(sequence);
         if step == "agenda" || step == "update" {
             let snapshot = message.template_data["snapshot"].to_string();
             with_tx!(&mut tx, |c| sqlx::query(
@@ -297,7 +299,8 @@ impl Store {
         }
         if step == "agenda" || step == "update" || step == "invitation" {
             for recipient in &recipients {
-                with_tx!(&mut tx, |c| sqlx::query(
+                with_tx!(&mut tx, |c| {
+                    sqlx::query(
                     "UPDATE meeting_attendees SET invited_sequence = $1 WHERE meeting_id = $2 AND address = $3"
                 )
                 .bind(calendar_sequence)
@@ -305,7 +308,8 @@ impl Store {
                 .bind(&recipient.address)
                 .execute(c)
                 .await
-                .map(|r| r.rows_affected()))?;
+                .map(|r| r.rows_affected())
+                })?;
             }
         }
         if step == "minutes" {
@@ -350,7 +354,8 @@ impl Store {
         sequence: i64,
         snapshot: &str,
     ) -> StoreResult<()> {
-        with_db!(&self.db, |p| sqlx::query(
+        with_db!(&self.db, |p| {
+            sqlx::query(
             "UPDATE meetings SET sent_sequence = $1, sent_snapshot = $2 WHERE id = $3 AND sent_sequence < $1"
         )
         .bind(sequence)
@@ -358,27 +363,32 @@ impl Store {
         .bind(meeting_id)
         .execute(p)
         .await
-        .map(|r| r.rows_affected()))?;
+        .map(|r| r.rows_affected())
+        })?;
         Ok(())
     }
 
     /// The highest id of the attendees who have not received the invitation yet (added after it went out).
     pub async fn last_uninvited(&self, meeting_id: i64) -> StoreResult<Option<i64>> {
-        Ok(with_db!(&self.db, |p| sqlx::query_scalar(
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_scalar(
             "SELECT MAX(id) FROM meeting_attendees WHERE meeting_id = $1 AND invited_sequence IS NULL"
         )
         .bind(meeting_id)
         .fetch_one(p)
-        .await)?)
+        .await
+        })?)
     }
 
     /// How many people a meeting's mails go to (those who received its invitation).
     pub async fn invited_count(&self, meeting_id: i64) -> StoreResult<i64> {
-        Ok(with_db!(&self.db, |p| sqlx::query_scalar(
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_scalar(
             "SELECT COUNT(*) FROM meeting_attendees WHERE meeting_id = $1 AND invited_sequence IS NOT NULL"
         )
         .bind(meeting_id)
         .fetch_one(p)
-        .await)?)
+        .await
+        })?)
     }
 }

@@ -35,8 +35,7 @@ pub struct Series {
     pub ends_on: String,
 }
 
-const SERIES_COLUMNS: &str =
-    "id, title, rrule, first_start, duration_minutes, video_url, invite_members, invite_staff, ends_on";
+const SERIES_COLUMNS: &str = "id, title, rrule, first_start, duration_minutes, video_url, invite_members, invite_staff, ends_on";
 
 /// How a series' meetings stand: what its edit, end and delete buttons may do.
 #[derive(Debug, Clone, Default)]
@@ -170,7 +169,9 @@ impl Store {
 
     pub async fn all_series(&self) -> StoreResult<Vec<Series>> {
         let sql = format!("SELECT {SERIES_COLUMNS} FROM meeting_series ORDER BY id");
-        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql).fetch_all(p).await)?)
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .fetch_all(p)
+            .await)?)
     }
 
     pub async fn series(&self, id: i64) -> StoreResult<Option<Series>> {
@@ -716,7 +717,8 @@ impl Store {
             .fetch_optional(c)
             .await)?
         .ok_or(StoreError::NotFound)?;
-        with_tx!(&mut tx, |c| sqlx::query(
+        with_tx!(&mut tx, |c| {
+            sqlx::query(
             "UPDATE meeting_series SET title = $1, rrule = $2, first_start = $3, duration_minutes = $4,
                 video_url = $5, invite_members = $6, invite_staff = $7, ends_on = $8 WHERE id = $9"
         )
@@ -731,7 +733,8 @@ impl Store {
         .bind(id)
         .execute(c)
         .await
-        .map(|r| r.rows_affected()))?;
+        .map(|r| r.rows_affected())
+        })?;
         let mut edited = SeriesEdited::default();
         let retime = old.rrule != new.rrule
             || old.first_start != new.first_start
@@ -748,8 +751,9 @@ impl Store {
                 .bind(now)
                 .fetch_all(c)
                 .await)?;
-            let (planned, cancelled): (Vec<_>, Vec<_>) =
-                unsent.into_iter().partition(|(_, state)| state == "planned");
+            let (planned, cancelled): (Vec<_>, Vec<_>) = unsent
+                .into_iter()
+                .partition(|(_, state)| state == "planned");
             let cancelled: Vec<i64> = cancelled.into_iter().map(|(id, _)| id).collect();
             delete_meetings(&mut tx, &cancelled).await?;
             edited.removed += cancelled.len() as u64;
@@ -773,16 +777,19 @@ impl Store {
             let (moving, leftover) = planned.split_at(planned.len().min(dates.len()));
             // First out of the way (occurrence dates and UIDs are unique), then onto the new dates.
             for meeting in moving {
-                with_tx!(&mut tx, |c| sqlx::query(
+                with_tx!(&mut tx, |c| {
+                    sqlx::query(
                     "UPDATE meetings SET occurrence_start = -id, uid = uid || '-moving' WHERE id = $1"
                 )
                 .bind(meeting)
                 .execute(c)
                 .await
-                .map(|r| r.rows_affected()))?;
+                .map(|r| r.rows_affected())
+                })?;
             }
             for (meeting, (start, end)) in moving.iter().zip(&dates) {
-                with_tx!(&mut tx, |c| sqlx::query(
+                with_tx!(&mut tx, |c| {
+                    sqlx::query(
                     "UPDATE meetings SET occurrence_start = $1, starts_at = $1, ends_at = $2, uid = $3,
                         updated_at = $4 WHERE id = $5"
                 )
@@ -793,15 +800,18 @@ impl Store {
                 .bind(meeting)
                 .execute(c)
                 .await
-                .map(|r| r.rows_affected()))?;
+                .map(|r| r.rows_affected())
+                })?;
                 // Its date changed: staff are reminded again before the new one.
-                with_tx!(&mut tx, |c| sqlx::query(
+                with_tx!(&mut tx, |c| {
+                    sqlx::query(
                     "DELETE FROM meeting_dispatches WHERE meeting_id = $1 AND step = 'staff_reminder'"
                 )
                 .bind(meeting)
                 .execute(c)
                 .await
-                .map(|r| r.rows_affected()))?;
+                .map(|r| r.rows_affected())
+                })?;
             }
             edited.retimed = moving.len() as u64;
             delete_meetings(&mut tx, leftover).await?;
@@ -815,7 +825,12 @@ impl Store {
             crate::domain::recurrence::describe(&old.rrule),
             crate::domain::recurrence::describe(&new.rrule),
         );
-        changed(&mut changes, "first_start", &old.first_start, &new.first_start);
+        changed(
+            &mut changes,
+            "first_start",
+            &old.first_start,
+            &new.first_start,
+        );
         changed(
             &mut changes,
             "duration_minutes",
@@ -830,7 +845,12 @@ impl Store {
             old.invite_members,
             new.invite_members,
         );
-        changed(&mut changes, "invite_staff", old.invite_staff, new.invite_staff);
+        changed(
+            &mut changes,
+            "invite_staff",
+            old.invite_staff,
+            new.invite_staff,
+        );
         audit::record(
             &mut tx,
             actor,
@@ -874,11 +894,13 @@ impl Store {
         }
         let ids: Vec<i64> = meetings.iter().map(|(id, _)| *id).collect();
         delete_meetings(&mut tx, &ids).await?;
-        with_tx!(&mut tx, |c| sqlx::query("DELETE FROM meeting_series WHERE id = $1")
-            .bind(id)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+        with_tx!(&mut tx, |c| sqlx::query(
+            "DELETE FROM meeting_series WHERE id = $1"
+        )
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
         audit::record(
             &mut tx,
             actor,
@@ -915,12 +937,15 @@ impl Store {
         .fetch_optional(c)
         .await)?;
         let (title, presenter, duration, description) = old.ok_or(StoreError::NotFound)?;
-        let mut linked: Vec<i64> = with_tx!(&mut tx, |c| sqlx::query_scalar(
+        let mut linked: Vec<i64> =
+            with_tx!(&mut tx, |c| {
+                sqlx::query_scalar(
             "SELECT resource_id FROM agenda_item_resources WHERE item_id = $1 ORDER BY resource_id"
         )
         .bind(item_id)
         .fetch_all(c)
-        .await)?;
+        .await
+            })?;
         linked.sort_unstable();
         let mut wanted = item.resources.clone();
         wanted.sort_unstable();
@@ -939,7 +964,8 @@ impl Store {
         if changes.is_empty() {
             return Ok(None);
         }
-        with_tx!(&mut tx, |c| sqlx::query(
+        with_tx!(&mut tx, |c| {
+            sqlx::query(
             "UPDATE agenda_items SET title = $1, presenter = $2, duration_minutes = $3, description = $4
              WHERE id = $5"
         )
@@ -950,7 +976,8 @@ impl Store {
         .bind(item_id)
         .execute(c)
         .await
-        .map(|r| r.rows_affected()))?;
+        .map(|r| r.rows_affected())
+        })?;
         if linked != wanted {
             with_tx!(&mut tx, |c| sqlx::query(
                 "DELETE FROM agenda_item_resources WHERE item_id = $1"

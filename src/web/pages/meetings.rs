@@ -26,8 +26,8 @@ use crate::store::subscriptions::ContactSelection;
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
-use crate::web::forms::FormPairs;
 use crate::web::flash::redirect_with_notice;
+use crate::web::forms::FormPairs;
 use crate::web::view::Chrome;
 
 pub fn router() -> Router<AppState> {
@@ -336,13 +336,9 @@ async fn check_series(
         // A first date off the rule moves to the rule's next date, and staff are told.
         let first_day = first.with_timezone(&crate::clock::PARIS).date_naive();
         if recurrence::falls_on(&new.rrule, first_day) == Some(false) {
-            let next = occurrences(
-                &probe(&new, ""),
-                first,
-                first + Duration::days(400),
-            )
-            .ok()
-            .and_then(|found| found.into_iter().find(|(start, _)| *start > first));
+            let next = occurrences(&probe(&new, ""), first, first + Duration::days(400))
+                .ok()
+                .and_then(|found| found.into_iter().find(|(start, _)| *start > first));
             match next {
                 Some((start, _)) => {
                     told.push(format!(
@@ -406,11 +402,7 @@ async fn check_series(
             )));
         }
     }
-    Ok(CheckedSeries {
-        new,
-        ends_on,
-        told,
-    })
+    Ok(CheckedSeries { new, ends_on, told })
 }
 
 async fn create_series(
@@ -591,7 +583,10 @@ async fn edit_series(
         ));
     }
     if edited.removed > 0 {
-        notice.push_str(&format!(" {} en trop supprimées.", meetings_word(edited.removed)));
+        notice.push_str(&format!(
+            " {} en trop supprimées.",
+            meetings_word(edited.removed)
+        ));
     }
     for told in &told {
         notice.push(' ');
@@ -1103,6 +1098,8 @@ async fn add_speaker(
             state.clock.now_millis(),
         )
         .await?;
+    // Added after the invitation went out, the speaker gets it now.
+    state.store.wake_schedules();
     Ok(back(
         id,
         &format!(
@@ -1148,7 +1145,13 @@ async fn attendance(
     session.require_staff()?;
     let present = FormPairs::parse(&body)?.ids_or_refuse("present", "participant")?;
     state.store.record_attendance(id, &present).await?;
-    Ok(back(id, &format!("Présence enregistrée : {} personne(s) présente(s).", present.len())))
+    Ok(back(
+        id,
+        &format!(
+            "Présence enregistrée : {} personne(s) présente(s).",
+            present.len()
+        ),
+    ))
 }
 
 #[derive(serde::Deserialize)]
@@ -1227,7 +1230,10 @@ async fn add_flag(
             state.clock.now_millis(),
         )
         .await?;
-    Ok(back(id, &format!("Point « {} » relevé.", form.title.trim())))
+    Ok(back(
+        id,
+        &format!("Point « {} » relevé.", form.title.trim()),
+    ))
 }
 
 /// Relays the flagged items to the member associations' list, once. The list first takes in the
