@@ -72,6 +72,35 @@ try {
     `the agenda: ${agenda}`);
   check(agenda.includes("Fiche : raccorder un terrain"), "the item links its sheet");
 
+  step("remove an agenda item, after a confirmation naming it");
+  const dialogs = [];
+  let acceptDialog = false;
+  page.on("dialog", (dialog) => {
+    dialogs.push(dialog.message());
+    (acceptDialog ? dialog.accept() : dialog.dismiss()).catch(() => {});
+  });
+  await page.getByText("Ajouter un point").click();
+  await page.locator("#item-title").fill("Tour de table");
+  await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name: "Ajouter le point" }).click()]);
+  check((await page.locator("[role=status].notice").innerText()).includes("Point « Tour de table » ajouté"), "the item's success message");
+  const removeTour = page.locator("#agenda li", { hasText: "Tour de table" }).getByRole("button", { name: "Retirer" });
+  await removeTour.click();
+  await page.waitForTimeout(300);
+  check(dialogs.at(-1) === "Retirer « Tour de table » de l'ordre du jour ?", `the confirmation: ${dialogs.at(-1)}`);
+  check((await page.locator("#agenda").innerText()).includes("Tour de table"), "a dismissed confirmation removes nothing");
+  acceptDialog = true;
+  await Promise.all([page.waitForLoadState("load"), removeTour.click()]);
+  check(!(await page.locator("#agenda").innerText()).includes("Tour de table"), "the item is removed once confirmed");
+  check((await page.locator("[role=status].notice").innerText()).includes("« Tour de table » est retiré de l'ordre du jour"), "the removal's message");
+
+  step("the cancel button says who is told, and nothing happens when dismissed");
+  acceptDialog = false;
+  await page.getByText("Déplacer, donner un thème, annuler").click();
+  await page.getByRole("button", { name: "Annuler cette réunion" }).click();
+  await page.waitForTimeout(300);
+  check(dialogs.at(-1).startsWith("Annuler la réunion du mardi 1er décembre 2026 ? Rien n'a encore été envoyé"), `the cancel confirmation: ${dialogs.at(-1)}`);
+  check(!(await page.locator("#meeting-status").innerText()).includes("annulée"), "a dismissed cancellation cancels nothing");
+
   step("mark it ready and see the scheduled dispatch");
   await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name: "Marquer l'ordre du jour prêt" }).click()]);
   const status = await page.locator("#meeting-status").innerText();
