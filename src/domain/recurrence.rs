@@ -123,9 +123,10 @@ pub fn rule(cadence: Cadence, day: Day) -> String {
 }
 
 /// The rule in French: "tous les deux mois, le premier mardi". A rule with parts this does not know is
-/// "règle personnalisée (…)", so nothing is hidden from staff.
+/// "selon une règle personnalisée": staff never read iCalendar; the series' page shows the rule in its
+/// advanced field, where it was written.
 pub fn describe(rule: &str) -> String {
-    describe_known(rule).unwrap_or_else(|| format!("règle personnalisée ({rule})"))
+    describe_known(rule).unwrap_or_else(|| "selon une règle personnalisée".to_string())
 }
 
 fn describe_known(rule: &str) -> Option<String> {
@@ -252,12 +253,9 @@ mod tests {
         assert_eq!(describe("FREQ=YEARLY"), "tous les ans");
         assert_eq!(
             describe("FREQ=MONTHLY;BYDAY=1TU,3TU"),
-            "règle personnalisée (FREQ=MONTHLY;BYDAY=1TU,3TU)"
+            "selon une règle personnalisée"
         );
-        assert_eq!(
-            describe("FREQ=SOMETIMES"),
-            "règle personnalisée (FREQ=SOMETIMES)"
-        );
+        assert_eq!(describe("FREQ=SOMETIMES"), "selon une règle personnalisée");
         assert_eq!(
             hours("2026-12-01T14:00", 120).as_deref(),
             Some("14:00–16:00")

@@ -937,15 +937,14 @@ impl Store {
         .fetch_optional(c)
         .await)?;
         let (title, presenter, duration, description) = old.ok_or(StoreError::NotFound)?;
-        let mut linked: Vec<i64> =
-            with_tx!(&mut tx, |c| {
-                sqlx::query_scalar(
+        let mut linked: Vec<i64> = with_tx!(&mut tx, |c| {
+            sqlx::query_scalar(
             "SELECT resource_id FROM agenda_item_resources WHERE item_id = $1 ORDER BY resource_id"
         )
         .bind(item_id)
         .fetch_all(c)
         .await
-            })?;
+        })?;
         linked.sort_unstable();
         let mut wanted = item.resources.clone();
         wanted.sort_unstable();
