@@ -1208,6 +1208,85 @@ mod updates_say_what_changed_and_reminders_know_the_day {
             "{page}"
         );
 
+        // Moved and moved back before the dispatcher looked: nothing invitees see changed, no update.
+        let moved = relais::store::meetings::MeetingChange {
+            starts_at: at("2026-12-01T15:00:00Z").timestamp_millis(),
+            ends_at: at("2026-12-01T17:00:00Z").timestamp_millis(),
+            theme: String::new(),
+        };
+        let back = relais::store::meetings::MeetingChange {
+            starts_at: at("2026-12-01T14:00:00Z").timestamp_millis(),
+            ends_at: at("2026-12-01T16:00:00Z").timestamp_millis(),
+            theme: String::new(),
+        };
+        let now = app.clock.now_millis();
+        assert!(
+            app.store
+                .change_meeting(december.id, &moved, now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            app.store
+                .change_meeting(december.id, &back, now)
+                .await
+                .unwrap()
+        );
+        app.store.wake_schedules();
+        let mut settled = false;
+        for _ in 0..200 {
+            let meeting = app.store.meeting(december.id).await.unwrap().unwrap();
+            if meeting.sent_sequence == Some(meeting.sequence) {
+                settled = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(settled, "the dispatcher saw the change");
+        let updates = app
+            .store
+            .dispatches(december.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|d| d.step == "update")
+            .count();
+        assert_eq!(updates, 3, "no update for a change nobody sees");
+
+        // A new video link for the series: the announced meeting sends an update saying so.
+        post_ok(
+            &team,
+            &format!("/reunions/series/{}", december.series_id),
+            &[
+                ("title", "Réunion du club"),
+                ("rrule", "FREQ=MONTHLY;INTERVAL=2;BYDAY=1TU"),
+                ("first_start", "2026-12-01T14:00"),
+                ("duration_minutes", "120"),
+                ("video_url", "https://visio.example/nouveau"),
+                ("invite_staff", "oui"),
+            ],
+        )
+        .await;
+        let overview = team.get_text("/reunions").await;
+        assert!(
+            overview.contains("1 réunion déjà annoncée(s) : les personnes invitées reçoivent le nouveau lien de visioconférence."),
+            "{overview}"
+        );
+        let update = nth_dispatch(&app, december.id, "update", 4).await;
+        let (message, _) = message_of(&app, update).await;
+        assert!(
+            message.body_text.contains(
+                "Ce qui change : nouveau lien de visioconférence : https://visio.example/nouveau."
+            ),
+            "{}",
+            message.body_text
+        );
+        assert_eq!(
+            app.store.meetings_from(0, 2).await.unwrap()[0].id,
+            december.id,
+            "a new link moves no meeting"
+        );
+
         // On the morning of the meeting, 13 hours before: "aujourd'hui", and no calendar promised.
         app.clock.set(at("2026-12-01T01:00:00Z"));
         let reminder = nth_dispatch(&app, december.id, "reminder", 1).await;

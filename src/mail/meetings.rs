@@ -59,6 +59,9 @@ pub struct SnapshotItem {
     pub presenter: String,
     pub duration_minutes: i64,
     pub description: String,
+    /// The titles of its linked sheets.
+    #[serde(default)]
+    pub resources: Vec<String>,
 }
 
 /// "14 h" or "14 h 30" (Paris time).
@@ -153,6 +156,18 @@ pub fn changes(before: &Snapshot, after: &Snapshot) -> Vec<String> {
                 }
                 if new.description != old.description {
                     said.push(format!("la présentation de « {} » est précisée", new.title));
+                }
+                for sheet in new.resources.iter().filter(|r| !old.resources.contains(r)) {
+                    said.push(format!(
+                        "nouvelle fiche pour « {} » : « {sheet} »",
+                        new.title
+                    ));
+                }
+                for sheet in old.resources.iter().filter(|r| !new.resources.contains(r)) {
+                    said.push(format!(
+                        "la fiche « {sheet} » n'accompagne plus « {} »",
+                        new.title
+                    ));
                 }
             }
         }
@@ -562,6 +577,7 @@ impl Dispatcher {
     pub async fn snapshot(&self, meeting: &Meeting) -> anyhow::Result<Snapshot> {
         let series = self.store.series(meeting.series_id).await?;
         let items = self.store.agenda(meeting.id).await?;
+        let linked = self.store.agenda_resources(meeting.id).await?;
         Ok(Snapshot {
             starts_at: meeting.starts_at,
             ends_at: meeting.ends_at,
@@ -570,6 +586,11 @@ impl Dispatcher {
             items: items
                 .into_iter()
                 .map(|item| SnapshotItem {
+                    resources: linked
+                        .iter()
+                        .filter(|(item_id, _)| *item_id == item.id)
+                        .map(|(_, resource)| resource.title.clone())
+                        .collect(),
                     id: item.id,
                     title: item.title,
                     presenter: item.presenter,

@@ -55,6 +55,8 @@ pub struct SeriesCounts {
 pub struct SeriesEdited {
     pub retimed: u64,
     pub removed: u64,
+    /// Announced coming occurrences that will send an update (their video link changed).
+    pub updated: u64,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -817,6 +819,17 @@ impl Store {
             delete_meetings(&mut tx, leftover).await?;
             edited.removed += leftover.len() as u64;
         }
+        if old.video_url != new.video_url {
+            // Announced meetings keep their date, but the link to join them must reach invitees.
+            let sql = "UPDATE meetings SET sequence = sequence + 1, updated_at = $1
+                 WHERE series_id = $2 AND state = 'planned' AND starts_at > $1 AND sent_sequence IS NOT NULL";
+            edited.updated = with_tx!(&mut tx, |c| sqlx::query(sql)
+                .bind(now)
+                .bind(id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
         let mut changes = serde_json::Map::new();
         changed(&mut changes, "title", &old.title, &new.title);
         changed(
@@ -862,6 +875,7 @@ impl Store {
                 "changes": changes,
                 "retimed": edited.retimed,
                 "removed": edited.removed,
+                "updated": edited.updated,
             }),
             now,
         )

@@ -584,8 +584,14 @@ async fn edit_series(
     }
     if edited.removed > 0 {
         notice.push_str(&format!(
-            " {} en trop supprimées.",
+            " {} en trop supprimée(s).",
             meetings_word(edited.removed)
+        ));
+    }
+    if edited.updated > 0 {
+        notice.push_str(&format!(
+            " {} déjà annoncée(s) : les personnes invitées reçoivent le nouveau lien de visioconférence.",
+            meetings_word(edited.updated)
         ));
     }
     for told in &told {
