@@ -1109,7 +1109,7 @@ async fn add_speaker(
     Ok(back(
         id,
         &format!(
-            "{} est invité·e comme intervenant·e ; l'invitation lui part avec l'ordre du jour, ou tout de suite s'il est déjà parti.",
+            "Intervention ajoutée : {} reçoit l'invitation avec l'ordre du jour, ou dès maintenant s'il est déjà parti.",
             form.name.trim()
         ),
     ))
