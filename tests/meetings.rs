@@ -585,6 +585,22 @@ mod a_full_cycle_with_two_instances {
         let team = staff(&app).await;
         post_ok(&team, &format!("/reunions/{}/annuler", february.id), &[]).await;
         let cancel = dispatched(&app, february.id, "cancel").await.unwrap();
+        let audit = app
+            .store
+            .list_audit(Some(("meeting", february.id)), 10)
+            .await
+            .unwrap();
+        let cancelled = audit
+            .iter()
+            .find(|e| e.action == "cancel")
+            .expect("the cancellation is audited");
+        let details: serde_json::Value = serde_json::from_str(&cancelled.details).unwrap();
+        assert_eq!(details["label"], "réunion du mardi 2 février 2027");
+        assert_eq!(
+            details["count"].as_u64().unwrap() as usize,
+            app.store.deliveries_of(cancel).await.unwrap().len(),
+            "it names how many were told"
+        );
         let cancel_copies = copies(&sink, &app, cancel).await;
         assert!(cancel_copies[0].1.contains("text/calendar; method=CANCEL"));
 
@@ -923,12 +939,46 @@ mod a_series_is_edited_ended_and_deleted {
         app.clock.set(at("2027-01-07T09:00:00Z"));
         dispatched(&app, first.id, "agenda").await;
         let team = staff(&app).await;
+        // A new rule starting before the announced meeting starts after it; that meeting keeps its date.
+        let mut edit = series_form("2026-12-17T10:00", "mensuelle", "3", "3");
+        edit.push(("ends_on", "2027-06-30"));
+        post_ok(&team, &format!("/reunions/series/{}", series.id), &edit).await;
+        let overview = team.get_text("/reunions").await;
+        assert!(
+            overview.contains("La réunion du jeudi 14 janvier 2027 est déjà annoncée : la nouvelle règle s&#39;applique à partir du jeudi 21 janvier 2027."),
+            "{overview}"
+        );
+        let days: Vec<String> = app
+            .store
+            .meetings_from(app.clock.now_millis(), 20)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| {
+                relais::mail::meetings::french_span(
+                    DateTime::from_timestamp_millis(m.starts_at).unwrap(),
+                    DateTime::from_timestamp_millis(m.ends_at).unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            days,
+            vec![
+                "jeudi 14 janvier 2027, 10:00–12:00",
+                "jeudi 21 janvier 2027, 10:00–12:00",
+                "jeudi 18 février 2027, 10:00–12:00",
+                "jeudi 18 mars 2027, 10:00–12:00",
+                "jeudi 15 avril 2027, 10:00–12:00",
+                "jeudi 20 mai 2027, 10:00–12:00",
+                "jeudi 17 juin 2027, 10:00–12:00",
+            ]
+        );
         let page = team
             .get_text(&format!("/reunions/series/{}", series.id))
             .await;
         assert!(!page.contains("Supprimer la série et ses"), "{page}");
         assert!(
-            page.contains("data-confirm=\"Arrêter la série « Réunion du club » ? Les 5 réunion(s) à venir pas encore annoncée(s) seront supprimées"),
+            page.contains("data-confirm=\"Arrêter la série « Réunion du club » ? Les 6 réunion(s) à venir pas encore annoncée(s) seront supprimées"),
             "{page}"
         );
         let refused = team
@@ -943,7 +993,7 @@ mod a_series_is_edited_ended_and_deleted {
         .await;
         let overview = team.get_text("/reunions").await;
         assert!(
-            overview.contains("Série « Réunion du club » arrêtée après le jeudi 14 janvier 2027 : 5 à venir supprimée(s)"),
+            overview.contains("Série « Réunion du club » arrêtée après le jeudi 14 janvier 2027 : 6 à venir supprimée(s)"),
             "{overview}"
         );
         let left = app
