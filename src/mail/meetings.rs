@@ -5,7 +5,10 @@
 //! 2. for each coming meeting: reminds staff when its agenda is not ready the day before it should go out;
 //!    sends the ready agenda `meetings.agenda_days_before` days ahead with a `METHOD:REQUEST` invitation (late,
 //!    if it became ready after that, and staff are told so); sends an update with the new SEQUENCE after any
-//!    change; reminds those who accepted or have not answered the day before;
+//!    change invitees see, saying at its top what changed ([`changes`], against the [`Snapshot`] of what
+//!    they last received), and the invitation itself to anyone added since; reminds those who accepted or
+//!    have not answered the day before ("aujourd'hui" or "demain"), unless it is less than twelve hours
+//!    away (recorded as skipped);
 //! 3. sends `METHOD:CANCEL` for a cancelled meeting whose invitation went out;
 //! 4. reminds the contacts invited to the needs survey who have not answered ([`super::survey`]);
 //! 5. warns, then removes, subscriptions whose delivery bounces disabled ([`super::bounces`]).

@@ -1,8 +1,9 @@
 //! Bimonthly meetings: a series is a recurrence rule and a video link; its occurrences are rows made ahead of
 //! time, each with its own date, theme, agenda and state. Every change to an occurrence raises its
 //! `sequence`, the iCalendar SEQUENCE, so an invitation already sent is followed by an update. Resources
-//! (practical sheets) are linked from agenda items. Attendees and dispatches are in
-//! [`super::meeting_attendees`].
+//! (practical sheets) are linked from agenda items. Editing a series re-times its coming occurrences nothing
+//! was sent for; those announced keep what was sent. Every change staff make here is audited in its own
+//! transaction. Attendees and dispatches are in [`super::meeting_attendees`].
 
 use super::audit::{self, Actor};
 use super::{Store, StoreError, StoreResult, Tx, with_db, with_tx};

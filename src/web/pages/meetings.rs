@@ -1,4 +1,5 @@
-//! "Réunions": the meeting series (a recurrence rule, a video link, who is invited), their occurrences — each
+//! "Réunions": the meeting series (a recurrence rule, a video link, who is invited; edited, ended or deleted
+//! on their own page, a first date off the rule moved onto it, a duplicate refused), their occurrences — each
 //! moved, given a theme or cancelled on its own — with the agenda (items, presenter, duration, linked
 //! resources), speakers, the answers received, what was sent and when the agenda will go; after the meeting
 //! the attendance, the minutes and the items flagged for the member associations and the newsletter. The
