@@ -1257,6 +1257,10 @@ mod updates_say_what_changed_and_reminders_know_the_day {
             page.contains("invitation envoyée (3e mise à jour)"),
             "{page}"
         );
+        assert!(
+            page.contains("mise à jour de l&#39;invitation (ce qui change : le point « Accès à l&#39;eau » devient « Accès à l&#39;eau potable »)"),
+            "staff read what each update said: {page}"
+        );
 
         // Moved and moved back before the dispatcher looked: nothing invitees see changed, no update.
         let moved = relais::store::meetings::MeetingChange {

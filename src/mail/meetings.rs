@@ -433,7 +433,7 @@ impl Dispatcher {
                 .collect();
             pass.occurrences += self
                 .store
-                .add_occurrences(series.id, &rows, self.settings.mail.domain(), now_ms)
+                .add_occurrences_of(&series, &rows, self.settings.mail.domain(), now_ms)
                 .await?;
         }
         let warned = super::bounces::send_warnings(&self.store, &self.settings, now_ms).await?;

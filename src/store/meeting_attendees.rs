@@ -28,6 +28,8 @@ pub struct Dispatch {
     pub message_id: Option<i64>,
     pub late: bool,
     pub created_at: i64,
+    /// What its mail was rendered from (JSON; an update's `changes`), `{}` without a mail.
+    pub template_data: String,
 }
 
 /// Who a dispatch goes to.
@@ -339,8 +341,10 @@ impl Store {
 
     pub async fn dispatches(&self, meeting_id: i64) -> StoreResult<Vec<Dispatch>> {
         Ok(with_db!(&self.db, |p| sqlx::query_as(
-            "SELECT step, sequence, message_id, late, created_at FROM meeting_dispatches
-             WHERE meeting_id = $1 ORDER BY created_at, step"
+            "SELECT d.step, d.sequence, d.message_id, d.late, d.created_at,
+                COALESCE(m.template_data, '{}') AS template_data
+             FROM meeting_dispatches d LEFT JOIN mail_messages m ON m.id = d.message_id
+             WHERE d.meeting_id = $1 ORDER BY d.created_at, d.step"
         )
         .bind(meeting_id)
         .fetch_all(p)

@@ -194,7 +194,60 @@ impl Store {
         uid_domain: &str,
         now: i64,
     ) -> StoreResult<u64> {
+        self.add_occurrences_checked(series_id, None, occurrences, uid_domain, now)
+            .await
+    }
+
+    /// [`Store::add_occurrences`] for the dates `series` gives, unless the series changed since it was read
+    /// (an edit committed meanwhile must not get the old rule's dates back): then none, and the next pass
+    /// uses the new rule.
+    pub async fn add_occurrences_of(
+        &self,
+        series: &Series,
+        occurrences: &[(i64, i64)],
+        uid_domain: &str,
+        now: i64,
+    ) -> StoreResult<u64> {
+        self.add_occurrences_checked(series.id, Some(series), occurrences, uid_domain, now)
+            .await
+    }
+
+    async fn add_occurrences_checked(
+        &self,
+        series_id: i64,
+        read: Option<&Series>,
+        occurrences: &[(i64, i64)],
+        uid_domain: &str,
+        now: i64,
+    ) -> StoreResult<u64> {
         let mut tx = self.begin().await?;
+        if let Some(read) = read {
+            // Locked until this transaction ends: an edit waits, and sees the dates made here.
+            let sql = format!(
+                "SELECT {SERIES_COLUMNS} FROM meeting_series WHERE id = $1{}",
+                tx.lock_clause()
+            );
+            let current: Option<Series> = with_tx!(&mut tx, |c| sqlx::query_as(&sql)
+                .bind(series_id)
+                .fetch_optional(c)
+                .await)?;
+            let same = current.is_some_and(|current| {
+                (
+                    &current.rrule,
+                    &current.first_start,
+                    current.duration_minutes,
+                    &current.ends_on,
+                ) == (
+                    &read.rrule,
+                    &read.first_start,
+                    read.duration_minutes,
+                    &read.ends_on,
+                )
+            });
+            if !same {
+                return Ok(0);
+            }
+        }
         let mut added = 0;
         for (start, end) in occurrences {
             let uid = format!("reunion-{series_id}-{start}@{uid_domain}");
@@ -714,7 +767,11 @@ impl Store {
         now: i64,
     ) -> StoreResult<SeriesEdited> {
         let mut tx = self.begin().await?;
-        let sql = format!("SELECT {SERIES_COLUMNS} FROM meeting_series WHERE id = $1");
+        // Locked: a dispatcher pass making occurrences waits, then sees the new rule.
+        let sql = format!(
+            "SELECT {SERIES_COLUMNS} FROM meeting_series WHERE id = $1{}",
+            tx.lock_clause()
+        );
         let old: Series = with_tx!(&mut tx, |c| sqlx::query_as(&sql)
             .bind(id)
             .fetch_optional(c)

@@ -774,6 +774,23 @@ impl MeetingPage {
         }
     }
 
+    /// What an update told invitees had changed ("l'horaire passe de … ; …"); empty for other dispatches.
+    pub fn what_changed(&self, dispatch: &Dispatch) -> String {
+        serde_json::from_str::<serde_json::Value>(&dispatch.template_data)
+            .ok()
+            .and_then(|data| {
+                data["changes"].as_array().map(|changes| {
+                    changes
+                        .iter()
+                        .filter_map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ; ")
+                })
+            })
+            .filter(|_| dispatch.step == "update")
+            .unwrap_or_default()
+    }
+
     pub fn when(&self, millis: &i64) -> String {
         crate::web::view::french_datetime(*millis)
     }
