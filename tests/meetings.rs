@@ -585,6 +585,22 @@ mod a_full_cycle_with_two_instances {
         let team = staff(&app).await;
         post_ok(&team, &format!("/reunions/{}/annuler", february.id), &[]).await;
         let cancel = dispatched(&app, february.id, "cancel").await.unwrap();
+        let audit = app
+            .store
+            .list_audit(Some(("meeting", february.id)), 10)
+            .await
+            .unwrap();
+        let cancelled = audit
+            .iter()
+            .find(|e| e.action == "cancel")
+            .expect("the cancellation is audited");
+        let details: serde_json::Value = serde_json::from_str(&cancelled.details).unwrap();
+        assert_eq!(details["label"], "réunion du mardi 2 février 2027");
+        assert_eq!(
+            details["count"].as_u64().unwrap() as usize,
+            app.store.deliveries_of(cancel).await.unwrap().len(),
+            "it names how many were told"
+        );
         let cancel_copies = copies(&sink, &app, cancel).await;
         assert!(cancel_copies[0].1.contains("text/calendar; method=CANCEL"));
 
@@ -735,6 +751,654 @@ mod a_dispatch_missed_while_down_is_caught_up_once {
             .count();
         assert_eq!(agendas, 1, "not again after a restart");
         third.halt().await;
+        app.stop().await;
+    }
+
+    run_on_both_databases!();
+}
+
+/// The text and recipients of a dispatched message.
+async fn message_of(
+    app: &TestApp,
+    message: i64,
+) -> (relais::store::outbox::MailMessage, Vec<String>) {
+    let text = app.store.mail_message(message).await.unwrap().unwrap();
+    let to = app
+        .store
+        .deliveries_of(message)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.recipient)
+        .collect();
+    (text, to)
+}
+
+/// Waits for the `n`th dispatch of `step` (1 for the first) and returns its message id.
+async fn nth_dispatch(app: &TestApp, meeting: i64, step: &str, n: usize) -> i64 {
+    for _ in 0..400 {
+        let found: Vec<_> = app
+            .store
+            .dispatches(meeting)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|d| d.step == step)
+            .collect();
+        if found.len() >= n {
+            let mut ids: Vec<i64> = found.iter().filter_map(|d| d.message_id).collect();
+            ids.sort();
+            return ids[n - 1];
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!(
+        "no {step} #{n} for meeting {meeting}: {:?}",
+        app.store.dispatches(meeting).await.unwrap()
+    );
+}
+
+fn audit_has(
+    entries: &[relais::store::audit::AuditEntry],
+    action: &str,
+    entity: &str,
+    label: &str,
+) -> bool {
+    entries.iter().any(|e| {
+        e.action == action
+            && e.entity == entity
+            && serde_json::from_str::<serde_json::Value>(&e.details).unwrap()["label"] == label
+    })
+}
+
+/// A series is created off its rule (moved onto it, staff told), refused when it duplicates another,
+/// edited (its coming meetings follow the new rule with their agenda), refused deletion once announced
+/// but ended instead; a series never announced is deleted with its meetings. All audited.
+mod a_series_is_edited_ended_and_deleted {
+    use super::*;
+
+    fn series_form<'a>(
+        first_start: &'a str,
+        cadence: &'a str,
+        ordinal: &'a str,
+        weekday: &'a str,
+    ) -> Vec<(&'a str, &'a str)> {
+        vec![
+            ("title", "Réunion du club"),
+            ("cadence", cadence),
+            ("ordinal", ordinal),
+            ("weekday", weekday),
+            ("rrule", ""),
+            ("first_start", first_start),
+            ("duration_minutes", "120"),
+            ("video_url", "https://visio.example/club"),
+            ("invite_staff", "oui"),
+        ]
+    }
+
+    async fn run(backend: Backend) {
+        let sink = Sink::start().await;
+        let app = app_sending_to(backend, &sink).await;
+        let team = staff(&app).await;
+
+        // Thursday 3 December is not a first Tuesday: the series starts on the rule's next date.
+        post_ok(
+            &team,
+            "/reunions/series",
+            &series_form("2026-12-03T14:00", "bimestrielle", "1", "1"),
+        )
+        .await;
+        let overview = team.get_text("/reunions").await;
+        assert!(
+            overview.contains("Le jeudi 3 décembre 2026 ne tombe pas « tous les deux mois, le premier mardi » : la série commence donc le mardi 2 février 2027."),
+            "{overview}"
+        );
+        let series = app.store.all_series().await.unwrap().remove(0);
+        assert_eq!(series.first_start, "2027-02-02T14:00");
+
+        // The same meetings again are refused.
+        let twice = team
+            .post_form(
+                "/reunions/series",
+                &series_form("2027-04-06T14:00", "bimestrielle", "1", "1"),
+            )
+            .await;
+        assert_eq!(twice.status(), 409);
+        let refusal = twice.text().await.unwrap();
+        assert!(refusal.contains("a déjà ces réunions"), "{refusal}");
+        assert_eq!(app.store.all_series().await.unwrap().len(), 1);
+
+        // An agenda prepared for the first meeting.
+        let now = app.clock.now_millis();
+        let first = app.store.meetings_from(now, 1).await.unwrap().remove(0);
+        post_ok(
+            &team,
+            &format!("/reunions/{}/points", first.id),
+            &[("title", "Tour de table")],
+        )
+        .await;
+
+        // The edit page shows the rule in the form's words; the rule changes to the second Thursday at 10:00.
+        let page = team
+            .get_text(&format!("/reunions/series/{}", series.id))
+            .await;
+        assert!(
+            page.contains("<option value=\"bimestrielle\" selected>"),
+            "{page}"
+        );
+        assert!(page.contains("Supprimer la série et ses"), "{page}");
+        let mut edit = series_form("2027-01-14T10:00", "mensuelle", "2", "3");
+        edit.push(("ends_on", "2027-06-30"));
+        post_ok(&team, &format!("/reunions/series/{}", series.id), &edit).await;
+        let overview = team.get_text("/reunions").await;
+        assert!(
+            overview.contains("Série « Réunion du club » enregistrée."),
+            "{overview}"
+        );
+        assert!(
+            overview.contains("tous les mois, le deuxième jeudi, 10:00–12:00, depuis le 14/01/2027, jusqu'au 30/06/2027"),
+            "{overview}"
+        );
+        let coming = app.store.meetings_from(now, 20).await.unwrap();
+        let days: Vec<String> = coming
+            .iter()
+            .map(|m| {
+                relais::mail::meetings::french_span(
+                    DateTime::from_timestamp_millis(m.starts_at).unwrap(),
+                    DateTime::from_timestamp_millis(m.ends_at).unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            days,
+            vec![
+                "jeudi 14 janvier 2027, 10:00–12:00",
+                "jeudi 11 février 2027, 10:00–12:00",
+                "jeudi 11 mars 2027, 10:00–12:00",
+                "jeudi 8 avril 2027, 10:00–12:00",
+                "jeudi 13 mai 2027, 10:00–12:00",
+                "jeudi 10 juin 2027, 10:00–12:00",
+            ]
+        );
+        assert_eq!(
+            coming[0].id, first.id,
+            "the prepared meeting follows the rule"
+        );
+        assert_eq!(
+            app.store.agenda(first.id).await.unwrap()[0].title,
+            "Tour de table"
+        );
+
+        // Once its invitation went out, the series cannot be deleted, only ended.
+        post_ok(
+            &team,
+            &format!("/reunions/{}/pret", first.id),
+            &[("ready", "oui")],
+        )
+        .await;
+        app.clock.set(at("2027-01-07T09:00:00Z"));
+        dispatched(&app, first.id, "agenda").await;
+        let team = staff(&app).await;
+        // A new rule starting before the announced meeting starts after it; that meeting keeps its date.
+        let mut edit = series_form("2026-12-17T10:00", "mensuelle", "3", "3");
+        edit.push(("ends_on", "2027-06-30"));
+        post_ok(&team, &format!("/reunions/series/{}", series.id), &edit).await;
+        let overview = team.get_text("/reunions").await;
+        assert!(
+            overview.contains("La réunion du jeudi 14 janvier 2027 est déjà annoncée : la nouvelle règle s&#39;applique à partir du jeudi 21 janvier 2027."),
+            "{overview}"
+        );
+        let days: Vec<String> = app
+            .store
+            .meetings_from(app.clock.now_millis(), 20)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| {
+                relais::mail::meetings::french_span(
+                    DateTime::from_timestamp_millis(m.starts_at).unwrap(),
+                    DateTime::from_timestamp_millis(m.ends_at).unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            days,
+            vec![
+                "jeudi 14 janvier 2027, 10:00–12:00",
+                "jeudi 21 janvier 2027, 10:00–12:00",
+                "jeudi 18 février 2027, 10:00–12:00",
+                "jeudi 18 mars 2027, 10:00–12:00",
+                "jeudi 15 avril 2027, 10:00–12:00",
+                "jeudi 20 mai 2027, 10:00–12:00",
+                "jeudi 17 juin 2027, 10:00–12:00",
+            ]
+        );
+        let page = team
+            .get_text(&format!("/reunions/series/{}", series.id))
+            .await;
+        assert!(!page.contains("Supprimer la série et ses"), "{page}");
+        assert!(
+            page.contains("data-confirm=\"Arrêter la série « Réunion du club » ? Les 6 réunion(s) à venir pas encore annoncée(s) seront supprimées"),
+            "{page}"
+        );
+        let refused = team
+            .post_form(&format!("/reunions/series/{}/supprimer", series.id), &[])
+            .await;
+        assert_eq!(refused.status(), 409);
+        post_ok(
+            &team,
+            &format!("/reunions/series/{}/arreter", series.id),
+            &[],
+        )
+        .await;
+        let overview = team.get_text("/reunions").await;
+        assert!(
+            overview.contains("Série « Réunion du club » arrêtée après le jeudi 14 janvier 2027 : 6 à venir supprimée(s)"),
+            "{overview}"
+        );
+        let left = app
+            .store
+            .meetings_from(app.clock.now_millis(), 20)
+            .await
+            .unwrap();
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert_eq!(left[0].id, first.id);
+
+        // A series nothing was sent for is deleted with its meetings.
+        post_ok(
+            &team,
+            "/reunions/series",
+            &series_form("2027-03-05T09:00", "mensuelle", "1", "4"),
+        )
+        .await;
+        let friday = app
+            .store
+            .all_series()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|s| s.id != series.id)
+            .unwrap();
+        let page = team
+            .get_text(&format!("/reunions/series/{}", friday.id))
+            .await;
+        assert!(
+            page.contains("Supprimer la série « Réunion du club » et ses"),
+            "{page}"
+        );
+        post_ok(
+            &team,
+            &format!("/reunions/series/{}/supprimer", friday.id),
+            &[],
+        )
+        .await;
+        assert!(app.store.series(friday.id).await.unwrap().is_none());
+        let overview = team.get_text("/reunions").await;
+        assert!(
+            overview.contains("Série « Réunion du club » supprimée, avec ses"),
+            "{overview}"
+        );
+        let left = app
+            .store
+            .meetings_from(app.clock.now_millis(), 20)
+            .await
+            .unwrap();
+        assert_eq!(left.len(), 1, "its meetings went with it: {left:?}");
+
+        let audit = app.store.list_audit(None, 50).await.unwrap();
+        assert!(
+            audit_has(&audit, "create", "meeting_series", "Réunion du club"),
+            "{audit:?}"
+        );
+        assert!(
+            audit_has(&audit, "update", "meeting_series", "Réunion du club"),
+            "{audit:?}"
+        );
+        assert!(
+            audit_has(&audit, "delete", "meeting_series", "Réunion du club"),
+            "{audit:?}"
+        );
+        assert!(
+            audit_has(&audit, "create", "agenda_item", "Tour de table"),
+            "{audit:?}"
+        );
+        app.stop().await;
+    }
+
+    run_on_both_databases!();
+}
+
+/// After the agenda went out: a speaker added later gets the invitation itself; each change sends an
+/// update that says at its top what changed (the time, an item removed after a confirmation); the
+/// day-before reminder says "aujourd'hui" on the morning of the meeting, and none goes when the meeting is
+/// less than twelve hours away.
+mod updates_say_what_changed_and_reminders_know_the_day {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let sink = Sink::start().await;
+        let app = app_sending_to(backend, &sink).await;
+        let team = staff(&app).await;
+        post_ok(
+            &team,
+            "/reunions/series",
+            &[
+                ("title", "Réunion du club"),
+                ("rrule", "FREQ=MONTHLY;INTERVAL=2;BYDAY=1TU"),
+                ("first_start", "2026-12-01T14:00"),
+                ("duration_minutes", "120"),
+                ("invite_staff", "oui"),
+            ],
+        )
+        .await;
+        let coming = app
+            .store
+            .meetings_from(app.clock.now_millis(), 2)
+            .await
+            .unwrap();
+        let (december, february) = (coming[0].clone(), coming[1].clone());
+        let page = team.get_text(&format!("/reunions/{}", december.id)).await;
+        assert!(
+            page.contains("ordre du jour en préparation, rien d&#39;envoyé"),
+            "{page}"
+        );
+        assert!(!page.contains("version"), "{page}");
+        for meeting in [december.id, february.id] {
+            for title in ["Tour de table", "Accès à l'eau"] {
+                post_ok(
+                    &team,
+                    &format!("/reunions/{meeting}/points"),
+                    &[("title", title)],
+                )
+                .await;
+            }
+            post_ok(
+                &team,
+                &format!("/reunions/{meeting}/pret"),
+                &[("ready", "oui")],
+            )
+            .await;
+        }
+        let page = team.get_text(&format!("/reunions/{}", december.id)).await;
+        assert!(
+            page.contains("Ordre du jour marqué prêt"),
+            "a success message: {page}"
+        );
+        assert!(
+            page.contains("data-confirm=\"Retirer « Tour de table » de l&#39;ordre du jour ?\""),
+            "{page}"
+        );
+
+        app.clock.set(at("2026-11-24T13:00:00Z"));
+        dispatched(&app, december.id, "agenda").await;
+        let team = staff(&app).await;
+        let page = team.get_text(&format!("/reunions/{}", december.id)).await;
+        assert!(page.contains("· invitation envoyée</p>"), "{page}");
+        let invited = app.store.invited_count(december.id).await.unwrap();
+        assert!(invited >= 1);
+        assert!(
+            page.contains(&format!("Annuler la réunion du mardi 1er décembre 2026 ? Les {invited} personnes invitées recevront une annulation.")) || 
+            page.contains("Annuler la réunion du mardi 1er décembre 2026 ? La personne invitée recevra une annulation."),
+            "{page}"
+        );
+
+        // A speaker added now: the invitation, to her alone, with the current SEQUENCE.
+        post_ok(
+            &team,
+            &format!("/reunions/{}/intervenants", december.id),
+            &[
+                ("name", "Léa Partenaire"),
+                ("email", "lea@eau-partenaire.example"),
+                ("organisation", ""),
+            ],
+        )
+        .await;
+        let invitation = nth_dispatch(&app, december.id, "invitation", 1).await;
+        let (message, to) = message_of(&app, invitation).await;
+        assert_eq!(to, vec!["lea@eau-partenaire.example".to_string()]);
+        assert!(
+            message.subject.starts_with("Invitation : Réunion du club"),
+            "{}",
+            message.subject
+        );
+        assert_eq!(message.calendar_method, "REQUEST");
+        let current = app.store.meeting(december.id).await.unwrap().unwrap();
+        assert!(
+            message
+                .calendar
+                .contains(&format!("SEQUENCE:{}", current.sequence)),
+            "{}",
+            message.calendar
+        );
+        assert!(
+            !app.store
+                .dispatches(december.id)
+                .await
+                .unwrap()
+                .iter()
+                .any(|d| d.step == "update"),
+            "nobody else is told anything"
+        );
+
+        // The time changes: the update says so at its top, to everyone invited, her included.
+        post_ok(
+            &team,
+            &format!("/reunions/{}", december.id),
+            &[
+                ("start", "2026-12-01T15:00"),
+                ("duration_minutes", "120"),
+                ("theme", ""),
+            ],
+        )
+        .await;
+        let update = nth_dispatch(&app, december.id, "update", 1).await;
+        let (message, to) = message_of(&app, update).await;
+        assert!(
+            message.subject.starts_with("Modifié : "),
+            "{}",
+            message.subject
+        );
+        assert!(
+            message
+                .body_text
+                .contains("Ce qui change : l'horaire passe de 14 h – 16 h à 15 h – 17 h."),
+            "{}",
+            message.body_text
+        );
+        assert!(
+            to.contains(&"lea@eau-partenaire.example".to_string()),
+            "{to:?}"
+        );
+        assert_eq!(to.len() as i64, invited + 1);
+
+        // An item removed after the agenda went out: an update saying which.
+        let item = app.store.agenda(december.id).await.unwrap().remove(0);
+        post_ok(
+            &team,
+            &format!("/reunions/{}/points/{}/supprimer", december.id, item.id),
+            &[],
+        )
+        .await;
+        let page = team.get_text(&format!("/reunions/{}", december.id)).await;
+        assert!(page.contains("« Tour de table » est retiré de l&#39;ordre du jour. Les personnes invitées reçoivent une mise à jour."), "{page}");
+        let update = nth_dispatch(&app, december.id, "update", 2).await;
+        let (message, _) = message_of(&app, update).await;
+        assert!(
+            message
+                .body_text
+                .contains("Ce qui change : « Tour de table » est retiré de l'ordre du jour."),
+            "{}",
+            message.body_text
+        );
+        // An item renamed.
+        let item = app.store.agenda(december.id).await.unwrap().remove(0);
+        post_ok(
+            &team,
+            &format!("/reunions/{}/points/{}", december.id, item.id),
+            &[
+                ("title", "Accès à l'eau potable"),
+                ("presenter", ""),
+                ("duration_minutes", ""),
+                ("description", ""),
+            ],
+        )
+        .await;
+        let update = nth_dispatch(&app, december.id, "update", 3).await;
+        let (message, _) = message_of(&app, update).await;
+        assert!(
+            message.body_text.contains(
+                "Ce qui change : le point « Accès à l'eau » devient « Accès à l'eau potable »."
+            ),
+            "{}",
+            message.body_text
+        );
+        let page = team.get_text(&format!("/reunions/{}", december.id)).await;
+        assert!(
+            page.contains("invitation envoyée (3e mise à jour)"),
+            "{page}"
+        );
+        assert!(
+            page.contains("mise à jour de l&#39;invitation (ce qui change : le point « Accès à l&#39;eau » devient « Accès à l&#39;eau potable »)"),
+            "staff read what each update said: {page}"
+        );
+
+        // Moved and moved back before the dispatcher looked: nothing invitees see changed, no update.
+        let moved = relais::store::meetings::MeetingChange {
+            starts_at: at("2026-12-01T15:00:00Z").timestamp_millis(),
+            ends_at: at("2026-12-01T17:00:00Z").timestamp_millis(),
+            theme: String::new(),
+        };
+        let back = relais::store::meetings::MeetingChange {
+            starts_at: at("2026-12-01T14:00:00Z").timestamp_millis(),
+            ends_at: at("2026-12-01T16:00:00Z").timestamp_millis(),
+            theme: String::new(),
+        };
+        let now = app.clock.now_millis();
+        assert!(
+            app.store
+                .change_meeting(december.id, &moved, now)
+                .await
+                .unwrap()
+        );
+        assert!(
+            app.store
+                .change_meeting(december.id, &back, now)
+                .await
+                .unwrap()
+        );
+        app.store.wake_schedules();
+        let mut settled = false;
+        for _ in 0..200 {
+            let meeting = app.store.meeting(december.id).await.unwrap().unwrap();
+            if meeting.sent_sequence == Some(meeting.sequence) {
+                settled = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(settled, "the dispatcher saw the change");
+        let updates = app
+            .store
+            .dispatches(december.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|d| d.step == "update")
+            .count();
+        assert_eq!(updates, 3, "no update for a change nobody sees");
+
+        // A new video link for the series: the announced meeting sends an update saying so.
+        post_ok(
+            &team,
+            &format!("/reunions/series/{}", december.series_id),
+            &[
+                ("title", "Réunion du club"),
+                ("rrule", "FREQ=MONTHLY;INTERVAL=2;BYDAY=1TU"),
+                ("first_start", "2026-12-01T14:00"),
+                ("duration_minutes", "120"),
+                ("video_url", "https://visio.example/nouveau"),
+                ("invite_staff", "oui"),
+            ],
+        )
+        .await;
+        let overview = team.get_text("/reunions").await;
+        assert!(
+            overview.contains("1 réunion déjà annoncée(s) : les personnes invitées reçoivent le nouveau lien de visioconférence."),
+            "{overview}"
+        );
+        let update = nth_dispatch(&app, december.id, "update", 4).await;
+        let (message, _) = message_of(&app, update).await;
+        assert!(
+            message.body_text.contains(
+                "Ce qui change : nouveau lien de visioconférence : https://visio.example/nouveau."
+            ),
+            "{}",
+            message.body_text
+        );
+        assert_eq!(
+            app.store.meetings_from(0, 2).await.unwrap()[0].id,
+            december.id,
+            "a new link moves no meeting"
+        );
+
+        // On the morning of the meeting, 13 hours before: "aujourd'hui", and no calendar promised.
+        app.clock.set(at("2026-12-01T01:00:00Z"));
+        let reminder = nth_dispatch(&app, december.id, "reminder", 1).await;
+        let (message, _) = message_of(&app, reminder).await;
+        assert!(
+            message.subject.starts_with("Rappel, aujourd'hui : "),
+            "{}",
+            message.subject
+        );
+        assert!(
+            message
+                .body_text
+                .contains("la réunion a lieu aujourd'hui, 15 h – 17 h"),
+            "{}",
+            message.body_text
+        );
+        assert!(
+            !message.body_text.contains("invitation jointe"),
+            "{}",
+            message.body_text
+        );
+
+        // February: relais down from before the invitation until seven hours before: no reminder.
+        app.clock.set(at("2027-01-26T13:00:00Z"));
+        dispatched(&app, february.id, "agenda").await;
+        app.clock.set(at("2027-02-02T06:00:00Z"));
+        dispatched(&app, february.id, "reminder_skipped").await;
+        assert!(
+            !app.store
+                .dispatches(february.id)
+                .await
+                .unwrap()
+                .iter()
+                .any(|d| d.step == "reminder"),
+            "no reminder seven hours before"
+        );
+        let team = staff(&app).await;
+        let page = team.get_text(&format!("/reunions/{}", february.id)).await;
+        assert!(page.contains("pas de rappel la veille"), "{page}");
+
+        let audit = app.store.list_audit(None, 100).await.unwrap();
+        assert!(
+            audit_has(&audit, "delete", "agenda_item", "Tour de table"),
+            "{audit:?}"
+        );
+        assert!(
+            audit_has(&audit, "update", "agenda_item", "Accès à l'eau potable"),
+            "{audit:?}"
+        );
+        assert!(
+            audit_has(
+                &audit,
+                "update",
+                "meeting",
+                "réunion du mardi 1er décembre 2026"
+            ),
+            "{audit:?}"
+        );
         app.stop().await;
     }
 

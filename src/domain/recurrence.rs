@@ -123,9 +123,10 @@ pub fn rule(cadence: Cadence, day: Day) -> String {
 }
 
 /// The rule in French: "tous les deux mois, le premier mardi". A rule with parts this does not know is
-/// "règle personnalisée (…)", so nothing is hidden from staff.
+/// "selon une règle personnalisée": staff never read iCalendar; the series' page shows the rule in its
+/// advanced field, where it was written.
 pub fn describe(rule: &str) -> String {
-    describe_known(rule).unwrap_or_else(|| format!("règle personnalisée ({rule})"))
+    describe_known(rule).unwrap_or_else(|| "selon une règle personnalisée".to_string())
 }
 
 fn describe_known(rule: &str) -> Option<String> {
@@ -179,6 +180,45 @@ fn describe_known(rule: &str) -> Option<String> {
     Some(format!("{period}, {day}"))
 }
 
+/// The form's choices a rule was built from, when it was: (cadence, day).
+pub fn choices(written: &str) -> Option<(Cadence, Day)> {
+    let (cadence, day) = Cadence::ALL.into_iter().find_map(|cadence| {
+        (1u8..7).chain([0]).find_map(|weekday| {
+            [1i8, 2, 3, 4, -1].into_iter().find_map(|ordinal| {
+                let day = Day { ordinal, weekday };
+                (rule(cadence, day) == rule_text(written)).then_some((cadence, day))
+            })
+        })
+    })?;
+    Some((cadence, day))
+}
+
+fn rule_text(rule: &str) -> &str {
+    rule.trim().trim_start_matches("RRULE:")
+}
+
+/// Whether `date` is a day of the rule ("le premier mardi": the first Tuesday of its month); `None` for a
+/// rule the form did not build (nothing is claimed about it).
+pub fn falls_on(rule: &str, date: chrono::NaiveDate) -> Option<bool> {
+    use chrono::Datelike;
+    let (cadence, day) = choices(rule)?;
+    let weekday_matches = date.weekday().num_days_from_monday() == u32::from(day.weekday);
+    if cadence.weekly() {
+        return Some(weekday_matches);
+    }
+    let nth = (date.day() - 1) / 7 + 1;
+    let last = date
+        .checked_add_signed(chrono::Duration::days(7))
+        .is_none_or(|later| later.month() != date.month());
+    Some(
+        weekday_matches
+            && match day.ordinal {
+                -1 => last,
+                n => i64::from(n) == i64::from(nth),
+            },
+    )
+}
+
 /// "14:00–16:00" from a series' first start (`2026-12-01T14:00`, Paris time) and its length in minutes.
 pub fn hours(first_start: &str, duration_minutes: i64) -> Option<String> {
     let start = chrono::NaiveDateTime::parse_from_str(first_start.trim(), "%Y-%m-%dT%H:%M")
@@ -213,12 +253,9 @@ mod tests {
         assert_eq!(describe("FREQ=YEARLY"), "tous les ans");
         assert_eq!(
             describe("FREQ=MONTHLY;BYDAY=1TU,3TU"),
-            "règle personnalisée (FREQ=MONTHLY;BYDAY=1TU,3TU)"
+            "selon une règle personnalisée"
         );
-        assert_eq!(
-            describe("FREQ=SOMETIMES"),
-            "règle personnalisée (FREQ=SOMETIMES)"
-        );
+        assert_eq!(describe("FREQ=SOMETIMES"), "selon une règle personnalisée");
         assert_eq!(
             hours("2026-12-01T14:00", 120).as_deref(),
             Some("14:00–16:00")
@@ -252,5 +289,40 @@ mod tests {
             assert!(said.starts_with(cadence.label()), "{said}");
             assert!(said.ends_with("mardi"), "{said}");
         }
+    }
+
+    #[test]
+    fn a_date_falls_on_the_rule_or_not() {
+        let date = |text: &str| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+        let first_tuesday = "FREQ=MONTHLY;INTERVAL=2;BYDAY=1TU";
+        assert_eq!(falls_on(first_tuesday, date("2026-12-01")), Some(true));
+        assert_eq!(falls_on(first_tuesday, date("2026-12-03")), Some(false));
+        assert_eq!(falls_on(first_tuesday, date("2026-12-08")), Some(false));
+        assert_eq!(
+            falls_on("FREQ=MONTHLY;BYDAY=-1FR", date("2026-12-25")),
+            Some(true)
+        );
+        assert_eq!(
+            falls_on("FREQ=MONTHLY;BYDAY=-1FR", date("2026-12-18")),
+            Some(false)
+        );
+        assert_eq!(
+            falls_on("FREQ=WEEKLY;BYDAY=TH", date("2026-12-03")),
+            Some(true)
+        );
+        assert_eq!(
+            falls_on("FREQ=MONTHLY;BYDAY=1TU,3TU", date("2026-12-01")),
+            None
+        );
+        assert_eq!(
+            choices(first_tuesday),
+            Some((
+                Cadence::EveryTwoMonths,
+                Day {
+                    ordinal: 1,
+                    weekday: 1
+                }
+            ))
+        );
     }
 }

@@ -5,7 +5,10 @@
 //! 2. for each coming meeting: reminds staff when its agenda is not ready the day before it should go out;
 //!    sends the ready agenda `meetings.agenda_days_before` days ahead with a `METHOD:REQUEST` invitation (late,
 //!    if it became ready after that, and staff are told so); sends an update with the new SEQUENCE after any
-//!    change; reminds those who accepted or have not answered the day before;
+//!    change invitees see, saying at its top what changed ([`changes`], against the [`Snapshot`] of what
+//!    they last received), and the invitation itself to anyone added since; reminds those who accepted or
+//!    have not answered the day before ("aujourd'hui" or "demain"), unless it is less than twelve hours
+//!    away (recorded as skipped);
 //! 3. sends `METHOD:CANCEL` for a cancelled meeting whose invitation went out;
 //! 4. reminds the contacts invited to the needs survey who have not answered ([`super::survey`]);
 //! 5. warns, then removes, subscriptions whose delivery bounces disabled ([`super::bounces`]).
@@ -16,7 +19,7 @@
 use std::sync::Arc;
 
 use askama::Template;
-use chrono::{DateTime, Datelike, Duration, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::calendar::{self, Invitation, Method, Person};
@@ -37,6 +40,151 @@ const RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 pub const ASSOCIATIONS: &str = "associations";
 /// How late an agenda may go before staff are told it went late.
 const LATE_AFTER_MINUTES: i64 = 60;
+/// The day-before reminder goes only when the meeting is at least this far away: a relais started on the
+/// morning of the meeting does not remind people of something they are about to join.
+const REMINDER_AT_LEAST_HOURS: i64 = 12;
+
+/// What an invitation or update told invitees, kept with the occurrence so the next update says what
+/// changed.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Snapshot {
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub theme: String,
+    pub video_url: String,
+    pub items: Vec<SnapshotItem>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SnapshotItem {
+    pub id: i64,
+    pub title: String,
+    pub presenter: String,
+    pub duration_minutes: i64,
+    pub description: String,
+    /// The titles of its linked sheets.
+    #[serde(default)]
+    pub resources: Vec<String>,
+}
+
+/// "14 h" or "14 h 30" (Paris time).
+fn french_hour(at: DateTime<Utc>) -> String {
+    let local = at.with_timezone(&PARIS);
+    if local.minute() == 0 {
+        format!("{} h", local.hour())
+    } else {
+        format!("{} h {:02}", local.hour(), local.minute())
+    }
+}
+
+/// "14 h – 16 h"
+pub fn french_hours(starts: DateTime<Utc>, ends: DateTime<Utc>) -> String {
+    format!("{} – {}", french_hour(starts), french_hour(ends))
+}
+
+/// "mardi 2 février 2027" (Paris time).
+pub fn french_day(at: DateTime<Utc>) -> String {
+    let local = at.with_timezone(&PARIS);
+    let day = if local.day() == 1 {
+        "1er".to_string()
+    } else {
+        local.day().to_string()
+    };
+    format!(
+        "{} {day} {} {}",
+        WEEKDAYS[local.weekday().num_days_from_monday() as usize],
+        MONTHS[local.month0() as usize],
+        local.year()
+    )
+}
+
+/// What changed between two snapshots, in French, one phrase each: "l'horaire passe de 14 h – 16 h à
+/// 15 h – 17 h", "nouveau point à l'ordre du jour : « Tour de table »"…
+pub fn changes(before: &Snapshot, after: &Snapshot) -> Vec<String> {
+    let mut said = Vec::new();
+    let (old_start, old_end) = (at_millis(before.starts_at), at_millis(before.ends_at));
+    let (new_start, new_end) = (at_millis(after.starts_at), at_millis(after.ends_at));
+    if (old_start, old_end) != (new_start, new_end) {
+        if french_day(old_start) == french_day(new_start) {
+            said.push(format!(
+                "l'horaire passe de {} à {}",
+                french_hours(old_start, old_end),
+                french_hours(new_start, new_end)
+            ));
+        } else {
+            said.push(format!(
+                "la réunion est déplacée du {}, {} au {}, {}",
+                french_day(old_start),
+                french_hours(old_start, old_end),
+                french_day(new_start),
+                french_hours(new_start, new_end)
+            ));
+        }
+    }
+    if before.theme != after.theme {
+        said.push(if after.theme.is_empty() {
+            format!("le thème « {} » est retiré", before.theme)
+        } else {
+            format!("le thème devient « {} »", after.theme)
+        });
+    }
+    if before.video_url != after.video_url {
+        said.push(if after.video_url.is_empty() {
+            "la réunion n'a plus de lien de visioconférence".to_string()
+        } else {
+            format!("nouveau lien de visioconférence : {}", after.video_url)
+        });
+    }
+    for old in &before.items {
+        match after.items.iter().find(|item| item.id == old.id) {
+            None => said.push(format!("« {} » est retiré de l'ordre du jour", old.title)),
+            Some(new) => {
+                if new.title != old.title {
+                    said.push(format!(
+                        "le point « {} » devient « {} »",
+                        old.title, new.title
+                    ));
+                }
+                if new.presenter != old.presenter && !new.presenter.is_empty() {
+                    said.push(format!(
+                        "« {} » sera présenté par {}",
+                        new.title, new.presenter
+                    ));
+                }
+                if new.duration_minutes != old.duration_minutes && new.duration_minutes > 0 {
+                    said.push(format!(
+                        "« {} » dure désormais {} min",
+                        new.title, new.duration_minutes
+                    ));
+                }
+                if new.description != old.description {
+                    said.push(format!("la présentation de « {} » est précisée", new.title));
+                }
+                for sheet in new.resources.iter().filter(|r| !old.resources.contains(r)) {
+                    said.push(format!(
+                        "nouvelle fiche pour « {} » : « {sheet} »",
+                        new.title
+                    ));
+                }
+                for sheet in old.resources.iter().filter(|r| !new.resources.contains(r)) {
+                    said.push(format!(
+                        "la fiche « {sheet} » n'accompagne plus « {} »",
+                        new.title
+                    ));
+                }
+            }
+        }
+    }
+    for new in &after.items {
+        if !before.items.iter().any(|item| item.id == new.id) {
+            said.push(format!(
+                "nouveau point à l'ordre du jour : « {} »",
+                new.title
+            ));
+        }
+    }
+    said
+}
 
 /// An agenda item as mails show it.
 pub struct ShownItem {
@@ -60,6 +208,8 @@ struct MeetingHtml<'a> {
     yes_url: &'a str,
     no_url: &'a str,
     maybe_url: &'a str,
+    /// Whether the mail carries the calendar part (not the day-before reminder).
+    with_calendar: bool,
     organisation: &'a str,
     /// The reader's preferences page (their data, their subscriptions), one link per copy.
     preferences: &'a str,
@@ -109,6 +259,8 @@ struct MeetingText<'a> {
     yes_url: &'a str,
     no_url: &'a str,
     maybe_url: &'a str,
+    /// Whether the mail carries the calendar part (not the day-before reminder).
+    with_calendar: bool,
     organisation: &'a str,
     /// The reader's preferences page (their data, their subscriptions), one link per copy.
     preferences: &'a str,
@@ -168,8 +320,12 @@ pub fn occurrences(
         .all(500)
         .dates;
     let duration = Duration::minutes(series.duration_minutes);
+    let last_day = NaiveDate::parse_from_str(&series.ends_on, "%Y-%m-%d").ok();
     Ok(dates
         .into_iter()
+        .filter(|start| {
+            last_day.is_none_or(|last| start.with_timezone(&PARIS).date_naive() <= last)
+        })
         .map(|start| {
             let start = start.with_timezone(&Utc);
             (start, start + duration)
@@ -277,7 +433,7 @@ impl Dispatcher {
                 .collect();
             pass.occurrences += self
                 .store
-                .add_occurrences(series.id, &rows, self.settings.mail.domain(), now_ms)
+                .add_occurrences_of(&series, &rows, self.settings.mail.domain(), now_ms)
                 .await?;
         }
         let warned = super::bounces::send_warnings(&self.store, &self.settings, now_ms).await?;
@@ -296,44 +452,36 @@ impl Dispatcher {
             .meetings_from(now_ms - Duration::days(2).num_milliseconds(), 200)
             .await?
         {
-            if let Some(step) = self.dispatch_due(&meeting, now).await? {
+            for step in self.dispatch_due(&meeting, now).await? {
                 pass.dispatches.push(format!("{} {}", meeting.id, step));
             }
         }
         Ok(pass)
     }
 
-    /// The one dispatch due now for `meeting`, if any, done.
+    /// The dispatches due now for `meeting`, done.
     async fn dispatch_due(
         &self,
         meeting: &Meeting,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<Option<&'static str>> {
+    ) -> anyhow::Result<Vec<&'static str>> {
         let starts = at_millis(meeting.starts_at);
         let agenda_due = starts - self.agenda_lead();
+        let mut done = Vec::new();
         if meeting.state == "cancelled" {
             if meeting.sent_sequence.is_some()
                 && !self.store.dispatched(meeting.id, "cancel").await?
                 && self.send(meeting, "cancel", now, false).await?
             {
-                return Ok(Some("cancel"));
+                done.push("cancel");
             }
-            return Ok(None);
+            return Ok(done);
         }
         if starts <= now {
-            return Ok(None);
+            return Ok(done);
         }
-        let step = match meeting.sent_sequence {
-            None if meeting.agenda_ready && now >= agenda_due => "agenda",
-            None if !meeting.agenda_ready && now >= agenda_due - Duration::days(1) => {
-                "staff_reminder"
-            }
-            Some(sent) if meeting.sequence > sent => "update",
-            Some(_) if now >= starts - Duration::days(1) => "reminder",
-            _ => return Ok(None),
-        };
-        let done = match step {
-            "agenda" => {
+        let Some(sent) = meeting.sent_sequence else {
+            if meeting.agenda_ready && now >= agenda_due {
                 if let Some(series) = self.store.series(meeting.series_id).await? {
                     self.store
                         .add_invitees(
@@ -349,12 +497,111 @@ impl Dispatcher {
                 if sent && late {
                     self.tell_staff_late(meeting, now).await?;
                 }
-                sent
+                if sent {
+                    done.push("agenda");
+                }
+            } else if !meeting.agenda_ready
+                && now >= agenda_due - Duration::days(1)
+                && self.remind_staff(meeting, now).await?
+            {
+                done.push("staff_reminder");
             }
-            "staff_reminder" => self.remind_staff(meeting, now).await?,
-            _ => self.send(meeting, step, now, false).await?,
+            return Ok(done);
         };
-        Ok(done.then_some(step))
+        if meeting.sequence > sent {
+            // An update only when something invitees see changed since what they received.
+            let current = self.snapshot(meeting).await?;
+            match serde_json::from_str::<Snapshot>(&meeting.sent_snapshot) {
+                Ok(before) if changes(&before, &current).is_empty() => {
+                    self.store
+                        .note_unseen_change(
+                            meeting.id,
+                            meeting.sequence,
+                            &serde_json::to_string(&current)?,
+                        )
+                        .await?;
+                }
+                _ => {
+                    if self.send(meeting, "update", now, false).await? {
+                        done.push("update");
+                    }
+                }
+            }
+        }
+        // Someone added after the invitation went out (a speaker) gets the invitation itself.
+        if let Some(up_to) = self.store.last_uninvited(meeting.id).await? {
+            let message = self.meeting_message(meeting, "invitation", now).await?;
+            if self
+                .store
+                .dispatch_meeting_mail(
+                    meeting.id,
+                    "invitation",
+                    up_to,
+                    false,
+                    Audience::NotYetInvited(up_to),
+                    &message,
+                    now.timestamp_millis(),
+                )
+                .await?
+                .is_some()
+            {
+                done.push("invitation");
+            }
+        }
+        if now >= starts - Duration::days(1)
+            && !self.store.dispatched(meeting.id, "reminder").await?
+        {
+            if starts - now < Duration::hours(REMINDER_AT_LEAST_HOURS) {
+                // Too close: recorded as skipped, so the meeting's page says why none went.
+                if self
+                    .store
+                    .dispatch_meeting_mail(
+                        meeting.id,
+                        "reminder_skipped",
+                        0,
+                        false,
+                        Audience::Listed(Vec::new()),
+                        &NewMessage::default(),
+                        now.timestamp_millis(),
+                    )
+                    .await?
+                    .is_some()
+                {
+                    done.push("reminder_skipped");
+                }
+            } else if self.send(meeting, "reminder", now, false).await? {
+                done.push("reminder");
+            }
+        }
+        Ok(done)
+    }
+
+    /// What invitees would read of `meeting` now.
+    pub async fn snapshot(&self, meeting: &Meeting) -> anyhow::Result<Snapshot> {
+        let series = self.store.series(meeting.series_id).await?;
+        let items = self.store.agenda(meeting.id).await?;
+        let linked = self.store.agenda_resources(meeting.id).await?;
+        Ok(Snapshot {
+            starts_at: meeting.starts_at,
+            ends_at: meeting.ends_at,
+            theme: meeting.theme.clone(),
+            video_url: series.map(|s| s.video_url).unwrap_or_default(),
+            items: items
+                .into_iter()
+                .map(|item| SnapshotItem {
+                    resources: linked
+                        .iter()
+                        .filter(|(item_id, _)| *item_id == item.id)
+                        .map(|(_, resource)| resource.title.clone())
+                        .collect(),
+                    id: item.id,
+                    title: item.title,
+                    presenter: item.presenter,
+                    duration_minutes: item.duration_minutes,
+                    description: item.description,
+                })
+                .collect(),
+        })
     }
 
     /// Renders and dispatches `step` (`agenda`, `update`, `reminder`, `cancel`); false when it was done
@@ -367,10 +614,10 @@ impl Dispatcher {
         late: bool,
     ) -> anyhow::Result<bool> {
         let message = self.meeting_message(meeting, step, now).await?;
-        let audience = if step == "reminder" {
-            Audience::NotDeclined
-        } else {
-            Audience::All
+        let audience = match step {
+            "reminder" => Audience::NotDeclined,
+            "update" | "cancel" => Audience::Invited,
+            _ => Audience::All,
         };
         // The reminder is sent once whatever the sequence; the others once per sequence.
         let sequence = if step == "reminder" {
@@ -429,9 +676,16 @@ impl Dispatcher {
                 description: item.description,
             })
             .collect();
+        let snapshot = self.snapshot(meeting).await?;
         let starts = at_millis(meeting.starts_at);
         let ends = at_millis(meeting.ends_at);
         let when = french_span(starts, ends);
+        let what_changed = serde_json::from_str::<Snapshot>(&meeting.sent_snapshot)
+            .map(|before| changes(&before, &snapshot))
+            .unwrap_or_default();
+        let today =
+            now.with_timezone(&PARIS).date_naive() == starts.with_timezone(&PARIS).date_naive();
+        let day_word = if today { "aujourd'hui" } else { "demain" };
         let title = if meeting.theme.is_empty() {
             series.title.clone()
         } else {
@@ -440,9 +694,22 @@ impl Dispatcher {
         let (heading, intro, subject) = match step {
             "update" => (
                 format!("Modifié : {title}"),
-                "La réunion a changé depuis l'invitation : voici ce qui vaut désormais."
-                    .to_string(),
+                if what_changed.is_empty() {
+                    "La réunion a changé depuis l'invitation : voici ce qui vaut désormais."
+                        .to_string()
+                } else {
+                    format!(
+                        "Ce qui change : {}. Voici la réunion telle qu'elle se tiendra.",
+                        what_changed.join(" ; ")
+                    )
+                },
                 format!("Modifié : {title}, {when}"),
+            ),
+            "invitation" => (
+                title.clone(),
+                "Vous êtes invité(e) à la prochaine réunion du club. Voici son ordre du jour."
+                    .to_string(),
+                format!("Invitation : {title}, {when}"),
             ),
             "cancel" => (
                 format!("Annulé : {title}"),
@@ -450,9 +717,12 @@ impl Dispatcher {
                 format!("Annulé : {title}, {when}"),
             ),
             "reminder" => (
-                format!("C'est demain : {title}"),
-                "Rappel : la réunion a lieu demain.".to_string(),
-                format!("Rappel, demain : {title}"),
+                format!("C'est {day_word} : {title}"),
+                format!(
+                    "Rappel : la réunion a lieu {day_word}, {}.",
+                    french_hours(starts, ends)
+                ),
+                format!("Rappel, {day_word} : {title}"),
             ),
             _ => (
                 title.clone(),
@@ -481,6 +751,7 @@ impl Dispatcher {
             yes_url: &yes_url,
             no_url: &no_url,
             maybe_url: &maybe_url,
+            with_calendar: step != "reminder",
             organisation,
             preferences: &preferences,
         }
@@ -496,6 +767,7 @@ impl Dispatcher {
             yes_url: &yes_url,
             no_url: &no_url,
             maybe_url: &maybe_url,
+            with_calendar: step != "reminder",
             organisation,
             preferences: &preferences,
         }
@@ -551,7 +823,13 @@ impl Dispatcher {
             subject,
             body_text: text,
             body_html: html,
-            template_data: serde_json::json!({ "meeting": meeting.id, "step": step, "sequence": meeting.sequence }),
+            template_data: serde_json::json!({
+                "meeting": meeting.id,
+                "step": step,
+                "sequence": meeting.sequence,
+                "snapshot": snapshot,
+                "changes": what_changed,
+            }),
             // Sent by the schedule, not by a person: auto-responders must not answer it (RFC 3834).
             auto_submitted: true,
             calendar,
@@ -738,6 +1016,7 @@ mod tests {
             video_url: String::new(),
             invite_members: true,
             invite_staff: true,
+            ends_on: String::new(),
         };
         let from = paris_local("2026-11-20T00:00").unwrap();
         let to = paris_local("2027-06-30T00:00").unwrap();
@@ -761,6 +1040,53 @@ mod tests {
                 paris_local("2026-12-01T16:00").unwrap()
             ),
             "mardi 1er décembre 2026, 14:00–16:00"
+        );
+    }
+
+    #[test]
+    fn an_update_says_what_changed_in_french() {
+        let item = |id: i64, title: &str| SnapshotItem {
+            id,
+            title: title.into(),
+            ..Default::default()
+        };
+        let before = Snapshot {
+            starts_at: paris_local("2027-02-02T14:00").unwrap().timestamp_millis(),
+            ends_at: paris_local("2027-02-02T16:00").unwrap().timestamp_millis(),
+            theme: String::new(),
+            video_url: "https://visio.example/club".into(),
+            items: vec![item(1, "Tour de table"), item(2, "Eau"), item(3, "Divers")],
+        };
+        let after = Snapshot {
+            starts_at: paris_local("2027-02-02T15:00").unwrap().timestamp_millis(),
+            ends_at: paris_local("2027-02-02T17:30").unwrap().timestamp_millis(),
+            items: vec![
+                item(1, "Tour de table"),
+                item(2, "Accès à l'eau"),
+                item(4, "Scolarisation"),
+            ],
+            ..before.clone()
+        };
+        assert_eq!(
+            changes(&before, &after),
+            vec![
+                "l'horaire passe de 14 h – 16 h à 15 h – 17 h 30",
+                "le point « Eau » devient « Accès à l'eau »",
+                "« Divers » est retiré de l'ordre du jour",
+                "nouveau point à l'ordre du jour : « Scolarisation »",
+            ]
+        );
+        assert!(changes(&before, &before).is_empty());
+        let moved = Snapshot {
+            starts_at: paris_local("2027-02-09T14:00").unwrap().timestamp_millis(),
+            ends_at: paris_local("2027-02-09T16:00").unwrap().timestamp_millis(),
+            ..before.clone()
+        };
+        assert_eq!(
+            changes(&before, &moved),
+            vec![
+                "la réunion est déplacée du mardi 2 février 2027, 14 h – 16 h au mardi 9 février 2027, 14 h – 16 h"
+            ]
         );
     }
 }

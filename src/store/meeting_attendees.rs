@@ -28,6 +28,8 @@ pub struct Dispatch {
     pub message_id: Option<i64>,
     pub late: bool,
     pub created_at: i64,
+    /// What its mail was rendered from (JSON; an update's `changes`), `{}` without a mail.
+    pub template_data: String,
 }
 
 /// Who a dispatch goes to.
@@ -35,8 +37,13 @@ pub struct Dispatch {
 pub enum Audience {
     /// Every attendee: invitees, speakers and staff.
     All,
-    /// The attendees who accepted or have not answered (the day-before reminder).
+    /// The attendees who received the invitation and accepted or have not answered (the day-before
+    /// reminder).
     NotDeclined,
+    /// The attendees who received the invitation (an update, a cancellation).
+    Invited,
+    /// The attendees added since the invitation went out, up to this attendee id (their own invitation).
+    NotYetInvited(i64),
     /// These people (staff notices, the relay to the associations' list).
     Listed(Vec<NewRecipient>),
 }
@@ -227,11 +234,19 @@ impl Store {
         }
         let recipients = match audience {
             Audience::Listed(recipients) => recipients,
-            Audience::All | Audience::NotDeclined => {
-                let condition = if matches!(audience, Audience::NotDeclined) {
-                    "response <> 'declined'"
-                } else {
-                    "TRUE"
+            Audience::All
+            | Audience::NotDeclined
+            | Audience::Invited
+            | Audience::NotYetInvited(_) => {
+                let condition = match audience {
+                    Audience::NotDeclined => {
+                        "response <> 'declined' AND invited_sequence IS NOT NULL".to_string()
+                    }
+                    Audience::Invited => "invited_sequence IS NOT NULL".to_string(),
+                    Audience::NotYetInvited(up_to) => {
+                        format!("invited_sequence IS NULL AND id <= {up_to}")
+                    }
+                    _ => "TRUE".to_string(),
                 };
                 let sql = format!(
                     "SELECT address, name, person_id FROM meeting_attendees
@@ -268,15 +283,36 @@ impl Store {
             })?;
             message_id = Some(id);
         }
+        // What an invitation or update said, for the next update to say what changed; and who received it.
+        let calendar_sequence = message.template_data["sequence"]
+            .as_i64()
+            .unwrap_or(sequence);
         if step == "agenda" || step == "update" {
+            let snapshot = message.template_data["snapshot"].to_string();
             with_tx!(&mut tx, |c| sqlx::query(
-                "UPDATE meetings SET sent_sequence = $1 WHERE id = $2"
+                "UPDATE meetings SET sent_sequence = $1, sent_snapshot = $2 WHERE id = $3"
             )
-            .bind(sequence)
+            .bind(calendar_sequence)
+            .bind(&snapshot)
             .bind(meeting_id)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
+        }
+        if step == "agenda" || step == "update" || step == "invitation" {
+            for recipient in &recipients {
+                with_tx!(&mut tx, |c| {
+                    sqlx::query(
+                    "UPDATE meeting_attendees SET invited_sequence = $1 WHERE meeting_id = $2 AND address = $3"
+                )
+                .bind(calendar_sequence)
+                .bind(meeting_id)
+                .bind(&recipient.address)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+                })?;
+            }
         }
         if step == "minutes" {
             with_tx!(&mut tx, |c| sqlx::query(
@@ -305,11 +341,58 @@ impl Store {
 
     pub async fn dispatches(&self, meeting_id: i64) -> StoreResult<Vec<Dispatch>> {
         Ok(with_db!(&self.db, |p| sqlx::query_as(
-            "SELECT step, sequence, message_id, late, created_at FROM meeting_dispatches
-             WHERE meeting_id = $1 ORDER BY created_at, step"
+            "SELECT d.step, d.sequence, d.message_id, d.late, d.created_at,
+                COALESCE(m.template_data, '{}') AS template_data
+             FROM meeting_dispatches d LEFT JOIN mail_messages m ON m.id = d.message_id
+             WHERE d.meeting_id = $1 ORDER BY d.created_at, d.step"
         )
         .bind(meeting_id)
         .fetch_all(p)
         .await)?)
+    }
+
+    /// Records that `sequence` changed nothing invitees see (no update sent), with the snapshot it has.
+    pub async fn note_unseen_change(
+        &self,
+        meeting_id: i64,
+        sequence: i64,
+        snapshot: &str,
+    ) -> StoreResult<()> {
+        with_db!(&self.db, |p| {
+            sqlx::query(
+            "UPDATE meetings SET sent_sequence = $1, sent_snapshot = $2 WHERE id = $3 AND sent_sequence < $1"
+        )
+        .bind(sequence)
+        .bind(snapshot)
+        .bind(meeting_id)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// The highest id of the attendees who have not received the invitation yet (added after it went out).
+    pub async fn last_uninvited(&self, meeting_id: i64) -> StoreResult<Option<i64>> {
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_scalar(
+            "SELECT MAX(id) FROM meeting_attendees WHERE meeting_id = $1 AND invited_sequence IS NULL"
+        )
+        .bind(meeting_id)
+        .fetch_one(p)
+        .await
+        })?)
+    }
+
+    /// How many people a meeting's mails go to (those who received its invitation).
+    pub async fn invited_count(&self, meeting_id: i64) -> StoreResult<i64> {
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_scalar(
+            "SELECT COUNT(*) FROM meeting_attendees WHERE meeting_id = $1 AND invited_sequence IS NOT NULL"
+        )
+        .bind(meeting_id)
+        .fetch_one(p)
+        .await
+        })?)
     }
 }

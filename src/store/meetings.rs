@@ -1,10 +1,12 @@
 //! Bimonthly meetings: a series is a recurrence rule and a video link; its occurrences are rows made ahead of
 //! time, each with its own date, theme, agenda and state. Every change to an occurrence raises its
 //! `sequence`, the iCalendar SEQUENCE, so an invitation already sent is followed by an update. Resources
-//! (practical sheets) are linked from agenda items. Attendees and dispatches are in
-//! [`super::meeting_attendees`].
+//! (practical sheets) are linked from agenda items. Editing a series re-times its coming occurrences nothing
+//! was sent for; those announced keep what was sent. Every change staff make here is audited in its own
+//! transaction. Attendees and dispatches are in [`super::meeting_attendees`].
 
-use super::{Store, StoreError, StoreResult, with_db, with_tx};
+use super::audit::{self, Actor};
+use super::{Store, StoreError, StoreResult, Tx, with_db, with_tx};
 
 /// A new series, as the staff form gives it.
 #[derive(Debug, Clone)]
@@ -30,6 +32,32 @@ pub struct Series {
     pub video_url: String,
     pub invite_members: bool,
     pub invite_staff: bool,
+    /// Paris date (`YYYY-MM-DD`) of the last possible occurrence; empty while the series goes on.
+    pub ends_on: String,
+}
+
+const SERIES_COLUMNS: &str = "id, title, rrule, first_start, duration_minutes, video_url, invite_members, invite_staff, ends_on";
+
+/// How a series' meetings stand: what its edit, end and delete buttons may do.
+#[derive(Debug, Clone, Default)]
+pub struct SeriesCounts {
+    /// Every occurrence made so far.
+    pub total: i64,
+    /// Occurrences whose invitation (or minutes) went out: they stay as sent.
+    pub announced: i64,
+    /// Coming occurrences nothing was sent for: they follow an edited rule, or go when the series ends.
+    pub unannounced_future: i64,
+    /// The start of the latest announced occurrence.
+    pub last_announced: Option<i64>,
+}
+
+/// What an edit of a series did to its coming, unannounced occurrences.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeriesEdited {
+    pub retimed: u64,
+    pub removed: u64,
+    /// Announced coming occurrences that will send an update (their video link changed).
+    pub updated: u64,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -49,10 +77,12 @@ pub struct Meeting {
     pub sent_sequence: Option<i64>,
     pub minutes: String,
     pub minutes_sent_at: Option<i64>,
+    /// JSON of what the last invitation or update said ([`crate::mail::meetings::Snapshot`]); empty before.
+    pub sent_snapshot: String,
 }
 
 const MEETING_COLUMNS: &str = "id, series_id, uid, occurrence_start, starts_at, ends_at, theme, state, sequence, \
-     agenda_ready, sent_sequence, minutes, minutes_sent_at";
+     agenda_ready, sent_sequence, minutes, minutes_sent_at, sent_snapshot";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AgendaItem {
@@ -92,10 +122,23 @@ pub struct MeetingChange {
 
 impl Store {
     pub async fn create_series(&self, new: &NewSeries, now: i64) -> StoreResult<i64> {
-        Ok(with_db!(&self.db, |p| {
+        self.create_series_as(new, "", &Actor::command_line(), now)
+            .await
+    }
+
+    /// Creates a series ending on `ends_on` (empty: it goes on), with its audit entry.
+    pub async fn create_series_as(
+        &self,
+        new: &NewSeries,
+        ends_on: &str,
+        actor: &Actor,
+        now: i64,
+    ) -> StoreResult<i64> {
+        let mut tx = self.begin().await?;
+        let id: i64 = with_tx!(&mut tx, |c| {
             sqlx::query_scalar(
             "INSERT INTO meeting_series (title, rrule, first_start, duration_minutes, video_url, invite_members,
-                invite_staff, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"
+                invite_staff, ends_on, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"
         )
         .bind(&new.title)
         .bind(&new.rrule)
@@ -104,33 +147,42 @@ impl Store {
         .bind(&new.video_url)
         .bind(new.invite_members)
         .bind(new.invite_staff)
+        .bind(ends_on)
         .bind(now)
-        .fetch_one(p)
+        .fetch_one(c)
         .await
-        })?)
+        })?;
+        audit::record(
+            &mut tx,
+            actor,
+            "create",
+            "meeting_series",
+            Some(id),
+            serde_json::json!({
+                "label": new.title,
+                "rule": crate::domain::recurrence::describe(&new.rrule),
+                "first_start": new.first_start,
+            }),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     pub async fn all_series(&self) -> StoreResult<Vec<Series>> {
-        Ok(with_db!(&self.db, |p| {
-            sqlx::query_as(
-            "SELECT id, title, rrule, first_start, duration_minutes, video_url, invite_members, invite_staff
-             FROM meeting_series ORDER BY id"
-        )
-        .fetch_all(p)
-        .await
-        })?)
+        let sql = format!("SELECT {SERIES_COLUMNS} FROM meeting_series ORDER BY id");
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .fetch_all(p)
+            .await)?)
     }
 
     pub async fn series(&self, id: i64) -> StoreResult<Option<Series>> {
-        Ok(with_db!(&self.db, |p| {
-            sqlx::query_as(
-            "SELECT id, title, rrule, first_start, duration_minutes, video_url, invite_members, invite_staff
-             FROM meeting_series WHERE id = $1"
-        )
-        .bind(id)
-        .fetch_optional(p)
-        .await
-        })?)
+        let sql = format!("SELECT {SERIES_COLUMNS} FROM meeting_series WHERE id = $1");
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(p)
+            .await)?)
     }
 
     /// Makes the occurrences `(rule date, end)` of a series that do not exist yet; an occurrence moved or
@@ -142,7 +194,60 @@ impl Store {
         uid_domain: &str,
         now: i64,
     ) -> StoreResult<u64> {
+        self.add_occurrences_checked(series_id, None, occurrences, uid_domain, now)
+            .await
+    }
+
+    /// [`Store::add_occurrences`] for the dates `series` gives, unless the series changed since it was read
+    /// (an edit committed meanwhile must not get the old rule's dates back): then none, and the next pass
+    /// uses the new rule.
+    pub async fn add_occurrences_of(
+        &self,
+        series: &Series,
+        occurrences: &[(i64, i64)],
+        uid_domain: &str,
+        now: i64,
+    ) -> StoreResult<u64> {
+        self.add_occurrences_checked(series.id, Some(series), occurrences, uid_domain, now)
+            .await
+    }
+
+    async fn add_occurrences_checked(
+        &self,
+        series_id: i64,
+        read: Option<&Series>,
+        occurrences: &[(i64, i64)],
+        uid_domain: &str,
+        now: i64,
+    ) -> StoreResult<u64> {
         let mut tx = self.begin().await?;
+        if let Some(read) = read {
+            // Locked until this transaction ends: an edit waits, and sees the dates made here.
+            let sql = format!(
+                "SELECT {SERIES_COLUMNS} FROM meeting_series WHERE id = $1{}",
+                tx.lock_clause()
+            );
+            let current: Option<Series> = with_tx!(&mut tx, |c| sqlx::query_as(&sql)
+                .bind(series_id)
+                .fetch_optional(c)
+                .await)?;
+            let same = current.is_some_and(|current| {
+                (
+                    &current.rrule,
+                    &current.first_start,
+                    current.duration_minutes,
+                    &current.ends_on,
+                ) == (
+                    &read.rrule,
+                    &read.first_start,
+                    read.duration_minutes,
+                    &read.ends_on,
+                )
+            });
+            if !same {
+                return Ok(0);
+            }
+        }
         let mut added = 0;
         for (start, end) in occurrences {
             let uid = format!("reunion-{series_id}-{start}@{uid_domain}");
@@ -214,10 +319,32 @@ impl Store {
         change: &MeetingChange,
         now: i64,
     ) -> StoreResult<bool> {
+        self.change_meeting_as(id, change, &Actor::command_line(), "", now)
+            .await
+    }
+
+    /// [`Store::change_meeting`] by `actor`, audited under `label` ("réunion du mardi 2 février 2027").
+    pub async fn change_meeting_as(
+        &self,
+        id: i64,
+        change: &MeetingChange,
+        actor: &Actor,
+        label: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
         if change.ends_at <= change.starts_at {
             return Err(StoreError::Conflict("la fin doit suivre le début".into()));
         }
-        let changed = with_db!(&self.db, |p| {
+        let mut tx = self.begin().await?;
+        let sql = format!("SELECT {MEETING_COLUMNS} FROM meetings WHERE id = $1");
+        let Some(old) = with_tx!(&mut tx, |c| sqlx::query_as::<_, Meeting>(&sql)
+            .bind(id)
+            .fetch_optional(c)
+            .await)?
+        else {
+            return Err(StoreError::NotFound);
+        };
+        let changed_rows = with_tx!(&mut tx, |c| {
             sqlx::query(
             "UPDATE meetings SET starts_at = $1, ends_at = $2, theme = $3, sequence = sequence + 1, updated_at = $4
              WHERE id = $5 AND state = 'planned'
@@ -228,25 +355,64 @@ impl Store {
         .bind(&change.theme)
         .bind(now)
         .bind(id)
-        .execute(p)
+        .execute(c)
         .await
         .map(|r| r.rows_affected())
         })?;
-        Ok(changed == 1)
+        if changed_rows == 1 {
+            let mut changes = serde_json::Map::new();
+            changed(&mut changes, "starts_at", old.starts_at, change.starts_at);
+            changed(&mut changes, "ends_at", old.ends_at, change.ends_at);
+            changed(&mut changes, "theme", &old.theme, &change.theme);
+            audit::record(
+                &mut tx,
+                actor,
+                "update",
+                "meeting",
+                Some(id),
+                serde_json::json!({ "label": label, "changes": changes }),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(changed_rows == 1)
     }
 
-    /// Cancels an occurrence (for good); its sequence rises for the CANCEL.
-    pub async fn cancel_meeting(&self, id: i64, now: i64) -> StoreResult<bool> {
-        let changed = with_db!(&self.db, |p| sqlx::query(
+    /// Cancels an occurrence (for good); its sequence rises for the CANCEL. `told` is how many people the
+    /// cancellation goes to, for the audit entry.
+    pub async fn cancel_meeting(
+        &self,
+        id: i64,
+        actor: &Actor,
+        label: &str,
+        told: usize,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let changed_rows = with_tx!(&mut tx, |c| sqlx::query(
             "UPDATE meetings SET state = 'cancelled', sequence = sequence + 1, updated_at = $1
              WHERE id = $2 AND state = 'planned'"
         )
         .bind(now)
         .bind(id)
-        .execute(p)
+        .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
-        Ok(changed == 1)
+        if changed_rows == 1 {
+            audit::record(
+                &mut tx,
+                actor,
+                "cancel",
+                "meeting",
+                Some(id),
+                serde_json::json!({ "label": label, "count": told }),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(changed_rows == 1)
     }
 
     pub async fn set_agenda_ready(&self, id: i64, ready: bool, now: i64) -> StoreResult<bool> {
@@ -269,6 +435,8 @@ impl Store {
         &self,
         meeting_id: i64,
         item: &NewAgendaItem,
+        actor: &Actor,
+        meeting_label: &str,
         now: i64,
     ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
@@ -312,18 +480,46 @@ impl Store {
             .await
             .map(|r| r.rows_affected()))?;
         }
+        audit::record(
+            &mut tx,
+            actor,
+            "create",
+            "agenda_item",
+            Some(id),
+            serde_json::json!({
+                "label": item.title,
+                "meeting": meeting_label,
+                "meeting_id": meeting_id,
+            }),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
 
-    /// Removes an agenda item and raises the occurrence's sequence.
+    /// Removes an agenda item and raises the occurrence's sequence. Returns its title, `None` when it was
+    /// not there.
     pub async fn remove_agenda_item(
         &self,
         meeting_id: i64,
         item_id: i64,
+        actor: &Actor,
+        meeting_label: &str,
         now: i64,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Option<String>> {
         let mut tx = self.begin().await?;
+        let title: Option<String> = with_tx!(&mut tx, |c| sqlx::query_scalar(
+            "SELECT i.title FROM agenda_items i JOIN meetings m ON m.id = i.meeting_id
+             WHERE i.id = $1 AND i.meeting_id = $2 AND m.state = 'planned'"
+        )
+        .bind(item_id)
+        .bind(meeting_id)
+        .fetch_optional(c)
+        .await)?;
+        let Some(title) = title else {
+            return Ok(None);
+        };
         with_tx!(&mut tx, |c| sqlx::query(
             "DELETE FROM agenda_item_resources WHERE item_id = $1"
         )
@@ -331,7 +527,7 @@ impl Store {
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
-        let removed = with_tx!(&mut tx, |c| sqlx::query(
+        with_tx!(&mut tx, |c| sqlx::query(
             "DELETE FROM agenda_items WHERE id = $1 AND meeting_id = $2"
         )
         .bind(item_id)
@@ -339,18 +535,30 @@ impl Store {
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
-        if removed == 1 {
-            with_tx!(&mut tx, |c| sqlx::query(
-                "UPDATE meetings SET sequence = sequence + 1, updated_at = $1 WHERE id = $2"
-            )
-            .bind(now)
-            .bind(meeting_id)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
-        }
+        with_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE meetings SET sequence = sequence + 1, updated_at = $1 WHERE id = $2"
+        )
+        .bind(now)
+        .bind(meeting_id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        audit::record(
+            &mut tx,
+            actor,
+            "delete",
+            "agenda_item",
+            Some(item_id),
+            serde_json::json!({
+                "label": title,
+                "meeting": meeting_label,
+                "meeting_id": meeting_id,
+            }),
+            now,
+        )
+        .await?;
         tx.commit().await?;
-        Ok(removed == 1)
+        Ok(Some(title))
     }
 
     pub async fn agenda(&self, meeting_id: i64) -> StoreResult<Vec<AgendaItem>> {
@@ -481,5 +689,409 @@ impl Store {
         )
         .fetch_all(p)
         .await)?)
+    }
+}
+
+/// Deletes occurrences with everything hanging from them (agenda, attendees, dispatches, flagged items).
+async fn delete_meetings(tx: &mut Tx, ids: &[i64]) -> StoreResult<()> {
+    const STATEMENTS: [&str; 6] = [
+        "DELETE FROM agenda_item_resources WHERE item_id IN (SELECT id FROM agenda_items WHERE meeting_id = $1)",
+        "DELETE FROM agenda_items WHERE meeting_id = $1",
+        "DELETE FROM meeting_attendees WHERE meeting_id = $1",
+        "DELETE FROM meeting_dispatches WHERE meeting_id = $1",
+        "DELETE FROM minutes_items WHERE meeting_id = $1",
+        "DELETE FROM meetings WHERE id = $1",
+    ];
+    for id in ids {
+        for sql in STATEMENTS {
+            with_tx!(tx, |c| sqlx::query(sql)
+                .bind(id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+    }
+    Ok(())
+}
+
+/// An occurrence counts as announced once its invitation or its minutes went out.
+const ANNOUNCED: &str = "(sent_sequence IS NOT NULL OR minutes_sent_at IS NOT NULL)";
+
+/// `[old, new]` when a field changed, for the audit entry's `changes`.
+fn changed<T: PartialEq + serde::Serialize>(
+    changes: &mut serde_json::Map<String, serde_json::Value>,
+    field: &str,
+    old: T,
+    new: T,
+) {
+    if old != new {
+        changes.insert(field.into(), serde_json::json!([old, new]));
+    }
+}
+
+impl Store {
+    pub async fn series_counts(&self, series_id: i64, now: i64) -> StoreResult<SeriesCounts> {
+        let sql = format!(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN {ANNOUNCED} THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN NOT {ANNOUNCED} AND state = 'planned' AND starts_at > $2 THEN 1 ELSE 0 END), 0),
+                MAX(CASE WHEN sent_sequence IS NOT NULL THEN starts_at END)
+             FROM meetings WHERE series_id = $1"
+        );
+        let (total, announced, unannounced_future, last_announced): (i64, i64, i64, Option<i64>) =
+            with_db!(&self.db, |p| sqlx::query_as(&sql)
+                .bind(series_id)
+                .bind(now)
+                .fetch_one(p)
+                .await)?;
+        Ok(SeriesCounts {
+            total,
+            announced,
+            unannounced_future,
+            last_announced,
+        })
+    }
+
+    /// Changes a series. When its rule, first date, length or end changed, its coming occurrences nothing
+    /// was sent for follow the new rule: in order, they take the dates of `occurrences` (the new rule's,
+    /// from after the last announced one), keeping their agenda; those left over are removed; the
+    /// dispatcher makes any missing ones. Announced occurrences keep what was sent.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_series(
+        &self,
+        id: i64,
+        new: &NewSeries,
+        ends_on: &str,
+        occurrences: &[(i64, i64)],
+        uid_domain: &str,
+        actor: &Actor,
+        now: i64,
+    ) -> StoreResult<SeriesEdited> {
+        let mut tx = self.begin().await?;
+        // Locked: a dispatcher pass making occurrences waits, then sees the new rule.
+        let sql = format!(
+            "SELECT {SERIES_COLUMNS} FROM meeting_series WHERE id = $1{}",
+            tx.lock_clause()
+        );
+        let old: Series = with_tx!(&mut tx, |c| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(c)
+            .await)?
+        .ok_or(StoreError::NotFound)?;
+        with_tx!(&mut tx, |c| {
+            sqlx::query(
+            "UPDATE meeting_series SET title = $1, rrule = $2, first_start = $3, duration_minutes = $4,
+                video_url = $5, invite_members = $6, invite_staff = $7, ends_on = $8 WHERE id = $9"
+        )
+        .bind(&new.title)
+        .bind(&new.rrule)
+        .bind(&new.first_start)
+        .bind(new.duration_minutes)
+        .bind(&new.video_url)
+        .bind(new.invite_members)
+        .bind(new.invite_staff)
+        .bind(ends_on)
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        let mut edited = SeriesEdited::default();
+        let retime = old.rrule != new.rrule
+            || old.first_start != new.first_start
+            || old.duration_minutes != new.duration_minutes
+            || old.ends_on != ends_on;
+        if retime {
+            // Coming occurrences nothing was sent for; the cancelled ones were dates of the old rule.
+            let sql = format!(
+                "SELECT id, state FROM meetings WHERE series_id = $1 AND NOT {ANNOUNCED} AND starts_at > $2
+                 ORDER BY starts_at, id"
+            );
+            let unsent: Vec<(i64, String)> = with_tx!(&mut tx, |c| sqlx::query_as(&sql)
+                .bind(id)
+                .bind(now)
+                .fetch_all(c)
+                .await)?;
+            let (planned, cancelled): (Vec<_>, Vec<_>) = unsent
+                .into_iter()
+                .partition(|(_, state)| state == "planned");
+            let cancelled: Vec<i64> = cancelled.into_iter().map(|(id, _)| id).collect();
+            delete_meetings(&mut tx, &cancelled).await?;
+            edited.removed += cancelled.len() as u64;
+            let planned: Vec<i64> = planned.into_iter().map(|(id, _)| id).collect();
+            // The dates announced or past occurrences hold stay theirs.
+            let all: Vec<(i64, i64)> = with_tx!(&mut tx, |c| sqlx::query_as(
+                "SELECT id, occurrence_start FROM meetings WHERE series_id = $1"
+            )
+            .bind(id)
+            .fetch_all(c)
+            .await)?;
+            let kept: Vec<i64> = all
+                .iter()
+                .filter(|(meeting, _)| !planned.contains(meeting))
+                .map(|(_, start)| *start)
+                .collect();
+            let dates: Vec<&(i64, i64)> = occurrences
+                .iter()
+                .filter(|(start, _)| !kept.contains(start))
+                .collect();
+            let (moving, leftover) = planned.split_at(planned.len().min(dates.len()));
+            // First out of the way (occurrence dates and UIDs are unique), then onto the new dates.
+            for meeting in moving {
+                with_tx!(&mut tx, |c| {
+                    sqlx::query(
+                    "UPDATE meetings SET occurrence_start = -id, uid = uid || '-moving' WHERE id = $1"
+                )
+                .bind(meeting)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+                })?;
+            }
+            for (meeting, (start, end)) in moving.iter().zip(&dates) {
+                with_tx!(&mut tx, |c| {
+                    sqlx::query(
+                    "UPDATE meetings SET occurrence_start = $1, starts_at = $1, ends_at = $2, uid = $3,
+                        updated_at = $4 WHERE id = $5"
+                )
+                .bind(start)
+                .bind(end)
+                .bind(format!("reunion-{id}-{start}@{uid_domain}"))
+                .bind(now)
+                .bind(meeting)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+                })?;
+                // Its date changed: staff are reminded again before the new one.
+                with_tx!(&mut tx, |c| {
+                    sqlx::query(
+                    "DELETE FROM meeting_dispatches WHERE meeting_id = $1 AND step = 'staff_reminder'"
+                )
+                .bind(meeting)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+                })?;
+            }
+            edited.retimed = moving.len() as u64;
+            delete_meetings(&mut tx, leftover).await?;
+            edited.removed += leftover.len() as u64;
+        }
+        if old.video_url != new.video_url {
+            // Announced meetings keep their date, but the link to join them must reach invitees.
+            let sql = "UPDATE meetings SET sequence = sequence + 1, updated_at = $1
+                 WHERE series_id = $2 AND state = 'planned' AND starts_at > $1 AND sent_sequence IS NOT NULL";
+            edited.updated = with_tx!(&mut tx, |c| sqlx::query(sql)
+                .bind(now)
+                .bind(id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        let mut changes = serde_json::Map::new();
+        changed(&mut changes, "title", &old.title, &new.title);
+        changed(
+            &mut changes,
+            "rule",
+            crate::domain::recurrence::describe(&old.rrule),
+            crate::domain::recurrence::describe(&new.rrule),
+        );
+        changed(
+            &mut changes,
+            "first_start",
+            &old.first_start,
+            &new.first_start,
+        );
+        changed(
+            &mut changes,
+            "duration_minutes",
+            old.duration_minutes,
+            new.duration_minutes,
+        );
+        changed(&mut changes, "video_url", &old.video_url, &new.video_url);
+        changed(&mut changes, "ends_on", old.ends_on.as_str(), ends_on);
+        changed(
+            &mut changes,
+            "invite_members",
+            old.invite_members,
+            new.invite_members,
+        );
+        changed(
+            &mut changes,
+            "invite_staff",
+            old.invite_staff,
+            new.invite_staff,
+        );
+        audit::record(
+            &mut tx,
+            actor,
+            "update",
+            "meeting_series",
+            Some(id),
+            serde_json::json!({
+                "label": new.title,
+                "changes": changes,
+                "retimed": edited.retimed,
+                "removed": edited.removed,
+                "updated": edited.updated,
+            }),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(edited)
+    }
+
+    /// Deletes a series and all its occurrences; refused once one of them was announced (end it instead).
+    /// Returns how many occurrences went with it.
+    pub async fn delete_series(&self, id: i64, actor: &Actor, now: i64) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        let title: String = with_tx!(&mut tx, |c| sqlx::query_scalar(
+            "SELECT title FROM meeting_series WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(c)
+        .await)?
+        .ok_or(StoreError::NotFound)?;
+        let sql = format!("SELECT id, {ANNOUNCED} FROM meetings WHERE series_id = $1");
+        let meetings: Vec<(i64, bool)> = with_tx!(&mut tx, |c| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_all(c)
+            .await)?;
+        if meetings.iter().any(|(_, announced)| *announced) {
+            return Err(StoreError::Conflict(format!(
+                "La série « {title} » a des réunions déjà annoncées : elle ne peut pas être supprimée. \
+                 Arrêtez-la plutôt : les réunions annoncées restent, les suivantes disparaissent."
+            )));
+        }
+        let ids: Vec<i64> = meetings.iter().map(|(id, _)| *id).collect();
+        delete_meetings(&mut tx, &ids).await?;
+        with_tx!(&mut tx, |c| sqlx::query(
+            "DELETE FROM meeting_series WHERE id = $1"
+        )
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        audit::record(
+            &mut tx,
+            actor,
+            "delete",
+            "meeting_series",
+            Some(id),
+            serde_json::json!({ "label": title, "count": ids.len() }),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ids.len() as u64)
+    }
+
+    /// Changes an agenda item (and its linked sheets); raises the occurrence's sequence when anything
+    /// changed. Returns the title it had, or `None` when nothing changed.
+    pub async fn update_agenda_item(
+        &self,
+        meeting_id: i64,
+        item_id: i64,
+        item: &NewAgendaItem,
+        actor: &Actor,
+        meeting_label: &str,
+        now: i64,
+    ) -> StoreResult<Option<String>> {
+        let mut tx = self.begin().await?;
+        let old: Option<(String, String, i64, String)> = with_tx!(&mut tx, |c| sqlx::query_as(
+            "SELECT i.title, i.presenter, i.duration_minutes, i.description FROM agenda_items i
+             JOIN meetings m ON m.id = i.meeting_id
+             WHERE i.id = $1 AND i.meeting_id = $2 AND m.state = 'planned'"
+        )
+        .bind(item_id)
+        .bind(meeting_id)
+        .fetch_optional(c)
+        .await)?;
+        let (title, presenter, duration, description) = old.ok_or(StoreError::NotFound)?;
+        let mut linked: Vec<i64> = with_tx!(&mut tx, |c| {
+            sqlx::query_scalar(
+            "SELECT resource_id FROM agenda_item_resources WHERE item_id = $1 ORDER BY resource_id"
+        )
+        .bind(item_id)
+        .fetch_all(c)
+        .await
+        })?;
+        linked.sort_unstable();
+        let mut wanted = item.resources.clone();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut changes = serde_json::Map::new();
+        changed(&mut changes, "title", &title, &item.title);
+        changed(&mut changes, "presenter", &presenter, &item.presenter);
+        changed(
+            &mut changes,
+            "duration_minutes",
+            duration,
+            item.duration_minutes,
+        );
+        changed(&mut changes, "description", &description, &item.description);
+        changed(&mut changes, "resources", &linked, &wanted);
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        with_tx!(&mut tx, |c| {
+            sqlx::query(
+            "UPDATE agenda_items SET title = $1, presenter = $2, duration_minutes = $3, description = $4
+             WHERE id = $5"
+        )
+        .bind(&item.title)
+        .bind(&item.presenter)
+        .bind(item.duration_minutes)
+        .bind(&item.description)
+        .bind(item_id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        if linked != wanted {
+            with_tx!(&mut tx, |c| sqlx::query(
+                "DELETE FROM agenda_item_resources WHERE item_id = $1"
+            )
+            .bind(item_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+            for resource in &wanted {
+                with_tx!(&mut tx, |c| sqlx::query(
+                    "INSERT INTO agenda_item_resources (item_id, resource_id) VALUES ($1, $2)"
+                )
+                .bind(item_id)
+                .bind(resource)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+            }
+        }
+        with_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE meetings SET sequence = sequence + 1, updated_at = $1 WHERE id = $2"
+        )
+        .bind(now)
+        .bind(meeting_id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        audit::record(
+            &mut tx,
+            actor,
+            "update",
+            "agenda_item",
+            Some(item_id),
+            serde_json::json!({
+                "label": item.title,
+                "meeting": meeting_label,
+                "meeting_id": meeting_id,
+                "changes": changes,
+            }),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(title))
     }
 }

@@ -72,6 +72,35 @@ try {
     `the agenda: ${agenda}`);
   check(agenda.includes("Fiche : raccorder un terrain"), "the item links its sheet");
 
+  step("remove an agenda item, after a confirmation naming it");
+  const dialogs = [];
+  let acceptDialog = false;
+  page.on("dialog", (dialog) => {
+    dialogs.push(dialog.message());
+    (acceptDialog ? dialog.accept() : dialog.dismiss()).catch(() => {});
+  });
+  await page.getByText("Ajouter un point").click();
+  await page.locator("#item-title").fill("Tour de table");
+  await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name: "Ajouter le point" }).click()]);
+  check((await page.locator("[role=status].notice").innerText()).includes("Point « Tour de table » ajouté"), "the item's success message");
+  const removeTour = page.locator("#agenda li", { hasText: "Tour de table" }).getByRole("button", { name: "Retirer" });
+  await removeTour.click();
+  await page.waitForTimeout(300);
+  check(dialogs.at(-1) === "Retirer « Tour de table » de l'ordre du jour ?", `the confirmation: ${dialogs.at(-1)}`);
+  check((await page.locator("#agenda").innerText()).includes("Tour de table"), "a dismissed confirmation removes nothing");
+  acceptDialog = true;
+  await Promise.all([page.waitForLoadState("load"), removeTour.click()]);
+  check(!(await page.locator("#agenda").innerText()).includes("Tour de table"), "the item is removed once confirmed");
+  check((await page.locator("[role=status].notice").innerText()).includes("« Tour de table » est retiré de l'ordre du jour"), "the removal's message");
+
+  step("the cancel button says who is told, and nothing happens when dismissed");
+  acceptDialog = false;
+  await page.getByText("Déplacer, donner un thème, annuler").click();
+  await page.getByRole("button", { name: "Annuler cette réunion" }).click();
+  await page.waitForTimeout(300);
+  check(dialogs.at(-1).startsWith("Annuler la réunion du mardi 1er décembre 2026 ? Rien n'a encore été envoyé"), `the cancel confirmation: ${dialogs.at(-1)}`);
+  check(!(await page.locator("#meeting-status").innerText()).includes("annulée"), "a dismissed cancellation cancels nothing");
+
   step("mark it ready and see the scheduled dispatch");
   await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name: "Marquer l'ordre du jour prêt" }).click()]);
   const status = await page.locator("#meeting-status").innerText();
@@ -80,6 +109,30 @@ try {
   await page.goto(url("/reunions"));
   check((await page.locator("#upcoming-meetings").innerText()).includes("prêt, envoi prévu le 24 novembre 2026"),
     "the list shows it too");
+
+  step("a second series, deleted after a confirmation stating how many meetings go with it");
+  await page.getByText("Nouvelle série").click();
+  await page.locator("#series-title").fill("Réunion mensuelle");
+  await page.locator("#series-cadence").selectOption("mensuelle");
+  await page.locator("#series-ordinal").selectOption("3");
+  await page.locator("#series-weekday").selectOption("3");
+  await page.locator("#series-start").fill("2027-03-18T10:00");
+  await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name: "Créer la série" }).click()]);
+  check((await page.locator("[role=status].notice").innerText()).includes("Série « Réunion mensuelle » créée."), "the series' success message");
+  const monthly = page.locator("p.series", { hasText: "Réunion mensuelle" });
+  check((await monthly.innerText()).includes("tous les mois, le troisième jeudi, 10:00–12:00"), `the second series: ${await monthly.innerText()}`);
+  await Promise.all([page.waitForURL((u) => /\/reunions\/series\/\d+$/.test(u.pathname)), monthly.getByRole("link", { name: "Modifier ou supprimer" }).click()]);
+  check(await page.locator("#series-cadence").inputValue() === "mensuelle" && await page.locator("#series-ordinal").inputValue() === "3"
+    && await page.locator("#series-weekday").inputValue() === "3", "the edit form shows the rule in the creation form's choices");
+  const remove = page.getByRole("button", { name: /^Supprimer la série et ses \d+ réunion/ });
+  await remove.click();
+  await page.waitForTimeout(300);
+  check(/^Supprimer la série « Réunion mensuelle » et ses \d+ réunion\(s\) prévue\(s\) \?/.test(dialogs.at(-1)), `the delete confirmation: ${dialogs.at(-1)}`);
+  check(/\/reunions\/series\/\d+$/.test(new URL(page.url()).pathname), "a dismissed confirmation deletes nothing");
+  acceptDialog = true;
+  await Promise.all([page.waitForURL((u) => u.pathname === "/reunions"), remove.click()]);
+  check((await page.locator("[role=status].notice").innerText()).includes("Série « Réunion mensuelle » supprimée"), "the deletion's message");
+  check(await page.locator("p.series", { hasText: "Réunion mensuelle" }).count() === 0, "the series is gone");
 
   step("phone width");
   await page.setViewportSize({ width: 390, height: 844 });
