@@ -176,6 +176,27 @@ fn visible_recipients(message: &Message<'_>) -> Vec<String> {
     out
 }
 
+/// What relais knows of a post's sender.
+struct SenderCheck {
+    /// A subscriber of the list.
+    member: bool,
+    /// What vouched for the From address (a trusted server, DKIM, SPF), if anything did.
+    verified_by: Option<String>,
+    /// The From domain's DMARC policy: whether copies must carry the list's From.
+    policy: DmarcPolicy,
+    /// Why the post waits for staff because of its sender.
+    hold: Vec<String>,
+}
+
+/// The recorded outcome of a post.
+fn post_outcome(state: &'static str, text: String) -> InboundOutcome {
+    InboundOutcome {
+        kind: "post",
+        state,
+        outcome: text,
+    }
+}
+
 impl Inbound {
     /// Where a post of `list` is archived, its id to follow (the `Archived-At` of every copy).
     pub fn archive_base(&self, list: &DiscussionList) -> String {
@@ -190,63 +211,123 @@ impl Inbound {
         format!("{}@{}", list.list_key, self.settings.mail.domain())
     }
 
-    /// Checks and records a post, and sends it out when nothing holds it.
+    /// Checks and records a post, and sends it out when nothing holds it: a loop, an automatic reply or a
+    /// post already received is discarded; an unknown or unverified sender, a post too big, blind-copied,
+    /// pre-approved or sent to a moderated list is held for staff; anything else is distributed.
     pub async fn list_post(
         &self,
         list: &DiscussionList,
         inbound_message_id: i64,
         raw: &[u8],
     ) -> anyhow::Result<InboundOutcome> {
-        let outcome = |state: &'static str, text: String| InboundOutcome {
-            kind: "post",
-            state,
-            outcome: text,
-        };
         let Some(message) = MessageParser::default().parse(raw) else {
-            return Ok(outcome("refused", "message illisible".into()));
+            return Ok(post_outcome("refused", "message illisible".into()));
         };
-        let from = message
-            .from()
-            .and_then(|a| a.first())
-            .and_then(|a| a.address())
-            .map(str::to_lowercase)
-            .unwrap_or_default();
-        let post = NewPost {
+        let post = self.new_post(list, inbound_message_id, &message, raw);
+        let now = self.clock.now_millis();
+        let discard = self.discard_reasons(list, &message, &post, now).await?;
+        if !discard.is_empty() {
+            self.store
+                .record_post(&post, "discarded", &discard, now)
+                .await?;
+            return Ok(post_outcome(
+                "done",
+                format!("écarté : {}", discard.join(" ; ")),
+            ));
+        }
+        let sender = self
+            .check_sender(list, inbound_message_id, &message, raw, &post.from_address)
+            .await?;
+        let mut hold = sender.hold.clone();
+        hold.extend(self.content_hold_reasons(list, &message, raw));
+        if !hold.is_empty() {
+            return self
+                .hold_post(
+                    list,
+                    inbound_message_id,
+                    &message,
+                    &post,
+                    &sender,
+                    &hold,
+                    now,
+                )
+                .await;
+        }
+        let rewrite = sender.policy != DmarcPolicy::Relaxed;
+        let copy = self.post_message(list, &message, &post, rewrite)?;
+        let (_, copies) = self
+            .store
+            .distribute_post(&post, &copy, &self.archive_base(list), now)
+            .await?;
+        Ok(post_outcome(
+            "done",
+            format!(
+                "diffusé à {copies} abonné·e(s) de {} (identité : {}{})",
+                list.name,
+                sender.verified_by.unwrap_or_default(),
+                if rewrite {
+                    "; expéditeur réécrit au nom de la liste (DMARC)"
+                } else {
+                    ""
+                }
+            ),
+        ))
+    }
+
+    /// The post as the store records it.
+    fn new_post(
+        &self,
+        list: &DiscussionList,
+        inbound_message_id: i64,
+        message: &Message<'_>,
+        raw: &[u8],
+    ) -> NewPost {
+        let author = message.from().and_then(|a| a.first());
+        NewPost {
             list_id: list.id,
             inbound_message_id: Some(inbound_message_id),
-            from_name: message
-                .from()
-                .and_then(|a| a.first())
+            from_name: author
                 .and_then(|a| a.name())
                 .unwrap_or_default()
                 .to_string(),
-            from_address: from.clone(),
+            from_address: author
+                .and_then(|a| a.address())
+                .map(str::to_lowercase)
+                .unwrap_or_default(),
             subject: message.subject().unwrap_or_default().to_string(),
             // A post without one gets its Message-ID here, once: the same in every copy and in the archive.
             message_id: message.message_id().map(String::from).unwrap_or_else(|| {
                 format!("{}@{}", uuid::Uuid::now_v7(), self.settings.mail.domain())
             }),
-            in_reply_to: header(&message, "In-Reply-To"),
-            references: header(&message, "References"),
+            in_reply_to: header(message, "In-Reply-To"),
+            references: header(message, "References"),
             removed: if list.strip_executables {
                 crate::mail::list_copy::stripped_names(raw)
             } else {
                 Vec::new()
             },
-        };
-        let now = self.clock.now_millis();
+        }
+    }
+
+    /// Why the post is dropped without a word: a loop, an automatic reply, a post already received.
+    async fn discard_reasons(
+        &self,
+        list: &DiscussionList,
+        message: &Message<'_>,
+        post: &NewPost,
+        now: i64,
+    ) -> anyhow::Result<Vec<String>> {
         let list_address = self.list_address(list);
         let list_id_header = format!("{}.{}", list.list_key, self.settings.mail.domain());
-
         let mut discard = Vec::new();
-        if header(&message, "List-Id").contains(&list_id_header)
-            || header(&message, "X-Loop")
+        if header(message, "List-Id").contains(&list_id_header)
+            || header(message, "X-Loop")
                 .to_lowercase()
                 .contains(&list_address)
         {
             discard.push("boucle : le message vient déjà de la liste".to_string());
         }
-        if automatic(&message) {
+        if automatic(message) {
             discard.push("réponse automatique".to_string());
         }
         if self
@@ -256,116 +337,131 @@ impl Inbound {
         {
             discard.push("message déjà reçu (même Message-ID)".to_string());
         }
-        if !discard.is_empty() {
-            self.store
-                .record_post(&post, "discarded", &discard, now)
-                .await?;
-            return Ok(outcome("done", format!("écarté : {}", discard.join(" ; "))));
-        }
+        Ok(discard)
+    }
 
-        let mut hold = Vec::new();
-        let mut verified_by = None;
-        let mut policy = DmarcPolicy::Unknown;
-        let member = !from.is_empty() && self.store.is_subscriber(list.id, &from).await?;
+    /// Who sent the post: a subscriber or trusted sender, vouched for by a trusted server or verified by
+    /// DKIM or SPF, and the From domain's DMARC policy; with the reasons to hold it if not.
+    async fn check_sender(
+        &self,
+        list: &DiscussionList,
+        inbound_message_id: i64,
+        message: &Message<'_>,
+        raw: &[u8],
+        from: &str,
+    ) -> anyhow::Result<SenderCheck> {
+        let mut sender = SenderCheck {
+            member: false,
+            verified_by: None,
+            policy: DmarcPolicy::Unknown,
+            hold: Vec::new(),
+        };
         if from.is_empty() {
-            hold.push("expéditeur absent".to_string());
-        } else {
-            if !member && !self.store.is_trusted_sender(list.id, &from).await? {
-                hold.push(format!("{from} n'est pas abonné·e à la liste"));
-            }
-            let vouched =
-                authenticated(&message, &from, &self.settings.inbound.trusted_authserv_ids);
-            let client = self.store.inbound_client(inbound_message_id).await?;
-            let check = self.verifier.check(raw, &from, &client, vouched).await;
-            policy = check.policy;
-            verified_by = if vouched {
-                Some("serveur de confiance".to_string())
-            } else {
-                check.verified_by
-            };
-            if verified_by.is_none() {
-                let mut why =
-                    vec!["ni DKIM ni SPF alignés selon un serveur de confiance".to_string()];
-                if self.settings.inbound.verify_senders {
-                    why.extend(check.failures);
-                }
-                hold.push(format!(
-                    "identité de {from} non vérifiée ({})",
-                    why.join(", ")
-                ));
-            }
+            sender.hold.push("expéditeur absent".to_string());
+            return Ok(sender);
         }
+        sender.member = self.store.is_subscriber(list.id, from).await?;
+        if !sender.member && !self.store.is_trusted_sender(list.id, from).await? {
+            sender
+                .hold
+                .push(format!("{from} n'est pas abonné·e à la liste"));
+        }
+        let vouched = authenticated(message, from, &self.settings.inbound.trusted_authserv_ids);
+        let client = self.store.inbound_client(inbound_message_id).await?;
+        let check = self.verifier.check(raw, from, &client, vouched).await;
+        sender.policy = check.policy;
+        sender.verified_by = if vouched {
+            Some("serveur de confiance".to_string())
+        } else {
+            check.verified_by
+        };
+        if sender.verified_by.is_none() {
+            let mut why = vec!["ni DKIM ni SPF alignés selon un serveur de confiance".to_string()];
+            if self.settings.inbound.verify_senders {
+                why.extend(check.failures);
+            }
+            sender.hold.push(format!(
+                "identité de {from} non vérifiée ({})",
+                why.join(", ")
+            ));
+        }
+        Ok(sender)
+    }
+
+    /// Why the post itself waits for staff, whoever sent it: size, recipients, an `Approved` header, a
+    /// moderated list.
+    fn content_hold_reasons(
+        &self,
+        list: &DiscussionList,
+        message: &Message<'_>,
+        raw: &[u8],
+    ) -> Vec<String> {
+        let mut hold = Vec::new();
         if raw.len() as i64 > list.max_bytes {
             hold.push(format!("message trop gros ({} Ko)", raw.len() / 1024));
         }
-        let visible = visible_recipients(&message);
+        let visible = visible_recipients(message);
         if visible.len() > MAX_VISIBLE_RECIPIENTS {
             hold.push(format!("trop de destinataires ({})", visible.len()));
         }
-        if !visible.contains(&list_address) {
+        if !visible.contains(&self.list_address(list)) {
             hold.push("la liste n'est pas nommée en destinataire (copie cachée)".to_string());
         }
-        if !header(&message, "Approved").is_empty() {
+        if !header(message, "Approved").is_empty() {
             hold.push("en-tête Approved présent".to_string());
         }
         if list.post_policy == "moderated" {
             hold.push("liste modérée : chaque message est relu".to_string());
         }
-        if !hold.is_empty() {
-            self.store.record_post(&post, "held", &hold, now).await?;
-            // The sender hears that the post waits only when relais knows who they are (a subscriber or a
-            // verified sender: never a forged From), the mail is a person's, and the daily budget allows.
-            let known = !from.is_empty() && (verified_by.is_some() || member);
-            let refusal = if known {
-                self.refuse_answer(Some(&message), inbound_message_id, &from)
-                    .await?
-            } else {
-                Some("expéditeur ni abonné·e ni vérifié·e".to_string())
+        hold
+    }
+
+    /// Records a held post and tells its sender it waits, when relais knows who they are (a subscriber or
+    /// a verified sender: never a forged From), the mail is a person's, and the daily budget allows.
+    #[allow(clippy::too_many_arguments)]
+    async fn hold_post(
+        &self,
+        list: &DiscussionList,
+        inbound_message_id: i64,
+        message: &Message<'_>,
+        post: &NewPost,
+        sender: &SenderCheck,
+        hold: &[String],
+        now: i64,
+    ) -> anyhow::Result<InboundOutcome> {
+        self.store.record_post(post, "held", hold, now).await?;
+        let from = &post.from_address;
+        let known = !from.is_empty() && (sender.verified_by.is_some() || sender.member);
+        let refusal = if known {
+            self.refuse_answer(Some(message), inbound_message_id, from)
+                .await?
+        } else {
+            Some("expéditeur ni abonné·e ni vérifié·e".to_string())
+        };
+        if refusal.is_none() {
+            let notice = crate::mail::answer::Answer {
+                kind: "list_held",
+                cause_kind: "list_post",
+                subject: format!("En attente de relecture : {}", post.subject),
+                title: "Votre message attend une relecture".into(),
+                paragraphs: vec![format!(
+                    "Votre message « {} » à la liste « {} » attend la relecture de l'équipe du club \
+                     avant d'être diffusé. Vous n'avez rien à faire.",
+                    post.subject, list.name
+                )],
+                ..Default::default()
             };
-            if refusal.is_none() {
-                let notice = crate::mail::answer::Answer {
-                    kind: "list_held",
-                    cause_kind: "list_post",
-                    subject: format!("En attente de relecture : {}", post.subject),
-                    title: "Votre message attend une relecture".into(),
-                    paragraphs: vec![format!(
-                        "Votre message « {} » à la liste « {} » attend la relecture de l'équipe du club \
-                         avant d'être diffusé. Vous n'avez rien à faire.",
-                        post.subject, list.name
-                    )],
-                    ..Default::default()
-                };
-                self.send_answer(&notice, &from, &post.from_name, now)
-                    .await?;
-            }
-            return Ok(outcome(
-                "held",
-                format!(
-                    "en attente de modération : {}{}",
-                    hold.join(" ; "),
-                    refusal
-                        .map(|why| format!(" (expéditeur non prévenu : {why})"))
-                        .unwrap_or_default()
-                ),
-            ));
+            self.send_answer(&notice, from, &post.from_name, now)
+                .await?;
         }
-        let rewrite = policy != DmarcPolicy::Relaxed;
-        let copy = self.post_message(list, &message, &post, rewrite)?;
-        let (_, copies) = self
-            .store
-            .distribute_post(&post, &copy, &self.archive_base(list), now)
-            .await?;
-        Ok(outcome(
-            "done",
+        Ok(post_outcome(
+            "held",
             format!(
-                "diffusé à {copies} abonné·e(s) de {} (identité : {}{})",
-                list.name,
-                verified_by.unwrap_or_default(),
-                if rewrite {
-                    "; expéditeur réécrit au nom de la liste (DMARC)"
-                } else {
-                    ""
-                }
+                "en attente de modération : {}{}",
+                hold.join(" ; "),
+                refusal
+                    .map(|why| format!(" (expéditeur non prévenu : {why})"))
+                    .unwrap_or_default()
             ),
         ))
     }
