@@ -64,6 +64,18 @@ pub fn french_moment(at: DateTime<Utc>) -> String {
     )
 }
 
+/// A day with its weekday: "mardi 2 février 2027".
+pub fn french_day(at: DateTime<Utc>) -> String {
+    let local = at.with_timezone(&PARIS);
+    format!(
+        "{} {} {} {}",
+        WEEKDAYS[local.weekday().num_days_from_monday() as usize],
+        day_of_month(local.day()),
+        MONTHS[local.month0() as usize],
+        local.year()
+    )
+}
+
 /// A meeting's time: "mardi 1er décembre 2026, 14:00–16:00".
 pub fn french_span(starts: DateTime<Utc>, ends: DateTime<Utc>) -> String {
     let start = starts.with_timezone(&PARIS);
@@ -118,6 +130,7 @@ mod tests {
             "mardi 1er décembre 2026, 14:00–16:00"
         );
         assert_eq!(french_moment(winter), "1er décembre 2026 à 14:00");
+        assert_eq!(french_day(winter), "mardi 1er décembre 2026");
         assert_eq!(
             french_datetime(winter.timestamp_millis()),
             "01/12/2026 14:00"

@@ -19,14 +19,14 @@
 use std::sync::Arc;
 
 use askama::Template;
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Timelike, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::calendar::{self, Invitation, Method, Person};
 use super::compose::answer_link;
-use super::newsletter_schedule::MONTHS;
 use crate::clock::{Clock, PARIS};
 use crate::config::Settings;
+pub use crate::french::{french_day, french_span, paris_local};
 use crate::store::Store;
 use crate::store::meeting_attendees::Audience;
 use crate::store::meetings::{Meeting, Resource, Series};
@@ -80,22 +80,6 @@ fn french_hour(at: DateTime<Utc>) -> String {
 /// "14 h – 16 h"
 pub fn french_hours(starts: DateTime<Utc>, ends: DateTime<Utc>) -> String {
     format!("{} – {}", french_hour(starts), french_hour(ends))
-}
-
-/// "mardi 2 février 2027" (Paris time).
-pub fn french_day(at: DateTime<Utc>) -> String {
-    let local = at.with_timezone(&PARIS);
-    let day = if local.day() == 1 {
-        "1er".to_string()
-    } else {
-        local.day().to_string()
-    };
-    format!(
-        "{} {day} {} {}",
-        WEEKDAYS[local.weekday().num_days_from_monday() as usize],
-        MONTHS[local.month0() as usize],
-        local.year()
-    )
 }
 
 /// What changed between two snapshots, in French, one phrase each: "l'horaire passe de 14 h – 16 h à
@@ -264,29 +248,6 @@ struct MeetingText<'a> {
     organisation: &'a str,
     /// The reader's preferences page (their data, their subscriptions), one link per copy.
     preferences: &'a str,
-}
-
-const WEEKDAYS: [&str; 7] = [
-    "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
-];
-
-/// "mardi 1er décembre 2026, 14:00–16:00" (Paris time).
-pub fn french_span(starts: DateTime<Utc>, ends: DateTime<Utc>) -> String {
-    let start = starts.with_timezone(&PARIS);
-    let end = ends.with_timezone(&PARIS);
-    let day = if start.day() == 1 {
-        "1er".to_string()
-    } else {
-        start.day().to_string()
-    };
-    format!(
-        "{} {day} {} {}, {}–{}",
-        WEEKDAYS[start.weekday().num_days_from_monday() as usize],
-        MONTHS[start.month0() as usize],
-        start.year(),
-        start.format("%H:%M"),
-        end.format("%H:%M")
-    )
 }
 
 fn at_millis(millis: i64) -> DateTime<Utc> {
@@ -919,7 +880,7 @@ impl Dispatcher {
     async fn remind_staff(&self, meeting: &Meeting, now: DateTime<Utc>) -> anyhow::Result<bool> {
         let starts = at_millis(meeting.starts_at);
         let when = french_span(starts, at_millis(meeting.ends_at));
-        let due = super::newsletter_schedule::french_moment(starts - self.agenda_lead());
+        let due = crate::french::french_moment(starts - self.agenda_lead());
         self.staff_notice(
             meeting,
             "staff_reminder",
@@ -990,15 +951,6 @@ impl Dispatcher {
             .await?
             .is_some())
     }
-}
-
-/// The Paris local time of a form (`YYYY-MM-DDTHH:MM`) as UTC.
-pub fn paris_local(text: &str) -> Option<DateTime<Utc>> {
-    let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M").ok()?;
-    PARIS
-        .from_local_datetime(&local)
-        .earliest()
-        .map(|at| at.with_timezone(&Utc))
 }
 
 #[cfg(test)]

@@ -100,7 +100,7 @@ fn between(
         .collect()
 }
 
-pub use crate::french::{MONTHS, french_moment};
+use crate::french::{MONTHS, french_moment};
 
 /// What one pass did, for the log and the tests.
 #[derive(Debug, Default, Clone, PartialEq)]

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::WebResult;
-use crate::mail::meetings::french_span;
+use crate::french::french_span;
 use crate::mail::unsubscribe::Purpose;
 
 pub fn router() -> Router<AppState> {

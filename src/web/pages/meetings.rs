@@ -109,9 +109,7 @@ fn status_of(meeting: &Meeting, agenda_days: i64, updates: usize) -> String {
         Some(_) => "invitation envoyée".into(),
         None if meeting.agenda_ready => format!(
             "prêt, envoi prévu le {}",
-            crate::mail::newsletter_schedule::french_moment(
-                at(meeting.starts_at) - Duration::days(agenda_days)
-            )
+            crate::french::french_moment(at(meeting.starts_at) - Duration::days(agenda_days))
         ),
         None => "ordre du jour en préparation, rien d'envoyé".into(),
     }

@@ -8,8 +8,9 @@ use axum::extract::{Form, Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
+use crate::french::french_moment;
 use crate::mail::newsletter::for_the_web;
-use crate::mail::newsletter_schedule::{NewsletterSchedule, french_moment};
+use crate::mail::newsletter_schedule::NewsletterSchedule;
 use crate::store::newsletter::{CATEGORIES, Issue, IssueSending, Item, category_label};
 use crate::store::outbox::{DeliveryRow, NewRecipient};
 use crate::store::subscriptions::MailingList;
