@@ -1,8 +1,8 @@
 //! Who has access to what (people, roles, territories, last login, API tokens) and the audit log. Admins
 //! manage the accounts here: create one (its owner receives a link to choose a password), change its role
 //! and territories, disable or re-enable it (a disabled account's sessions end at once), and mail a new
-//! password link. Staff and viewers read the list; the last active admin can be neither demoted nor
-//! disabled. The page where a link's owner chooses the password is public: [`public_router`].
+//! password link. Staff read the list (viewers and relays do not see who else has access); the last active
+//! admin can be neither demoted nor disabled. The page where a link's owner chooses the password is public: [`public_router`].
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -76,15 +76,6 @@ async fn render(
     Ok(Html(page.render()?))
 }
 
-/// Everyone but relays reads the page (a relay sees only its territories, not who else has access).
-fn require_reader(session: &Session) -> WebResult<()> {
-    if session.role().sees_everything() {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden)
-    }
-}
-
 fn require_admin(session: &Session) -> WebResult<()> {
     if session.role() == Role::Admin {
         Ok(())
@@ -94,7 +85,7 @@ fn require_admin(session: &Session) -> WebResult<()> {
 }
 
 async fn access(session: Session, State(state): State<AppState>) -> WebResult<Html<String>> {
-    require_reader(&session)?;
+    session.require_staff()?;
     render(&session, &state, None).await
 }
 
