@@ -74,17 +74,22 @@ impl TargetPage {
         let Some(f) = &self.footprint else {
             return String::new();
         };
-        let count = |n: i64, one: &str, many: &str| match n {
-            0 => format!("aucun·e {one}"),
+        let count = |n: i64, zero: &str, one: &str, many: &str| match n {
+            0 => zero.to_string(),
             1 => format!("1 {one}"),
             n => format!("{n} {many}"),
         };
         format!(
             "Supprimer la cible {} ? Cela supprime {}, {} de l'historique des étapes et {}. Les contacts ({}) restent dans l'annuaire, rattachés à la collectivité. Cela ne peut pas être annulé.",
             self.target.name,
-            count(f.interactions, "échange", "échanges"),
-            count(f.stage_changes, "ligne", "lignes"),
-            count(f.needs, "besoin local", "besoins locaux"),
+            count(f.interactions, "aucun échange", "échange", "échanges"),
+            count(f.stage_changes, "aucune ligne", "ligne", "lignes"),
+            count(
+                f.needs,
+                "aucun besoin local",
+                "besoin local",
+                "besoins locaux"
+            ),
             f.contacts,
         )
     }
