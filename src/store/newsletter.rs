@@ -276,6 +276,9 @@ impl Store {
     }
 }
 
+/// An item and the state of its issue, as one row.
+type ItemRow = (i64, String, String, String, Option<i64>, Option<String>);
+
 impl Store {
     /// How many subscribers an issue of `list_id` sent now would reach (active, one mail each), for the
     /// confirmation staff read before sending.
@@ -292,18 +295,15 @@ impl Store {
 
     /// One item, with the state of its issue (None when not yet in one).
     pub async fn item(&self, id: i64) -> StoreResult<Option<(Item, Option<String>)>> {
-        let row: Option<(i64, String, String, String, Option<i64>, Option<String>)> = with_db!(
-            &self.db,
-            |p| {
-                sqlx::query_as(
+        let row: Option<ItemRow> = with_db!(&self.db, |p| {
+            sqlx::query_as(
                 "SELECT i.id, i.category, i.title, i.body, i.issue_id, s.state FROM newsletter_items i
                  LEFT JOIN newsletter_issues s ON s.id = i.issue_id WHERE i.id = $1"
             )
             .bind(id)
             .fetch_optional(p)
             .await
-            }
-        )?;
+        })?;
         Ok(row.map(|(id, category, title, body, issue_id, state)| {
             (
                 Item {
@@ -326,11 +326,10 @@ impl Store {
              LEFT JOIN newsletter_issues s ON s.id = i.issue_id WHERE i.id = $1{}",
             if tx.lock_clause().is_empty() { "" } else { " FOR UPDATE OF i" }
         );
-        let row: Option<(i64, String, String, String, Option<i64>, Option<String>)> =
-            with_tx!(tx, |c| sqlx::query_as(&sql)
-                .bind(id)
-                .fetch_optional(c)
-                .await)?;
+        let row: Option<ItemRow> = with_tx!(tx, |c| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(c)
+            .await)?;
         let (id, category, title, body, issue_id, state) = row.ok_or(StoreError::NotFound)?;
         if state.as_deref() == Some("sent") {
             return Err(StoreError::Conflict(

@@ -139,7 +139,7 @@ impl Store {
             "create",
             "person",
             Some(id),
-            serde_json::json!({"name": new.full_name}),
+            serde_json::json!({"label": new.full_name, "name": new.full_name}),
             now,
         )
         .await?;

@@ -306,7 +306,7 @@ pub(crate) async fn insert_target(
         "create",
         "target",
         Some(id),
-        serde_json::json!({"name": new.organisation.name, "stage": new.stage}),
+        serde_json::json!({"label": new.organisation.name, "name": new.organisation.name, "stage": new.stage}),
         now,
     )
     .await?;
@@ -353,6 +353,24 @@ pub(crate) async fn update_target_fields(
     if before == after {
         return Ok(());
     }
+    // What changed, field by field, as [before, after].
+    let (old, new) = (serde_json::json!(before), serde_json::json!(after));
+    let mut changes = serde_json::Map::new();
+    if let (Some(old), Some(new)) = (old.as_object(), new.as_object()) {
+        for (field, value) in new {
+            if old.get(field) != Some(value) {
+                changes.insert(field.clone(), serde_json::json!([old.get(field), value]));
+            }
+        }
+    }
+    let label: String = with_tx!(tx, |c| {
+        sqlx::query_scalar(
+        "SELECT o.name FROM targets t JOIN organisations o ON o.id = t.organisation_id WHERE t.id = $1"
+    )
+    .bind(id)
+    .fetch_one(c)
+    .await
+    })?;
     with_tx!(tx, |c| {
         sqlx::query(
         "UPDATE targets SET owner_id = $2, political_colour = $3, lead_source = $4, priority = $5, next_action = $6,
@@ -381,7 +399,7 @@ pub(crate) async fn update_target_fields(
         "update",
         "target",
         Some(id),
-        serde_json::json!({"before": before, "after": after}),
+        serde_json::json!({"label": label, "changes": changes}),
         now,
     )
     .await
@@ -566,9 +584,10 @@ impl Store {
         actor: &audit::Actor,
         now: i64,
     ) -> StoreResult<()> {
-        if self.target(scope, id).await?.is_none() {
+        let Some(target) = self.target(scope, id).await? else {
             return Err(StoreError::NotFound);
-        }
+        };
+        let label = target.name;
         let mut tx = self.begin().await?;
         let sql = format!(
             "SELECT stage FROM targets WHERE id = $1{}",
@@ -634,7 +653,7 @@ impl Store {
             "stage",
             "target",
             Some(id),
-            serde_json::json!({"from": from, "to": change.to, "reason": change.reason}),
+            serde_json::json!({"label": label, "from": from, "to": change.to, "reason": change.reason}),
             now,
         )
         .await?;
@@ -696,10 +715,10 @@ impl Store {
         audit::record(
             &mut tx,
             actor,
+            "create",
             "interaction",
-            "target",
-            Some(target_id),
-            serde_json::json!({"interaction": id, "kind": new.kind}),
+            Some(id),
+            serde_json::json!({"label": new.summary, "target": target.name, "target_id": target_id, "kind": new.kind}),
             now,
         )
         .await?;
@@ -753,7 +772,8 @@ impl Store {
         actor: &audit::Actor,
         now: i64,
     ) -> StoreResult<i64> {
-        self.target(scope, target_id)
+        let target = self
+            .target(scope, target_id)
             .await?
             .ok_or(StoreError::NotFound)?;
         let mut tx = self.begin().await?;
@@ -776,7 +796,7 @@ impl Store {
             "local_need",
             "target",
             Some(target_id),
-            serde_json::json!({"need": id}),
+            serde_json::json!({"label": target.name, "need": id, "description": description}),
             now,
         )
         .await?;
