@@ -750,6 +750,66 @@ mod an_unsubscribe_is_undone_from_the_same_mail_for_a_day {
         // Once undone, the same button does nothing more; a day later it no longer works.
         let (status, _) = post(format!("/desabonnement/{token}/reabonner"), "").await;
         assert_eq!(status, 409);
+
+        // Leaving from the preferences page ends on a page that offers to come back in one click.
+        let list = app.store.mailing_list("lettre").await.unwrap().unwrap();
+        let preferences = key.token_for(relais::mail::unsubscribe::Purpose::Preferences, delivery);
+        let no_redirect = TestApp::client();
+        let leave = no_redirect
+            .post(app.url(&format!("/preferences/{preferences}/listes/{}", list.id)))
+            .form(&[("action", "leave")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(leave.status(), 303);
+        assert_eq!(state_of(&app, address).await, "unsubscribed");
+        let location = leave.headers()["location"].to_str().unwrap().to_string();
+        let page = no_redirect
+            .get(app.url(&location))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Me réabonner à Lettre du club"), "{page}");
+        let rejoin = no_redirect
+            .post(app.url(&format!("/preferences/{preferences}/listes/{}", list.id)))
+            .form(&[("action", "rejoin")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rejoin.status(), 303);
+        let location = rejoin.headers()["location"].to_str().unwrap().to_string();
+        let page = no_redirect
+            .get(app.url(&location))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("vous recevez de nouveau cette liste"),
+            "{page}"
+        );
+        assert_eq!(state_of(&app, address).await, "active");
+        let again = no_redirect
+            .post(app.url(&format!("/preferences/{preferences}/listes/{}", list.id)))
+            .form(&[("action", "rejoin")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 409, "nothing left to undo");
+        let undone = app
+            .store
+            .list_audit(None, 20)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.entity == "subscription" && e.action == "subscribe")
+            .count();
+        assert_eq!(undone, 2, "each return is recorded");
         post(format!("/desabonnement/{token}"), "source=page").await;
         app.clock.advance(chrono::Duration::hours(25));
         let (status, page) = post(format!("/desabonnement/{token}/reabonner"), "").await;
