@@ -306,7 +306,8 @@ pub(crate) async fn insert_target(
         "create",
         "target",
         Some(id),
-        serde_json::json!({"label": new.organisation.name, "name": new.organisation.name, "stage": new.stage}),
+        // The same details as the batched import writes (store/import_batch.rs): change both together.
+        serde_json::json!({"name": new.organisation.name, "stage": new.stage}),
         now,
     )
     .await?;
