@@ -472,12 +472,12 @@ async fn confirmations_state_the_consequence_and_a_mistake_is_corrected() {
     assert_eq!(subscribed, 1);
     let item = app
         .store
-        .add_item("legal", "Décret du 2 décembre", "Texte", None, now)
+        .add_item("legal", "Décret du 2 décembre", "Texte", &actor, now)
         .await
         .unwrap();
     let issue = app
         .store
-        .create_issue(list.id, "Lettre n° 4", &[item], now)
+        .create_issue(list.id, "Lettre n° 4", &[item], &actor, now)
         .await
         .unwrap();
     assert!(app.store.set_issue_ready(issue, true, now).await.unwrap());

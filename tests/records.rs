@@ -314,6 +314,11 @@ mod newsletter_items_change_until_their_issue_is_sent {
             "{page}"
         );
         let item = app.store.unassigned_items().await.unwrap()[0].id;
+        let (action, details) = last_audit(&app, "newsletter_item", item).await;
+        assert_eq!(
+            (action.as_str(), details["label"].as_str()),
+            ("create", Some("Circulaire du 25 janvier"))
+        );
         let response = staff
             .post_form(
                 &format!("/lettre/elements/{item}"),
@@ -372,6 +377,12 @@ mod newsletter_items_change_until_their_issue_is_sent {
             )
             .await;
         let location = response.headers()["location"].to_str().unwrap().to_string();
+        let issue_id: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
+        let (action, details) = last_audit(&app, "newsletter_issue", issue_id).await;
+        assert_eq!(
+            (action.as_str(), details["label"].as_str()),
+            ("create", Some("Lettre n° 4"))
+        );
         staff
             .post_form(&format!("{location}/pret"), &[("ready", "oui")])
             .await;

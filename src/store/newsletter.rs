@@ -57,15 +57,17 @@ pub enum IssueSending {
 }
 
 impl Store {
+    /// Records an item waiting for an issue, and who wrote it.
     pub async fn add_item(
         &self,
         category: &str,
         title: &str,
         body: &str,
-        created_by: Option<i64>,
+        actor: &audit::Actor,
         now: i64,
     ) -> StoreResult<i64> {
-        Ok(with_db!(&self.db, |p| {
+        let mut tx = self.begin().await?;
+        let id: i64 = with_tx!(&mut tx, |c| {
             sqlx::query_scalar(
             "INSERT INTO newsletter_items (category, title, body, created_by, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $5) RETURNING id"
@@ -73,11 +75,23 @@ impl Store {
         .bind(category)
         .bind(title)
         .bind(body)
-        .bind(created_by)
+        .bind(actor.user_id)
         .bind(now)
-        .fetch_one(p)
+        .fetch_one(c)
         .await
-        })?)
+        })?;
+        audit::record(
+            &mut tx,
+            actor,
+            "create",
+            "newsletter_item",
+            Some(id),
+            serde_json::json!({"label": title, "category": category}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// Items not yet in an issue, oldest first.
@@ -96,6 +110,7 @@ impl Store {
         list_id: i64,
         title: &str,
         items: &[i64],
+        actor: &audit::Actor,
         now: i64,
     ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
@@ -120,6 +135,16 @@ impl Store {
             .await
             .map(|r| r.rows_affected()))?;
         }
+        audit::record(
+            &mut tx,
+            actor,
+            "create",
+            "newsletter_issue",
+            Some(id),
+            serde_json::json!({"label": title, "items": items.len()}),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(id)
     }

@@ -130,7 +130,7 @@ async fn add_item(
             &form.category,
             title,
             &form.body,
-            Some(session.user.id),
+            &session.actor(),
             state.clock.now_millis(),
         )
         .await?;
@@ -168,7 +168,13 @@ async fn create_issue(
     let list = newsletter_list(&state).await?;
     let id = state
         .store
-        .create_issue(list.id, &title, &items, state.clock.now_millis())
+        .create_issue(
+            list.id,
+            &title,
+            &items,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
         .await?;
     Ok(flash::redirect_with_notice(
         &format!("/lettre/numeros/{id}"),
