@@ -63,6 +63,50 @@ mod a_target_created_by_mistake_is_deleted_and_its_contacts_stay {
         );
         assert!(page.contains("Les contacts (1) restent dans"), "{page}");
 
+        // Saves on the target page say what was saved, for which collectivity.
+        let response = staff
+            .post_form(
+                &format!("/targets/{target}/follow-up"),
+                &[
+                    ("political_colour", "unknown"),
+                    ("lead_source", "other"),
+                    ("priority", "high"),
+                    ("next_action", "Relancer le cabinet"),
+                ],
+            )
+            .await;
+        let page = follow(&staff, response).await;
+        assert!(page.contains("Suivi enregistré pour Lyon."), "{page}");
+        let (action, details) = last_audit(&app, "target", target).await;
+        assert_eq!(action, "update");
+        assert_eq!(details["label"], "Lyon");
+        assert_eq!(
+            details["changes"]["priority"],
+            serde_json::json!(["normal", "high"])
+        );
+        let response = staff
+            .post_form(
+                &format!("/targets/{target}/stage"),
+                &[("stage", "contacted")],
+            )
+            .await;
+        let page = follow(&staff, response).await;
+        assert!(
+            page.contains("Lyon passe à l&#39;étape « Contactée »."),
+            "{page}"
+        );
+        let response = staff
+            .post_form(
+                &format!("/targets/{target}/needs"),
+                &[("description", "Accès à l'eau")],
+            )
+            .await;
+        assert!(
+            follow(&staff, response)
+                .await
+                .contains("Besoin local signalé pour Lyon.")
+        );
+
         // A relay of another département can neither see nor delete it.
         let relay = app.logged_in(Role::Relay, &["13"]).await;
         let refused = relay
@@ -124,6 +168,10 @@ mod a_target_created_by_mistake_is_deleted_and_its_contacts_stay {
         assert_eq!(action, "delete");
         assert_eq!(details["label"], "Lyon");
         assert_eq!(details["interactions"], 1);
+        assert_eq!(
+            (details["stage_changes"].as_i64(), details["needs"].as_i64()),
+            (Some(2), Some(1))
+        );
         assert_eq!(details["contacts_kept"], 1);
         app.stop().await;
     }
