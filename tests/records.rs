@@ -334,6 +334,22 @@ mod follow_ups_and_contacts_are_corrected_and_removed {
             (action.as_str(), details["label"].as_str()),
             ("delete", Some("Léa Martin"))
         );
+
+        // A member of the club is no mistake: it cannot be deleted, and the page says why.
+        staff
+            .post_form(&format!("/targets/{other}/stage"), &[("stage", "member")])
+            .await;
+        let page = staff.get_text(&format!("/targets/{other}")).await;
+        assert!(
+            page.contains("membre du club : elle ne peut pas être supprimée"),
+            "{page}"
+        );
+        assert!(!page.contains("Supprimer la cible Marseille ?"));
+        let refused = staff
+            .post_form(&format!("/targets/{other}/supprimer"), &[])
+            .await;
+        assert_eq!(refused.status(), 422);
+        assert!(app.store.target(Scope::All, other).await.unwrap().is_some());
         app.stop().await;
     }
 
