@@ -637,6 +637,14 @@ mod admins_manage_accounts_in_the_app {
         );
         let again = reqwest::get(app.url(&link)).await.unwrap();
         assert_eq!(again.status(), 404, "a link works once");
+        let token = link.rsplit('/').next().unwrap();
+        for summary in app.store.list_mail_messages(50).await.unwrap() {
+            let message = app.store.mail_message(summary.id).await.unwrap().unwrap();
+            assert!(
+                !message.body_text.contains(token) && !message.body_html.contains(token),
+                "the used link is gone from the stored mail"
+            );
+        }
 
         // Role and territories change; the audit keeps both sides.
         let response = admin

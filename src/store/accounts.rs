@@ -827,14 +827,17 @@ impl Store {
             .await)?)
     }
 
-    /// Sets the password chosen through a link, once: the link is spent and the account's other sessions
-    /// end. None when the link is unknown, used, expired or its account disabled.
+    /// Sets the password chosen through a link, once: the link is spent, the account's other sessions end,
+    /// and the link is taken out of the stored copy of its mail (only its hash was kept in
+    /// `password_resets`; the outbox keeps what it sent). None when the link is unknown, used, expired or
+    /// its account disabled.
     pub async fn use_password_link(
         &self,
-        token_hash: &str,
+        token: &str,
         password_hash: &str,
         now: i64,
     ) -> StoreResult<Option<User>> {
+        let token_hash = crate::security::sha256_hex(token);
         let mut tx = self.begin().await?;
         let user_id: Option<i64> = with_tx!(&mut tx, |c| sqlx::query_scalar(
             "UPDATE password_resets SET used_at = $2
@@ -859,6 +862,15 @@ impl Store {
                 .await
                 .map(|r| r.rows_affected()))?;
         }
+        with_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE mail_messages SET body_text = REPLACE(body_text, $1, 'lien-utilise'),
+                    body_html = REPLACE(body_html, $1, 'lien-utilise')
+             WHERE kind = 'password_link' AND body_text LIKE '%' || $1 || '%'"
+        )
+        .bind(token)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         let user: User = with_tx!(&mut tx, |c| sqlx::query_as(&sql)
             .bind(user_id)

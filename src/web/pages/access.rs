@@ -486,7 +486,7 @@ async fn set_password(
     };
     let done = state
         .store
-        .use_password_link(&hash, &password_hash, now)
+        .use_password_link(&token, &password_hash, now)
         .await?;
     password_page(
         if done.is_some() {
