@@ -856,6 +856,12 @@ mod an_unsubscribe_is_undone_from_the_same_mail_for_a_day {
             .await
             .unwrap();
         assert!(page.contains("Me réabonner à Lettre du club"), "{page}");
+        assert!(
+            page.contains(
+                "data-confirm=\"Vous désabonner de toutes les listes et lettres du club (1) ?"
+            ),
+            "leaving everything asks first: {page}"
+        );
         let rejoin = no_redirect
             .post(app.url(&format!("/preferences/{preferences}/listes/{}", list.id)))
             .form(&[("action", "rejoin")])
