@@ -431,3 +431,103 @@ async fn an_archived_post_with_scripts_runs_nothing() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmations_state_the_consequence_and_a_mistake_is_corrected() {
+    check_prerequisites();
+    let app = common::TestApp::spawn(common::Backend::Sqlite).await;
+    let email = "sacha.corrige@cndh.example";
+    app.create_user(email, Role::Staff, &[]).await;
+    let actor = relais::store::audit::Actor::command_line();
+    let now = app.clock.now_millis();
+    let target = app.add_target("69123").await;
+    app.store
+        .record_interaction(
+            Scope::All,
+            target,
+            &relais::store::targets::NewInteraction {
+                kind: "phone_call".into(),
+                occurred_on: app.clock.today(),
+                summary: "Appel au cabinet".into(),
+                outcome: String::new(),
+                people: Vec::new(),
+            },
+            &actor,
+            now,
+        )
+        .await
+        .unwrap();
+    let list = app.store.mailing_list("lettre").await.unwrap().unwrap();
+    let subscribed = app
+        .store
+        .subscribe_contacts(
+            &list,
+            relais::store::subscriptions::ContactSelection::Stage(
+                relais::domain::Stage::Identified,
+            ),
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(subscribed, 1);
+    let item = app
+        .store
+        .add_item("legal", "Décret du 2 décembre", "Texte", &actor, now)
+        .await
+        .unwrap();
+    let issue = app
+        .store
+        .create_issue(list.id, "Lettre n° 4", &[item], &actor, now)
+        .await
+        .unwrap();
+    assert!(app.store.set_issue_ready(issue, true, now).await.unwrap());
+    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&screenshots).expect("screenshot folder");
+    let run = run_script(
+        "records.mjs",
+        &[
+            &app.url(""),
+            email,
+            common::PASSWORD,
+            &target.to_string(),
+            &issue.to_string(),
+        ],
+        &screenshots,
+    )
+    .await;
+    assert!(
+        run.status.is_some_and(|s| s.success()),
+        "node tests/browser/records.mjs failed after {:.1}s\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        run.elapsed.as_secs_f64(),
+        run.stdout,
+        run.stderr
+    );
+    // The dismissed prompts changed nothing; the accepted one deleted the target.
+    let (sent, _) = app.store.issue(issue).await.unwrap().unwrap();
+    assert_eq!(
+        sent.state, "ready",
+        "the dismissed send left the issue ready"
+    );
+    assert_eq!(app.store.subscribers(list.id).await.unwrap().len(), 1);
+    assert!(
+        app.store
+            .target(Scope::All, target)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let audit = app.store.list_audit(None, 20).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.entity == "interaction" && e.action == "update"),
+        "{audit:?}"
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.entity == "target" && e.action == "delete" && e.entity_id == Some(target)),
+        "{audit:?}"
+    );
+    app.stop().await;
+}

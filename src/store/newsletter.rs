@@ -4,7 +4,7 @@
 //! instances or a crash in between never send an issue twice or lose it.
 
 use super::outbox::{NewMessage, NewRecipient, enqueue};
-use super::{Store, StoreResult, with_db, with_tx};
+use super::{Store, StoreError, StoreResult, audit, with_db, with_tx};
 
 /// The categories of an item, with their French names, in the order an issue shows them.
 pub const CATEGORIES: [(&str, &str); 6] = [
@@ -57,15 +57,17 @@ pub enum IssueSending {
 }
 
 impl Store {
+    /// Records an item waiting for an issue, and who wrote it.
     pub async fn add_item(
         &self,
         category: &str,
         title: &str,
         body: &str,
-        created_by: Option<i64>,
+        actor: &audit::Actor,
         now: i64,
     ) -> StoreResult<i64> {
-        Ok(with_db!(&self.db, |p| {
+        let mut tx = self.begin().await?;
+        let id: i64 = with_tx!(&mut tx, |c| {
             sqlx::query_scalar(
             "INSERT INTO newsletter_items (category, title, body, created_by, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $5) RETURNING id"
@@ -73,11 +75,23 @@ impl Store {
         .bind(category)
         .bind(title)
         .bind(body)
-        .bind(created_by)
+        .bind(actor.user_id)
         .bind(now)
-        .fetch_one(p)
+        .fetch_one(c)
         .await
-        })?)
+        })?;
+        audit::record(
+            &mut tx,
+            actor,
+            "create",
+            "newsletter_item",
+            Some(id),
+            serde_json::json!({"label": title, "category": category}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// Items not yet in an issue, oldest first.
@@ -96,6 +110,7 @@ impl Store {
         list_id: i64,
         title: &str,
         items: &[i64],
+        actor: &audit::Actor,
         now: i64,
     ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
@@ -120,6 +135,16 @@ impl Store {
             .await
             .map(|r| r.rows_affected()))?;
         }
+        audit::record(
+            &mut tx,
+            actor,
+            "create",
+            "newsletter_issue",
+            Some(id),
+            serde_json::json!({"label": title, "items": items.len()}),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -273,5 +298,152 @@ impl Store {
         .bind(message_id)
         .fetch_one(p)
         .await)?)
+    }
+}
+
+/// An item and the state of its issue, as one row.
+type ItemRow = (i64, String, String, String, Option<i64>, Option<String>);
+
+impl Store {
+    /// How many subscribers an issue of `list_id` sent now would reach (active, one mail each), for the
+    /// confirmation staff read before sending.
+    pub async fn issue_audience(&self, list_id: i64) -> StoreResult<i64> {
+        Ok(with_db!(&self.db, |p| {
+            sqlx::query_scalar(
+            "SELECT COUNT(*) FROM subscriptions WHERE list_id = $1 AND state = 'active' AND mode = 'each'"
+        )
+        .bind(list_id)
+        .fetch_one(p)
+        .await
+        })?)
+    }
+
+    /// One item, with the state of its issue (None when not yet in one).
+    pub async fn item(&self, id: i64) -> StoreResult<Option<(Item, Option<String>)>> {
+        let row: Option<ItemRow> = with_db!(&self.db, |p| {
+            sqlx::query_as(
+                "SELECT i.id, i.category, i.title, i.body, i.issue_id, s.state FROM newsletter_items i
+                 LEFT JOIN newsletter_issues s ON s.id = i.issue_id WHERE i.id = $1"
+            )
+            .bind(id)
+            .fetch_optional(p)
+            .await
+        })?;
+        Ok(row.map(|(id, category, title, body, issue_id, state)| {
+            (
+                Item {
+                    id,
+                    category,
+                    title,
+                    body,
+                    issue_id,
+                },
+                state,
+            )
+        }))
+    }
+
+    /// The item, refused (Conflict) when its issue is sent: what subscribers received does not change.
+    async fn changeable_item(&self, tx: &mut super::Tx, id: i64) -> StoreResult<Item> {
+        let sql =
+            format!(
+            "SELECT i.id, i.category, i.title, i.body, i.issue_id, s.state FROM newsletter_items i
+             LEFT JOIN newsletter_issues s ON s.id = i.issue_id WHERE i.id = $1{}",
+            if tx.lock_clause().is_empty() { "" } else { " FOR UPDATE OF i" }
+        );
+        let row: Option<ItemRow> = with_tx!(tx, |c| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(c)
+            .await)?;
+        let (id, category, title, body, issue_id, state) = row.ok_or(StoreError::NotFound)?;
+        if state.as_deref() == Some("sent") {
+            return Err(StoreError::Conflict(
+                "Cet élément fait partie d'un numéro déjà envoyé : il ne peut plus changer.".into(),
+            ));
+        }
+        Ok(Item {
+            id,
+            category,
+            title,
+            body,
+            issue_id,
+        })
+    }
+
+    /// Corrects an item not yet sent; the audit keeps what changed.
+    pub async fn update_item(
+        &self,
+        id: i64,
+        category: &str,
+        title: &str,
+        body: &str,
+        actor: &audit::Actor,
+        now: i64,
+    ) -> StoreResult<Item> {
+        let mut tx = self.begin().await?;
+        let before = self.changeable_item(&mut tx, id).await?;
+        let mut changes = serde_json::Map::new();
+        for (field, old, new) in [
+            ("category", &before.category, category),
+            ("title", &before.title, title),
+            ("body", &before.body, body),
+        ] {
+            if old != new {
+                changes.insert(field.into(), serde_json::json!([old, new]));
+            }
+        }
+        if !changes.is_empty() {
+            with_tx!(&mut tx, |c| {
+                sqlx::query(
+                "UPDATE newsletter_items SET category = $2, title = $3, body = $4, updated_at = $5 WHERE id = $1"
+            )
+            .bind(id)
+            .bind(category)
+            .bind(title)
+            .bind(body)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+            })?;
+            audit::record(
+                &mut tx,
+                actor,
+                "update",
+                "newsletter_item",
+                Some(id),
+                serde_json::json!({"label": before.title, "changes": changes}),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(before)
+    }
+
+    /// Deletes an item not yet sent.
+    pub async fn delete_item(&self, id: i64, actor: &audit::Actor, now: i64) -> StoreResult<Item> {
+        let mut tx = self.begin().await?;
+        let before = self.changeable_item(&mut tx, id).await?;
+        with_tx!(&mut tx, |c| sqlx::query(
+            "DELETE FROM newsletter_items WHERE id = $1"
+        )
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(StoreError::from_write))?;
+        audit::record(
+            &mut tx,
+            actor,
+            "delete",
+            "newsletter_item",
+            Some(id),
+            serde_json::json!({"label": before.title, "category": before.category, "issue": before.issue_id}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(before)
     }
 }

@@ -99,7 +99,7 @@ impl Store {
             "create",
             "organisation",
             Some(id),
-            serde_json::json!({"name": new.name, "kind": new.kind}),
+            serde_json::json!({"label": new.name, "name": new.name, "kind": new.kind}),
             now,
         )
         .await?;

@@ -139,7 +139,7 @@ impl Store {
             "create",
             "person",
             Some(id),
-            serde_json::json!({"name": new.full_name}),
+            serde_json::json!({"label": new.full_name, "name": new.full_name}),
             now,
         )
         .await?;
@@ -201,5 +201,205 @@ impl Store {
             .bind(offset)
             .fetch_all(p)
             .await)?)
+    }
+}
+
+/// A contact's details as staff correct them.
+#[derive(Debug, Clone, Default)]
+pub struct PersonEdit {
+    pub full_name: String,
+    pub function: String,
+    pub emails: Vec<String>,
+    pub phones: Vec<String>,
+}
+
+impl Store {
+    /// Corrects a contact's name, function, emails and phones; the audit keeps what changed.
+    pub async fn update_person(
+        &self,
+        scope: Scope,
+        id: i64,
+        edit: &PersonEdit,
+        actor: &audit::Actor,
+        now: i64,
+    ) -> StoreResult<()> {
+        let before = self.person(scope, id).await?.ok_or(StoreError::NotFound)?;
+        let mut changes = serde_json::Map::new();
+        if before.full_name != edit.full_name {
+            changes.insert(
+                "full_name".into(),
+                serde_json::json!([before.full_name, edit.full_name]),
+            );
+        }
+        if before.function != edit.function {
+            changes.insert(
+                "function".into(),
+                serde_json::json!([before.function, edit.function]),
+            );
+        }
+        let (old_emails, old_phones) = (before.emails().join("; "), before.phones().join("; "));
+        let mut emails = edit.emails.clone();
+        emails.sort();
+        emails.dedup();
+        let mut phones = edit.phones.clone();
+        phones.sort();
+        phones.dedup();
+        if old_emails != emails.join("; ") {
+            changes.insert(
+                "emails".into(),
+                serde_json::json!([old_emails, emails.join("; ")]),
+            );
+        }
+        if old_phones != phones.join("; ") {
+            changes.insert(
+                "phones".into(),
+                serde_json::json!([old_phones, phones.join("; ")]),
+            );
+        }
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let search =
+            crate::domain::search_text(&[&edit.full_name, &edit.function, &emails.join(" ")]);
+        let mut tx = self.begin().await?;
+        with_tx!(&mut tx, |c| {
+            sqlx::query(
+            "UPDATE people SET full_name = $2, function = $3, search_text = $4, updated_at = $5 WHERE id = $1"
+        )
+        .bind(id)
+        .bind(&edit.full_name)
+        .bind(&edit.function)
+        .bind(search)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        for sql in [
+            "DELETE FROM person_emails WHERE person_id = $1",
+            "DELETE FROM person_phones WHERE person_id = $1",
+        ] {
+            with_tx!(&mut tx, |c| sqlx::query(sql)
+                .bind(id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        for (sql, values) in [
+            (
+                "INSERT INTO person_emails (person_id, email) VALUES ($1, $2)",
+                &emails,
+            ),
+            (
+                "INSERT INTO person_phones (person_id, phone) VALUES ($1, $2)",
+                &phones,
+            ),
+        ] {
+            for value in values {
+                with_tx!(&mut tx, |c| sqlx::query(sql)
+                    .bind(id)
+                    .bind(value)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()))?;
+            }
+        }
+        audit::record(
+            &mut tx,
+            actor,
+            "update",
+            "person",
+            Some(id),
+            serde_json::json!({"label": before.full_name, "changes": changes}),
+            now,
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// Takes a contact off its collectivity (someone who left the town hall): the person stays in the
+    /// directory without organisation, is no longer a representative, and the past follow-ups still name
+    /// them. A relay loses sight of them, as of anyone outside its départements.
+    pub async fn detach_person(
+        &self,
+        scope: Scope,
+        id: i64,
+        actor: &audit::Actor,
+        now: i64,
+    ) -> StoreResult<Person> {
+        let before = self.person(scope, id).await?.ok_or(StoreError::NotFound)?;
+        let mut tx = self.begin().await?;
+        with_tx!(&mut tx, |c| sqlx::query(
+            "DELETE FROM membership_representatives WHERE person_id = $1"
+        )
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        with_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE people SET organisation_id = NULL, updated_at = $2 WHERE id = $1"
+        )
+        .bind(id)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        audit::record(
+            &mut tx,
+            actor,
+            "detach",
+            "person",
+            Some(id),
+            serde_json::json!({"label": before.full_name, "organisation": before.organisation_name}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(before)
+    }
+
+    /// Deletes a contact recorded by mistake: their emails, phones and links to follow-ups and memberships
+    /// go; mails, subscriptions, meeting attendance and questionnaire invitations keep their own copy of the
+    /// address and lose only the link (a subscription is the person's own consent, ended only by them or on
+    /// the subscribers page).
+    pub async fn delete_person(
+        &self,
+        scope: Scope,
+        id: i64,
+        actor: &audit::Actor,
+        now: i64,
+    ) -> StoreResult<Person> {
+        let before = self.person(scope, id).await?.ok_or(StoreError::NotFound)?;
+        let mut tx = self.begin().await?;
+        for sql in [
+            "UPDATE meeting_attendees SET person_id = NULL WHERE person_id = $1",
+            "UPDATE survey_invitations SET person_id = NULL WHERE person_id = $1",
+            "DELETE FROM interaction_people WHERE person_id = $1",
+            "DELETE FROM membership_representatives WHERE person_id = $1",
+            "DELETE FROM person_emails WHERE person_id = $1",
+            "DELETE FROM person_phones WHERE person_id = $1",
+            "UPDATE subscriptions SET person_id = NULL WHERE person_id = $1",
+            "UPDATE mail_deliveries SET person_id = NULL WHERE person_id = $1",
+            "DELETE FROM people WHERE id = $1",
+        ] {
+            with_tx!(&mut tx, |c| sqlx::query(sql)
+                .bind(id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(StoreError::from_write))?;
+        }
+        audit::record(
+            &mut tx,
+            actor,
+            "delete",
+            "person",
+            Some(id),
+            serde_json::json!({"label": before.full_name, "organisation": before.organisation_name}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(before)
     }
 }

@@ -369,3 +369,127 @@ impl Store {
         Ok(added)
     }
 }
+
+/// How long after leaving a list the "re-subscribe" button of the confirmation page still works: long
+/// enough to notice a wrong click, short enough that an old mail forwarded to someone else cannot put its
+/// recipient back on the list.
+pub const UNDO_UNSUBSCRIBE_MILLIS: i64 = 24 * 3600 * 1000;
+
+/// What undoing an unsubscribe did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UndoUnsubscribe {
+    Resubscribed,
+    /// No unsubscribe from this very mail, or too old: nothing changed.
+    Refused,
+}
+
+impl Store {
+    /// Undoes the unsubscribe made from this mail's link (the wrong click): the address is back on the
+    /// list as before, the leaving record is removed, and the audit log keeps both. Only the delivery whose
+    /// link recorded the unsubscribe can undo it, within [`UNDO_UNSUBSCRIBE_MILLIS`].
+    pub async fn undo_unsubscribe(
+        &self,
+        target: &crate::store::outbox::UnsubscribeTarget,
+        now: i64,
+    ) -> StoreResult<UndoUnsubscribe> {
+        let address = target.address.to_lowercase();
+        let mut tx = self.begin().await?;
+        let removed = with_tx!(&mut tx, |c| sqlx::query(
+            "DELETE FROM unsubscribes WHERE list_key = $1 AND address = $2 AND delivery_id = $3
+               AND created_at >= $4"
+        )
+        .bind(&target.list_key)
+        .bind(&address)
+        .bind(target.delivery_id)
+        .bind(now - UNDO_UNSUBSCRIBE_MILLIS)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if removed == 0 {
+            return Ok(UndoUnsubscribe::Refused);
+        }
+        let subscription: Option<i64> = with_tx!(&mut tx, |c| sqlx::query_scalar(
+            "UPDATE subscriptions SET state = 'active', updated_at = $1
+             WHERE address = $2 AND state = 'unsubscribed'
+               AND list_id = (SELECT id FROM mailing_lists WHERE list_key = $3) RETURNING id"
+        )
+        .bind(now)
+        .bind(&address)
+        .bind(&target.list_key)
+        .fetch_optional(c)
+        .await)?;
+        super::audit::record(
+            &mut tx,
+            &super::audit::Actor {
+                user_id: None,
+                label: "la personne abonnée (lien du courrier)".into(),
+            },
+            "subscribe",
+            "subscription",
+            subscription,
+            serde_json::json!({"label": target.list_label, "list_key": target.list_key, "source": "undo_unsubscribe"}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(UndoUnsubscribe::Resubscribed)
+    }
+}
+
+impl Store {
+    /// Puts `address` back on `list_id` after leaving it from the preferences page less than
+    /// [`UNDO_UNSUBSCRIBE_MILLIS`] ago; false (nothing changed) otherwise, e.g. after a staff removal or a
+    /// departure by another way, which only a new subscription undoes.
+    pub async fn rejoin_list(&self, address: &str, list_id: i64, now: i64) -> StoreResult<bool> {
+        let address = address.to_lowercase();
+        let mut tx = self.begin().await?;
+        let list: Option<(String, String)> = with_tx!(&mut tx, |c| sqlx::query_as(
+            "SELECT list_key, name FROM mailing_lists WHERE id = $1"
+        )
+        .bind(list_id)
+        .fetch_optional(c)
+        .await)?;
+        let Some((list_key, list_name)) = list else {
+            return Ok(false);
+        };
+        let removed = with_tx!(&mut tx, |c| {
+            sqlx::query(
+            "DELETE FROM unsubscribes WHERE list_key = $1 AND address = $2 AND source = 'preferences'
+               AND created_at >= $3"
+        )
+        .bind(&list_key)
+        .bind(&address)
+        .bind(now - UNDO_UNSUBSCRIBE_MILLIS)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        if removed == 0 {
+            return Ok(false);
+        }
+        let subscription: Option<i64> = with_tx!(&mut tx, |c| sqlx::query_scalar(
+            "UPDATE subscriptions SET state = 'active', updated_at = $1
+             WHERE address = $2 AND list_id = $3 AND state = 'unsubscribed' RETURNING id"
+        )
+        .bind(now)
+        .bind(&address)
+        .bind(list_id)
+        .fetch_optional(c)
+        .await)?;
+        super::audit::record(
+            &mut tx,
+            &super::audit::Actor {
+                user_id: None,
+                label: "la personne abonnée (page de préférences)".into(),
+            },
+            "subscribe",
+            "subscription",
+            subscription,
+            serde_json::json!({"label": list_name, "list_key": list_key, "source": "undo_unsubscribe"}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

@@ -306,6 +306,7 @@ pub(crate) async fn insert_target(
         "create",
         "target",
         Some(id),
+        // The same details as the batched import writes (store/import_batch.rs): change both together.
         serde_json::json!({"name": new.organisation.name, "stage": new.stage}),
         now,
     )
@@ -353,6 +354,24 @@ pub(crate) async fn update_target_fields(
     if before == after {
         return Ok(());
     }
+    // What changed, field by field, as [before, after].
+    let (old, new) = (serde_json::json!(before), serde_json::json!(after));
+    let mut changes = serde_json::Map::new();
+    if let (Some(old), Some(new)) = (old.as_object(), new.as_object()) {
+        for (field, value) in new {
+            if old.get(field) != Some(value) {
+                changes.insert(field.clone(), serde_json::json!([old.get(field), value]));
+            }
+        }
+    }
+    let label: String = with_tx!(tx, |c| {
+        sqlx::query_scalar(
+        "SELECT o.name FROM targets t JOIN organisations o ON o.id = t.organisation_id WHERE t.id = $1"
+    )
+    .bind(id)
+    .fetch_one(c)
+    .await
+    })?;
     with_tx!(tx, |c| {
         sqlx::query(
         "UPDATE targets SET owner_id = $2, political_colour = $3, lead_source = $4, priority = $5, next_action = $6,
@@ -381,7 +400,7 @@ pub(crate) async fn update_target_fields(
         "update",
         "target",
         Some(id),
-        serde_json::json!({"before": before, "after": after}),
+        serde_json::json!({"label": label, "changes": changes}),
         now,
     )
     .await
@@ -566,9 +585,10 @@ impl Store {
         actor: &audit::Actor,
         now: i64,
     ) -> StoreResult<()> {
-        if self.target(scope, id).await?.is_none() {
+        let Some(target) = self.target(scope, id).await? else {
             return Err(StoreError::NotFound);
-        }
+        };
+        let label = target.name;
         let mut tx = self.begin().await?;
         let sql = format!(
             "SELECT stage FROM targets WHERE id = $1{}",
@@ -634,7 +654,7 @@ impl Store {
             "stage",
             "target",
             Some(id),
-            serde_json::json!({"from": from, "to": change.to, "reason": change.reason}),
+            serde_json::json!({"label": label, "from": from, "to": change.to, "reason": change.reason}),
             now,
         )
         .await?;
@@ -696,10 +716,10 @@ impl Store {
         audit::record(
             &mut tx,
             actor,
+            "create",
             "interaction",
-            "target",
-            Some(target_id),
-            serde_json::json!({"interaction": id, "kind": new.kind}),
+            Some(id),
+            serde_json::json!({"label": new.summary, "target": target.name, "target_id": target_id, "kind": new.kind}),
             now,
         )
         .await?;
@@ -753,7 +773,8 @@ impl Store {
         actor: &audit::Actor,
         now: i64,
     ) -> StoreResult<i64> {
-        self.target(scope, target_id)
+        let target = self
+            .target(scope, target_id)
             .await?
             .ok_or(StoreError::NotFound)?;
         let mut tx = self.begin().await?;
@@ -776,7 +797,7 @@ impl Store {
             "local_need",
             "target",
             Some(target_id),
-            serde_json::json!({"need": id}),
+            serde_json::json!({"label": target.name, "need": id, "description": description}),
             now,
         )
         .await?;
@@ -796,5 +817,263 @@ impl Store {
             .bind(scope.relay_user())
             .fetch_all(p)
             .await)?)
+    }
+}
+
+/// What deleting a target takes with it, counted for the confirmation staff read before deleting.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetFootprint {
+    /// Contacts of the collectivity: they stay in the directory, only their links to the follow-ups go.
+    pub contacts: i64,
+    pub interactions: i64,
+    pub stage_changes: i64,
+    pub needs: i64,
+    /// Questionnaire invitations sent: a target that received one is real, and cannot be deleted.
+    pub survey_invitations: i64,
+    /// A member of the club is not a mistake either: its membership would be orphaned.
+    pub is_member: bool,
+}
+
+impl TargetFootprint {
+    /// Why the target cannot be deleted, in French, if it cannot.
+    pub fn refusal(&self) -> Option<&'static str> {
+        if self.survey_invitations > 0 {
+            Some(
+                "Cette cible a reçu le questionnaire : elle ne peut pas être supprimée (passez-la plutôt en « Refus » ou « En pause »).",
+            )
+        } else if self.is_member {
+            Some("Cette collectivité est membre du club : elle ne peut pas être supprimée.")
+        } else {
+            None
+        }
+    }
+}
+
+/// One interaction with what its edit form needs.
+#[derive(Debug, Clone)]
+pub struct InteractionEdit {
+    pub kind: String,
+    pub occurred_on: NaiveDate,
+    pub summary: String,
+    pub outcome: String,
+}
+
+impl Store {
+    /// Counts what deleting a target would remove; None when it is outside the scope.
+    pub async fn target_footprint(
+        &self,
+        scope: Scope,
+        id: i64,
+    ) -> StoreResult<Option<TargetFootprint>> {
+        let Some(target) = self.target(scope, id).await? else {
+            return Ok(None);
+        };
+        let count = |sql: &'static str, key: i64| async move {
+            with_db!(&self.db, |p| sqlx::query_scalar::<_, i64>(sql)
+                .bind(key)
+                .fetch_one(p)
+                .await)
+        };
+        Ok(Some(TargetFootprint {
+            contacts: count(
+                "SELECT COUNT(*) FROM people WHERE organisation_id = $1",
+                target.organisation_id,
+            )
+            .await?,
+            interactions: count("SELECT COUNT(*) FROM interactions WHERE target_id = $1", id)
+                .await?,
+            stage_changes: count(
+                "SELECT COUNT(*) FROM stage_changes WHERE target_id = $1",
+                id,
+            )
+            .await?,
+            needs: count("SELECT COUNT(*) FROM local_needs WHERE target_id = $1", id).await?,
+            survey_invitations: count(
+                "SELECT COUNT(*) FROM survey_invitations WHERE target_id = $1",
+                id,
+            )
+            .await?,
+            is_member: count(
+                "SELECT COUNT(*) FROM memberships WHERE organisation_id = $1",
+                target.organisation_id,
+            )
+            .await?
+                > 0,
+        }))
+    }
+
+    /// Deletes a target created by mistake with its follow-ups, stage history and local needs. The
+    /// collectivity and its contacts stay in the directory: a person belongs to a collectivity, not to a
+    /// target, so nobody is deleted with it (and a person is never shared between two targets). Refused
+    /// (Conflict) for a target that received the questionnaire or became a member.
+    pub async fn delete_target(
+        &self,
+        scope: Scope,
+        id: i64,
+        actor: &audit::Actor,
+        now: i64,
+    ) -> StoreResult<String> {
+        let target = self.target(scope, id).await?.ok_or(StoreError::NotFound)?;
+        let footprint = self
+            .target_footprint(scope, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if let Some(refusal) = footprint.refusal() {
+            return Err(StoreError::Conflict(refusal.into()));
+        }
+        let mut tx = self.begin().await?;
+        for sql in [
+            "DELETE FROM interaction_people WHERE interaction_id IN (SELECT id FROM interactions WHERE target_id = $1)",
+            "DELETE FROM interactions WHERE target_id = $1",
+            "DELETE FROM stage_changes WHERE target_id = $1",
+            "DELETE FROM local_needs WHERE target_id = $1",
+            "DELETE FROM targets WHERE id = $1",
+        ] {
+            with_tx!(&mut tx, |c| sqlx::query(sql)
+                .bind(id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(StoreError::from_write))?;
+        }
+        audit::record(
+            &mut tx,
+            actor,
+            "delete",
+            "target",
+            Some(id),
+            serde_json::json!({
+                "label": target.name,
+                "stage": target.stage,
+                "interactions": footprint.interactions,
+                "stage_changes": footprint.stage_changes,
+                "needs": footprint.needs,
+                "contacts_kept": footprint.contacts,
+            }),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(target.name)
+    }
+
+    /// One interaction and its target, if the target is inside the scope.
+    pub async fn interaction(
+        &self,
+        scope: Scope,
+        id: i64,
+    ) -> StoreResult<Option<(Interaction, Target)>> {
+        let sql =
+            "SELECT id, target_id, kind, occurred_on, author_label, summary, outcome, created_at
+                   FROM interactions WHERE id = $1";
+        let row: Option<Interaction> = with_db!(&self.db, |p| sqlx::query_as(sql)
+            .bind(id)
+            .fetch_optional(p)
+            .await)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(self
+            .target(scope, row.target_id)
+            .await?
+            .map(|target| (row, target)))
+    }
+
+    /// Corrects an interaction (kind, date, summary, outcome); the audit keeps what changed.
+    pub async fn update_interaction(
+        &self,
+        scope: Scope,
+        id: i64,
+        edit: &InteractionEdit,
+        actor: &audit::Actor,
+        now: i64,
+    ) -> StoreResult<Target> {
+        let (before, target) = self
+            .interaction(scope, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut changes = serde_json::Map::new();
+        let mut note = |field: &str, old: String, new: String| {
+            if old != new {
+                changes.insert(field.into(), serde_json::json!([old, new]));
+            }
+        };
+        note("kind", before.kind.clone(), edit.kind.clone());
+        note(
+            "occurred_on",
+            before.occurred_on.to_string(),
+            edit.occurred_on.to_string(),
+        );
+        note("summary", before.summary.clone(), edit.summary.clone());
+        note("outcome", before.outcome.clone(), edit.outcome.clone());
+        if changes.is_empty() {
+            return Ok(target);
+        }
+        let mut tx = self.begin().await?;
+        with_tx!(&mut tx, |c| {
+            sqlx::query(
+            "UPDATE interactions SET kind = $2, occurred_on = $3, summary = $4, outcome = $5 WHERE id = $1"
+        )
+        .bind(id)
+        .bind(&edit.kind)
+        .bind(edit.occurred_on)
+        .bind(&edit.summary)
+        .bind(&edit.outcome)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        audit::record(
+            &mut tx,
+            actor,
+            "update",
+            "interaction",
+            Some(id),
+            serde_json::json!({"label": before.summary, "target": target.name, "changes": changes}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(target)
+    }
+
+    /// Deletes an interaction logged by mistake.
+    pub async fn delete_interaction(
+        &self,
+        scope: Scope,
+        id: i64,
+        actor: &audit::Actor,
+        now: i64,
+    ) -> StoreResult<Target> {
+        let (before, target) = self
+            .interaction(scope, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut tx = self.begin().await?;
+        for sql in [
+            "DELETE FROM interaction_people WHERE interaction_id = $1",
+            "DELETE FROM interactions WHERE id = $1",
+        ] {
+            with_tx!(&mut tx, |c| sqlx::query(sql)
+                .bind(id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        audit::record(
+            &mut tx,
+            actor,
+            "delete",
+            "interaction",
+            Some(id),
+            serde_json::json!({
+                "label": before.summary,
+                "target": target.name,
+                "kind": before.kind,
+                "occurred_on": before.occurred_on.to_string(),
+            }),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(target)
     }
 }

@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .merge(resources::router())
         .merge(list_archive::router())
         .merge(archive::router())
+        .merge(pages::password_router())
         .merge(pages::router(state.clone()))
         .nest("/api/v1", api::router())
         .layer(axum::middleware::from_fn_with_state(

@@ -286,6 +286,7 @@ async fn show(
     let done = match done.fait.as_str() {
         "mode" => "Votre choix est enregistré.",
         "depart" => "C'est fait : vous ne recevrez plus cette liste.",
+        "retour" => "C'est noté : vous recevez de nouveau cette liste.",
         "tout" => "C'est fait : vous ne recevrez plus aucune liste ni lettre du club.",
         _ => "",
     };
@@ -336,6 +337,16 @@ async fn change(
                 .leave_lists(&address, Some(list_id), now)
                 .await?;
             "depart"
+        }
+        "rejoin" => {
+            if !state.store.rejoin_list(&address, list_id, now).await? {
+                return Err(WebError::Conflict(
+                    "Ce désabonnement ne peut plus être annulé d'ici : abonnez-vous de nouveau avec le \
+                     formulaire d'abonnement."
+                        .into(),
+                ));
+            }
+            "retour"
         }
         other => {
             return Err(WebError::BadRequest(format!(

@@ -2,7 +2,8 @@
 //! page with a button; `POST` to the same address unsubscribes at once, as mail clients do for RFC 8058
 //! one-click (`List-Unsubscribe=One-Click` in the body) and as the page's button does. The signed token
 //! ([`crate::mail::unsubscribe`]) is the only credential: no session, no CSRF token, and a forged or
-//! altered one changes nothing.
+//! altered one changes nothing. The page that confirms the unsubscribe offers to undo it in one click
+//! (`POST /desabonnement/{token}/reabonner`), for a day and only from the mail whose link was used.
 
 use askama::Template;
 use axum::Router;
@@ -14,14 +15,35 @@ use axum::routing::get;
 use super::AppState;
 use super::error::WebResult;
 use crate::store::outbox::UnsubscribeTarget;
+use crate::store::subscriptions::UndoUnsubscribe;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/desabonnement/{token}", get(ask).post(confirm))
+    Router::new()
+        .route("/desabonnement/{token}", get(ask).post(confirm))
+        .route(
+            "/desabonnement/{token}/reabonner",
+            axum::routing::post(resubscribe),
+        )
 }
 
 enum UnsubscribeState {
-    Ask { list: String, address: String },
-    Done { list: String, address: String },
+    Ask {
+        list: String,
+        address: String,
+    },
+    Done {
+        list: String,
+        address: String,
+        token: String,
+    },
+    Resubscribed {
+        list: String,
+        address: String,
+    },
+    /// The undo came too late, or from another mail than the one used to leave.
+    TooLate {
+        list: String,
+    },
     Invalid,
 }
 
@@ -80,6 +102,36 @@ async fn confirm(
         UnsubscribeState::Done {
             list: target.list_label,
             address: target.address,
+            token,
         },
     )
+}
+
+/// Undoes the unsubscribe just made with this link.
+async fn resubscribe(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> WebResult<Response> {
+    let Some(target) = target(&state, &token).await? else {
+        return page(StatusCode::NOT_FOUND, UnsubscribeState::Invalid);
+    };
+    match state
+        .store
+        .undo_unsubscribe(&target, state.clock.now_millis())
+        .await?
+    {
+        UndoUnsubscribe::Resubscribed => page(
+            StatusCode::OK,
+            UnsubscribeState::Resubscribed {
+                list: target.list_label,
+                address: target.address,
+            },
+        ),
+        UndoUnsubscribe::Refused => page(
+            StatusCode::CONFLICT,
+            UnsubscribeState::TooLate {
+                list: target.list_label,
+            },
+        ),
+    }
 }

@@ -69,10 +69,12 @@ try {
   const firstDate = await page.locator("#at option").nth(1).innerText();
   await page.locator("#at").selectOption({ index: 1 });
   await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name: "Programmer" }).click()]);
-  let status = await page.locator("[role=status]").first().innerText();
+  let status = await page.locator("[role=status]:not(.saved)").first().innerText();
   check(status.includes(`brouillon, prévu pour le ${firstDate}`), `the issue should wait for ${firstDate}: ${status}`);
+  const saved = await page.locator("p.notice.saved").innerText();
+  check(saved === `Date d'envoi enregistrée : ${firstDate}.`, `the success message names the date: ${saved}`);
   await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name: "Marquer prêt" }).click()]);
-  status = await page.locator("[role=status]").first().innerText();
+  status = await page.locator("[role=status]:not(.saved)").first().innerText();
   check(status.includes(`prêt, partira le ${firstDate}`), `the issue should be ready for ${firstDate}: ${status}`);
   await page.goto(url("/lettre"));
   check((await page.locator("#next-dates").innerText()).includes(firstDate), "the overview lists the next dates");

@@ -71,7 +71,15 @@ pub async fn newsletter(args: NewsletterArgs) -> anyhow::Result<()> {
             "Mardi 2 février, 14 h – 16 h, en visioconférence : l'accès à l'eau.",
         ),
     ] {
-        store.add_item(category, title, body, None, now).await?;
+        store
+            .add_item(
+                category,
+                title,
+                body,
+                &crate::store::audit::Actor::command_line(),
+                now,
+            )
+            .await?;
     }
     let items: Vec<i64> = store
         .unassigned_items()
@@ -80,7 +88,13 @@ pub async fn newsletter(args: NewsletterArgs) -> anyhow::Result<()> {
         .map(|i| i.id)
         .collect();
     let issue_id = store
-        .create_issue(list.id, "n° 1 — banc d'essai", &items, now)
+        .create_issue(
+            list.id,
+            "n° 1 — banc d'essai",
+            &items,
+            &crate::store::audit::Actor::command_line(),
+            now,
+        )
         .await?;
     store.set_issue_ready(issue_id, true, now).await?;
     let (issue, items) = store

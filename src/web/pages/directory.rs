@@ -5,7 +5,7 @@ use axum::Form;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::export::{ExportFormat, Sheet};
@@ -14,6 +14,7 @@ use crate::store::people::Person;
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
+use crate::web::flash;
 use crate::web::view::Chrome;
 
 const PAGE_SIZE: i64 = 50;
@@ -23,7 +24,9 @@ pub fn router() -> Router<AppState> {
         .route("/people", get(people))
         .route("/people/export", get(export_people))
         .route("/organisations/export", get(export_organisations))
-        .route("/people/{id}", get(person))
+        .route("/people/{id}", get(person).post(edit_person))
+        .route("/people/{id}/retirer", post(detach_person))
+        .route("/people/{id}/supprimer", post(delete_person))
         .route(
             "/organisations",
             get(organisations).post(create_organisation),
@@ -86,12 +89,24 @@ struct PersonPage {
     person: Person,
     /// (name, role label) of every account that can see this person.
     seen_by: Vec<(String, &'static str)>,
+    /// The target of the person's collectivity, where the page sends back after a removal.
+    target_id: Option<i64>,
+    error: Option<String>,
 }
 
 async fn person(
     session: Session,
     State(state): State<AppState>,
     Path(id): Path<i64>,
+) -> WebResult<Html<String>> {
+    render_person(&session, &state, id, None).await
+}
+
+async fn render_person(
+    session: &Session,
+    state: &AppState,
+    id: i64,
+    error: Option<String>,
 ) -> WebResult<Html<String>> {
     let person = state
         .store
@@ -118,10 +133,16 @@ async fn person(
             )
         })
         .collect();
+    let target_id = match person.organisation_id {
+        Some(org) => state.store.target_id_of_organisation(org).await?,
+        None => None,
+    };
     let page = PersonPage {
-        chrome: Chrome::new(&session, "people", person.full_name.clone()),
+        chrome: Chrome::new(session, "people", person.full_name.clone()),
         person,
         seen_by,
+        target_id,
+        error,
     };
     Ok(Html(page.render()?))
 }
@@ -263,7 +284,10 @@ async fn create_organisation(
         .store
         .create_organisation(&new, &session.actor(), state.clock.now_millis())
         .await?;
-    Ok(Redirect::to(&format!("/organisations/{id}")).into_response())
+    Ok(flash::redirect_with_notice(
+        &format!("/organisations/{id}"),
+        &format!("Organisation {} enregistrée.", new.name),
+    ))
 }
 
 async fn add_person(
@@ -283,7 +307,10 @@ async fn add_person(
             state.clock.now_millis(),
         )
         .await?;
-    Ok(Redirect::to(&format!("/people/{person}")).into_response())
+    Ok(flash::redirect_with_notice(
+        &format!("/people/{person}"),
+        &format!("Contact {} enregistré.", new.full_name),
+    ))
 }
 
 /// Largest export of one list.
@@ -390,5 +417,112 @@ async fn export_organisations(
         "organisations",
         format,
         sheet.to_bytes(format).map_err(WebError::Internal)?,
+    ))
+}
+
+/// Where a contact goes back to after a change: its collectivity's target when there is one.
+fn back_to(target_id: Option<i64>, organisation_id: Option<i64>, person: i64) -> String {
+    match (target_id, organisation_id) {
+        (Some(target), _) => format!("/targets/{target}"),
+        (None, Some(org)) => format!("/organisations/{org}"),
+        (None, None) => format!("/people/{person}"),
+    }
+}
+
+/// Corrects a contact's name, function, emails and phones.
+async fn edit_person(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(form): Form<crate::web::forms::ContactForm>,
+) -> WebResult<Response> {
+    session.require_write()?;
+    let edit = match form.into_person(0) {
+        Ok(new) => crate::store::people::PersonEdit {
+            full_name: new.full_name,
+            function: new.function,
+            emails: new.emails,
+            phones: new.phones,
+        },
+        Err(message) => {
+            return Ok((
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                render_person(&session, &state, id, Some(message)).await?,
+            )
+                .into_response());
+        }
+    };
+    state
+        .store
+        .update_person(
+            session.scope(),
+            id,
+            &edit,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
+    Ok(flash::redirect_with_notice(
+        &format!("/people/{id}"),
+        &format!("Contact {} enregistré.", edit.full_name),
+    ))
+}
+
+/// Takes the contact off its collectivity; the card stays in the directory.
+async fn detach_person(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    session.require_write()?;
+    let before = state
+        .store
+        .detach_person(
+            session.scope(),
+            id,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
+    let organisation = before.organisation_name.unwrap_or_default();
+    Ok(flash::redirect_with_notice(
+        &format!("/people/{id}"),
+        &format!(
+            "{} n'est plus rattaché·e à {organisation}.",
+            before.full_name
+        ),
+    ))
+}
+
+/// Deletes a contact recorded by mistake; back to its collectivity.
+async fn delete_person(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    session.require_write()?;
+    let target_id = match state.store.person(session.scope(), id).await? {
+        Some(Person {
+            organisation_id: Some(org),
+            ..
+        }) => state.store.target_id_of_organisation(org).await?,
+        _ => None,
+    };
+    let before = state
+        .store
+        .delete_person(
+            session.scope(),
+            id,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
+    let to = match (target_id, before.organisation_id) {
+        (None, None) => "/people".to_string(),
+        (target, org) => back_to(target, org, id),
+    };
+    Ok(flash::redirect_with_notice(
+        &to,
+        &format!("Contact {} supprimé.", before.full_name),
     ))
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, Response};
 use axum::routing::{get, post};
 
 use crate::domain::Role;
@@ -300,7 +300,10 @@ async fn create(
             }
             other => other.into(),
         })?;
-    Ok(Redirect::to("/listes").into_response())
+    Ok(crate::web::flash::redirect_with_notice(
+        "/listes",
+        &format!("Liste « {} » créée.", list.name),
+    ))
 }
 
 #[derive(serde::Deserialize)]

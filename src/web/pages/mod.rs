@@ -2,6 +2,7 @@
 //! pass through the CSRF guard.
 
 mod access;
+pub use access::public_router as password_router;
 mod board;
 mod dashboard;
 pub use dashboard::DashboardCache;

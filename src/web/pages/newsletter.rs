@@ -18,12 +18,15 @@ use crate::web::AppState;
 use crate::web::archive::{newsletter_list, rendered_issue};
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
+use crate::web::flash;
 use crate::web::view::{Chrome, french_datetime};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/lettre", get(overview))
         .route("/lettre/elements", post(add_item))
+        .route("/lettre/elements/{id}", post(edit_item))
+        .route("/lettre/elements/{id}/supprimer", post(delete_item))
         .route("/lettre/numeros", post(create_issue))
         .route("/lettre/numeros/{id}", get(show_issue))
         .route("/lettre/numeros/{id}/pret", post(set_ready))
@@ -128,11 +131,14 @@ async fn add_item(
             &form.category,
             title,
             &form.body,
-            Some(session.user.id),
+            &session.actor(),
             state.clock.now_millis(),
         )
         .await?;
-    Ok(Redirect::to("/lettre").into_response())
+    Ok(flash::redirect_with_notice(
+        "/lettre",
+        &format!("Élément « {title} » ajouté."),
+    ))
 }
 
 async fn create_issue(
@@ -163,9 +169,18 @@ async fn create_issue(
     let list = newsletter_list(&state).await?;
     let id = state
         .store
-        .create_issue(list.id, &title, &items, state.clock.now_millis())
+        .create_issue(
+            list.id,
+            &title,
+            &items,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
         .await?;
-    Ok(Redirect::to(&format!("/lettre/numeros/{id}")).into_response())
+    Ok(flash::redirect_with_notice(
+        &format!("/lettre/numeros/{id}"),
+        &format!("Numéro « {title} » créé."),
+    ))
 }
 
 #[derive(Template)]
@@ -181,9 +196,25 @@ struct IssuePage {
     report: Option<Report>,
     /// Dates the issue can be given: (epoch milliseconds, as read).
     dates: Vec<(i64, String)>,
+    /// Subscribers an issue sent now reaches.
+    audience: i64,
+    categories: &'static [(&'static str, &'static str)],
 }
 
 impl IssuePage {
+    /// The question asked before sending, with the issue's title and the number of subscribers.
+    fn send_question(&self) -> String {
+        let whom = match self.audience {
+            0 => "aucun abonné (la liste est vide)".to_string(),
+            1 => "1 abonné".to_string(),
+            n => format!("{n} abonnés"),
+        };
+        format!(
+            "Envoyer « {} » à {whom} ? Cela ne peut pas être annulé.",
+            self.issue.title
+        )
+    }
+
     fn scheduled_for(&self, at: &i64) -> bool {
         self.issue.scheduled_at == Some(*at)
     }
@@ -244,6 +275,8 @@ async fn show_issue(
         staff: state.store.list_owners().await?,
         report,
         dates: next_dates(&state, 8)?,
+        audience: state.store.issue_audience(list.id).await?,
+        categories: &CATEGORIES,
     };
     Ok(Html(page.render()?))
 }
@@ -273,7 +306,15 @@ async fn set_ready(
         ));
     }
     state.store.set_issue_ready(id, ready, now).await?;
-    Ok(Redirect::to(&format!("/lettre/numeros/{id}")).into_response())
+    let notice = if ready {
+        format!("« {} » est prêt.", issue.title)
+    } else {
+        format!("« {} » est repassé en brouillon.", issue.title)
+    };
+    Ok(flash::redirect_with_notice(
+        &format!("/lettre/numeros/{id}"),
+        &notice,
+    ))
 }
 
 #[derive(serde::Deserialize)]
@@ -315,7 +356,14 @@ async fn set_date(
             "Ce numéro est déjà envoyé : sa date ne change plus.".into(),
         ));
     }
-    Ok(Redirect::to(&format!("/lettre/numeros/{id}")).into_response())
+    let notice = match at {
+        Some(at) => format!("Date d'envoi enregistrée : {}.", moment_label(at)),
+        None => "Le numéro n'a plus de date d'envoi : il partira à la main.".to_string(),
+    };
+    Ok(flash::redirect_with_notice(
+        &format!("/lettre/numeros/{id}"),
+        &notice,
+    ))
 }
 
 async fn send(
@@ -331,7 +379,11 @@ async fn send(
         .send_issue(id, &message, state.clock.now_millis())
         .await?
     {
-        IssueSending::Sent { .. } | IssueSending::AlreadySent => {
+        IssueSending::Sent { recipients } => Ok(flash::redirect_with_notice(
+            &format!("/lettre/numeros/{id}"),
+            &format!("Numéro envoyé à {recipients} abonné(s)."),
+        )),
+        IssueSending::AlreadySent => {
             Ok(Redirect::to(&format!("/lettre/numeros/{id}")).into_response())
         }
         IssueSending::NotReady => Err(WebError::BadRequest(
@@ -384,7 +436,79 @@ async fn test_send(
         .store
         .enqueue_mail(&message, &recipients, state.clock.now_millis())
         .await?;
-    Ok(Redirect::to(&format!("/lettre/numeros/{id}")).into_response())
+    let names: Vec<&str> = recipients.iter().map(|r| r.name.as_str()).collect();
+    Ok(flash::redirect_with_notice(
+        &format!("/lettre/numeros/{id}"),
+        &format!("Essai envoyé à {}.", names.join(", ")),
+    ))
+}
+
+/// An item's category, title and text, checked.
+fn parse_item(form: &ItemForm) -> WebResult<(String, String)> {
+    if !CATEGORIES.iter().any(|(code, _)| *code == form.category) {
+        return Err(WebError::BadRequest(format!(
+            "« {} » n'est pas une catégorie.",
+            form.category
+        )));
+    }
+    let title = form.title.trim();
+    if title.is_empty() || title.chars().count() > 300 {
+        return Err(WebError::BadRequest(
+            "Le titre est obligatoire (300 caractères au plus).".into(),
+        ));
+    }
+    Ok((form.category.clone(), title.to_string()))
+}
+
+/// Where an item's page is: its issue's page, or the overview while it waits for one.
+fn item_home(issue_id: Option<i64>) -> String {
+    issue_id.map_or_else(
+        || "/lettre".to_string(),
+        |id| format!("/lettre/numeros/{id}"),
+    )
+}
+
+/// Corrects an item; refused once its issue is sent.
+async fn edit_item(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(form): Form<ItemForm>,
+) -> WebResult<Response> {
+    session.require_staff()?;
+    let (category, title) = parse_item(&form)?;
+    let before = state
+        .store
+        .update_item(
+            id,
+            &category,
+            &title,
+            &form.body,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
+    Ok(flash::redirect_with_notice(
+        &item_home(before.issue_id),
+        &format!("Élément « {title} » enregistré."),
+    ))
+}
+
+/// Deletes an item; refused once its issue is sent.
+async fn delete_item(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    session.require_staff()?;
+    let before = state
+        .store
+        .delete_item(id, &session.actor(), state.clock.now_millis())
+        .await?;
+    Ok(flash::redirect_with_notice(
+        &item_home(before.issue_id),
+        &format!("Élément « {} » supprimé.", before.title),
+    ))
 }
 
 /// For the templates.

@@ -71,7 +71,8 @@ struct SubscribersPage {
     list: MailingList,
     rows: Vec<SubscriberRow>,
     active: usize,
-    stages: &'static [Stage],
+    /// The selections offered for subscribing contacts: (value, label, confirmation question).
+    choices: Vec<(String, String, String)>,
     notice: String,
     erasures: Vec<ErasureRequest>,
 }
@@ -79,12 +80,38 @@ struct SubscribersPage {
 async fn page(session: &Session, state: &AppState, notice: String) -> WebResult<Html<String>> {
     let list = newsletter_list(state).await?;
     let rows = state.store.subscribers(list.id).await?;
+    let counts = state.store.count_by_stage(crate::store::Scope::All).await?;
+    let count_of = |stage: Stage| {
+        counts
+            .iter()
+            .find(|(code, _)| code == stage.as_str())
+            .map_or(0, |(_, n)| *n)
+    };
+    let question = |targets: i64, which: &str| {
+        format!(
+            "Abonner à « {} » les contacts {which} ({targets} collectivité(s)) ? Ils recevront les prochains numéros ; chacun pourra se désabonner en un clic.",
+            list.name
+        )
+    };
+    let mut choices = vec![(
+        "members".to_string(),
+        "de tous les membres".to_string(),
+        question(count_of(Stage::Member), "de tous les membres"),
+    )];
+    for stage in Stage::ALL {
+        let which = format!("de l'étape « {} »", stage.label());
+        choices.push((
+            stage.as_str().to_string(),
+            which.clone(),
+            question(count_of(*stage), &which),
+        ));
+    }
     let page = SubscribersPage {
         chrome: Chrome::new(session, "subscribers", "Abonnés"),
         active: rows.iter().filter(|r| r.state == "active").count(),
         list,
         rows,
-        stages: Stage::ALL,
+        choices,
         notice,
         erasures: state.store.pending_erasures().await?,
     };

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 
@@ -12,11 +12,13 @@ use crate::domain::{InteractionKind, LeadSource, PoliticalColour, Priority, Stag
 use crate::store::memberships::Membership;
 use crate::store::people::Person;
 use crate::store::targets::{
-    Interaction, LocalNeed, NewInteraction, StageChange, StageMove, Target, TargetFields,
+    Interaction, InteractionEdit, LocalNeed, NewInteraction, StageChange, StageMove, Target,
+    TargetFields, TargetFootprint,
 };
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
+use crate::web::flash;
 use crate::web::forms::{ContactForm, FormPairs};
 use crate::web::view::{self, Chrome};
 
@@ -29,6 +31,19 @@ pub fn router() -> Router<AppState> {
         .route("/targets/{id}/contacts", post(add_contact))
         .route("/targets/{id}/needs", post(add_need))
         .route("/targets/{id}/membership", post(update_membership))
+        .route("/targets/{id}/supprimer", post(delete_target))
+        .route(
+            "/targets/{id}/interactions/{interaction}",
+            post(edit_interaction),
+        )
+        .route(
+            "/targets/{id}/interactions/{interaction}/supprimer",
+            post(delete_interaction),
+        )
+        .route(
+            "/targets/{id}/contacts/{person}/retirer",
+            post(detach_contact),
+        )
 }
 
 #[derive(Template)]
@@ -49,6 +64,35 @@ struct TargetPage {
     owners: Vec<(String, String, bool)>,
     today: String,
     error: Option<String>,
+    /// What deleting the target would remove, for writers only.
+    footprint: Option<TargetFootprint>,
+}
+
+impl TargetPage {
+    /// The question asked before deleting the target, with what goes and what stays.
+    fn delete_question(&self) -> String {
+        let Some(f) = &self.footprint else {
+            return String::new();
+        };
+        let count = |n: i64, zero: &str, one: &str, many: &str| match n {
+            0 => zero.to_string(),
+            1 => format!("1 {one}"),
+            n => format!("{n} {many}"),
+        };
+        format!(
+            "Supprimer la cible {} ? Cela supprime {}, {} de l'historique des étapes et {}. Les contacts ({}) restent dans l'annuaire, rattachés à la collectivité. Cela ne peut pas être annulé.",
+            self.target.name,
+            count(f.interactions, "aucun échange", "échange", "échanges"),
+            count(f.stage_changes, "aucune ligne", "ligne", "lignes"),
+            count(
+                f.needs,
+                "aucun besoin local",
+                "besoin local",
+                "besoins locaux"
+            ),
+            f.contacts,
+        )
+    }
 }
 
 async fn render(
@@ -64,6 +108,11 @@ async fn render(
         .ok_or(WebError::NotFound)?;
     let owners = state.owners().await?;
     let target = dossier.target;
+    let footprint = if session.require_write().is_ok() {
+        state.store.target_footprint(session.scope(), id).await?
+    } else {
+        None
+    };
     let page = TargetPage {
         chrome: Chrome::new(session, "targets", target.name.clone()),
         contacts: dossier.contacts,
@@ -103,6 +152,7 @@ async fn render(
         today: state.clock.today().format("%Y-%m-%d").to_string(),
         target,
         error,
+        footprint,
     };
     Ok(Html(page.render()?))
 }
@@ -120,10 +170,13 @@ async fn answer(
     session: &Session,
     state: &AppState,
     id: i64,
-    outcome: Result<(), String>,
+    outcome: Result<String, String>,
 ) -> WebResult<Response> {
     match outcome {
-        Ok(()) => Ok(Redirect::to(&format!("/targets/{id}")).into_response()),
+        Ok(notice) => Ok(flash::redirect_with_notice(
+            &format!("/targets/{id}"),
+            &notice,
+        )),
         Err(message) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             render(session, state, id, Some(message)).await?,
@@ -204,7 +257,14 @@ async fn change_stage(
         )
         .into_response());
     }
-    answer(&session, &state, id, Ok(())).await
+    let name = target_name(&session, &state, id).await?;
+    answer(
+        &session,
+        &state,
+        id,
+        Ok(format!("{name} passe à l'étape « {} ».", change.to.label())),
+    )
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -277,7 +337,14 @@ async fn update_follow_up(
             state.clock.now_millis(),
         )
         .await?;
-    answer(&session, &state, id, Ok(())).await
+    let name = target_name(&session, &state, id).await?;
+    answer(
+        &session,
+        &state,
+        id,
+        Ok(format!("Suivi enregistré pour {name}.")),
+    )
+    .await
 }
 
 /// `people` may repeat in the form (one checkbox per contact), which plain serde_urlencoded cannot collect.
@@ -321,7 +388,14 @@ async fn log_interaction(
             state.clock.now_millis(),
         )
         .await?;
-    answer(&session, &state, id, Ok(())).await
+    let name = target_name(&session, &state, id).await?;
+    answer(
+        &session,
+        &state,
+        id,
+        Ok(format!("Échange noté pour {name}.")),
+    )
+    .await
 }
 
 async fn add_contact(
@@ -350,7 +424,8 @@ async fn add_contact(
             state.clock.now_millis(),
         )
         .await?;
-    answer(&session, &state, id, Ok(())).await
+    let notice = format!("Contact {} ajouté à {}.", person.full_name, target.name);
+    answer(&session, &state, id, Ok(notice)).await
 }
 
 #[derive(serde::Deserialize)]
@@ -385,7 +460,14 @@ async fn add_need(
             state.clock.now_millis(),
         )
         .await?;
-    answer(&session, &state, id, Ok(())).await
+    let name = target_name(&session, &state, id).await?;
+    answer(
+        &session,
+        &state,
+        id,
+        Ok(format!("Besoin local signalé pour {name}.")),
+    )
+    .await
 }
 
 /// `representatives` repeats (one checkbox per contact), so the body is read as pairs.
@@ -431,5 +513,170 @@ async fn update_membership(
             state.clock.now_millis(),
         )
         .await?;
-    answer(&session, &state, id, Ok(())).await
+    answer(
+        &session,
+        &state,
+        id,
+        Ok(format!("Adhésion de {} enregistrée.", target.name)),
+    )
+    .await
+}
+
+/// The name a success message gives the target.
+async fn target_name(session: &Session, state: &AppState, id: i64) -> WebResult<String> {
+    Ok(state
+        .store
+        .target(session.scope(), id)
+        .await?
+        .ok_or(WebError::NotFound)?
+        .name)
+}
+
+/// Deletes a target created by mistake (the page asked first, stating what goes); back to the list.
+async fn delete_target(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    session.require_write()?;
+    match state
+        .store
+        .delete_target(
+            session.scope(),
+            id,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await
+    {
+        Ok(name) => Ok(flash::redirect_with_notice(
+            "/targets",
+            &format!("Cible {name} supprimée ; ses contacts restent dans l'annuaire."),
+        )),
+        Err(crate::store::StoreError::Conflict(refusal)) => {
+            answer(&session, &state, id, Err(refusal)).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct InteractionForm {
+    kind: String,
+    occurred_on: String,
+    summary: String,
+    #[serde(default)]
+    outcome: String,
+}
+
+/// Corrects a follow-up logged with a wrong date, kind or wording.
+async fn edit_interaction(
+    session: Session,
+    State(state): State<AppState>,
+    Path((id, interaction)): Path<(i64, i64)>,
+    Form(form): Form<InteractionForm>,
+) -> WebResult<Response> {
+    session.require_write()?;
+    let parsed = (|| -> Result<InteractionEdit, String> {
+        let kind = InteractionKind::parse(&form.kind).ok_or("Choisissez le type d'échange.")?;
+        let occurred_on = crate::domain::parse_date(form.occurred_on.trim())
+            .ok_or("Indiquez la date de l'échange (JJ/MM/AAAA).")?;
+        let summary = form.summary.trim().to_string();
+        if summary.is_empty() {
+            return Err("Résumez l'échange en une phrase au moins.".into());
+        }
+        Ok(InteractionEdit {
+            kind: kind.as_str().into(),
+            occurred_on,
+            summary,
+            outcome: form.outcome.trim().into(),
+        })
+    })();
+    let edit = match parsed {
+        Ok(edit) => edit,
+        Err(message) => return answer(&session, &state, id, Err(message)).await,
+    };
+    let target = state
+        .store
+        .update_interaction(
+            session.scope(),
+            interaction,
+            &edit,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
+    answer(
+        &session,
+        &state,
+        target.id,
+        Ok(format!(
+            "Échange du {} modifié pour {}.",
+            edit.occurred_on.format("%d/%m/%Y"),
+            target.name
+        )),
+    )
+    .await
+}
+
+async fn delete_interaction(
+    session: Session,
+    State(state): State<AppState>,
+    Path((_id, interaction)): Path<(i64, i64)>,
+) -> WebResult<Response> {
+    session.require_write()?;
+    let target = state
+        .store
+        .delete_interaction(
+            session.scope(),
+            interaction,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
+    Ok(flash::redirect_with_notice(
+        &format!("/targets/{}", target.id),
+        &format!("Échange supprimé pour {}.", target.name),
+    ))
+}
+
+/// Takes a contact off the collectivity (they left the town hall); they stay in the directory.
+async fn detach_contact(
+    session: Session,
+    State(state): State<AppState>,
+    Path((id, person)): Path<(i64, i64)>,
+) -> WebResult<Response> {
+    session.require_write()?;
+    let target = state
+        .store
+        .target(session.scope(), id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let contact = state
+        .store
+        .person(session.scope(), person)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    if contact.organisation_id != Some(target.organisation_id) {
+        return Err(WebError::NotFound);
+    }
+    state
+        .store
+        .detach_person(
+            session.scope(),
+            person,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
+    answer(
+        &session,
+        &state,
+        id,
+        Ok(format!(
+            "{} n'est plus un contact de {} ; la fiche reste dans l'annuaire.",
+            contact.full_name, target.name
+        )),
+    )
+    .await
 }

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::header;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 
@@ -515,7 +515,10 @@ async fn create(
         .create_target(&new, &session.actor(), state.clock.now_millis())
         .await
     {
-        Ok(id) => Ok(Redirect::to(&format!("/targets/{id}")).into_response()),
+        Ok(id) => Ok(crate::web::flash::redirect_with_notice(
+            &format!("/targets/{id}"),
+            &format!("Cible {} créée.", new.organisation.name),
+        )),
         Err(crate::store::StoreError::Conflict(message)) => Ok((
             axum::http::StatusCode::CONFLICT,
             render_new(&session, &state, form, Some(message)).await?,

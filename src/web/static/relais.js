@@ -101,7 +101,9 @@ function setupBackLink(link) {
 // the form itself, so a cancelled submission reaches neither the server nor a script.
 function confirmIrreversible(ev) {
   const button = ev.submitter;
-  const text = (button && button.dataset.confirm) || ev.target.dataset.confirm;
+  // A menu whose chosen option carries its own question (the count depends on the choice) asks that one.
+  const option = ev.target.querySelector?.("select option:checked[data-confirm]");
+  const text = (button && button.dataset.confirm) || option?.dataset.confirm || ev.target.dataset.confirm;
   if (text && !window.confirm(text)) {
     ev.preventDefault();
     ev.stopImmediatePropagation();
