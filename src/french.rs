@@ -27,6 +27,66 @@ pub const WEEKDAYS: [&str; 7] = [
     "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
 ];
 
+/// Title words that French puts an article before ("la Lettre du club", "le Bulletin…"); any other name
+/// reads as a proper name, without one ("Échanges du club").
+const TITLE_ARTICLES: [(&str, &str); 6] = [
+    ("lettre", "la"),
+    ("liste", "la"),
+    ("newsletter", "la"),
+    ("gazette", "la"),
+    ("bulletin", "le"),
+    ("journal", "le"),
+];
+
+/// Whether French elides before `word` (a vowel or a mute h).
+fn elides_before(word: &str) -> bool {
+    crate::domain::fold(word)
+        .chars()
+        .next()
+        .is_some_and(|c| "aeiouyh".contains(c))
+}
+
+/// The article a list or publication name takes, if any.
+fn article_of(name: &str) -> Option<&'static str> {
+    let first = crate::domain::fold(name.split_whitespace().next().unwrap_or_default());
+    TITLE_ARTICLES
+        .iter()
+        .find(|(word, _)| *word == first)
+        .map(|(_, article)| *article)
+}
+
+/// A list's name as the object of a verb: "la Lettre du club", "Échanges du club".
+pub fn list_object(name: &str) -> String {
+    match article_of(name) {
+        Some(_) if elides_before(name) => format!("l'{name}"),
+        Some(article) => format!("{article} {name}"),
+        None => name.to_string(),
+    }
+}
+
+/// "de" and a list's name: "de la Lettre du club", "du Bulletin", "d'Échanges du club".
+pub fn of_list(name: &str) -> String {
+    match article_of(name) {
+        Some("le") if !elides_before(name) => format!("du {name}"),
+        Some(_) => format!("de {}", list_object(name)),
+        None if elides_before(name) => format!("d'{name}"),
+        None => format!("de {name}"),
+    }
+}
+
+/// "à" and a list's name: "à la Lettre du club", "au Bulletin", "à Échanges du club".
+pub fn to_list(name: &str) -> String {
+    match article_of(name) {
+        Some("le") if !elides_before(name) => format!("au {name}"),
+        _ => format!("à {}", list_object(name)),
+    }
+}
+
+/// A count and its noun, singular for 0 and 1 as French has it: "1 abonné·e", "19 abonné·es".
+pub fn count(n: usize, singular: &str, plural: &str) -> String {
+    format!("{n} {}", if n > 1 { plural } else { singular })
+}
+
 /// "1er" for the first of the month, the number otherwise.
 pub fn day_of_month(day: u32) -> String {
     if day == 1 {
@@ -119,6 +179,26 @@ pub fn paris_midnight(day: NaiveDate) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_agree_with_their_noun() {
+        assert_eq!(count(0, "abonné·e", "abonné·es"), "0 abonné·e");
+        assert_eq!(count(1, "abonné·e", "abonné·es"), "1 abonné·e");
+        assert_eq!(count(19, "abonné·e", "abonné·es"), "19 abonné·es");
+    }
+
+    #[test]
+    fn list_names_take_their_article_and_elision() {
+        assert_eq!(list_object("Lettre du club"), "la Lettre du club");
+        assert_eq!(of_list("Lettre du club"), "de la Lettre du club");
+        assert_eq!(to_list("Lettre du club"), "à la Lettre du club");
+        assert_eq!(of_list("Échanges du club"), "d'Échanges du club");
+        assert_eq!(to_list("Échanges du club"), "à Échanges du club");
+        assert_eq!(of_list("Bulletin des élu·es"), "du Bulletin des élu·es");
+        assert_eq!(to_list("Bulletin des élu·es"), "au Bulletin des élu·es");
+        assert_eq!(of_list("Groupe Île-de-France"), "de Groupe Île-de-France");
+        assert_eq!(list_object("Associations"), "Associations");
+    }
 
     #[test]
     fn dates_read_the_french_way_in_paris_time() {

@@ -232,7 +232,7 @@ mod the_bulk_form_adds_the_good_lines_and_names_each_bad_one {
         assert_eq!(status, 200, "{page}");
         assert!(
             page.contains(
-                "2 abonnement(s) ajouté(s) à Échanges du club, 1 déjà abonné·e(s), 4 ligne(s) refusée(s)."
+                "2 abonnements ajoutés à Échanges du club, 1 adresse déjà abonnée, 4 lignes refusées."
             ),
             "{page}"
         );

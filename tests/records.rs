@@ -797,7 +797,7 @@ mod an_unsubscribe_is_undone_from_the_same_mail_for_a_day {
             page.contains(&format!("action=\"/desabonnement/{token}/reabonner\"")),
             "{page}"
         );
-        assert!(page.contains("Me réabonner à Lettre du club"));
+        assert!(page.contains("Me réabonner à la Lettre du club"));
         assert_eq!(state_of(&app, address).await, "unsubscribed");
 
         // A forged token changes nothing.
@@ -855,7 +855,7 @@ mod an_unsubscribe_is_undone_from_the_same_mail_for_a_day {
             .text()
             .await
             .unwrap();
-        assert!(page.contains("Me réabonner à Lettre du club"), "{page}");
+        assert!(page.contains("Me réabonner à la Lettre du club"), "{page}");
         assert!(
             page.contains(
                 "data-confirm=\"Vous désabonner de toutes les listes et lettres du club (1) ?"

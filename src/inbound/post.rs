@@ -262,8 +262,9 @@ impl Inbound {
         Ok(post_outcome(
             "done",
             format!(
-                "diffusé à {copies} abonné·e(s) de {} (identité : {}{})",
-                list.name,
+                "diffusé à {} {} (identité : {}{})",
+                crate::french::count(copies, "abonné·e", "abonné·es"),
+                crate::french::of_list(&list.name),
                 sender.verified_by.unwrap_or_default(),
                 if rewrite {
                     "; expéditeur réécrit au nom de la liste (DMARC)"

@@ -668,7 +668,7 @@ impl Dispatcher {
             ),
             "invitation" => (
                 title.clone(),
-                "Vous êtes invité(e) à la prochaine réunion du club. Voici son ordre du jour."
+                "Vous êtes invité·e à la prochaine réunion du club. Voici son ordre du jour."
                     .to_string(),
                 format!("Invitation : {title}, {when}"),
             ),
@@ -687,7 +687,7 @@ impl Dispatcher {
             ),
             _ => (
                 title.clone(),
-                "Vous êtes invité(e) à la prochaine réunion du club. Voici son ordre du jour."
+                "Vous êtes invité·e à la prochaine réunion du club. Voici son ordre du jour."
                     .to_string(),
                 format!("Ordre du jour : {title}, {when}"),
             ),

@@ -173,10 +173,10 @@ fn why(subscription: &OwnSubscription) -> String {
         .map(|at| format!(" le {}", super::view::french_datetime(at)))
         .unwrap_or_default();
     match subscription.consent_source.as_str() {
-        "public_form" => format!("vous vous êtes abonné(e) par le formulaire public{date}"),
-        "mail" => format!("vous vous êtes abonné(e) en écrivant à l'adresse de la liste{date}"),
+        "public_form" => format!("vous vous êtes abonné·e par le formulaire public{date}"),
+        "mail" => format!("vous vous êtes abonné·e en écrivant à l'adresse de la liste{date}"),
         "staff" => format!(
-            "l'équipe du club vous a inscrit(e){date}, au titre de l'intérêt légitime (vous êtes en \
+            "l'équipe du club vous a inscrit·e{date}, au titre de l'intérêt légitime (vous êtes en \
              contact avec le club)"
         ),
         "import" => format!("votre adresse a été importée d'une liste du club{date}"),

@@ -59,7 +59,11 @@ pub async fn echanges(app: &TestApp, extra: &[(&str, &str)], addresses: &str) ->
         .await
         .unwrap();
     assert!(
-        page.contains(&format!("{count} abonnement(s) ajouté(s)")),
+        page.contains(&relais::french::count(
+            count,
+            "abonnement ajouté",
+            "abonnements ajoutés"
+        )),
         "{page}"
     );
     staff

@@ -46,11 +46,21 @@ pub(super) struct BulkReport {
 
 impl BulkReport {
     fn summary(&self, list: &str) -> String {
+        use crate::french::count;
         format!(
-            "{} abonnement(s) ajouté(s) à {list}, {} déjà abonné·e(s), {} ligne(s) refusée(s).",
-            self.added,
-            self.already.len() as u64 + self.raced,
-            self.refused.len()
+            "{} {}, {}, {}.",
+            count(
+                self.added as usize,
+                "abonnement ajouté",
+                "abonnements ajoutés"
+            ),
+            crate::french::to_list(list),
+            count(
+                self.already.len() + self.raced as usize,
+                "adresse déjà abonnée",
+                "adresses déjà abonnées"
+            ),
+            count(self.refused.len(), "ligne refusée", "lignes refusées")
         )
     }
 }
