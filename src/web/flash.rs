@@ -21,7 +21,8 @@ pub fn redirect_with_notice(to: &str, message: &str) -> Response {
         "{NOTICE_COOKIE}={}; Path=/; Max-Age={NOTICE_SECONDS}; HttpOnly; SameSite=Strict",
         utf8_percent_encode(message, NON_ALPHANUMERIC)
     );
-    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response();
+    let mut response =
+        (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response();
     if let Ok(cookie) = HeaderValue::from_str(&value) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -32,7 +33,11 @@ pub fn redirect_with_notice(to: &str, message: &str) -> Response {
 pub fn notice_of(headers: &HeaderMap) -> Option<String> {
     let jar = axum_extra::extract::CookieJar::from_headers(headers);
     let raw = jar.get(NOTICE_COOKIE)?.value().to_string();
-    let text = percent_decode_str(&raw).decode_utf8().ok()?.trim().to_string();
+    let text = percent_decode_str(&raw)
+        .decode_utf8()
+        .ok()?
+        .trim()
+        .to_string();
     (!text.is_empty() && text.chars().count() <= MAX_NOTICE_CHARS).then_some(text)
 }
 

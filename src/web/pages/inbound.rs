@@ -87,7 +87,7 @@ fn without_page(query: &InboundQuery) -> String {
 }
 
 /// Midnight in Paris at the start of `day`, in epoch milliseconds.
-fn paris_midnight(day: NaiveDate) -> Option<i64> {
+pub(super) fn paris_midnight(day: NaiveDate) -> Option<i64> {
     crate::clock::PARIS
         .from_local_datetime(&day.and_hms_opt(0, 0, 0)?)
         .earliest()
@@ -95,7 +95,7 @@ fn paris_midnight(day: NaiveDate) -> Option<i64> {
 }
 
 /// A day typed in a date field, or a French message saying what is wrong.
-fn day(text: &str, what: &str) -> Result<Option<NaiveDate>, String> {
+pub(super) fn day(text: &str, what: &str) -> Result<Option<NaiveDate>, String> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);

@@ -2,6 +2,7 @@
 //! pass through the CSRF guard.
 
 mod access;
+mod audit;
 mod board;
 mod dashboard;
 pub use dashboard::DashboardCache;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(newsletter::router())
         .merge(meetings::router())
         .merge(survey::router())
+        .merge(audit::router())
         .merge(super::resources::staff_router())
         .merge(super::auth::logout_router())
         .route("/referential/search", get(complete_collectivity))
