@@ -342,6 +342,23 @@ fn french_list(items: &[&str]) -> String {
     }
 }
 
+/// Who acted, as the sentence's subject: people by their name as written; relais' own actors ("ligne de
+/// commande", "calendrier de la lettre", "jeton API « … »") with a capital, as they open the sentence.
+fn actor_name(actor: &str) -> String {
+    const SYSTEM: &[&str] = &[
+        "ligne de commande",
+        "calendrier",
+        "données de démonstration",
+        "jeton API",
+        "import en ligne de commande",
+    ];
+    if SYSTEM.iter().any(|prefix| actor.starts_with(prefix)) {
+        capitalised(actor)
+    } else {
+        actor.to_string()
+    }
+}
+
 fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map_or_else(String::new, |first| {
@@ -380,14 +397,14 @@ pub fn line(entry: &AuditEntry, current: Option<String>) -> Line {
         ("target", Some(id)) => Some(format!("/targets/{id}")),
         ("person", Some(id)) => Some(format!("/people/{id}")),
         ("organisation", Some(id)) => Some(format!("/organisations/{id}")),
-        ("newsletter_issue", Some(id)) => Some(format!("/newsletter/{id}")),
+        ("newsletter_issue", Some(id)) => Some(format!("/lettre/numeros/{id}")),
         ("meeting", Some(id)) => Some(format!("/reunions/{id}")),
         _ => None,
     };
     let (before, after) = phrase(entry, &details, noun, named.is_some());
     Line {
         when: french_datetime(entry.at),
-        actor: capitalised(&entry.actor),
+        actor: actor_name(&entry.actor),
         before,
         link: link.filter(|_| !object.is_empty()),
         object,
@@ -456,10 +473,10 @@ fn phrase(entry: &AuditEntry, details: &Value, noun: &str, named: bool) -> (Stri
             )
         }
         ("subscription", action @ ("subscribe" | "unsubscribe" | "reenable" | "resubscribe")) => {
-            let who = if address.is_empty() {
-                "une adresse".to_string()
-            } else {
-                address
+            let who = match (address.is_empty(), count(details, "count")) {
+                (false, _) => address,
+                (true, Some(n)) => plural(n, "adresse", "adresses"),
+                (true, None) => "une adresse".to_string(),
             };
             let before = match action {
                 "subscribe" => format!("a abonné {who} à"),

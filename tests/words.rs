@@ -1,0 +1,146 @@
+//! Staff read their own words, never internal codes: the stage of each contact on /recensement, the kind of
+//! each mail on /courriers (with a filter by kind) and on a message's page; the audit log told as French
+//! sentences, filtered by person, object, action and dates, fifty entries a page; and the consequential
+//! actions that were silent before (a newsletter sent, a list created, contacts subscribed by staff) are in it.
+
+mod common;
+
+use common::newsletter::send_issue;
+use common::{Backend, TestApp};
+use relais::domain::Role;
+use relais::store::audit::{self, Actor};
+
+const LYON: &str = "69123";
+
+mod staff_pages_name_stages_and_mail_kinds_in_french_and_the_journal_tells_sentences {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let target = app.add_target(LYON).await;
+        let staff = app.logged_in(Role::Staff, &[]).await;
+        let name = app
+            .store
+            .user_by_id(staff.user_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .name;
+
+        // The survey's invitation table names the stage as staff say it.
+        let survey = staff.get_text("/recensement").await;
+        assert!(survey.contains("<td>Identifiée</td>"), "{survey}");
+        assert!(!survey.contains(">identified<"));
+
+        // Staff subscribe the contacts of identified targets, send an issue, create a list, move the target.
+        let subscribed = staff
+            .post_form("/abonnes", &[("selection", "identified")])
+            .await;
+        assert_eq!(subscribed.status(), 200);
+        let issue = send_issue(&app, &staff, "n° 1", &[("other", "Brève", "Un mot.")]).await;
+        let created = staff
+            .post_form(
+                "/listes",
+                &[
+                    ("key", "echanges"),
+                    ("name", "Échanges du club"),
+                    ("subject_prefix", "[Club]"),
+                    ("reply_to", "list"),
+                    ("post_policy", "members"),
+                    ("archive", "members"),
+                    ("max_kb", "5120"),
+                ],
+            )
+            .await;
+        assert_eq!(created.status(), 303);
+        let moved = staff
+            .post_form(
+                &format!("/targets/{target}/stage"),
+                &[("stage", "contacted")],
+            )
+            .await;
+        assert_eq!(moved.status(), 303);
+
+        // "Courriers envoyés" names each kind in French, and filters by kind.
+        let mail = staff.get_text("/courriers").await;
+        assert!(mail.contains("<td>Lettre du club</td>"), "{mail}");
+        assert!(!mail.contains("<td>newsletter</td>"));
+        assert!(mail.contains("<option value=\"list_post\">Message de liste</option>"));
+        let only_newsletters = staff.get_text("/courriers?kind=newsletter").await;
+        assert!(only_newsletters.contains("Lettre du club : n° 1"));
+        let only_posts = staff.get_text("/courriers?kind=list_post").await;
+        assert!(!only_posts.contains("Lettre du club : n° 1"));
+        assert!(only_posts.contains("Aucun courrier"));
+        let message_id = app
+            .store
+            .list_mail_messages_of_kind(Some("newsletter"), 1)
+            .await
+            .unwrap()[0]
+            .id;
+        let message = staff.get_text(&format!("/courriers/{message_id}")).await;
+        assert!(message.contains("<dd>Lettre du club</dd>"), "{message}");
+
+        // The journal: one sentence per entry, the object linked, no code and no JSON.
+        let journal = staff.get_text("/audit").await;
+        assert!(
+            journal.contains(&format!(
+                "{name} a passé <a href=\"/targets/{target}\">Lyon</a> de « Identifiée » à « Contactée »."
+            )),
+            "{journal}"
+        );
+        assert!(journal.contains(&format!(
+            "{name} a envoyé la lettre <a href=\"/lettre/numeros/{issue}\">n° 1</a> à 1 abonné."
+        )));
+        assert!(journal.contains(&format!("{name} a créé la liste Échanges du club.")));
+        assert!(journal.contains(&format!(
+            "{name} a abonné 1 adresse à la liste Lettre du club."
+        )));
+        assert!(journal.contains("Ligne de commande a créé la cible"));
+        assert!(!journal.contains("{&quot;") && !journal.contains("{\""));
+        assert!(!journal.contains(" stage ") && !journal.contains("survey_sent"));
+
+        // Filters: by action, by kind of object, by person, by dates.
+        let sends = staff.get_text("/audit?action=send").await;
+        assert!(sends.contains("a envoyé la lettre") && !sends.contains("a créé la liste"));
+        let lists = staff.get_text("/audit?entity=list").await;
+        assert!(lists.contains("a créé la liste") && !lists.contains("a envoyé la lettre"));
+        let by_command_line = staff.get_text("/audit?actor=ligne+de+commande").await;
+        assert!(by_command_line.contains("a créé la cible"));
+        assert!(!by_command_line.contains("a envoyé la lettre"));
+        let before = staff.get_text("/audit?to=2026-01-01").await;
+        assert!(before.contains("Aucune entrée ne correspond à ces critères."));
+        let today = staff.get_text("/audit?from=2026-11-23&to=2026-11-23").await;
+        assert!(today.contains("a envoyé la lettre"));
+        let inverted = staff.get_text("/audit?from=2026-11-24&to=2026-11-23").await;
+        assert!(inverted.contains("inversez-les"));
+
+        // Fifty entries a page, with links to the next and previous pages.
+        let mut tx = app.store.begin().await.unwrap();
+        for n in 0..60 {
+            audit::record(
+                &mut tx,
+                &Actor::command_line(),
+                "update",
+                "person",
+                Some(1000 + n),
+                serde_json::json!({ "label": format!("Personne {n}"), "changes": {"function": ["", "maire"]} }),
+                app.clock.now_millis(),
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let first = staff.get_text("/audit").await;
+        assert_eq!(first.matches("<li><time>").count(), 50);
+        assert!(first.contains(
+            "a modifié le contact <a href=\"/people/1059\">Personne 59</a> : la fonction."
+        ));
+        assert!(first.contains("rel=\"next\">Suivante →</a>") && !first.contains("rel=\"prev\""));
+        let second = staff.get_text("/audit?page=2").await;
+        assert!(second.contains("rel=\"prev\">← Précédente</a>"));
+        assert!(second.contains("a envoyé la lettre"));
+        app.stop().await;
+    }
+
+    run_on_both_databases!();
+}
