@@ -144,3 +144,61 @@ mod staff_pages_name_stages_and_mail_kinds_in_french_and_the_journal_tells_sente
 
     run_on_both_databases!();
 }
+
+mod the_import_preview_says_what_each_line_creates_and_no_url_carries_the_token {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let staff = app.logged_in(Role::Staff, &[]).await;
+        let form = staff.get_text("/import").await;
+        assert!(
+            !form.contains("_csrf="),
+            "the upload form's address holds no token"
+        );
+        assert!(form.contains("<input type=\"hidden\" name=\"_csrf\""));
+
+        // The token as the upload's first field, the way the page's form sends it.
+        let csv = "Collectivité;Code INSEE;Contact;Fonction;Email;Statut;Prochaine action;Date prochaine action\n\
+                   Lyon;69123;Grégory Doucet;maire;maire@lyon.example;En discussion;Rappeler le cabinet;15/12/2026\n";
+        let (status, page) = staff
+            .upload_import("cibles.csv", csv.as_bytes().to_vec())
+            .await;
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("<li>étape « En discussion »</li>"), "{page}");
+        assert!(page.contains("<li>contact : Grégory Doucet (maire, maire@lyon.example)</li>"));
+        assert!(page.contains("<li>prochaine action : Rappeler le cabinet le 15/12/2026</li>"));
+
+        // Without the token (nor a header), the upload is refused.
+        let bare = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("cibles.csv"),
+        );
+        let refused = staff
+            .client
+            .post(app.url("/import/preview"))
+            .multipart(bare)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403);
+        // A wrong token in the first field is refused too.
+        let forged = reqwest::multipart::Form::new()
+            .text("_csrf", "pas-le-bon")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("cibles.csv"),
+            );
+        let refused = staff
+            .client
+            .post(app.url("/import/preview"))
+            .multipart(forged)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403);
+        app.stop().await;
+    }
+
+    run_on_both_databases!();
+}

@@ -306,6 +306,13 @@ fn field_name(field: &str) -> &'static str {
         "body" | "text" | "content" => "le texte",
         "moderated" | "moderation" => "la modération",
         "archive" => "l'archive",
+        "description" => "la description",
+        "subject_prefix" => "le préfixe des sujets",
+        "reply_to" => "l'adresse de réponse",
+        "post_policy" => "qui peut écrire",
+        "max_bytes" => "la taille maximale des messages",
+        "personalized" => "les copies",
+        "strip_executables" => "le retrait des programmes joints",
         _ => "un autre champ",
     }
 }
