@@ -202,3 +202,61 @@ mod the_import_preview_says_what_each_line_creates_and_no_url_carries_the_token 
 
     run_on_both_databases!();
 }
+
+mod the_dashboard_late_link_opens_only_the_overdue_targets_highlighted {
+    use super::*;
+    use relais::store::Scope;
+
+    async fn run(backend: Backend) {
+        let app = TestApp::spawn(backend).await;
+        let staff = app.logged_in(Role::Staff, &[]).await;
+        let today = app.clock.today();
+        let late = app.add_target(LYON).await;
+        let later = app.add_target("13055").await;
+        let member = app.add_target("42218").await;
+        app.add_target("38185").await; // no next action at all
+        for (id, days) in [(late, -3), (later, 2), (member, -5)] {
+            let target = app.store.target(Scope::All, id).await.unwrap().unwrap();
+            let mut fields = target.fields();
+            fields.next_action = "Rappeler le cabinet".into();
+            fields.next_action_date = Some(today + chrono::Duration::days(days));
+            app.store
+                .update_target(
+                    Scope::All,
+                    id,
+                    &fields,
+                    &Actor::command_line(),
+                    app.clock.now_millis(),
+                )
+                .await
+                .unwrap();
+        }
+        let moved = staff
+            .post_form(&format!("/targets/{member}/stage"), &[("stage", "member")])
+            .await;
+        assert_eq!(moved.status(), 303);
+
+        let dashboard = staff.get_text("/").await;
+        let iso = today.format("%Y-%m-%d").to_string();
+        let link = format!("/targets?sort=next_action_date&amp;en_retard={iso}");
+        assert!(dashboard.contains(&link), "{dashboard}");
+        let list = staff
+            .get_text(&format!("/targets?sort=next_action_date&en_retard={iso}"))
+            .await;
+        assert!(list.contains("id=\"overdue-view\""), "{list}");
+        assert!(list.contains(&format!("<a href=\"/targets/{late}\">")));
+        assert!(!list.contains(&format!("<a href=\"/targets/{later}\">")));
+        assert!(
+            !list.contains(&format!("<a href=\"/targets/{member}\">")),
+            "a member is no follow-up"
+        );
+        assert_eq!(list.matches("<tr class=\"overdue-row\">").count(), 1);
+        let all = staff.get_text("/targets").await;
+        assert!(
+            !all.contains("overdue-row") && all.contains(&format!("<a href=\"/targets/{later}\">"))
+        );
+        app.stop().await;
+    }
+
+    run_on_both_databases!();
+}
