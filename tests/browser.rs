@@ -614,6 +614,53 @@ async fn every_page_passes_axe_and_shows_no_internal_code() {
         .await
         .expect("invitation")
         .expect("a new invitation");
+    // A second contact answers, rating every theme alike: the chart's labels all start at one place.
+    let respondent = app
+        .store
+        .invitable_contacts(survey.id)
+        .await
+        .expect("contacts")
+        .into_iter()
+        .find(|c| !c.invited)
+        .expect("a second contact to invite");
+    let answered = app
+        .store
+        .invite_to_survey(
+            &survey,
+            &respondent,
+            &relais::store::audit::Actor::command_line(),
+            app.clock.now_millis(),
+            |_| {
+                Ok(relais::store::outbox::NewMessage {
+                    kind: "survey_invitation".into(),
+                    subject: "Recensement des attentes".into(),
+                    ..Default::default()
+                })
+            },
+        )
+        .await
+        .expect("invitation")
+        .expect("a new invitation");
+    let answered = app
+        .store
+        .survey_invitation(answered)
+        .await
+        .expect("invitation")
+        .expect("the invitation");
+    let answer = relais::store::survey::NewAnswer {
+        problems: "Raccorder les terrains à l'eau.".into(),
+        themes: survey
+            .questionnaire
+            .themes
+            .iter()
+            .map(|t| (t.code.clone(), 1, 1))
+            .collect(),
+        ..Default::default()
+    };
+    app.store
+        .submit_survey(&answered, &answer, app.clock.now_millis())
+        .await
+        .expect("answer recorded");
     let key = UnsubscribeKey::new(&app.store.secret("unsubscribe").await.expect("key"));
     let message = app
         .store
@@ -690,6 +737,7 @@ async fn every_page_passes_axe_and_shows_no_internal_code() {
         "public": public_pages,
         "codes": domain_codes(),
         "spreadsheet": csv,
+        "layout": ["/", "/board", "/recensement", "/recensement/resultats", "/audit", "/courriers"],
         // The archived issue is the issue's mail as sent (no main landmark): its page is reworked with the
         // newsletter's archive, in another part of issue 15.
         "known": [{"page": format!("/lettre/archives/{issue}"), "rules": ["landmark-one-main", "region"]}],
