@@ -644,6 +644,23 @@ mod tests {
     }
 
     #[test]
+    fn an_import_reads_as_what_it_did() {
+        let e = entry(
+            "Camille (import de suivi.csv)",
+            "import",
+            "target",
+            None,
+            serde_json::json!({"rows": 4, "created": 3, "updated": 0, "skipped": 1}),
+        );
+        let l = line(&e, None);
+        assert_eq!(l.object, "");
+        assert_eq!(
+            l.before,
+            "a importé un fichier : 3 cibles créées et 1 ligne ignorée"
+        );
+    }
+
+    #[test]
     fn an_unknown_pair_still_reads_as_french() {
         let e = entry(
             "Inès",
