@@ -137,6 +137,9 @@ impl Store {
             "organisation" => "SELECT name FROM organisations WHERE id = $1",
             "newsletter_issue" => "SELECT title FROM newsletter_issues WHERE id = $1",
             "list" | "mailing_list" => "SELECT name FROM mailing_lists WHERE id = $1",
+            "subscription" => {
+                "SELECT l.name FROM subscriptions s JOIN mailing_lists l ON l.id = s.list_id WHERE s.id = $1"
+            }
             _ => return Ok(None),
         };
         Ok(with_db!(&self.db, |p| sqlx::query_scalar(sql)

@@ -384,6 +384,7 @@ pub fn line(entry: &AuditEntry, current: Option<String>) -> Line {
     let named = match entity {
         // A subscription is named by its list.
         "subscription" => label_of(&details)
+            .or(current)
             .or_else(|| Some(text(&details, "list")))
             .filter(|l| !l.is_empty()),
         _ => label_of(&details).or(current),
@@ -658,6 +659,179 @@ mod tests {
             l.before,
             "a importé un fichier : 3 cibles créées et 1 ligne ignorée"
         );
+    }
+
+    #[test]
+    fn every_entry_relais_writes_reads_as_a_sentence() {
+        use serde_json::json;
+        let cases = [
+            (
+                entry(
+                    "Camille",
+                    "stage",
+                    "target",
+                    Some(1),
+                    json!({"from": "survey_sent", "to": "survey_answered", "reason": "recensement des attentes"}),
+                ),
+                Some("Lyon"),
+                "Camille a passé Lyon de « Questionnaire envoyé » à « Questionnaire reçu » (recensement des attentes)",
+            ),
+            (
+                entry(
+                    "Camille",
+                    "interaction",
+                    "target",
+                    Some(1),
+                    json!({"interaction": 4, "kind": "phone_call"}),
+                ),
+                Some("Lyon"),
+                "Camille a noté un échange (appel) avec Lyon",
+            ),
+            (
+                entry(
+                    "Camille",
+                    "local_need",
+                    "target",
+                    Some(1),
+                    json!({"need": 2}),
+                ),
+                Some("Lyon"),
+                "Camille a noté un besoin local pour la cible Lyon",
+            ),
+            (
+                entry(
+                    "Camille",
+                    "membership",
+                    "organisation",
+                    Some(5),
+                    json!({"before": {"themes": []}, "after": {"themes": ["eau"]}}),
+                ),
+                Some("Lyon"),
+                "Camille a modifié l'adhésion de l'organisation Lyon : les thèmes",
+            ),
+            (
+                entry(
+                    "Camille",
+                    "update",
+                    "mailing_list",
+                    Some(2),
+                    json!({"list": "echanges", "before": {"post_policy": "members"}, "after": {"post_policy": "moderated"}}),
+                ),
+                Some("Échanges du club"),
+                "Camille a modifié la liste Échanges du club : qui peut écrire",
+            ),
+            (
+                entry(
+                    "Camille",
+                    "unsubscribe",
+                    "subscription",
+                    Some(9),
+                    json!({"list": "echanges", "address": "a@b.example", "source": "staff"}),
+                ),
+                Some("Échanges du club"),
+                "Camille a désabonné a@b.example de la liste Échanges du club",
+            ),
+            (
+                entry(
+                    "Camille",
+                    "resubscribe",
+                    "subscription",
+                    Some(9),
+                    json!({"label": "Échanges du club", "address": "a@b.example"}),
+                ),
+                None,
+                "Camille a réabonné a@b.example, à sa demande, à la liste Échanges du club",
+            ),
+            (
+                entry(
+                    "Camille",
+                    "create",
+                    "person",
+                    Some(3),
+                    json!({"name": "Grégory Doucet"}),
+                ),
+                None,
+                "Camille a créé le contact Grégory Doucet",
+            ),
+            (
+                entry(
+                    "Camille",
+                    "create",
+                    "organisation",
+                    Some(3),
+                    json!({"name": "Association des maires", "kind": "association"}),
+                ),
+                None,
+                "Camille a créé l'organisation Association des maires",
+            ),
+            (
+                entry(
+                    "Camille",
+                    "approve_and_trust",
+                    "list_post",
+                    Some(7),
+                    json!({"copies": 12}),
+                ),
+                None,
+                "Camille a approuvé le message n° 7 et fait désormais confiance à son expéditeur (12 copies envoyées)",
+            ),
+            (
+                entry("Camille", "rejected", "list_post", Some(7), json!({})),
+                None,
+                "Camille a refusé le message n° 7",
+            ),
+            (
+                entry(
+                    "calendrier de la lettre",
+                    "send_late",
+                    "newsletter_issue",
+                    Some(2),
+                    json!({"planned": 0, "recipients": 19}),
+                ),
+                Some("n° 4"),
+                "Calendrier de la lettre a envoyé, en retard après un arrêt de relais, la lettre n° 4 à 19 abonnés",
+            ),
+            (
+                entry(
+                    "Camille",
+                    "erase",
+                    "erasure_request",
+                    Some(2),
+                    json!({"people": 1}),
+                ),
+                None,
+                "Camille a effacé les données personnelles visées par la demande d'effacement n° 2",
+            ),
+            (
+                entry(
+                    "Camille",
+                    "cancel",
+                    "meeting",
+                    Some(8),
+                    json!({"label": "réunion du mardi 2 février 2027"}),
+                ),
+                None,
+                "Camille a annulé la réunion du mardi 2 février 2027",
+            ),
+            (
+                entry(
+                    "Camille",
+                    "delete",
+                    "agenda_item",
+                    Some(8),
+                    json!({"label": "Accès à l'eau"}),
+                ),
+                None,
+                "Camille a supprimé le point d'ordre du jour Accès à l'eau",
+            ),
+        ];
+        let wrong: Vec<String> = cases
+            .iter()
+            .map(|(e, current, expected)| (sentence(&line(e, current.map(String::from))), expected))
+            .filter(|(got, expected)| got != *expected)
+            .map(|(got, expected)| format!("\n  got:      {got}\n  expected: {expected}"))
+            .collect();
+        assert!(wrong.is_empty(), "{}", wrong.concat());
     }
 
     #[test]
