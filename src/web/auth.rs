@@ -467,6 +467,33 @@ async fn logout(State(state): State<AppState>, jar: CookieJar) -> WebResult<Resp
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_token_is_read_only_from_the_first_field_of_an_upload() {
+        let body = |first: &str| {
+            format!(
+                "--b0\r\nContent-Disposition: form-data; {first}\r\n\r\njeton\r\n--b0\r\n\
+                 Content-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nx\r\n--b0--\r\n"
+            )
+        };
+        assert_eq!(
+            multipart_first_value(body("name=\"_csrf\"").as_bytes(), "b0", "_csrf").as_deref(),
+            Some("jeton")
+        );
+        assert_eq!(
+            multipart_first_value(body("name=\"other\"").as_bytes(), "b0", "_csrf"),
+            None
+        );
+        // A file named like the field is not a token.
+        assert_eq!(
+            multipart_first_value(
+                body("name=\"_csrf\"; filename=\"t\"").as_bytes(),
+                "b0",
+                "_csrf"
+            ),
+            None
+        );
+    }
+
     fn limits() -> SecuritySettings {
         SecuritySettings {
             login_free_failures: 3,
