@@ -88,6 +88,11 @@ async function checkLayout(page, where) {
     if (document.documentElement.scrollWidth > width + 1) {
       out.push(`the page is ${document.documentElement.scrollWidth}px wide, wider than the window (${width}px)`);
     }
+    if (where === "/") {
+      for (const box of document.querySelectorAll(".matrices .scroll")) {
+        if (box.scrollWidth > box.clientWidth + 1) out.push(`the matrix « ${box.getAttribute("aria-label")} » does not fit (${box.scrollWidth}px in ${box.clientWidth}px)`);
+      }
+    }
     if (where === "/board") {
       const columns = [...document.querySelectorAll(".board .column")];
       if (columns.length !== 8) out.push(`${columns.length} columns instead of 8`);
