@@ -446,11 +446,15 @@ both_backends!(
             .unwrap()
             .name;
         let audit = staff.get_text("/audit").await;
-        let row = audit[audit.find("<tbody>").unwrap()..]
-            .split("<tr>")
+        let row = audit[audit.find("id=\"audit-entries\"").unwrap()..]
+            .split("<li>")
             .find(|row| row.contains(&name))
             .expect("the stage change is in the journal");
-        assert!(row.contains("stage") && row.contains(&format!("/targets/{target}")));
+        assert!(
+            row.contains("a passé") && row.contains("« Contactée »"),
+            "{row}"
+        );
+        assert!(row.contains(&format!("/targets/{target}")));
     }
 );
 

@@ -549,7 +549,8 @@ mod staff_remove_a_subscriber_and_re_enable_one_bounces_disabled {
             .filter(|e| e.entity == "subscription")
             .map(|e| e.action)
             .collect();
-        assert_eq!(actions, vec!["unsubscribe", "reenable"]);
+        // Newest first: the removal, the re-enabling, and the subscriptions staff added at the start.
+        assert_eq!(actions, vec!["unsubscribe", "reenable", "subscribe"]);
         app.stop().await;
     }
 

@@ -545,11 +545,14 @@ mod the_export_holds_every_record_and_erasure_leaves_no_personal_data {
         assert_eq!(data["adresse"], ADDRESS.to_lowercase());
         let subscription = &data["abonnements"][0];
         assert_eq!(subscription["liste"], "Lettre du club");
-        assert_eq!(subscription["etat"], "active");
-        assert_eq!(subscription["consentement"]["source"], "staff");
+        assert_eq!(subscription["etat"], "abonné");
+        assert_eq!(
+            subscription["consentement"]["source"],
+            "ajouté par l'équipe"
+        );
         assert_eq!(
             subscription["consentement"]["base_legale"],
-            "legitimate_interest"
+            "intérêt légitime"
         );
         let contact = &data["fiches_contact"][0];
         assert_eq!(contact["nom"], NAME);
@@ -568,17 +571,24 @@ mod the_export_holds_every_record_and_erasure_leaves_no_personal_data {
             3,
             "the survey invitation, the newsletter and the link: {mails:?}"
         );
+        assert!(mails.iter().any(|m| m["objet"] == "Lettre du club : n° 1"
+            && m["etat"] == "envoyé"
+            && m["type"] == "Lettre du club"));
+        // The folder transport's reply names a file on the server: the export says it in words instead.
+        let export_text = data.to_string();
+        assert!(!export_text.contains("data/outbox") && !export_text.contains(".eml"));
         assert!(
             mails
                 .iter()
-                .any(|m| m["objet"] == "Lettre du club : n° 1" && m["etat"] == "sent")
+                .any(|m| m["derniere_reponse"] == "déposé dans le dossier d'envoi local")
         );
         assert_eq!(data["fiches_contact"].as_array().unwrap().len(), 1);
         assert_eq!(
             data["courriers_recus"][0]["objet"],
             format!("Question de {NAME}")
         );
-        assert_eq!(data["reunions"][0]["role"], "speaker");
+        assert_eq!(data["reunions"][0]["role"], "personne qui intervient");
+        assert_eq!(data["reunions"][0]["reponse"], "sans réponse");
         assert!(
             data["recensement"][0]["problemes"]
                 .as_str()

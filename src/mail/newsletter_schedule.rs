@@ -286,8 +286,10 @@ impl Scheduler {
                 &self.settings.server.public_url,
                 &self.settings.mail.from_name,
             )?;
-            let IssueSending::Sent { recipients } =
-                self.store.send_issue(issue.id, &message, now_ms).await?
+            let IssueSending::Sent { recipients } = self
+                .store
+                .send_issue(issue.id, &message, &schedule_actor(), now_ms)
+                .await?
             else {
                 continue; // another instance sent it, or staff took it back to draft meanwhile
             };

@@ -81,13 +81,27 @@ impl Store {
             .await)?)
     }
 
-    /// Creates a discussion list; a key already taken is a conflict.
+    /// Creates a discussion list; a key already taken is a conflict. Recorded as done from the command line.
     pub async fn create_discussion_list(
         &self,
         list: &DiscussionList,
         now: i64,
     ) -> StoreResult<i64> {
-        with_db!(&self.db, |p| sqlx::query_scalar(
+        self.create_discussion_list_as(list, &Actor::command_line(), now)
+            .await
+    }
+
+    /// Creates a discussion list for `actor`, with its audit entry in the same transaction; a key already
+    /// taken is a conflict.
+    pub async fn create_discussion_list_as(
+        &self,
+        list: &DiscussionList,
+        actor: &Actor,
+        now: i64,
+    ) -> StoreResult<i64> {
+        let mut tx = self.begin().await?;
+        let id: i64 = with_tx!(&mut tx, |c| {
+            sqlx::query_scalar(
             "INSERT INTO mailing_lists (list_key, name, description, kind, subject_prefix, reply_to, post_policy,
                 archive, max_bytes, created_at, personalized, strip_executables)
              VALUES ($1, $2, $3, 'discussion', $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id"
@@ -103,9 +117,22 @@ impl Store {
         .bind(now)
         .bind(list.personalized)
         .bind(list.strip_executables)
-        .fetch_one(p)
-        .await)
+        .fetch_one(c)
+        .await
         .map_err(StoreError::from_write)
+        })?;
+        audit::record(
+            &mut tx,
+            actor,
+            "create",
+            "list",
+            Some(id),
+            serde_json::json!({ "label": list.name, "list": list.list_key }),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// Whether `address` is an active subscriber of the list.

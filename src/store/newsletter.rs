@@ -220,18 +220,19 @@ impl Store {
         &self,
         id: i64,
         message: &NewMessage,
+        actor: &super::audit::Actor,
         now: i64,
     ) -> StoreResult<IssueSending> {
         let mut tx = self.begin().await?;
-        let claimed: Option<i64> = with_tx!(&mut tx, |c| sqlx::query_scalar(
+        let claimed: Option<(i64, String)> = with_tx!(&mut tx, |c| sqlx::query_as(
             "UPDATE newsletter_issues SET state = 'sent', sent_at = $1, updated_at = $1
-             WHERE id = $2 AND state = 'ready' RETURNING list_id"
+             WHERE id = $2 AND state = 'ready' RETURNING list_id, title"
         )
         .bind(now)
         .bind(id)
         .fetch_optional(c)
         .await)?;
-        let Some(list_id) = claimed else {
+        let Some((list_id, title)) = claimed else {
             let state: Option<String> = with_tx!(&mut tx, |c| sqlx::query_scalar(
                 "SELECT state FROM newsletter_issues WHERE id = $1"
             )
@@ -270,6 +271,16 @@ impl Store {
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
+        super::audit::record(
+            &mut tx,
+            actor,
+            "send",
+            "newsletter_issue",
+            Some(id),
+            serde_json::json!({ "label": title, "count": recipients.len() }),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(IssueSending::Sent {
             recipients: recipients.len(),

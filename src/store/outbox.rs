@@ -599,6 +599,15 @@ pub struct MessageSummary {
 impl Store {
     /// The newest messages first, with their deliveries counted by state.
     pub async fn list_mail_messages(&self, limit: i64) -> StoreResult<Vec<MessageSummary>> {
+        self.list_mail_messages_of_kind(None, limit).await
+    }
+
+    /// The newest messages of one kind (any kind for `None`), with their deliveries counted by state.
+    pub async fn list_mail_messages_of_kind(
+        &self,
+        kind: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<MessageSummary>> {
         Ok(with_db!(&self.db, |p| sqlx::query_as(
             "SELECT m.id, m.kind, m.subject, m.created_at, COUNT(d.id) AS recipients,
                 COALESCE(SUM(CASE WHEN d.state = 'sent' THEN 1 ELSE 0 END), 0) AS sent,
@@ -606,9 +615,11 @@ impl Store {
                 COALESCE(SUM(CASE WHEN d.state = 'bounced' THEN 1 ELSE 0 END), 0) AS bounced,
                 COALESCE(SUM(CASE WHEN d.state = 'failed' THEN 1 ELSE 0 END), 0) AS failed
              FROM mail_messages m LEFT JOIN mail_deliveries d ON d.message_id = m.id
+             WHERE ($2 IS NULL OR m.kind = $2)
              GROUP BY m.id, m.kind, m.subject, m.created_at ORDER BY m.id DESC LIMIT $1"
         )
         .bind(limit)
+        .bind(kind)
         .fetch_all(p)
         .await)?)
     }

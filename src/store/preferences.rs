@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::audit::{self, Actor};
 use super::{Store, StoreError, StoreResult, Tx, with_db, with_tx};
+use crate::mail::kinds::{delivery_state_label, mail_kind_label, public_reply};
 
 /// What takes the place of an erased name or address in free text.
 pub const ERASED: &str = "[personne effacée]";
@@ -248,13 +249,13 @@ impl Store {
                 serde_json::json!({
                     "liste": s.list_name,
                     "nom": s.name,
-                    "etat": s.state,
-                    "mode": s.mode,
+                    "etat": export_words::subscription_state(&s.state),
+                    "mode": export_words::mode(&s.mode),
                     "consentement": {
                         "date": rfc3339_opt(s.consent_at),
-                        "source": s.consent_source,
+                        "source": export_words::consent_source(&s.consent_source),
                         "enregistre_par": s.consent_by,
-                        "base_legale": s.legal_basis,
+                        "base_legale": export_words::legal_basis(&s.legal_basis),
                         "version_du_texte": s.wording_version,
                     },
                     "cree_le": rfc3339(s.created_at),
@@ -317,7 +318,8 @@ impl Store {
                 "represente": represents,
                 "echanges": interactions.into_iter().map(|i| serde_json::json!({
                     "date": i.occurred_on.to_string(),
-                    "type": i.kind,
+                    "type": crate::domain::InteractionKind::parse(&i.kind)
+                        .map_or("échange", crate::domain::InteractionKind::label),
                     "organisation": i.organisation,
                     "resume": i.summary,
                     "suite": i.outcome,
@@ -392,22 +394,24 @@ impl Store {
             "fiches_contact": contact_records,
             "courriers": deliveries.into_iter().map(|d| serde_json::json!({
                 "objet": d.subject,
-                "type": d.kind,
+                "type": mail_kind_label(&d.kind),
                 "nom_du_destinataire": d.recipient_name,
-                "etat": d.state,
+                "etat": delivery_state_label(&d.state),
                 "tentatives": d.attempts,
-                "derniere_reponse": d.last_reply,
+                "derniere_reponse": public_reply(&d.last_reply),
                 "envoye_le": rfc3339_opt(d.sent_at),
                 "cree_le": rfc3339(d.created_at),
             })).collect::<Vec<_>>(),
             "desabonnements": unsubscribes.into_iter().map(|(list, source, at)| serde_json::json!({
-                "liste": list, "source": source, "date": rfc3339(at),
+                "liste": list, "source": export_words::unsubscribe_source(&source), "date": rfc3339(at),
             })).collect::<Vec<_>>(),
             "retours_en_erreur": bounces.into_iter().map(|(source, status, reply, at)| serde_json::json!({
-                "source": source, "statut": status, "reponse": reply, "date": rfc3339(at),
+                "source": export_words::bounce_source(&source), "statut": status, "reponse": reply,
+                "date": rfc3339(at),
             })).collect::<Vec<_>>(),
             "reunions": meetings.into_iter().map(|(at, role, response, attended)| serde_json::json!({
-                "date": rfc3339(at), "role": role, "reponse": response, "present": attended,
+                "date": rfc3339(at), "role": export_words::meeting_role(&role),
+                "reponse": export_words::meeting_response(&response), "present": attended,
             })).collect::<Vec<_>>(),
             "recensement": surveys.into_iter().map(|s| serde_json::json!({
                 "invite_le": rfc3339(s.sent_at),
@@ -420,10 +424,10 @@ impl Store {
                 "commentaires": s.comments,
             })).collect::<Vec<_>>(),
             "courriers_recus": received.into_iter().map(|(at, subject, channel)| serde_json::json!({
-                "date": rfc3339(at), "objet": subject, "canal": channel,
+                "date": rfc3339(at), "objet": subject, "canal": export_words::channel(&channel),
             })).collect::<Vec<_>>(),
             "demandes_d_effacement": erasures.into_iter().map(|(state, at)| serde_json::json!({
-                "etat": state, "date": rfc3339(at),
+                "etat": export_words::erasure_state(&state), "date": rfc3339(at),
             })).collect::<Vec<_>>(),
         }))
     }
@@ -721,4 +725,95 @@ async fn scrub(tx: &mut Tx, address: &str, needle: &str) -> StoreResult<u64> {
             .map(|r| r.rows_affected()))?;
     }
     Ok(changed)
+}
+
+/// The words of a person's data export: every stored code as the French a person reads (the export is
+/// theirs, not a developer's), each unknown code as a neutral word rather than the code itself.
+mod export_words {
+    pub fn subscription_state(code: &str) -> &'static str {
+        match code {
+            "active" => "abonné",
+            "pending" => "en attente de confirmation",
+            "unsubscribed" => "désabonné",
+            "bouncing" => "suspendu : les courriers reviennent en erreur",
+            _ => "désactivé",
+        }
+    }
+
+    pub fn mode(code: &str) -> &'static str {
+        match code {
+            "digest" => "un résumé par jour",
+            _ => "chaque message",
+        }
+    }
+
+    pub fn consent_source(code: &str) -> &'static str {
+        match code {
+            "public_form" => "formulaire d'inscription en ligne",
+            "staff" => "ajouté par l'équipe",
+            "import" => "import d'un fichier de l'équipe",
+            "mail" => "demande par courrier",
+            "preferences" => "page de préférences",
+            _ => "autre",
+        }
+    }
+
+    pub fn legal_basis(code: &str) -> &'static str {
+        match code {
+            "consent" => "consentement",
+            "legitimate_interest" => "intérêt légitime",
+            _ => "autre",
+        }
+    }
+
+    pub fn unsubscribe_source(code: &str) -> &'static str {
+        match code {
+            "preferences" => "page de préférences",
+            "staff" => "par l'équipe",
+            "page" => "lien de désabonnement",
+            "one-click" => "désabonnement en un clic depuis la messagerie",
+            "mailto" => "demande par courrier",
+            "abuse" => "signalement comme indésirable",
+            _ => "autre",
+        }
+    }
+
+    pub fn bounce_source(code: &str) -> &'static str {
+        match code {
+            "smtp" => "refus du serveur destinataire",
+            _ => "avis de non-remise",
+        }
+    }
+
+    pub fn meeting_role(code: &str) -> &'static str {
+        match code {
+            "speaker" => "personne qui intervient",
+            "staff" => "membre de l'équipe",
+            _ => "personne invitée",
+        }
+    }
+
+    pub fn meeting_response(code: &str) -> &'static str {
+        match code {
+            "accepted" => "oui",
+            "declined" => "non",
+            "tentative" => "peut-être",
+            _ => "sans réponse",
+        }
+    }
+
+    pub fn channel(code: &str) -> &'static str {
+        match code {
+            "inject" => "déposé sur le serveur par l'administrateur",
+            _ => "transmis par le serveur de courrier",
+        }
+    }
+
+    pub fn erasure_state(code: &str) -> &'static str {
+        match code {
+            "done" => "effectuée",
+            "refused" => "refusée",
+            _ => "en attente",
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! keeps it pending and enqueues the confirmation mail in the same transaction; the link's token (only its
 //! hash is stored) makes it active through [`Store::confirm_subscription`] until it expires.
 
+use super::audit::{self, Actor};
 use super::outbox::{NewMessage, NewRecipient, enqueue};
 use super::{Store, StoreResult, with_db, with_tx};
 
@@ -264,6 +265,36 @@ impl Store {
         selection: ContactSelection,
         now: i64,
     ) -> StoreResult<u64> {
+        self.subscribe_contacts_audited(list, selection, None, now)
+            .await
+    }
+
+    /// [`Store::subscribe_contacts`] done by a staff member: the audit log records how many joined, in the
+    /// same transaction.
+    pub async fn subscribe_contacts_as(
+        &self,
+        list: &MailingList,
+        selection: ContactSelection,
+        actor: &Actor,
+        now: i64,
+    ) -> StoreResult<u64> {
+        self.subscribe_contacts_audited(list, selection, Some(actor), now)
+            .await
+    }
+
+    async fn subscribe_contacts_audited(
+        &self,
+        list: &MailingList,
+        selection: ContactSelection,
+        actor: Option<&Actor>,
+        now: i64,
+    ) -> StoreResult<u64> {
+        let described = match &selection {
+            ContactSelection::Stage(stage) => format!("stage:{}", stage.as_str()),
+            ContactSelection::Members => "members".into(),
+            ContactSelection::Associations => "associations".into(),
+            ContactSelection::Organisations(ids) => format!("organisations:{}", ids.len()),
+        };
         // Only integers and the fixed codes of stages are written into the SQL text.
         let condition = match selection {
             ContactSelection::Stage(stage) => format!(
@@ -298,13 +329,32 @@ impl Store {
              ORDER BY p.id
              ON CONFLICT (list_id, address) DO NOTHING"
         );
-        let added = with_db!(&self.db, |p| sqlx::query(&sql)
+        let mut tx = self.begin().await?;
+        let added = with_tx!(&mut tx, |c| sqlx::query(&sql)
             .bind(list.id)
             .bind(now)
             .bind(&list.list_key)
-            .execute(p)
+            .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
+        if let Some(actor) = actor
+            && added > 0
+        {
+            let details = serde_json::json!({
+                "label": list.name, "list": list.list_key, "count": added, "selection": described,
+            });
+            audit::record(
+                &mut tx,
+                actor,
+                "subscribe",
+                "subscription",
+                None,
+                details,
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
         Ok(added)
     }
 
@@ -331,6 +381,39 @@ impl Store {
         entries: &[(String, String)],
         source: &str,
         legal_basis: &str,
+        now: i64,
+    ) -> StoreResult<u64> {
+        self.add_subscriptions_audited(list, entries, source, legal_basis, None, now)
+            .await
+    }
+
+    /// [`Store::add_subscriptions`] done by a staff member: the audit log records the addresses added, in
+    /// the same transaction.
+    pub async fn add_subscriptions_as(
+        &self,
+        list: &MailingList,
+        entries: &[(String, String)],
+        actor: &Actor,
+        now: i64,
+    ) -> StoreResult<u64> {
+        self.add_subscriptions_audited(
+            list,
+            entries,
+            "staff",
+            "legitimate_interest",
+            Some(actor),
+            now,
+        )
+        .await
+    }
+
+    async fn add_subscriptions_audited(
+        &self,
+        list: &MailingList,
+        entries: &[(String, String)],
+        source: &str,
+        legal_basis: &str,
+        actor: Option<&Actor>,
         now: i64,
     ) -> StoreResult<u64> {
         let mut tx = self.begin().await?;
@@ -364,6 +447,26 @@ impl Store {
                 }
                 query.execute(c).await.map(|r| r.rows_affected())
             })?;
+        }
+        if let Some(actor) = actor
+            && added > 0
+        {
+            let mut details = serde_json::json!({
+                "label": list.name, "list": list.list_key, "count": added, "source": source,
+            });
+            if let [(address, _)] = entries {
+                details["address"] = address.to_lowercase().into();
+            }
+            audit::record(
+                &mut tx,
+                actor,
+                "subscribe",
+                "subscription",
+                None,
+                details,
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(added)

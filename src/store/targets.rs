@@ -110,6 +110,9 @@ pub struct TargetFilter {
     pub source: Option<String>,
     /// Only targets whose next action is due on or before this date.
     pub due_by: Option<NaiveDate>,
+    /// Only the open targets (neither member nor declined) whose next action was due before this date: the
+    /// dashboard's "en retard" count, as a list.
+    pub overdue_on: Option<NaiveDate>,
 }
 
 /// Sort orders offered by the list; each maps to a fixed ORDER BY, never to user text.
@@ -188,6 +191,13 @@ impl TargetFilter {
         if let Some(due_by) = self.due_by {
             values.push(FilterValue::Date(due_by));
             conditions.push(format!("t.next_action_date <= ${}", values.len()));
+        }
+        if let Some(today) = self.overdue_on {
+            values.push(FilterValue::Date(today));
+            conditions.push(format!(
+                "t.next_action_date < ${} AND t.stage NOT IN ('declined', 'member')",
+                values.len()
+            ));
         }
         if let Scope::Relay(user) = scope {
             values.push(FilterValue::Id(user));

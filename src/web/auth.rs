@@ -1,8 +1,9 @@
 //! Logging in and out, the session extractor, role checks and CSRF protection.
 //!
 //! Sessions live in the database (the cookie holds a random token, the table its SHA-256). Every state-changing
-//! request of the web app must carry the session's CSRF token, in the `_csrf` form field, the `_csrf` query
-//! parameter (multipart uploads) or the `X-CSRF-Token` header (fetch calls); [`csrf_guard`] refuses the rest.
+//! request of the web app must carry the session's CSRF token, in the `_csrf` form field (for a multipart
+//! upload, its first field), the `X-CSRF-Token` header (fetch calls) or the `_csrf` query parameter (older
+//! upload forms); [`csrf_guard`] refuses the rest.
 //!
 //! Failed logins are kept in the database (so throttling holds across restarts and instances) and counted
 //! three ways over `security.login_window_minutes` (see [`refused_until`]):
@@ -172,12 +173,23 @@ pub async fn csrf_guard(State(state): State<AppState>, request: Request, next: N
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let multipart_boundary = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.starts_with("multipart/form-data"))
+        .and_then(|v| v.split("boundary=").nth(1))
+        .map(|b| b.trim_matches('"').to_string());
     let body = if presented.is_none() && is_form {
         let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
             return WebError::BadRequest("Formulaire trop volumineux.".into()).into_response();
         };
         presented = query_field(&String::from_utf8_lossy(&bytes), "_csrf");
         Body::from(bytes)
+    } else if let (None, Some(boundary)) = (&presented, multipart_boundary) {
+        let (token, body) = first_multipart_field(body, &boundary, "_csrf").await;
+        presented = token;
+        body
     } else {
         body
     };
@@ -194,6 +206,49 @@ fn csrf_refused() -> Response {
         Html("<!doctype html><html lang=\"fr\"><meta charset=\"utf-8\"><title>Formulaire expiré</title><main><h1>Formulaire expiré</h1><p>Ce formulaire n'est plus valable (jeton de sécurité absent ou périmé). Rechargez la page et recommencez.</p><p><a href=\"/\">Retour au tableau de bord</a></p></main></html>"),
     )
         .into_response()
+}
+
+/// The value of `name` when it is the first field of a multipart body (forms put their hidden `_csrf` input
+/// first), read from the body's first few kilobytes only, so an upload is never held in memory here; the
+/// body is handed back whole.
+async fn first_multipart_field(body: Body, boundary: &str, name: &str) -> (Option<String>, Body) {
+    use futures::StreamExt;
+    const PEEK_BYTES: usize = 4096;
+    let mut stream = body.into_data_stream();
+    let mut prefix: Vec<u8> = Vec::new();
+    let mut failed = None;
+    while prefix.len() < PEEK_BYTES {
+        match stream.next().await {
+            Some(Ok(chunk)) => prefix.extend_from_slice(&chunk),
+            Some(Err(error)) => {
+                failed = Some(error);
+                break;
+            }
+            None => break,
+        }
+    }
+    let value = multipart_first_value(&prefix, boundary, name);
+    let head = futures::stream::once(async move {
+        match failed {
+            Some(error) => Err(error),
+            None => Ok(axum::body::Bytes::from(prefix)),
+        }
+    });
+    (value, Body::from_stream(head.chain(stream)))
+}
+
+fn multipart_first_value(prefix: &[u8], boundary: &str, name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(prefix);
+    let first = text.strip_prefix(&format!("--{boundary}\r\n"))?;
+    let (headers, rest) = first.split_once("\r\n\r\n")?;
+    let disposition = headers
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))?;
+    if !disposition.contains(&format!("name=\"{name}\"")) || disposition.contains("filename=") {
+        return None;
+    }
+    let (value, _) = rest.split_once(&format!("\r\n--{boundary}"))?;
+    Some(value.to_string())
 }
 
 fn query_field(encoded: &str, name: &str) -> Option<String> {
@@ -411,6 +466,33 @@ async fn logout(State(state): State<AppState>, jar: CookieJar) -> WebResult<Resp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_token_is_read_only_from_the_first_field_of_an_upload() {
+        let body = |first: &str| {
+            format!(
+                "--b0\r\nContent-Disposition: form-data; {first}\r\n\r\njeton\r\n--b0\r\n\
+                 Content-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nx\r\n--b0--\r\n"
+            )
+        };
+        assert_eq!(
+            multipart_first_value(body("name=\"_csrf\"").as_bytes(), "b0", "_csrf").as_deref(),
+            Some("jeton")
+        );
+        assert_eq!(
+            multipart_first_value(body("name=\"other\"").as_bytes(), "b0", "_csrf"),
+            None
+        );
+        // A file named like the field is not a token.
+        assert_eq!(
+            multipart_first_value(
+                body("name=\"_csrf\"; filename=\"t\"").as_bytes(),
+                "b0",
+                "_csrf"
+            ),
+            None
+        );
+    }
 
     fn limits() -> SecuritySettings {
         SecuritySettings {

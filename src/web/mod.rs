@@ -77,6 +77,8 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::password_router())
         .merge(pages::router(state.clone()))
         .nest("/api/v1", api::router())
+        // An unknown address gets the French "Page introuvable" page, not the browser's own error page.
+        .fallback(|| async { error::WebError::NotFound })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

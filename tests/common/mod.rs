@@ -369,7 +369,9 @@ pub struct Staff {
 impl Staff {
     /// Uploads `bytes` named `name` to the import's preview, as the upload form does; the status and page.
     pub async fn upload_import(&self, name: &str, bytes: Vec<u8>) -> (u16, String) {
+        // The token travels as the form's first field, as the page's hidden input sends it: never in the URL.
         let form = reqwest::multipart::Form::new()
+            .text("_csrf", self.csrf.clone())
             .part(
                 "file",
                 reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()),
@@ -377,10 +379,7 @@ impl Staff {
             .text("on_duplicate", "skip");
         let response = self
             .client
-            .post(
-                self.app
-                    .url(&format!("/import/preview?_csrf={}", self.csrf)),
-            )
+            .post(self.app.url("/import/preview"))
             .multipart(form)
             .send()
             .await

@@ -115,7 +115,12 @@ pub async fn newsletter(args: NewsletterArgs) -> anyhow::Result<()> {
     let cpu_before = cpu_seconds(None);
     let sending = Instant::now();
     let outcome = store
-        .send_issue(issue_id, &message, clock.now_millis())
+        .send_issue(
+            issue_id,
+            &message,
+            &crate::store::audit::Actor::command_line(),
+            clock.now_millis(),
+        )
         .await?;
     let enqueued = sending.elapsed();
     let IssueSending::Sent { recipients } = outcome else {

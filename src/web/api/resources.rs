@@ -442,6 +442,7 @@ pub async fn list_targets(
             LeadSource::parse(v).map(LeadSource::as_str)
         }),
         due_by: None,
+        overdue_on: None,
     };
     let (items, total) = state
         .store

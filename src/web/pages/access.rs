@@ -1,4 +1,4 @@
-//! Who has access to what (people, roles, territories, last login, API tokens) and the audit log. Admins
+//! Who has access to what (people, roles, territories, last login, API tokens) Admins
 //! manage the accounts here: create one (its owner receives a link to choose a password), change its role
 //! and territories, disable or re-enable it (a disabled account's sessions end at once), and mail a new
 //! password link. Staff read the list (viewers and relays do not see who else has access); the last active
@@ -16,7 +16,6 @@ use crate::referential::Referential;
 use crate::security;
 use crate::store::StoreError;
 use crate::store::accounts::{AccessRow, AccountChange, ApiToken, NewUser, PasswordLink};
-use crate::store::audit::AuditEntry;
 use crate::store::outbox::NewMessage;
 use crate::web::AppState;
 use crate::web::auth::Session;
@@ -35,7 +34,6 @@ pub fn router() -> Router<AppState> {
         .route("/access/comptes/{id}/desactiver", post(disable))
         .route("/access/comptes/{id}/reactiver", post(enable))
         .route("/access/comptes/{id}/mot-de-passe", post(reset_password))
-        .route("/audit", get(audit))
 }
 
 /// The page reached from the mailed link, outside the session.
@@ -501,20 +499,4 @@ async fn set_password(
             done: done.is_some(),
         },
     )
-}
-
-#[derive(Template)]
-#[template(path = "audit.html", config = "src/web/askama.toml")]
-struct AuditPage {
-    chrome: Chrome,
-    entries: Vec<AuditEntry>,
-}
-
-async fn audit(session: Session, State(state): State<AppState>) -> WebResult<Html<String>> {
-    session.require_staff()?;
-    let page = AuditPage {
-        chrome: Chrome::new(&session, "audit", "Journal"),
-        entries: state.store.list_audit(None, 300).await?,
-    };
-    Ok(Html(page.render()?))
 }

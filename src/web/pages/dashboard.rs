@@ -60,6 +60,8 @@ struct DashboardPage<'a> {
     follow_ups: &'a [FollowUps],
     activity: &'a [Activity],
     engagement: &'a [Engagement],
+    /// `YYYY-MM-DD`, for the link to the overdue follow-ups.
+    today: String,
 }
 
 /// The dashboard's aggregates for one scope and day.
@@ -143,6 +145,7 @@ async fn dashboard(session: Session, State(state): State<AppState>) -> WebResult
         follow_ups: &data.follow_ups,
         engagement: &data.engagement,
         activity: &data.activity,
+        today: state.clock.today().format("%Y-%m-%d").to_string(),
     };
     Ok(Html(page.render()?))
 }

@@ -70,6 +70,52 @@ struct PreviewPage {
 }
 
 impl PreviewPage {
+    /// What a new or duplicate row will write, in the words of the targets page: the stage, each contact
+    /// (function, addresses, phones), the next action and its date, the political colour and the notes.
+    pub fn creates(row: &crate::import::PlannedRow) -> Vec<String> {
+        use crate::web::view::{colour_label, french_date};
+        let Some(target) = &row.new_target else {
+            return Vec::new();
+        };
+        let mut parts = vec![format!("étape « {} »", target.stage.label())];
+        for contact in &target.contacts {
+            let mut about: Vec<String> = Vec::new();
+            if !contact.function.is_empty() {
+                about.push(contact.function.clone());
+            }
+            about.extend(contact.emails.iter().cloned());
+            about.extend(contact.phones.iter().cloned());
+            parts.push(if about.is_empty() {
+                format!("contact : {}", contact.full_name)
+            } else {
+                format!("contact : {} ({})", contact.full_name, about.join(", "))
+            });
+        }
+        let fields = &target.fields;
+        match (fields.next_action.is_empty(), fields.next_action_date) {
+            (false, Some(date)) => parts.push(format!(
+                "prochaine action : {} le {}",
+                fields.next_action,
+                french_date(Some(date))
+            )),
+            (false, None) => parts.push(format!("prochaine action : {}", fields.next_action)),
+            (true, Some(date)) => {
+                parts.push(format!("prochaine action le {}", french_date(Some(date))))
+            }
+            (true, None) => {}
+        }
+        if fields.political_colour != "unknown" && !fields.political_colour.is_empty() {
+            parts.push(format!(
+                "couleur : {}",
+                colour_label(&fields.political_colour)
+            ));
+        }
+        if !fields.notes.is_empty() {
+            parts.push(format!("notes : {}", fields.notes));
+        }
+        parts
+    }
+
     pub fn status_label(status: &RowStatus) -> &'static str {
         match status {
             RowStatus::New => "nouvelle cible",

@@ -87,7 +87,7 @@ fn without_page(query: &InboundQuery) -> String {
 }
 
 /// A day typed in a date field, or a French message saying what is wrong.
-fn day(text: &str, what: &str) -> Result<Option<NaiveDate>, String> {
+pub(super) fn day(text: &str, what: &str) -> Result<Option<NaiveDate>, String> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);

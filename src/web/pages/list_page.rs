@@ -317,7 +317,7 @@ pub(super) async fn subscribe(
     if form.members == "oui" {
         report.added += state
             .store
-            .subscribe_contacts(&mailing, ContactSelection::Members, now)
+            .subscribe_contacts_as(&mailing, ContactSelection::Members, &session.actor(), now)
             .await?;
     }
     let mut first_line: HashMap<String, usize> = HashMap::new();
@@ -374,7 +374,7 @@ pub(super) async fn subscribe(
     if !new.is_empty() {
         let added = state
             .store
-            .add_subscriptions(&mailing, &new, "staff", "legitimate_interest", now)
+            .add_subscriptions_as(&mailing, &new, &session.actor(), now)
             .await?;
         report.added += added;
         report.raced = (new.len() as u64).saturating_sub(added);

@@ -292,7 +292,7 @@ async fn create(
     };
     state
         .store
-        .create_discussion_list(&list, state.clock.now_millis())
+        .create_discussion_list_as(&list, &session.actor(), state.clock.now_millis())
         .await
         .map_err(|e| match e {
             crate::store::StoreError::Conflict(_) => {

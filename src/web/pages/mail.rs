@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -14,7 +14,9 @@ use crate::store::outbox::{DeliveryRow, MailMessage, MessageSummary};
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
-use crate::web::view::{Chrome, french_datetime};
+use crate::web::view::{
+    Chrome, MAIL_KINDS, delivery_state_label, french_datetime, mail_kind_label,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -26,13 +28,7 @@ pub fn router() -> Router<AppState> {
 
 /// French names of the delivery states.
 pub fn state_label(state: &str) -> &'static str {
-    match state {
-        "sent" => "envoyé",
-        "queued" => "en attente",
-        "bounced" => "refusé",
-        "failed" => "abandonné",
-        _ => "inconnu",
-    }
+    delivery_state_label(state)
 }
 
 #[derive(Template)]
@@ -40,13 +36,33 @@ pub fn state_label(state: &str) -> &'static str {
 struct ListPage {
     chrome: Chrome,
     messages: Vec<MessageSummary>,
+    /// The kinds offered by the filter: (code, French name, selected).
+    kinds: Vec<(String, String, bool)>,
 }
 
-async fn list(session: Session, State(state): State<AppState>) -> WebResult<Html<String>> {
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    kind: String,
+}
+
+async fn list(
+    session: Session,
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> WebResult<Html<String>> {
     session.require_staff()?;
+    let kind = MAIL_KINDS
+        .iter()
+        .map(|(code, _)| *code)
+        .find(|code| *code == query.kind);
     let page = ListPage {
         chrome: Chrome::new(&session, "mail", "Courriers envoyés"),
-        messages: state.store.list_mail_messages(200).await?,
+        messages: state.store.list_mail_messages_of_kind(kind, 200).await?,
+        kinds: MAIL_KINDS
+            .iter()
+            .map(|(code, label)| (code.to_string(), label.to_string(), Some(*code) == kind))
+            .collect(),
     };
     Ok(Html(page.render()?))
 }
@@ -141,11 +157,17 @@ impl MailMessage {
     pub fn when(&self) -> String {
         french_datetime(self.created_at)
     }
+    pub fn kind_label(&self) -> &'static str {
+        mail_kind_label(&self.kind)
+    }
 }
 
 impl MessageSummary {
     pub fn when(&self) -> String {
         french_datetime(self.created_at)
+    }
+    pub fn kind_label(&self) -> &'static str {
+        mail_kind_label(&self.kind)
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod access;
 pub use access::public_router as password_router;
+mod audit;
 mod board;
 mod dashboard;
 pub use dashboard::DashboardCache;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(newsletter::router())
         .merge(meetings::router())
         .merge(survey::router())
+        .merge(audit::router())
         .merge(super::resources::staff_router())
         .merge(super::auth::logout_router())
         .route("/referential/search", get(complete_collectivity))

@@ -376,7 +376,7 @@ async fn send(
     let (_, _, message) = rendered_issue(&state, &list, id).await?;
     match state
         .store
-        .send_issue(id, &message, state.clock.now_millis())
+        .send_issue(id, &message, &session.actor(), state.clock.now_millis())
         .await?
     {
         IssueSending::Sent { recipients } => Ok(flash::redirect_with_notice(

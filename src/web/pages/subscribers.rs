@@ -151,7 +151,7 @@ async fn subscribe_contacts(
     let list = newsletter_list(&state).await?;
     let added = state
         .store
-        .subscribe_contacts(&list, selection, state.clock.now_millis())
+        .subscribe_contacts_as(&list, selection, &session.actor(), state.clock.now_millis())
         .await?;
     let notice = format!(
         "{added} contact(s) {described} abonné(s). Les personnes déjà abonnées, en attente ou \
@@ -174,9 +174,10 @@ async fn subscribe_selection(
     let list = newsletter_list(&state).await?;
     let added = state
         .store
-        .subscribe_contacts(
+        .subscribe_contacts_as(
             &list,
             ContactSelection::Organisations(organisations),
+            &session.actor(),
             state.clock.now_millis(),
         )
         .await?;

@@ -207,12 +207,62 @@ async fn invite(
     .await
 }
 
-/// A theme placed on the chart.
+/// A theme placed on the chart, with where its label goes (`label_x`, `label_y`: the text's anchor, centred).
 pub struct Point {
     pub label: String,
     pub x: f64,
     pub y: f64,
     pub r: f64,
+    pub label_x: f64,
+    pub label_y: f64,
+}
+
+/// The chart's drawing area (viewBox units) and its labels' font size.
+const CHART_WIDTH: f64 = 480.0;
+const LABEL_HEIGHT: f64 = 15.0;
+
+/// A label's box on the chart, from its centre-bottom anchor: width estimated from its length at 11 px.
+fn label_box(label: &str, x: f64, y: f64) -> (f64, f64, f64, f64) {
+    let width = label.chars().count() as f64 * 6.6 + 6.0;
+    (
+        x - width / 2.0,
+        y - LABEL_HEIGHT + 2.0,
+        x + width / 2.0,
+        y + 2.0,
+    )
+}
+
+fn overlaps(a: (f64, f64, f64, f64), b: (f64, f64, f64, f64)) -> bool {
+    a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
+}
+
+/// Places each label above its disc, else below, else further up or down, so that no two labels overlap
+/// (themes with close means would otherwise print over each other), and keeps each inside the chart.
+fn place_labels(points: &mut [Point]) {
+    let mut placed: Vec<(f64, f64, f64, f64)> = Vec::new();
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_by(|a, b| points[*a].y.total_cmp(&points[*b].y));
+    for index in order {
+        let point = &points[index];
+        let width = point.label.chars().count() as f64 * 6.6 + 6.0;
+        let x = point.x.clamp(width / 2.0, CHART_WIDTH - width / 2.0);
+        let above = point.y - point.r - 3.0;
+        let below = point.y + point.r + LABEL_HEIGHT;
+        let candidates = (0..12).flat_map(|step| {
+            let shift = step as f64 * LABEL_HEIGHT;
+            [above - shift, below + shift]
+        });
+        let y = candidates
+            .clone()
+            .find(|y| {
+                let candidate = label_box(&point.label, x, *y);
+                *y > LABEL_HEIGHT && *y < 300.0 && !placed.iter().any(|p| overlaps(*p, candidate))
+            })
+            .unwrap_or(above);
+        placed.push(label_box(&point.label, x, y));
+        points[index].label_x = x;
+        points[index].label_y = y;
+    }
 }
 
 #[derive(Template)]
@@ -265,7 +315,7 @@ async fn show_results(session: Session, State(state): State<AppState>) -> WebRes
     session.require_staff()?;
     let (_, results, answers) = survey_results(&state).await?;
     // The chart: interest from −2 to +2 across 400 px, experience from 0 to 3 up 240 px.
-    let points = results
+    let mut points: Vec<Point> = results
         .iter()
         .filter(|r| r.respondents > 0)
         .map(|r| Point {
@@ -273,8 +323,11 @@ async fn show_results(session: Session, State(state): State<AppState>) -> WebRes
             x: 40.0 + (r.mean_interest + 2.0) * 100.0,
             y: 270.0 - r.mean_experience * 80.0,
             r: 6.0 + (r.respondents as f64).sqrt() * 4.0,
+            label_x: 0.0,
+            label_y: 0.0,
         })
         .collect();
+    place_labels(&mut points);
     let page = ResultsPage {
         chrome: Chrome::new(&session, "survey", "Résultats du recensement"),
         wanted: wanted_not_covered(&results).into_iter().cloned().collect(),
@@ -358,4 +411,45 @@ async fn export(
         bytes,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(label: &str, x: f64, y: f64) -> Point {
+        Point {
+            label: label.into(),
+            x,
+            y,
+            r: 10.0,
+            label_x: 0.0,
+            label_y: 0.0,
+        }
+    }
+
+    #[test]
+    fn labels_of_themes_at_the_same_place_do_not_overlap_and_stay_on_the_chart() {
+        let mut points = vec![
+            point("Accès à l'eau", 240.0, 150.0),
+            point("Scolarisation", 242.0, 151.0),
+            point("Domiciliation", 238.0, 149.0),
+            point("Accès aux droits et à la santé", 470.0, 30.0),
+        ];
+        place_labels(&mut points);
+        let boxes: Vec<_> = points
+            .iter()
+            .map(|p| label_box(&p.label, p.label_x, p.label_y))
+            .collect();
+        for (i, a) in boxes.iter().enumerate() {
+            assert!(
+                a.0 >= 0.0 && a.2 <= CHART_WIDTH,
+                "{} leaves the chart",
+                points[i].label
+            );
+            for b in &boxes[i + 1..] {
+                assert!(!overlaps(*a, *b), "{a:?} overlaps {b:?}");
+            }
+        }
+    }
 }

@@ -51,6 +51,9 @@ pub struct ListQuery {
     pub source: String,
     #[serde(default)]
     pub sort: String,
+    /// `YYYY-MM-DD`: only the open targets whose next action was due before that day (the dashboard's link).
+    #[serde(default)]
+    pub en_retard: String,
     #[serde(default)]
     pub page: Option<i64>,
     #[serde(default)]
@@ -74,7 +77,15 @@ impl ListQuery {
             colour: non_empty(&self.colour),
             source: non_empty(&self.source),
             due_by: None,
+            overdue_on: chrono::NaiveDate::parse_from_str(self.en_retard.trim(), "%Y-%m-%d").ok(),
         }
+    }
+
+    /// The day of the overdue view, as staff read it, when the list shows only overdue follow-ups.
+    pub fn overdue_label(&self) -> Option<String> {
+        self.filter()
+            .overdue_on
+            .map(|d| crate::web::view::french_date(Some(d)))
     }
 
     pub fn sort(&self) -> TargetSort {
@@ -112,6 +123,7 @@ impl ListQuery {
             ("colour", &self.colour),
             ("source", &self.source),
             ("sort", &self.sort),
+            ("en_retard", &self.en_retard),
         ];
         serde_urlencoded::to_string(
             pairs
