@@ -227,7 +227,9 @@ mod a_full_cycle_with_two_instances {
             let team = &team;
             let app = &app;
             async move {
+                // The token travels as the form's first field, never in the address.
                 let form = reqwest::multipart::Form::new()
+                    .text("_csrf", team.csrf.clone())
                     .text("title", "Guide du raccordement")
                     .text("themes", "eau")
                     .part(
@@ -235,7 +237,7 @@ mod a_full_cycle_with_two_instances {
                         reqwest::multipart::Part::bytes(bytes).file_name(name),
                     );
                 team.client
-                    .post(app.url(&format!("/ressources/document?_csrf={}", team.csrf)))
+                    .post(app.url("/ressources/document"))
                     .multipart(form)
                     .send()
                     .await

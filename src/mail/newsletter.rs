@@ -93,7 +93,8 @@ pub fn for_the_web(body: &str, public_url: &str) -> String {
 }
 
 /// An issue as the public archive shows it: [`for_the_web`], without the mail's "Lire dans un navigateur"
-/// line (the reader is in the browser), with relais' icon and a way back to the list of issues.
+/// line (the reader is in the browser), with relais' icon, a way back to the list of issues, and the page
+/// as the document's `<main>`.
 pub fn archived_page(body_html: &str, public_url: &str) -> String {
     let page = for_the_web(body_html, public_url);
     let page = match (
@@ -106,6 +107,11 @@ pub fn archived_page(body_html: &str, public_url: &str) -> String {
         }
         _ => page,
     };
+    // On the web the mail's page is the document's main landmark (what screen readers jump to).
+    let page = match page.rfind("</div>\n</body>") {
+        Some(end) => format!("{}</main>{}", &page[..end], &page[end + "</div>".len()..]),
+        None => page,
+    };
     page.replacen(
         "</head>",
         "<link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\">\n</head>",
@@ -113,7 +119,7 @@ pub fn archived_page(body_html: &str, public_url: &str) -> String {
     )
     .replacen(
         "<div class=\"page\">",
-        "<div class=\"page\">\n<p class=\"muted\"><a href=\"/lettre/archives\">← Toutes les lettres</a></p>",
+        "<main class=\"page\">\n<p class=\"muted\"><a href=\"/lettre/archives\">← Toutes les lettres</a></p>",
         1,
     )
 }

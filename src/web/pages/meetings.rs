@@ -1280,7 +1280,7 @@ async fn relay(
         .ok_or(WebError::NotFound)?;
     state
         .store
-        .subscribe_contacts(&list, ContactSelection::Associations, now)
+        .subscribe_contacts_as(&list, ContactSelection::Associations, &session.actor(), now)
         .await?;
     let recipients = state.store.list_recipients(ASSOCIATIONS).await?;
     let message = dispatcher(&state)
