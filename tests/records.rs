@@ -896,7 +896,11 @@ mod an_unsubscribe_is_undone_from_the_same_mail_for_a_day {
             .await
             .unwrap()
             .into_iter()
-            .filter(|e| e.entity == "subscription" && e.action == "subscribe")
+            .filter(|e| {
+                e.entity == "subscription"
+                    && e.action == "subscribe"
+                    && e.details.contains("undo_unsubscribe")
+            })
             .count();
         assert_eq!(undone, 2, "each return is recorded");
         post(format!("/desabonnement/{token}"), "source=page").await;
