@@ -83,7 +83,9 @@ pub fn to_list(name: &str) -> String {
 }
 
 /// A count and its noun, singular for 0 and 1 as French has it: "1 abonné·e", "19 abonné·es".
-pub fn count(n: usize, singular: &str, plural: &str) -> String {
+/// (`n` by value or by reference, as templates pass it.)
+pub fn count(n: impl std::borrow::Borrow<usize>, singular: &str, plural: &str) -> String {
+    let n = *n.borrow();
     format!("{n} {}", if n > 1 { plural } else { singular })
 }
 

@@ -534,7 +534,7 @@ mod a_digest_subscriber_gets_one_mail_a_day {
         let digests = messages_of_kind(&app, "list_digest").await;
         assert_eq!(digests.len(), 1);
         let message = app.store.mail_message(digests[0]).await.unwrap().unwrap();
-        assert_eq!(message.subject, "Échanges du club : 2 message(s) du jour");
+        assert_eq!(message.subject, "Échanges du club : 2 messages du jour");
         let first = message.body_text.find("Premier sujet").unwrap();
         let second = message.body_text.find("Second sujet").unwrap();
         assert!(first < second && message.body_text[..first].contains("les messages du jour"));

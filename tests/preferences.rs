@@ -646,7 +646,7 @@ mod the_export_holds_every_record_and_erasure_leaves_no_personal_data {
                 .text()
                 .await
                 .unwrap()
-                .contains("Données effacées : 1 fiche(s)")
+                .contains("Données effacées : 1 fiche de contact supprimée")
         );
 
         // Nothing personal left, in any column of any table.

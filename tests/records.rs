@@ -458,7 +458,7 @@ mod newsletter_items_change_until_their_issue_is_sent {
         );
         let response = staff.post_form(&format!("{location}/envoi"), &[]).await;
         let page = follow(&staff, response).await;
-        assert!(page.contains("Numéro envoyé à 1 abonné(s)."), "{page}");
+        assert!(page.contains("Numéro envoyé à 1 abonné·e."), "{page}");
         assert!(
             !page.contains("Supprimer l&#39;élément"),
             "a sent item shows no edit form"

@@ -79,11 +79,11 @@ mod invitations_answers_reminders_and_results {
                 .text()
                 .await
                 .unwrap()
-                .contains("4 invitation(s) envoyée(s)")
+                .contains("4 invitations envoyées")
         );
         // Asking again sends nothing new.
         let again = staff.post_form("/recensement/invitations", &fields).await;
-        assert!(again.text().await.unwrap().contains("0 invitation(s)"));
+        assert!(again.text().await.unwrap().contains("0 invitation envoyée"));
         assert_eq!(kind_count(&app, "survey_invitation").await, 4);
         let lyon = app
             .store

@@ -93,7 +93,11 @@ pub async fn send_list_digests(
             Some(NewMessage {
                 kind: "list_digest".into(),
                 cause_kind: "list_digest".into(),
-                subject: format!("{} : {} message(s) du jour", list.name, posts.len()),
+                subject: format!(
+                    "{} : {} du jour",
+                    list.name,
+                    crate::french::count(posts.len(), "message", "messages")
+                ),
                 body_text: DigestText {
                     list: &list.name,
                     posts: &shown,

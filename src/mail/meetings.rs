@@ -904,7 +904,8 @@ impl Dispatcher {
             "late_notice",
             &format!("Ordre du jour parti en retard : réunion du {when}"),
             &[format!(
-                "L'ordre du jour est parti aujourd'hui, {days} jour(s) avant la réunion au lieu de {} : il n'était pas prêt à temps.",
+                "L'ordre du jour est parti aujourd'hui, {} avant la réunion au lieu de {} : il n'était pas prêt à temps.",
+                crate::french::count(days.max(0) as usize, "jour", "jours"),
                 self.settings.meetings.agenda_days_before
             )],
             true,

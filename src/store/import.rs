@@ -167,7 +167,8 @@ impl Store {
         if !plan.is_clean() {
             let blocking = plan.lines_to_correct();
             return Err(StoreError::Conflict(format!(
-                "l'import a {blocking} ligne(s) à corriger ; rien n'a été enregistré"
+                "l'import a {} à corriger ; rien n'a été enregistré",
+                crate::french::count(blocking, "ligne", "lignes")
             )));
         }
         let mut tx = self.begin().await?;

@@ -194,24 +194,60 @@ impl Store {
 
     /// Marks a draft ready (or a ready issue back to draft); a sent issue does not change.
     pub async fn set_issue_ready(&self, id: i64, ready: bool, now: i64) -> StoreResult<bool> {
+        self.set_issue_ready_audited(id, ready, None, now).await
+    }
+
+    /// [`Store::set_issue_ready`] by a staff member, written in the audit log with the change.
+    pub async fn set_issue_ready_as(
+        &self,
+        id: i64,
+        ready: bool,
+        actor: &audit::Actor,
+        now: i64,
+    ) -> StoreResult<bool> {
+        self.set_issue_ready_audited(id, ready, Some(actor), now)
+            .await
+    }
+
+    async fn set_issue_ready_audited(
+        &self,
+        id: i64,
+        ready: bool,
+        actor: Option<&audit::Actor>,
+        now: i64,
+    ) -> StoreResult<bool> {
         let (from, to) = if ready {
             ("draft", "ready")
         } else {
             ("ready", "draft")
         };
-        let changed = with_db!(&self.db, |p| {
-            sqlx::query(
-            "UPDATE newsletter_issues SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4"
+        let mut tx = self.begin().await?;
+        let title: Option<String> = with_tx!(&mut tx, |c| {
+            sqlx::query_scalar(
+            "UPDATE newsletter_issues SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4 RETURNING title"
         )
         .bind(to)
         .bind(now)
         .bind(id)
         .bind(from)
-        .execute(p)
+        .fetch_optional(c)
         .await
-        .map(|r| r.rows_affected())
         })?;
-        Ok(changed == 1)
+        if let (Some(title), Some(actor)) = (&title, actor) {
+            let details = serde_json::json!({ "label": title });
+            audit::record(
+                &mut tx,
+                actor,
+                to,
+                "newsletter_issue",
+                Some(id),
+                details,
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(title.is_some())
     }
 
     /// Sends a ready issue to every active subscriber of its list who receives each issue (the others get

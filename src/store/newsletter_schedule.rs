@@ -36,18 +36,56 @@ pub struct SentIssue {
 impl Store {
     /// Sets the date an issue not yet sent goes out at (`None`: no date). False when it is sent already.
     pub async fn schedule_issue(&self, id: i64, at: Option<i64>, now: i64) -> StoreResult<bool> {
-        let changed = with_db!(&self.db, |p| {
-            sqlx::query(
-            "UPDATE newsletter_issues SET scheduled_at = $1, updated_at = $2 WHERE id = $3 AND state <> 'sent'"
+        self.schedule_issue_audited(id, at, None, now).await
+    }
+
+    /// [`Store::schedule_issue`] by a staff member, written in the audit log with the change.
+    pub async fn schedule_issue_as(
+        &self,
+        id: i64,
+        at: Option<i64>,
+        actor: &super::audit::Actor,
+        now: i64,
+    ) -> StoreResult<bool> {
+        self.schedule_issue_audited(id, at, Some(actor), now).await
+    }
+
+    async fn schedule_issue_audited(
+        &self,
+        id: i64,
+        at: Option<i64>,
+        actor: Option<&super::audit::Actor>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let title: Option<String> = with_tx!(&mut tx, |c| {
+            sqlx::query_scalar(
+            "UPDATE newsletter_issues SET scheduled_at = $1, updated_at = $2 WHERE id = $3 AND state <> 'sent' RETURNING title"
         )
         .bind(at)
         .bind(now)
         .bind(id)
-        .execute(p)
+        .fetch_optional(c)
         .await
-        .map(|r| r.rows_affected())
         })?;
-        Ok(changed == 1)
+        if let (Some(title), Some(actor)) = (&title, actor) {
+            let details = serde_json::json!({
+                "label": title,
+                "at": at.map(crate::french::french_datetime),
+            });
+            super::audit::record(
+                &mut tx,
+                actor,
+                "schedule",
+                "newsletter_issue",
+                Some(id),
+                details,
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(title.is_some())
     }
 
     /// Ready issues whose date has come, oldest date first.

@@ -42,6 +42,7 @@ const ENTITIES: &[(&str, &str, &str)] = &[
         "Points d'ordre du jour",
     ),
     ("list", "la liste", "Listes"),
+    ("mailing_list", "la liste", "Réglages de listes"),
     ("subscription", "l'abonnement", "Abonnements"),
     ("list_post", "le message", "Messages de liste"),
     ("account", "le compte de", "Comptes"),
@@ -85,6 +86,20 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ("erase", "a effacé les données visées par", "Effacement"),
     ("stage_import", "a préparé", "Import préparé"),
     ("disable", "a désactivé", "Désactivation"),
+    ("enable", "a réactivé", "Réactivation d'un compte"),
+    (
+        "set_password",
+        "a choisi le mot de passe pour",
+        "Mot de passe choisi",
+    ),
+    ("detach", "a détaché de sa collectivité", "Contact détaché"),
+    ("ready", "a marqué comme prête", "Lettre prête"),
+    (
+        "draft",
+        "a remis en brouillon",
+        "Lettre remise en brouillon",
+    ),
+    ("schedule", "a choisi la date d'envoi de", "Date d'envoi"),
     (
         "reset_password",
         "a réinitialisé le mot de passe de",

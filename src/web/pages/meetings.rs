@@ -583,14 +583,24 @@ async fn edit_series(
     }
     if edited.removed > 0 {
         notice.push_str(&format!(
-            " {} en trop supprimée(s).",
-            meetings_word(edited.removed)
+            " {} en trop {}.",
+            meetings_word(edited.removed),
+            if edited.removed > 1 {
+                "supprimées"
+            } else {
+                "supprimée"
+            }
         ));
     }
     if edited.updated > 0 {
         notice.push_str(&format!(
-            " {} déjà annoncée(s) : les personnes invitées reçoivent le nouveau lien de visioconférence.",
-            meetings_word(edited.updated)
+            " {} déjà {} : les personnes invitées reçoivent le nouveau lien de visioconférence.",
+            meetings_word(edited.updated),
+            if edited.updated > 1 {
+                "annoncées"
+            } else {
+                "annoncée"
+            }
         ));
     }
     for told in &told {
@@ -634,10 +644,15 @@ async fn end_series(
     Ok(redirect_with_notice(
         "/reunions",
         &format!(
-            "Série « {} » arrêtée après le {} : {} à venir supprimée(s) ; les réunions annoncées restent.",
+            "Série « {} » arrêtée après le {} : {} à venir {} ; les réunions annoncées restent.",
             series.title,
             french_day(last),
-            edited.removed
+            meetings_word(edited.removed),
+            if edited.removed > 1 {
+                "supprimées"
+            } else {
+                "supprimée"
+            }
         ),
     ))
 }
@@ -960,7 +975,14 @@ async fn cancel(
         .await?;
     state.store.wake_schedules();
     let notice = if told > 0 {
-        format!("La {label} est annulée : {told} personne(s) invitée(s) reçoivent l'annulation.")
+        format!(
+            "La {label} est annulée : {} l'annulation.",
+            crate::french::count(
+                told as usize,
+                "personne invitée reçoit",
+                "personnes invitées reçoivent"
+            )
+        )
     } else {
         format!("La {label} est annulée.")
     };
@@ -1170,8 +1192,8 @@ async fn attendance(
     Ok(back(
         id,
         &format!(
-            "Présence enregistrée : {} personne(s) présente(s).",
-            present.len()
+            "Présence enregistrée : {}.",
+            crate::french::count(present.len(), "personne présente", "personnes présentes")
         ),
     ))
 }

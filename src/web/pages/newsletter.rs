@@ -52,9 +52,9 @@ pub fn issue_state_label(issue: &Issue) -> String {
         ("ready", Some(at)) => format!("prêt, partira le {}", moment_label(at)),
         ("ready", None) => "prêt, sans date : choisissez une date ou envoyez-le".into(),
         _ => format!(
-            "envoyé le {} à {} abonné(s)",
+            "envoyé le {} à {}",
             issue.sent_at.map(french_datetime).unwrap_or_default(),
-            issue.recipients
+            crate::french::count(issue.recipients as usize, "abonné·e", "abonné·es")
         ),
     }
 }
@@ -305,7 +305,10 @@ async fn set_ready(
                 .into(),
         ));
     }
-    state.store.set_issue_ready(id, ready, now).await?;
+    state
+        .store
+        .set_issue_ready_as(id, ready, &session.actor(), now)
+        .await?;
     let notice = if ready {
         format!("« {} » est prêt.", issue.title)
     } else {
@@ -349,7 +352,7 @@ async fn set_date(
     };
     if !state
         .store
-        .schedule_issue(id, at, state.clock.now_millis())
+        .schedule_issue_as(id, at, &session.actor(), state.clock.now_millis())
         .await?
     {
         return Err(WebError::BadRequest(
@@ -381,7 +384,10 @@ async fn send(
     {
         IssueSending::Sent { recipients } => Ok(flash::redirect_with_notice(
             &format!("/lettre/numeros/{id}"),
-            &format!("Numéro envoyé à {recipients} abonné(s)."),
+            &format!(
+                "Numéro envoyé à {}.",
+                crate::french::count(recipients, "abonné·e", "abonné·es")
+            ),
         )),
         IssueSending::AlreadySent => {
             Ok(Redirect::to(&format!("/lettre/numeros/{id}")).into_response())

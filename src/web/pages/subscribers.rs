@@ -89,8 +89,9 @@ async fn page(session: &Session, state: &AppState, notice: String) -> WebResult<
     };
     let question = |targets: i64, which: &str| {
         format!(
-            "Abonner à « {} » les contacts {which} ({targets} collectivité(s)) ? Ils recevront les prochains numéros ; chacun pourra se désabonner en un clic.",
-            list.name
+            "Abonner à « {} » les contacts {which} ({}) ? Ils recevront les prochains numéros ; chacun pourra se désabonner en un clic.",
+            list.name,
+            crate::french::count(targets as usize, "collectivité", "collectivités")
         )
     };
     let mut choices = vec![(
@@ -154,8 +155,9 @@ async fn subscribe_contacts(
         .subscribe_contacts_as(&list, selection, &session.actor(), state.clock.now_millis())
         .await?;
     let notice = format!(
-        "{added} contact(s) {described} abonné(s). Les personnes déjà abonnées, en attente ou \
-         désabonnées n'ont pas été modifiées."
+        "{} {described} {}. Les personnes déjà abonnées, en attente ou désabonnées n'ont pas été modifiées.",
+        crate::french::count(added as usize, "contact", "contacts"),
+        if added > 1 { "abonnés" } else { "abonné" }
     );
     page(&session, &state, notice).await
 }
@@ -182,8 +184,15 @@ async fn subscribe_selection(
         )
         .await?;
     let notice = format!(
-        "{added} contact(s) des {count} cible(s) de la sélection abonné(s). Les personnes déjà abonnées, \
-         en attente ou désabonnées n'ont pas été modifiées."
+        "{} {} de la sélection {}. Les personnes déjà abonnées, en attente ou désabonnées n'ont pas été \
+         modifiées.",
+        crate::french::count(added as usize, "contact", "contacts"),
+        if count > 1 {
+            format!("des {count} cibles")
+        } else {
+            "de la cible".to_string()
+        },
+        if added > 1 { "abonnés" } else { "abonné" }
     );
     page(&session, &state, notice).await
 }
@@ -209,9 +218,15 @@ async fn decide_erasure(
                 .erase_personal_data(id, &session.actor(), now)
                 .await?;
             format!(
-                "Données effacées : {} fiche(s) de contact supprimée(s), {} abonnement(s) et {} courrier(s) \
-                 rendus anonymes, {} texte(s) expurgé(s).",
-                counts.contacts, counts.subscriptions, counts.deliveries, counts.texts
+                "Données effacées : {} ; {} et {} rendus anonymes ; {}.",
+                crate::french::count(
+                    counts.contacts as usize,
+                    "fiche de contact supprimée",
+                    "fiches de contact supprimées"
+                ),
+                crate::french::count(counts.subscriptions as usize, "abonnement", "abonnements"),
+                crate::french::count(counts.deliveries as usize, "courrier", "courriers"),
+                crate::french::count(counts.texts as usize, "texte expurgé", "textes expurgés")
             )
         }
         "refuse" => {

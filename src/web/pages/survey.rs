@@ -202,7 +202,11 @@ async fn invite(
     overview_page(
         &session,
         &state,
-        format!("{invited} invitation(s) envoyée(s). Les contacts déjà invités ne le sont pas deux fois."),
+        format!(
+            "{} {}. Les contacts déjà invités ne le sont pas deux fois.",
+            crate::french::count(invited as usize, "invitation", "invitations"),
+            if invited > 1 { "envoyées" } else { "envoyée" }
+        ),
     )
     .await
 }
