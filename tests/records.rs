@@ -422,8 +422,7 @@ mod newsletter_items_change_until_their_issue_is_sent {
         assert_eq!(response.status(), 200);
         let subscribers = staff.get_text("/abonnes").await;
         assert!(
-            subscribers
-                .contains("les contacts de l&#39;étape « Identifiée » (1 collectivité(s)) ?"),
+            subscribers.contains("les contacts de l&#39;étape « Identifiée » (1 collectivité) ?"),
             "{subscribers}"
         );
         staff
@@ -453,7 +452,7 @@ mod newsletter_items_change_until_their_issue_is_sent {
         let issue_page = staff.get_text(&location).await;
         assert!(
             issue_page
-                .contains("Envoyer « Lettre n° 4 » à 1 abonné ? Cela ne peut pas être annulé."),
+                .contains("Envoyer « Lettre n° 4 » à 1 abonné·e ? Cela ne peut pas être annulé."),
             "{issue_page}"
         );
         let response = staff.post_form(&format!("{location}/envoi"), &[]).await;

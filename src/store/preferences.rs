@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::audit::{self, Actor};
 use super::{Store, StoreError, StoreResult, Tx, with_db, with_tx};
-use crate::mail::kinds::{delivery_state_label, mail_kind_label, public_reply};
+use crate::domain::mail_kind::{delivery_state_label, mail_kind_label, public_reply};
 
 /// What takes the place of an erased name or address in free text.
 pub const ERASED: &str = "[personne effacée]";

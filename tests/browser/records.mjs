@@ -75,7 +75,7 @@ try {
   await page.goto(url(`/lettre/numeros/${issueId}`));
   await page.getByRole("button", { name: "Envoyer maintenant aux abonnés" }).click();
   await page.waitForTimeout(300);
-  check(lastPrompt() === "confirm: Envoyer « Lettre n° 4 » à 1 abonné ? Cela ne peut pas être annulé.", `send prompt: ${lastPrompt()}`);
+  check(lastPrompt() === "confirm: Envoyer « Lettre n° 4 » à 1 abonné·e ? Cela ne peut pas être annulé.", `send prompt: ${lastPrompt()}`);
   check((await page.locator("[role=status]").first().innerText()).includes("prêt"), "the dismissed issue is still ready");
 
   step("subscribing a stage's contacts counts them");
@@ -83,7 +83,7 @@ try {
   await page.locator("#selection").selectOption("identified");
   await page.getByRole("button", { name: "Abonner", exact: true }).click();
   await page.waitForTimeout(300);
-  check(lastPrompt().includes("les contacts de l'étape « Identifiée » (1 collectivité(s)) ?"), `subscribe prompt: ${lastPrompt()}`);
+  check(lastPrompt().includes("les contacts de l'étape « Identifiée » (1 collectivité) ?"), `subscribe prompt: ${lastPrompt()}`);
   check(new URL(page.url()).pathname === "/abonnes", "nothing was posted");
 
   step("an accepted prompt deletes the target");

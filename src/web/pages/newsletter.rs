@@ -205,9 +205,8 @@ impl IssuePage {
     /// The question asked before sending, with the issue's title and the number of subscribers.
     fn send_question(&self) -> String {
         let whom = match self.audience {
-            0 => "aucun abonné (la liste est vide)".to_string(),
-            1 => "1 abonné".to_string(),
-            n => format!("{n} abonnés"),
+            0 => "personne (la liste est vide)".to_string(),
+            n => crate::french::count(n as usize, "abonné·e", "abonné·es"),
         };
         format!(
             "Envoyer « {} » à {whom} ? Cela ne peut pas être annulé.",
