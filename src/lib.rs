@@ -15,6 +15,7 @@ pub mod import;
 pub mod inbound;
 pub mod mail;
 pub mod referential;
+pub mod scheduler;
 pub mod security;
 pub mod store;
 pub mod web;
