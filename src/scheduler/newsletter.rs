@@ -24,7 +24,7 @@ use crate::french::MONTHS;
 use crate::mail::newsletter::{issue_message, summary_message};
 use crate::mail::notice;
 use crate::store::audit::{self, Actor};
-use crate::store::newsletter::IssueSending;
+use crate::store::newsletter::{Issue, IssueSending};
 use crate::store::newsletter_schedule::SlotStep;
 use crate::store::outbox::NewMessage;
 use crate::store::subscriptions::MailingList;
@@ -188,25 +188,12 @@ async fn check_date(
     now: DateTime<Utc>,
     pass: &mut Pass,
 ) -> anyhow::Result<()> {
-    let date_ms = date.timestamp_millis();
-    let now_ms = now.timestamp_millis();
-    if !ctx
-        .store
-        .claim_slot_step(list.id, date_ms, SlotStep::Check, now_ms)
-        .await?
-    {
+    let Some(planned) = claim_slot(ctx, list, date, SlotStep::Check, now).await? else {
         return Ok(());
-    }
-    let not_ready: Vec<_> = ctx
-        .store
-        .issues_for_slot(list.id, date_ms)
-        .await?
-        .into_iter()
-        .filter(|issue| issue.state == "draft")
-        .collect();
-    for issue in not_ready {
-        let message = notice::issue_not_ready(&ctx.settings, &issue, date)?;
-        notify_staff(ctx, &message, now_ms).await?;
+    };
+    for issue in planned.iter().filter(|issue| issue.state == "draft") {
+        let message = notice::issue_not_ready(&ctx.settings, issue, date)?;
+        notify_staff(ctx, &message, now.timestamp_millis()).await?;
         pass.not_ready_notices += 1;
     }
     Ok(())
@@ -220,18 +207,11 @@ async fn remind(
     now: DateTime<Utc>,
     pass: &mut Pass,
 ) -> anyhow::Result<()> {
-    let date_ms = date.timestamp_millis();
-    let now_ms = now.timestamp_millis();
-    if !ctx
-        .store
-        .claim_slot_step(list.id, date_ms, SlotStep::Reminder, now_ms)
-        .await?
-    {
+    let Some(planned) = claim_slot(ctx, list, date, SlotStep::Reminder, now).await? else {
         return Ok(());
-    }
-    let planned = ctx.store.issues_for_slot(list.id, date_ms).await?;
+    };
     let message = notice::issue_coming(&ctx.settings, date, planned.first())?;
-    notify_staff(ctx, &message, now_ms).await?;
+    notify_staff(ctx, &message, now.timestamp_millis()).await?;
     pass.reminders += 1;
     Ok(())
 }
@@ -284,6 +264,26 @@ async fn send_summary(
         )
         .await?
         .is_some())
+}
+
+/// Claims `step` of the newsletter date `date` (`newsletter_slots`); when this call claimed it, the issues
+/// planned for that date and not sent.
+async fn claim_slot(
+    ctx: &Context,
+    list: &MailingList,
+    date: DateTime<Utc>,
+    step: SlotStep,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<Vec<Issue>>> {
+    let date_ms = date.timestamp_millis();
+    if !ctx
+        .store
+        .claim_slot_step(list.id, date_ms, step, now.timestamp_millis())
+        .await?
+    {
+        return Ok(None);
+    }
+    Ok(Some(ctx.store.issues_for_slot(list.id, date_ms).await?))
 }
 
 /// Sends `message` to every active staff member and admin.
