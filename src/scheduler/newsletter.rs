@@ -114,11 +114,24 @@ pub async fn try_newsletter(ctx: &Context, now: DateTime<Utc>) -> anyhow::Result
     let mut pass = Pass::default();
     send_due_issues(ctx, &list, now, &mut pass).await?;
     let since = now - Duration::days(CATCH_UP_DAYS);
+    let now_ms = now.timestamp_millis();
     for date in between(&ctx.newsletter.dates, since, now) {
-        check_date(ctx, &list, date, now, &mut pass).await?;
+        // A date passed: staff hear once of an issue planned for it that was not ready.
+        if let Some(planned) = claim_slot(ctx, &list, date, SlotStep::Check, now).await? {
+            for issue in planned.iter().filter(|issue| issue.state == "draft") {
+                let message = notice::issue_not_ready(&ctx.settings, issue, date)?;
+                notify_staff(ctx, &message, now_ms).await?;
+                pass.not_ready_notices += 1;
+            }
+        }
     }
     for date in between(&ctx.newsletter.dates, now, now + ctx.newsletter.reminder) {
-        remind(ctx, &list, date, now, &mut pass).await?;
+        // Some days before a date: staff hear once of what is planned for it.
+        if let Some(planned) = claim_slot(ctx, &list, date, SlotStep::Reminder, now).await? {
+            let message = notice::issue_coming(&ctx.settings, date, planned.first())?;
+            notify_staff(ctx, &message, now_ms).await?;
+            pass.reminders += 1;
+        }
     }
     if let Some(digest) = &ctx.newsletter.digest {
         for moment in between(digest, since, now) {
@@ -177,42 +190,6 @@ async fn send_due_issues(
             tx.commit().await?;
         }
     }
-    Ok(())
-}
-
-/// A date passed: staff hear once of an issue planned for it that was not ready.
-async fn check_date(
-    ctx: &Context,
-    list: &MailingList,
-    date: DateTime<Utc>,
-    now: DateTime<Utc>,
-    pass: &mut Pass,
-) -> anyhow::Result<()> {
-    let Some(planned) = claim_slot(ctx, list, date, SlotStep::Check, now).await? else {
-        return Ok(());
-    };
-    for issue in planned.iter().filter(|issue| issue.state == "draft") {
-        let message = notice::issue_not_ready(&ctx.settings, issue, date)?;
-        notify_staff(ctx, &message, now.timestamp_millis()).await?;
-        pass.not_ready_notices += 1;
-    }
-    Ok(())
-}
-
-/// Some days before a date: staff hear once of what is planned for it.
-async fn remind(
-    ctx: &Context,
-    list: &MailingList,
-    date: DateTime<Utc>,
-    now: DateTime<Utc>,
-    pass: &mut Pass,
-) -> anyhow::Result<()> {
-    let Some(planned) = claim_slot(ctx, list, date, SlotStep::Reminder, now).await? else {
-        return Ok(());
-    };
-    let message = notice::issue_coming(&ctx.settings, date, planned.first())?;
-    notify_staff(ctx, &message, now.timestamp_millis()).await?;
-    pass.reminders += 1;
     Ok(())
 }
 
