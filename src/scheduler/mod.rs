@@ -99,17 +99,18 @@ const fn timing(
     }
 }
 
-/// Every job relais runs, at a glance. What each does and its claim: the first lines of its file.
+/// Every job relais runs, at a glance: how each runs, and (at the end of its line) when it is next due on the
+/// clock. What each does and its claim: the first lines of its file, and `docs/ARCHITECTURE.md`.
 #[rustfmt::skip]
 pub const JOBS: [(Job, Timing); 7] = [
-    //                            catch_up  recheck       retry     woken by changes
-    (Job::Newsletter,      timing(true,     FIVE_MINUTES, None,     false)),
-    (Job::Meetings,        timing(true,     FIVE_MINUTES, A_SECOND, true)),
-    (Job::FollowUpDigest,  timing(false,    None,         None,     false)),
-    (Job::ListDigest,      timing(true,     FIVE_MINUTES, None,     false)),
-    (Job::BounceWarnings,  timing(true,     FIVE_MINUTES, A_SECOND, false)),
-    (Job::SurveyReminders, timing(true,     FIVE_MINUTES, A_SECOND, true)),
-    (Job::Housekeeping,    timing(true,     AN_HOUR,      None,     false)),
+    //                            catch_up recheck       retry     woken by changes
+    (Job::Newsletter,      timing(true,    FIVE_MINUTES, None,     false)), // its dates, reminders, summaries
+    (Job::Meetings,        timing(true,    FIVE_MINUTES, A_SECOND, true)),  // agendas, reminders; 6 h at most
+    (Job::FollowUpDigest,  timing(false,   None,         None,     false)), // mail.digest_schedule
+    (Job::ListDigest,      timing(true,    FIVE_MINUTES, None,     false)), // newsletter.list_digest_schedule
+    (Job::BounceWarnings,  timing(true,    FIVE_MINUTES, A_SECOND, false)), // every hour
+    (Job::SurveyReminders, timing(true,    FIVE_MINUTES, A_SECOND, true)),  // oldest reminder; 6 h at most
+    (Job::Housekeeping,    timing(true,    AN_HOUR,      None,     false)), // every hour
 ];
 
 impl Job {
