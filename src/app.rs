@@ -1,6 +1,7 @@
 //! The running application: `Application::build` connects the store, runs migrations and binds the listener;
 //! `run_until_stopped` serves until SIGTERM or Ctrl-C (or the given signal in tests), then drains in-flight
-//! requests, lets the delivery workers finish the copy in hand, and closes the database.
+//! requests, lets the delivery workers finish the copy in hand, and closes the database. The background
+//! jobs are the [`crate::scheduler`]'s.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -92,29 +93,13 @@ impl Application {
     /// Serves until `stop` is cancelled.
     pub async fn run_until_stopped(self, stop: CancellationToken) -> anyhow::Result<()> {
         let store = self.state.store.clone();
-        let housekeeping = tokio::spawn(run_housekeeping_until_stopped(
-            self.state.clone(),
-            stop.clone(),
-        ));
         let delivery = tokio::spawn(self.deliverer.run_until_stopped(stop.clone()));
-        let digests = tokio::spawn(crate::mail::digest::run_schedule_until_stopped(
-            store.clone(),
-            (*self.state.settings).clone(),
-            self.state.clock.clone(),
-            stop.clone(),
-        ));
-        let newsletter = crate::mail::newsletter_schedule::Scheduler::new(
+        let jobs = crate::scheduler::Context::new(
             store.clone(),
             self.state.settings.clone(),
             self.state.clock.clone(),
         )?;
-        let newsletter = tokio::spawn(newsletter.run_until_stopped(stop.clone()));
-        let meetings = crate::mail::meetings::Dispatcher {
-            store: store.clone(),
-            settings: self.state.settings.clone(),
-            clock: self.state.clock.clone(),
-        };
-        let meetings = tokio::spawn(meetings.run_until_stopped(stop.clone()));
+        let scheduler = tokio::spawn(crate::scheduler::run_until_stopped(jobs, stop.clone()));
         let inbound = self.state.inbound.clone();
         let mut receiving = Vec::new();
         for (listener, protocol) in [
@@ -139,11 +124,8 @@ impl Application {
         )
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await?;
-        let _ = housekeeping.await;
         let _ = delivery.await;
-        let _ = digests.await;
-        let _ = newsletter.await;
-        let _ = meetings.await;
+        let _ = scheduler.await;
         for task in receiving {
             let _ = task.await;
         }
@@ -151,46 +133,6 @@ impl Application {
         tracing::info!("relais stopped");
         Ok(())
     }
-}
-
-/// How often expired sessions, old login failures and abandoned import uploads are removed.
-const HOUSEKEEPING_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
-/// An uploaded spreadsheet not confirmed within this time is deleted.
-const UPLOAD_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-
-/// Removes what has expired, once at start and then every hour, until stopped.
-async fn run_housekeeping_until_stopped(state: AppState, stop: CancellationToken) {
-    loop {
-        if let Err(error) = try_housekeeping(&state).await {
-            tracing::warn!(%error, "housekeeping failed; will retry");
-        }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(HOUSEKEEPING_EVERY) => {}
-        }
-    }
-}
-
-async fn try_housekeeping(state: &AppState) -> anyhow::Result<()> {
-    let now = state.clock.now_millis();
-    state.store.analyze().await?;
-    let sessions = state.store.delete_expired_sessions(now).await?;
-    let window = state.settings.security.login_window_minutes * 60_000;
-    let failures = state.store.delete_old_login_failures(now - window).await?;
-    let mut uploads = 0;
-    if let Ok(entries) = std::fs::read_dir(state.settings.data_dir.join("imports")) {
-        for entry in entries.flatten() {
-            let old = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|at| at.elapsed().is_ok_and(|age| age > UPLOAD_MAX_AGE));
-            if old && std::fs::remove_file(entry.path()).is_ok() {
-                uploads += 1;
-            }
-        }
-    }
-    tracing::debug!(sessions, failures, uploads, "housekeeping done");
-    Ok(())
 }
 
 /// A token cancelled on SIGTERM or Ctrl-C. The handlers are registered before this returns, so a signal

@@ -11,7 +11,7 @@ fn layer_of(module: &str) -> Option<u8> {
         "clock" | "french" | "security" | "referential" | "domain" | "config" => 0,
         "store" => 1,
         "export" | "demo" | "mail" => 2,
-        "inbound" | "import" => 3,
+        "inbound" | "import" | "scheduler" => 3,
         "web" => 4,
         "app" | "cli" | "lib" | "main" | "build" => 5,
         _ => return None,

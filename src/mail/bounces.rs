@@ -1,6 +1,6 @@
-//! The warnings of Mailman's bounce scoring, sent by the meetings' dispatcher pass: a subscription whose
-//! delivery bounces disabled gets up to three warnings a week apart (staff are told at the first), then is
-//! removed. See [`crate::store::bounce_score`].
+//! The warnings of Mailman's bounce scoring: a subscription whose delivery bounces disabled gets up to three
+//! warnings a week apart (staff are told at the first), then is removed. See [`crate::store::bounce_score`];
+//! when is the scheduler's (`crate::scheduler::bounce_warnings`).
 
 use crate::config::Settings;
 use crate::store::Store;
@@ -44,15 +44,7 @@ pub async fn send_warnings(store: &Store, settings: &Settings, now: i64) -> anyh
         {
             changed += 1;
             if warnings == 0 {
-                let notice = super::newsletter_schedule::staff_notice_message(
-                    settings,
-                    &format!("Envois suspendus : {address}"),
-                    &[format!(
-                        "Les courriers de « {list} » à {address} sont revenus en erreur plusieurs jours de suite : leur envoi est suspendu et la personne est prévenue."
-                    )],
-                    "/courriers/recus",
-                    "Voir les courriers reçus",
-                )?;
+                let notice = super::notice::deliveries_suspended(settings, &list, &address)?;
                 let staff = store.staff_recipients().await?;
                 if !staff.is_empty() {
                     store.enqueue_mail(&notice, &staff, now).await?;

@@ -1,15 +1,11 @@
-//! The daily follow-up digest: at the hour of `mail.digest_schedule` (a cron expression evaluated in Paris
-//! time), each active staff member or admin who owns targets whose next action is due today or overdue
-//! receives one mail listing them, with links. A digest goes out at most once per person and day, whichever
-//! instance runs the schedule first.
-
-use std::str::FromStr;
+//! The daily follow-up digest: each active staff member or admin who owns targets whose next action is due
+//! today or overdue receives one mail listing them, with links. A digest goes out at most once per person and
+//! day, whichever instance runs it first; when is the scheduler's (`crate::scheduler::follow_up_digest`, at
+//! the hour of `mail.digest_schedule`).
 
 use askama::Template;
-use chrono::{DateTime, Utc};
-use tokio_util::sync::CancellationToken;
 
-use crate::clock::{Clock, PARIS};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::store::Store;
 use crate::store::outbox::{NewMessage, NewRecipient, claim_digest_day, enqueue};
@@ -138,35 +134,4 @@ pub async fn enqueue_digests(
         }
     }
     Ok(sent)
-}
-
-/// Sends the digests at each time of `schedule` (6-field cron, Paris time) until stopped.
-pub async fn run_schedule_until_stopped(
-    store: Store,
-    settings: Settings,
-    clock: Clock,
-    stop: CancellationToken,
-) {
-    let expression = settings.mail.digest_schedule.clone();
-    if expression.is_empty() {
-        return;
-    }
-    let Ok(schedule) = cron::Schedule::from_str(&expression) else {
-        return;
-    };
-    loop {
-        let now = clock.now().with_timezone(&PARIS);
-        let Some(next) = schedule.after(&now).next() else {
-            return;
-        };
-        let next: DateTime<Utc> = next.with_timezone(&Utc);
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = clock.sleep_until(next) => {}
-        }
-        match enqueue_digests(&store, &settings, &clock).await {
-            Ok(count) => tracing::info!(count, "daily follow-up digests enqueued"),
-            Err(error) => tracing::warn!(%error, "daily follow-up digests failed"),
-        }
-    }
 }

@@ -14,7 +14,7 @@ pub mod list_copy;
 pub mod list_digest;
 pub mod meetings;
 pub mod newsletter;
-pub mod newsletter_schedule;
+pub mod notice;
 pub mod recorder;
 pub mod relay_gate;
 pub mod smtp;

@@ -6,6 +6,7 @@ use askama::Template;
 use pulldown_cmark::{Event, Options, Parser, html};
 
 use crate::store::newsletter::{Issue, Item, category_label};
+use crate::store::newsletter_schedule::SentIssue;
 use crate::store::outbox::NewMessage;
 use crate::store::subscriptions::MailingList;
 
@@ -165,6 +166,82 @@ pub fn issue_message(
         body_text: text,
         body_html: html,
         template_data: serde_json::json!({ "issue": issue.id }),
+        auto_submitted: false,
+        list_key: list.list_key.clone(),
+        list_label: list.name.clone(),
+        list_post: "NO".into(),
+        ..Default::default()
+    })
+}
+
+/// An issue in the monthly summary.
+pub struct DigestEntry {
+    pub title: String,
+    pub date: String,
+    pub url: String,
+}
+
+#[derive(Template)]
+#[template(path = "newsletter_digest.html", config = "src/mail/askama.toml")]
+struct DigestHtml<'a> {
+    list: &'a str,
+    period: &'a str,
+    issues: &'a [DigestEntry],
+    preferences_url: &'a str,
+    organisation: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "newsletter_digest.txt", config = "src/mail/askama.toml")]
+struct DigestText<'a> {
+    list: &'a str,
+    period: &'a str,
+    issues: &'a [DigestEntry],
+    preferences_url: &'a str,
+    organisation: &'a str,
+}
+
+/// The monthly summary of `list` for subscribers who chose it: the issues sent in `period` (`2027-01`,
+/// shown as `period_label`, "janvier 2027").
+pub fn summary_message(
+    list: &MailingList,
+    period: &str,
+    period_label: &str,
+    issues: &[SentIssue],
+    public_url: &str,
+    organisation: &str,
+) -> Result<NewMessage, askama::Error> {
+    let entries: Vec<DigestEntry> = issues
+        .iter()
+        .map(|issue| DigestEntry {
+            title: issue.title.clone(),
+            date: crate::french::french_datetime(issue.sent_at),
+            url: format!("{public_url}/lettre/archives/{}", issue.id),
+        })
+        .collect();
+    let preferences_url = super::compose::preferences_link(public_url);
+    Ok(NewMessage {
+        kind: "newsletter_digest".into(),
+        cause_kind: "newsletter_digest".into(),
+        cause_id: None,
+        subject: format!("{} : le récapitulatif de {period_label}", list.name),
+        body_html: DigestHtml {
+            list: &list.name,
+            period: period_label,
+            issues: &entries,
+            preferences_url: &preferences_url,
+            organisation,
+        }
+        .render()?,
+        body_text: DigestText {
+            list: &list.name,
+            period: period_label,
+            issues: &entries,
+            preferences_url: &preferences_url,
+            organisation,
+        }
+        .render()?,
+        template_data: serde_json::json!({ "period": period, "issues": issues.len() }),
         auto_submitted: false,
         list_key: list.list_key.clone(),
         list_label: list.name.clone(),

@@ -1,5 +1,5 @@
 //! The needs survey's mails: the personal invitation and, after `reminder_days` without an answer, one
-//! reminder (sent by the meetings' dispatcher pass, [`send_reminders`]). Each carries the invitation's
+//! reminder (sent by the scheduler's survey reminders job, [`send_reminders`]). Each carries the invitation's
 //! signed link, so a reminder reuses the same link and a draft started from the first mail is kept.
 
 use askama::Template;

@@ -3,8 +3,8 @@
 //! moved, given a theme or cancelled on its own — with the agenda (items, presenter, duration, linked
 //! resources), speakers, the answers received, what was sent and when the agenda will go; after the meeting
 //! the attendance, the minutes and the items flagged for the member associations and the newsletter. The
-//! resource library lives here too. Staff and admins only. Mails go out through
-//! [`crate::mail::meetings::Dispatcher`], woken by every change.
+//! resource library lives here too. Staff and admins only. Mails go out through the scheduler's meetings job
+//! ([`crate::scheduler::meetings`]), woken by every change.
 
 use askama::Template;
 use axum::Router;
@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::recurrence;
 use crate::mail::meetings::{
-    ASSOCIATIONS, Dispatcher, french_day, french_span, occurrences, paris_local,
+    ASSOCIATIONS, french_day, french_span, minutes_message, occurrences, paris_local,
 };
 use crate::store::meeting_attendees::{Attendee, Audience, Dispatch};
 use crate::store::meetings::{
@@ -57,12 +57,18 @@ fn at(millis: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(millis).unwrap_or_default()
 }
 
-fn dispatcher(state: &AppState) -> Dispatcher {
-    Dispatcher {
-        store: state.store.clone(),
-        settings: state.settings.clone(),
-        clock: state.clock.clone(),
-    }
+/// The meetings job's step, run at once so the page shows the occurrences of a series just saved.
+async fn run_meetings_job(state: &AppState) -> WebResult<()> {
+    let jobs = crate::scheduler::Context::new(
+        state.store.clone(),
+        state.settings.clone(),
+        state.clock.clone(),
+    )
+    .map_err(|e| WebError::Internal(e.to_string()))?;
+    crate::scheduler::meetings::try_meetings(&jobs, state.clock.now())
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    Ok(())
 }
 
 fn back(id: i64, notice: &str) -> Response {
@@ -421,10 +427,7 @@ async fn create_series(
         )
         .await?;
     // The occurrences now, so the page shows them at once.
-    dispatcher(&state)
-        .run_due()
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))?;
+    run_meetings_job(&state).await?;
     let mut notice = format!("Série « {} » créée.", checked.new.title);
     for told in &checked.told {
         notice.push(' ');
@@ -545,10 +548,7 @@ async fn save_series(
             now.timestamp_millis(),
         )
         .await?;
-    dispatcher(state)
-        .run_due()
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))?;
+    run_meetings_job(state).await?;
     Ok(edited)
 }
 
@@ -1222,8 +1222,7 @@ async fn minutes(
             ));
         }
         let meeting = state.store.meeting(id).await?.ok_or(WebError::NotFound)?;
-        let message = dispatcher(&state)
-            .minutes_message(&meeting, false)
+        let message = minutes_message(&state.store, &state.settings, &meeting, false)
             .await
             .map_err(|e| WebError::Internal(e.to_string()))?;
         state
@@ -1305,8 +1304,7 @@ async fn relay(
         .subscribe_contacts_as(&list, ContactSelection::Associations, &session.actor(), now)
         .await?;
     let recipients = state.store.list_recipients(ASSOCIATIONS).await?;
-    let message = dispatcher(&state)
-        .minutes_message(&meeting, true)
+    let message = minutes_message(&state.store, &state.settings, &meeting, true)
         .await
         .map_err(|e| WebError::Internal(e.to_string()))?;
     state

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 
 use crate::french::french_moment;
 use crate::mail::newsletter::for_the_web;
-use crate::mail::newsletter_schedule::NewsletterSchedule;
+use crate::scheduler::newsletter::NewsletterSchedule;
 use crate::store::newsletter::{CATEGORIES, Issue, IssueSending, Item, category_label};
 use crate::store::outbox::{DeliveryRow, NewRecipient};
 use crate::store::subscriptions::MailingList;
