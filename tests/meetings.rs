@@ -1025,7 +1025,7 @@ mod a_series_is_edited_ended_and_deleted {
             .get_text(&format!("/reunions/series/{}", friday.id))
             .await;
         assert!(
-            page.contains("Supprimer la série « Réunion du club » et ses"),
+            page.contains("Supprimer la série « Réunion du club » et "),
             "{page}"
         );
         post_ok(

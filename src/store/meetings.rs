@@ -535,14 +535,7 @@ impl Store {
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
-        with_tx!(&mut tx, |c| sqlx::query(
-            "UPDATE meetings SET sequence = sequence + 1, updated_at = $1 WHERE id = $2"
-        )
-        .bind(now)
-        .bind(meeting_id)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+        bump_sequence(&mut tx, meeting_id, now).await?;
         audit::record(
             &mut tx,
             actor,
@@ -1068,14 +1061,7 @@ impl Store {
                 .map(|r| r.rows_affected()))?;
             }
         }
-        with_tx!(&mut tx, |c| sqlx::query(
-            "UPDATE meetings SET sequence = sequence + 1, updated_at = $1 WHERE id = $2"
-        )
-        .bind(now)
-        .bind(meeting_id)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+        bump_sequence(&mut tx, meeting_id, now).await?;
         audit::record(
             &mut tx,
             actor,
@@ -1094,4 +1080,17 @@ impl Store {
         tx.commit().await?;
         Ok(Some(title))
     }
+}
+
+/// Raises a meeting's SEQUENCE: what its invitees hold is out of date, the next update replaces it.
+async fn bump_sequence(tx: &mut Tx, meeting_id: i64, now: i64) -> StoreResult<()> {
+    with_tx!(tx, |c| sqlx::query(
+        "UPDATE meetings SET sequence = sequence + 1, updated_at = $1 WHERE id = $2"
+    )
+    .bind(now)
+    .bind(meeting_id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
 }

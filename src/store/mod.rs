@@ -125,6 +125,24 @@ macro_rules! with_tx {
 pub(crate) use {with_db, with_tx};
 
 impl Tx {
+    /// Runs each statement in turn, `id` bound as `$1`: the removals that follow one row's links before the
+    /// row itself goes.
+    pub(crate) async fn execute_each_for(
+        &mut self,
+        statements: &[&str],
+        id: i64,
+    ) -> StoreResult<()> {
+        for sql in statements {
+            with_tx!(self, |c| sqlx::query(sql)
+                .bind(id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(StoreError::from_write))?;
+        }
+        Ok(())
+    }
+
     pub async fn commit(self) -> StoreResult<()> {
         match self.conn {
             TxConn::Sqlite(t) => t.commit().await?,

@@ -371,24 +371,21 @@ impl Store {
     ) -> StoreResult<Person> {
         let before = self.person(scope, id).await?.ok_or(StoreError::NotFound)?;
         let mut tx = self.begin().await?;
-        for sql in [
-            "UPDATE meeting_attendees SET person_id = NULL WHERE person_id = $1",
-            "UPDATE survey_invitations SET person_id = NULL WHERE person_id = $1",
-            "DELETE FROM interaction_people WHERE person_id = $1",
-            "DELETE FROM membership_representatives WHERE person_id = $1",
-            "DELETE FROM person_emails WHERE person_id = $1",
-            "DELETE FROM person_phones WHERE person_id = $1",
-            "UPDATE subscriptions SET person_id = NULL WHERE person_id = $1",
-            "UPDATE mail_deliveries SET person_id = NULL WHERE person_id = $1",
-            "DELETE FROM people WHERE id = $1",
-        ] {
-            with_tx!(&mut tx, |c| sqlx::query(sql)
-                .bind(id)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected())
-                .map_err(StoreError::from_write))?;
-        }
+        tx.execute_each_for(
+            &[
+                "UPDATE meeting_attendees SET person_id = NULL WHERE person_id = $1",
+                "UPDATE survey_invitations SET person_id = NULL WHERE person_id = $1",
+                "DELETE FROM interaction_people WHERE person_id = $1",
+                "DELETE FROM membership_representatives WHERE person_id = $1",
+                "DELETE FROM person_emails WHERE person_id = $1",
+                "DELETE FROM person_phones WHERE person_id = $1",
+                "UPDATE subscriptions SET person_id = NULL WHERE person_id = $1",
+                "UPDATE mail_deliveries SET person_id = NULL WHERE person_id = $1",
+                "DELETE FROM people WHERE id = $1",
+            ],
+            id,
+        )
+        .await?;
         audit::record(
             &mut tx,
             actor,

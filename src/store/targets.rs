@@ -932,20 +932,17 @@ impl Store {
             return Err(StoreError::Conflict(refusal.into()));
         }
         let mut tx = self.begin().await?;
-        for sql in [
+        tx.execute_each_for(
+            &[
             "DELETE FROM interaction_people WHERE interaction_id IN (SELECT id FROM interactions WHERE target_id = $1)",
             "DELETE FROM interactions WHERE target_id = $1",
             "DELETE FROM stage_changes WHERE target_id = $1",
             "DELETE FROM local_needs WHERE target_id = $1",
             "DELETE FROM targets WHERE id = $1",
-        ] {
-            with_tx!(&mut tx, |c| sqlx::query(sql)
-                .bind(id)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected())
-                .map_err(StoreError::from_write))?;
-        }
+        ],
+            id,
+        )
+        .await?;
         audit::record(
             &mut tx,
             actor,
