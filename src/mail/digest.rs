@@ -8,7 +8,8 @@ use askama::Template;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::store::Store;
-use crate::store::outbox::{NewMessage, NewRecipient, claim_digest_day, enqueue};
+use crate::store::follow_up_digest::claim_digest_day;
+use crate::store::outbox::{NewMessage, NewRecipient, enqueue};
 use crate::store::targets::{TargetFilter, TargetSort};
 
 /// Most follow-ups listed in one digest (the dashboard has the rest).

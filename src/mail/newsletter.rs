@@ -125,6 +125,27 @@ pub fn archived_page(body_html: &str, public_url: &str) -> String {
     )
 }
 
+/// An issue read from the store with its items, and its mail as every subscriber receives it: the one way
+/// the staff page, the public archive, the scheduler and the benchmark render an issue. `None`: no such issue.
+pub async fn render_issue(
+    store: &crate::store::Store,
+    settings: &crate::config::Settings,
+    list: &MailingList,
+    id: i64,
+) -> anyhow::Result<Option<(Issue, Vec<Item>, NewMessage)>> {
+    let Some((issue, items)) = store.issue(id).await? else {
+        return Ok(None);
+    };
+    let message = issue_message(
+        list,
+        &issue,
+        &items,
+        &settings.server.public_url,
+        &settings.mail.from_name,
+    )?;
+    Ok(Some((issue, items, message)))
+}
+
 /// The issue's mail, as every subscriber receives it.
 pub fn issue_message(
     list: &MailingList,

@@ -21,7 +21,7 @@ use super::{Context, between, upcoming};
 use crate::clock::PARIS;
 use crate::config::Settings;
 use crate::french::MONTHS;
-use crate::mail::newsletter::{issue_message, summary_message};
+use crate::mail::newsletter::{render_issue, summary_message};
 use crate::mail::notice;
 use crate::store::audit::{self, Actor};
 use crate::store::newsletter::{Issue, IssueSending};
@@ -151,16 +151,11 @@ async fn send_due_issues(
 ) -> anyhow::Result<()> {
     let now_ms = now.timestamp_millis();
     for issue in ctx.store.due_issues(now_ms).await? {
-        let Some((issue, items)) = ctx.store.issue(issue.id).await? else {
+        let Some((issue, _, message)) =
+            render_issue(&ctx.store, &ctx.settings, list, issue.id).await?
+        else {
             continue;
         };
-        let message = issue_message(
-            list,
-            &issue,
-            &items,
-            &ctx.settings.server.public_url,
-            &ctx.settings.mail.from_name,
-        )?;
         let IssueSending::Sent { recipients } = ctx
             .store
             .send_issue(issue.id, &message, &schedule_actor(), now_ms)

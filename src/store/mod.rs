@@ -14,6 +14,7 @@ pub mod bounce_score;
 pub mod dashboard;
 pub mod discussion;
 pub mod dossier;
+pub mod follow_up_digest;
 pub mod import;
 pub mod inbound;
 pub mod list_admin;
@@ -30,6 +31,7 @@ pub mod preferences;
 pub mod subscriptions;
 pub mod survey;
 pub mod targets;
+pub mod unsubscribes;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -213,6 +215,25 @@ pub struct Store {
 }
 
 impl Store {
+    /// The secret called `name`, made at random the first time any instance asks for it.
+    pub async fn secret(&self, name: &str) -> StoreResult<String> {
+        let fresh = crate::security::random_token();
+        with_db!(&self.db, |p| sqlx::query(
+            "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
+        )
+        .bind(name)
+        .bind(&fresh)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(with_db!(&self.db, |p| sqlx::query_scalar(
+            "SELECT value FROM secrets WHERE name = $1"
+        )
+        .bind(name)
+        .fetch_one(p)
+        .await)?)
+    }
+
     /// Connects to `sqlite://…` (the file and its folder are created) or `postgres://…`.
     #[tracing::instrument(skip(url), fields(backend))]
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Store> {

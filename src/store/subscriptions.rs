@@ -492,7 +492,7 @@ impl Store {
     /// link recorded the unsubscribe can undo it, within [`UNDO_UNSUBSCRIBE_MILLIS`].
     pub async fn undo_unsubscribe(
         &self,
-        target: &crate::store::outbox::UnsubscribeTarget,
+        target: &crate::store::unsubscribes::UnsubscribeTarget,
         now: i64,
     ) -> StoreResult<UndoUnsubscribe> {
         let address = target.address.to_lowercase();

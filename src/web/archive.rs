@@ -13,7 +13,7 @@ use axum::routing::get;
 use super::AppState;
 use super::error::{WebError, WebResult};
 use super::subscribe::NEWSLETTER;
-use crate::mail::newsletter::{archived_page, issue_message, shown_items};
+use crate::mail::newsletter::{archived_page, render_issue, shown_items};
 use crate::store::newsletter::{Issue, Item};
 use crate::store::outbox::NewMessage;
 use crate::store::subscriptions::MailingList;
@@ -41,15 +41,10 @@ pub(crate) async fn rendered_issue(
     list: &MailingList,
     id: i64,
 ) -> WebResult<(Issue, Vec<Item>, NewMessage)> {
-    let (issue, items) = state.store.issue(id).await?.ok_or(WebError::NotFound)?;
-    let message = issue_message(
-        list,
-        &issue,
-        &items,
-        &state.settings.server.public_url,
-        &state.settings.mail.from_name,
-    )?;
-    Ok((issue, items, message))
+    render_issue(&state.store, &state.settings, list, id)
+        .await
+        .map_err(|error| WebError::Internal(error.to_string()))?
+        .ok_or(WebError::NotFound)
 }
 
 #[derive(Template)]

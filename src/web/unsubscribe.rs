@@ -14,8 +14,8 @@ use axum::routing::get;
 
 use super::AppState;
 use super::error::WebResult;
-use crate::store::outbox::UnsubscribeTarget;
 use crate::store::subscriptions::UndoUnsubscribe;
+use crate::store::unsubscribes::UnsubscribeTarget;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::harness::{cpu_seconds, peak_resident_kb, sending_settings, start_sink};
 use crate::clock::Clock;
-use crate::mail::newsletter::issue_message;
+use crate::mail::newsletter::render_issue;
 use crate::mail::worker::Deliverer;
 use crate::store::Store;
 use crate::store::newsletter::IssueSending;
@@ -97,17 +97,9 @@ pub async fn newsletter(args: NewsletterArgs) -> anyhow::Result<()> {
         )
         .await?;
     store.set_issue_ready(issue_id, true, now).await?;
-    let (issue, items) = store
-        .issue(issue_id)
+    let (_, _, message) = render_issue(&store, &settings, &list, issue_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("issue {issue_id} missing"))?;
-    let message = issue_message(
-        &list,
-        &issue,
-        &items,
-        &settings.server.public_url,
-        &settings.mail.from_name,
-    )?;
 
     let deliverer = Deliverer::new(store.clone(), clock.clone(), &settings).await?;
     let stop = CancellationToken::new();
