@@ -297,21 +297,16 @@ pub async fn snapshot(store: &Store, meeting: &Meeting) -> anyhow::Result<Snapsh
     })
 }
 
-/// The mail of `step` for `meeting`: its agenda, with the invitation for all steps but the reminder.
-pub async fn meeting_message(
+/// A meeting's agenda as its mails show it, each item with its sheets (an uploaded document with its full
+/// address: the mail is read outside relais).
+async fn shown_agenda(
     store: &Store,
     settings: &Settings,
     meeting: &Meeting,
-    step: &str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<NewMessage> {
-    let series = store
-        .series(meeting.series_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("series {} missing", meeting.series_id))?;
+) -> anyhow::Result<Vec<ShownItem>> {
     let agenda = store.agenda(meeting.id).await?;
     let resources = store.agenda_resources(meeting.id).await?;
-    let items: Vec<ShownItem> = agenda
+    Ok(agenda
         .into_iter()
         .map(|item| ShownItem {
             resources: resources
@@ -319,7 +314,6 @@ pub async fn meeting_message(
                 .filter(|(item_id, _)| *item_id == item.id)
                 .map(|(_, resource)| {
                     let mut resource = resource.clone();
-                    // An uploaded document is served by relais: a mail needs its full address.
                     if resource.url.starts_with('/') {
                         resource.url = format!("{}{}", settings.server.public_url, resource.url);
                     }
@@ -331,22 +325,21 @@ pub async fn meeting_message(
             duration_minutes: item.duration_minutes,
             description: item.description,
         })
-        .collect();
-    let snapshot = snapshot(store, meeting).await?;
-    let starts = at_millis(meeting.starts_at);
-    let ends = at_millis(meeting.ends_at);
-    let when = french_span(starts, ends);
-    let what_changed = serde_json::from_str::<Snapshot>(&meeting.sent_snapshot)
-        .map(|before| changes(&before, &snapshot))
-        .unwrap_or_default();
-    let today = now.with_timezone(&PARIS).date_naive() == starts.with_timezone(&PARIS).date_naive();
-    let day_word = if today { "aujourd'hui" } else { "demain" };
-    let title = if meeting.theme.is_empty() {
-        series.title.clone()
-    } else {
-        format!("{} : {}", series.title, meeting.theme)
-    };
-    let (heading, intro, subject) = match step {
+        .collect())
+}
+
+/// The heading, first sentence and subject of a meeting mail, by step.
+fn step_words(
+    step: &str,
+    title: &str,
+    when: &str,
+    what_changed: &[String],
+    day_word: &str,
+    starts: DateTime<Utc>,
+    ends: DateTime<Utc>,
+) -> (String, String, String) {
+    let title = title.to_string();
+    match step {
         "update" => (
             format!("Modifié : {title}"),
             if what_changed.is_empty() {
@@ -384,7 +377,103 @@ pub async fn meeting_message(
                 .to_string(),
             format!("Ordre du jour : {title}, {when}"),
         ),
+    }
+}
+
+/// What the calendar object of a meeting mail says besides the meeting itself.
+struct CalendarText<'a> {
+    step: &'a str,
+    title: &'a str,
+    intro: &'a str,
+    items: &'a [ShownItem],
+    video_url: &'a str,
+}
+
+/// The calendar object of a meeting mail and its method (REQUEST or CANCEL); none for the day-before
+/// reminder.
+async fn calendar_part(
+    store: &Store,
+    settings: &Settings,
+    meeting: &Meeting,
+    text: &CalendarText<'_>,
+    (starts, ends): (DateTime<Utc>, DateTime<Utc>),
+    now: DateTime<Utc>,
+) -> anyhow::Result<(String, String)> {
+    Ok(if text.step == "reminder" {
+        (String::new(), String::new())
+    } else {
+        let method = if text.step == "cancel" {
+            Method::Cancel
+        } else {
+            Method::Request
+        };
+        let attendees = store.attendees(meeting.id).await?;
+        let people: Vec<Person> = attendees
+            .iter()
+            .map(|a| Person {
+                name: &a.name,
+                address: &a.address,
+            })
+            .collect();
+        let description = if text.items.is_empty() {
+            text.intro.to_string()
+        } else {
+            text.items
+                .iter()
+                .enumerate()
+                .map(|(n, item)| format!("{}. {}", n + 1, item.title))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let ics = calendar::invitation(&Invitation {
+            method,
+            uid: &meeting.uid,
+            sequence: meeting.sequence,
+            summary: text.title,
+            description: &description,
+            starts,
+            ends,
+            video_url: text.video_url,
+            organizer: Person {
+                name: &settings.mail.from_name,
+                address: &settings.mail.from_address,
+            },
+            attendees: &people,
+            stamp: now,
+        });
+        (ics, method.as_str().to_string())
+    })
+}
+
+/// The mail of `step` for `meeting`: its agenda, with the invitation for all steps but the reminder.
+pub async fn meeting_message(
+    store: &Store,
+    settings: &Settings,
+    meeting: &Meeting,
+    step: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<NewMessage> {
+    let series = store
+        .series(meeting.series_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("series {} missing", meeting.series_id))?;
+    let items = shown_agenda(store, settings, meeting).await?;
+    let snapshot = snapshot(store, meeting).await?;
+    let starts = at_millis(meeting.starts_at);
+    let ends = at_millis(meeting.ends_at);
+    let when = french_span(starts, ends);
+    let what_changed = serde_json::from_str::<Snapshot>(&meeting.sent_snapshot)
+        .map(|before| changes(&before, &snapshot))
+        .unwrap_or_default();
+    let today = now.with_timezone(&PARIS).date_naive() == starts.with_timezone(&PARIS).date_naive();
+    let day_word = if today { "aujourd'hui" } else { "demain" };
+    let title = if meeting.theme.is_empty() {
+        series.title.clone()
+    } else {
+        format!("{} : {}", series.title, meeting.theme)
     };
+    let (heading, intro, subject) =
+        step_words(step, &title, &when, &what_changed, day_word, starts, ends);
     let public_url = &settings.server.public_url;
     let (yes_url, no_url, maybe_url) = (
         answer_link(public_url, "oui"),
@@ -426,50 +515,21 @@ pub async fn meeting_message(
         preferences: &preferences,
     }
     .render()?;
-    let (calendar, method) = if step == "reminder" {
-        (String::new(), String::new())
-    } else {
-        let method = if cancelled {
-            Method::Cancel
-        } else {
-            Method::Request
-        };
-        let attendees = store.attendees(meeting.id).await?;
-        let people: Vec<Person> = attendees
-            .iter()
-            .map(|a| Person {
-                name: &a.name,
-                address: &a.address,
-            })
-            .collect();
-        let description = if items.is_empty() {
-            intro.clone()
-        } else {
-            items
-                .iter()
-                .enumerate()
-                .map(|(n, item)| format!("{}. {}", n + 1, item.title))
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-        let ics = calendar::invitation(&Invitation {
-            method,
-            uid: &meeting.uid,
-            sequence: meeting.sequence,
-            summary: &title,
-            description: &description,
-            starts,
-            ends,
+    let (calendar, method) = calendar_part(
+        store,
+        settings,
+        meeting,
+        &CalendarText {
+            step,
+            title: &title,
+            intro: &intro,
+            items: &items,
             video_url: &series.video_url,
-            organizer: Person {
-                name: organisation,
-                address: &settings.mail.from_address,
-            },
-            attendees: &people,
-            stamp: now,
-        });
-        (ics, method.as_str().to_string())
-    };
+        },
+        (starts, ends),
+        now,
+    )
+    .await?;
     Ok(NewMessage {
         kind: format!("meeting_{step}"),
         cause_kind: "meeting".into(),
