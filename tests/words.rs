@@ -89,7 +89,7 @@ mod staff_pages_name_stages_and_mail_kinds_in_french_and_the_journal_tells_sente
             "{journal}"
         );
         assert!(journal.contains(&format!(
-            "{name} a envoyé la lettre <a href=\"/lettre/numeros/{issue}\">n° 1</a> à 1 abonné."
+            "{name} a envoyé la lettre <a href=\"/lettre/numeros/{issue}\">n° 1</a> à 1 abonné·e."
         )));
         assert!(journal.contains(&format!("{name} a créé la liste Échanges du club.")));
         assert!(journal.contains(&format!(

@@ -279,11 +279,7 @@ fn count(details: &Value, key: &str) -> Option<i64> {
 }
 
 fn plural(n: i64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
+    crate::french::count(n.max(0) as usize, one, many)
 }
 
 /// The French words for the fields a change names (`changes`, or the keys that differ between `before` and
@@ -542,7 +538,7 @@ fn phrase(entry: &AuditEntry, details: &Value, noun: &str, named: bool) -> (Stri
             };
             let to = count(details, "count")
                 .or_else(|| count(details, "recipients"))
-                .map(|n| format!(" à {}", plural(n, "abonné", "abonnés")))
+                .map(|n| format!(" à {}", plural(n, "abonné·e", "abonné·es")))
                 .unwrap_or_default();
             (with_noun(&format!("a envoyé{late}")), to)
         }
@@ -805,7 +801,7 @@ mod tests {
                     json!({"planned": 0, "recipients": 19}),
                 ),
                 Some("n° 4"),
-                "Calendrier de la lettre a envoyé, en retard après un arrêt de relais, la lettre n° 4 à 19 abonnés",
+                "Calendrier de la lettre a envoyé, en retard après un arrêt de relais, la lettre n° 4 à 19 abonné·es",
             ),
             (
                 entry(
