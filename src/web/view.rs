@@ -215,9 +215,21 @@ impl LocalNeed {
     }
 }
 
+/// What an organisation is, in French: a member association, a partner, or the kind of collectivity.
+pub fn organisation_kind_label(kind: &str, collectivity_kind: Option<&str>) -> String {
+    match kind {
+        "association" => "Association membre".into(),
+        "partner" => "Partenaire".into(),
+        _ => collectivity_kind
+            .and_then(crate::referential::CollectivityKind::parse)
+            .map_or("Collectivité", |k| k.label_fr())
+            .to_string(),
+    }
+}
+
 impl Organisation {
     pub fn kind_label(&self) -> String {
-        super::pages::organisation_kind_label(&self.kind, self.collectivity_kind.as_deref())
+        organisation_kind_label(&self.kind, self.collectivity_kind.as_deref())
     }
     pub fn departement_label(&self) -> String {
         departement_label(self.departement_code.as_deref())

@@ -219,18 +219,6 @@ async fn organisation(
     Ok(Html(view.render()?))
 }
 
-/// Template helpers for organisation kinds.
-pub fn organisation_kind_label(kind: &str, collectivity_kind: Option<&str>) -> String {
-    match kind {
-        "association" => "Association membre".into(),
-        "partner" => "Partenaire".into(),
-        _ => collectivity_kind
-            .and_then(crate::referential::CollectivityKind::parse)
-            .map_or("Collectivité", |k| k.label_fr())
-            .to_string(),
-    }
-}
-
 #[derive(serde::Deserialize)]
 struct OrganisationForm {
     kind: String,

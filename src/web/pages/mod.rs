@@ -8,7 +8,6 @@ mod board;
 mod dashboard;
 pub use dashboard::DashboardCache;
 mod directory;
-pub use directory::organisation_kind_label;
 mod import;
 mod inbound;
 mod list_page;
