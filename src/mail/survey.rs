@@ -48,11 +48,7 @@ pub fn invitation_message(
         settings.server.public_url,
         key.token_for(Purpose::Survey, id)
     );
-    let expires = chrono::DateTime::from_timestamp_millis(expires_at)
-        .unwrap_or_default()
-        .with_timezone(&crate::clock::PARIS)
-        .format("%d/%m/%Y")
-        .to_string();
+    let expires = crate::french::french_date(Some(crate::french::paris_day(expires_at)));
     let subject = if reminder {
         format!("Rappel : {}", survey.title)
     } else {

@@ -612,7 +612,7 @@ async fn edit_interaction(
         target.id,
         Ok(format!(
             "Échange du {} modifié pour {}.",
-            edit.occurred_on.format("%d/%m/%Y"),
+            crate::french::french_date(Some(edit.occurred_on)),
             target.name
         )),
     )
