@@ -688,59 +688,9 @@ async fn every_page_passes_axe_and_shows_no_internal_code() {
         .remove(0);
     // A survey invitation, for the public form.
     let survey = app.store.survey().await.expect("survey");
-    let contact = app
-        .store
-        .invitable_contacts(survey.id)
-        .await
-        .expect("contacts")
-        .into_iter()
-        .find(|c| !c.invited)
-        .expect("a contact to invite");
-    let invitation = app
-        .store
-        .invite_to_survey(
-            &survey,
-            &contact,
-            &relais::store::audit::Actor::command_line(),
-            app.clock.now_millis(),
-            |_| {
-                Ok(relais::store::outbox::NewMessage {
-                    kind: "survey_invitation".into(),
-                    subject: "Recensement des attentes".into(),
-                    ..Default::default()
-                })
-            },
-        )
-        .await
-        .expect("invitation")
-        .expect("a new invitation");
+    let (contact, invitation) = invite_next_contact(&app, &survey).await;
     // A second contact answers, rating every theme alike: the chart's labels all start at one place.
-    let respondent = app
-        .store
-        .invitable_contacts(survey.id)
-        .await
-        .expect("contacts")
-        .into_iter()
-        .find(|c| !c.invited)
-        .expect("a second contact to invite");
-    let answered = app
-        .store
-        .invite_to_survey(
-            &survey,
-            &respondent,
-            &relais::store::audit::Actor::command_line(),
-            app.clock.now_millis(),
-            |_| {
-                Ok(relais::store::outbox::NewMessage {
-                    kind: "survey_invitation".into(),
-                    subject: "Recensement des attentes".into(),
-                    ..Default::default()
-                })
-            },
-        )
-        .await
-        .expect("invitation")
-        .expect("a new invitation");
+    let (_, answered) = invite_next_contact(&app, &survey).await;
     let answered = app
         .store
         .survey_invitation(answered)
@@ -885,4 +835,38 @@ fn the_page_scan_looks_for_the_codes_people_must_not_read() {
     for word in ["centre", "email", "test"] {
         assert!(!codes.iter().any(|c| c == word), "{word} in {codes:?}");
     }
+}
+
+/// Invites to the survey the next contact not yet invited; returns the contact and the invitation's id.
+async fn invite_next_contact(
+    app: &common::TestApp,
+    survey: &relais::store::survey::Survey,
+) -> (relais::store::survey::Invitable, i64) {
+    let contact = app
+        .store
+        .invitable_contacts(survey.id)
+        .await
+        .expect("contacts")
+        .into_iter()
+        .find(|c| !c.invited)
+        .expect("a contact not yet invited");
+    let invitation = app
+        .store
+        .invite_to_survey(
+            survey,
+            &contact,
+            &relais::store::audit::Actor::command_line(),
+            app.clock.now_millis(),
+            |_| {
+                Ok(relais::store::outbox::NewMessage {
+                    kind: "survey_invitation".into(),
+                    subject: "Recensement des attentes".into(),
+                    ..Default::default()
+                })
+            },
+        )
+        .await
+        .expect("invitation")
+        .expect("a new invitation");
+    (contact, invitation)
 }
