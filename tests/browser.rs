@@ -68,6 +68,24 @@ struct ScriptRun {
     elapsed: Duration,
 }
 
+impl ScriptRun {
+    /// Fails the test, with what the script printed, unless it ended well.
+    fn assert_passed(&self, script: &str, screenshots: &Path) {
+        let ending = match self.status {
+            Some(status) => format!("exited with {status}"),
+            None => format!("was killed after {}s", SCRIPT_TIMEOUT.as_secs()),
+        };
+        assert!(
+            self.status.is_some_and(|s| s.success()),
+            "node tests/browser/{script} {ending} after {:.1}s (screenshots in {})\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.elapsed.as_secs_f64(),
+            screenshots.display(),
+            self.stdout,
+            self.stderr
+        );
+    }
+}
+
 /// Runs `node tests/browser/<script> …` without blocking the runtime that serves the app, killing it after
 /// [`SCRIPT_TIMEOUT`].
 async fn run_script(script: &str, args: &[&str], screenshots: &Path) -> ScriptRun {
@@ -231,13 +249,7 @@ async fn a_staff_member_composes_an_issue_and_a_visitor_subscribes() {
     )
     .await;
     ticking.abort();
-    assert!(
-        run.status.is_some_and(|s| s.success()),
-        "node tests/browser/newsletter.mjs failed after {:.1}s\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        run.elapsed.as_secs_f64(),
-        run.stdout,
-        run.stderr
-    );
+    run.assert_passed("newsletter.mjs", &screenshots);
     let list = app.store.mailing_list("lettre").await.unwrap().unwrap();
     let issues = app.store.issues(list.id).await.unwrap();
     assert_eq!(issues.len(), 1);
@@ -308,13 +320,7 @@ async fn a_staff_member_builds_an_agenda_and_sees_when_it_goes_out() {
         &screenshots,
     )
     .await;
-    assert!(
-        run.status.is_some_and(|s| s.success()),
-        "node tests/browser/meetings.mjs failed after {:.1}s\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        run.elapsed.as_secs_f64(),
-        run.stdout,
-        run.stderr
-    );
+    run.assert_passed("meetings.mjs", &screenshots);
     // What the browser did is in the database: the first meeting's agenda, ready, nothing sent yet.
     let meeting = app
         .store
@@ -422,13 +428,7 @@ async fn an_archived_post_with_scripts_runs_nothing() {
         &screenshots,
     )
     .await;
-    assert!(
-        run.status.is_some_and(|s| s.success()),
-        "node tests/browser/archive.mjs failed after {:.1}s\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        run.elapsed.as_secs_f64(),
-        run.stdout,
-        run.stderr
-    );
+    run.assert_passed("archive.mjs", &screenshots);
     app.stop().await;
 }
 
@@ -495,13 +495,7 @@ async fn confirmations_state_the_consequence_and_a_mistake_is_corrected() {
         &screenshots,
     )
     .await;
-    assert!(
-        run.status.is_some_and(|s| s.success()),
-        "node tests/browser/records.mjs failed after {:.1}s\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        run.elapsed.as_secs_f64(),
-        run.stdout,
-        run.stderr
-    );
+    run.assert_passed("records.mjs", &screenshots);
     // The dismissed prompts changed nothing; the accepted one deleted the target.
     let (sent, _) = app.store.issue(issue).await.unwrap().unwrap();
     assert_eq!(
@@ -544,8 +538,8 @@ fn domain_codes() -> Vec<String> {
     pairs.extend(Priority::ALL.iter().map(|v| (v.as_str(), v.label())));
     pairs.extend(InteractionKind::ALL.iter().map(|v| (v.as_str(), v.label())));
     pairs.extend(Role::ALL.iter().map(|v| (v.as_str(), v.label())));
-    pairs.extend(relais::mail::kinds::MAIL_KINDS.iter().copied());
-    pairs.extend(relais::mail::kinds::DELIVERY_STATES.iter().copied());
+    pairs.extend(relais::domain::mail_kind::MAIL_KINDS.iter().copied());
+    pairs.extend(relais::domain::mail_kind::DELIVERY_STATES.iter().copied());
     let words: std::collections::HashSet<String> = pairs
         .iter()
         .flat_map(|(_, label)| {
@@ -788,9 +782,6 @@ async fn every_page_passes_axe_and_shows_no_internal_code() {
         "codes": domain_codes(),
         "spreadsheet": csv,
         "layout": ["/", "/board", "/recensement", "/recensement/resultats", "/audit", "/courriers"],
-        // The archived issue is the issue's mail as sent (no main landmark): its page is reworked with the
-        // newsletter's archive, in another part of issue 15.
-        "known": [],
     });
     let plan_path = dir.path().join("plan.json");
     std::fs::write(&plan_path, plan.to_string()).expect("write the plan");
@@ -807,14 +798,7 @@ async fn every_page_passes_axe_and_shows_no_internal_code() {
         &screenshots,
     )
     .await;
-    assert!(
-        run.status.is_some_and(|s| s.success()),
-        "node tests/browser/pages.mjs failed after {:.1}s (screenshots in {})\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        run.elapsed.as_secs_f64(),
-        screenshots.display(),
-        run.stdout,
-        run.stderr
-    );
+    run.assert_passed("pages.mjs", &screenshots);
     app.stop().await;
 }
 

@@ -48,6 +48,22 @@ async fn dispatched(app: &TestApp, meeting: i64, step: &str) -> Option<i64> {
     );
 }
 
+/// The club's series as staff create it: every two months, the first Tuesday, 14:00–16:00, staff invited.
+async fn club_series(team: &Staff) {
+    post_ok(
+        team,
+        "/reunions/series",
+        &[
+            ("title", "Réunion du club"),
+            ("rrule", "FREQ=MONTHLY;INTERVAL=2;BYDAY=1TU"),
+            ("first_start", "2026-12-01T14:00"),
+            ("duration_minutes", "120"),
+            ("invite_staff", "oui"),
+        ],
+    )
+    .await;
+}
+
 /// The files the sink received for `message`, with their text, once the sink has them all.
 async fn copies(sink: &Sink, app: &TestApp, message: i64) -> Vec<(PathBuf, String)> {
     let expected = app
@@ -695,18 +711,7 @@ mod a_dispatch_missed_while_down_is_caught_up_once {
         let sink = Sink::start().await;
         let app = app_sending_to(backend, &sink).await;
         let team = staff(&app).await;
-        post_ok(
-            &team,
-            "/reunions/series",
-            &[
-                ("title", "Réunion du club"),
-                ("rrule", "FREQ=MONTHLY;INTERVAL=2;BYDAY=1TU"),
-                ("first_start", "2026-12-01T14:00"),
-                ("duration_minutes", "120"),
-                ("invite_staff", "oui"),
-            ],
-        )
-        .await;
+        club_series(&team).await;
         let december = app
             .store
             .meetings_from(app.clock.now_millis(), 1)
@@ -905,7 +910,7 @@ mod a_series_is_edited_ended_and_deleted {
         let days: Vec<String> = coming
             .iter()
             .map(|m| {
-                relais::mail::meetings::french_span(
+                relais::french::french_span(
                     DateTime::from_timestamp_millis(m.starts_at).unwrap(),
                     DateTime::from_timestamp_millis(m.ends_at).unwrap(),
                 )
@@ -957,7 +962,7 @@ mod a_series_is_edited_ended_and_deleted {
             .unwrap()
             .iter()
             .map(|m| {
-                relais::mail::meetings::french_span(
+                relais::french::french_span(
                     DateTime::from_timestamp_millis(m.starts_at).unwrap(),
                     DateTime::from_timestamp_millis(m.ends_at).unwrap(),
                 )
@@ -1081,18 +1086,7 @@ mod updates_say_what_changed_and_reminders_know_the_day {
         let sink = Sink::start().await;
         let app = app_sending_to(backend, &sink).await;
         let team = staff(&app).await;
-        post_ok(
-            &team,
-            "/reunions/series",
-            &[
-                ("title", "Réunion du club"),
-                ("rrule", "FREQ=MONTHLY;INTERVAL=2;BYDAY=1TU"),
-                ("first_start", "2026-12-01T14:00"),
-                ("duration_minutes", "120"),
-                ("invite_staff", "oui"),
-            ],
-        )
-        .await;
+        club_series(&team).await;
         let coming = app
             .store
             .meetings_from(app.clock.now_millis(), 2)

@@ -11,7 +11,7 @@ use super::calendar::{self, Invitation, Method, Person};
 use super::compose::answer_link;
 use crate::clock::PARIS;
 use crate::config::Settings;
-pub use crate::french::{french_day, french_span, paris_local};
+use crate::french::{french_day, french_span};
 use crate::store::Store;
 use crate::store::meetings::{Meeting, Resource, Series};
 use crate::store::outbox::NewMessage;
@@ -633,6 +633,7 @@ pub async fn minutes_message(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::french::paris_local;
 
     #[test]
     fn the_default_series_meets_on_the_first_tuesday_every_two_months_at_two_in_paris() {

@@ -9,7 +9,6 @@ pub mod calendar;
 pub mod compose;
 pub mod digest;
 pub mod dkim;
-pub use crate::domain::mail_kind as kinds;
 pub mod list_copy;
 pub mod list_digest;
 pub mod meetings;

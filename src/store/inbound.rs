@@ -280,7 +280,7 @@ impl Store {
         }
         tx.commit().await?;
         if counted {
-            self.charge_bounce(address, super::outbox::paris_day(now), now)
+            self.charge_bounce(address, crate::french::paris_day(now), now)
                 .await?;
         }
         Ok(counted)

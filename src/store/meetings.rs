@@ -469,17 +469,7 @@ impl Store {
         .fetch_one(c)
         .await
         })?;
-        for resource in &item.resources {
-            with_tx!(&mut tx, |c| sqlx::query(
-                "INSERT INTO agenda_item_resources (item_id, resource_id) VALUES ($1, $2)
-                 ON CONFLICT DO NOTHING"
-            )
-            .bind(id)
-            .bind(resource)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
-        }
+        link_resources(&mut tx, id, &item.resources).await?;
         audit::record(
             &mut tx,
             actor,
@@ -1050,16 +1040,7 @@ impl Store {
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
-            for resource in &wanted {
-                with_tx!(&mut tx, |c| sqlx::query(
-                    "INSERT INTO agenda_item_resources (item_id, resource_id) VALUES ($1, $2)"
-                )
-                .bind(item_id)
-                .bind(resource)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected()))?;
-            }
+            link_resources(&mut tx, item_id, &wanted).await?;
         }
         bump_sequence(&mut tx, meeting_id, now).await?;
         audit::record(
@@ -1092,5 +1073,21 @@ async fn bump_sequence(tx: &mut Tx, meeting_id: i64, now: i64) -> StoreResult<()
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Links practical sheets to an agenda item (a sheet named twice is linked once).
+async fn link_resources(tx: &mut Tx, item_id: i64, resources: &[i64]) -> StoreResult<()> {
+    for resource in resources {
+        with_tx!(tx, |c| sqlx::query(
+            "INSERT INTO agenda_item_resources (item_id, resource_id) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING"
+        )
+        .bind(item_id)
+        .bind(resource)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
     Ok(())
 }

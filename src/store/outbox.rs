@@ -683,13 +683,10 @@ async fn insert_bounce(
     .await
     .map(|r| r.rows_affected()))?;
     if !status.starts_with("5.7.") {
-        super::bounce_score::charge(tx, address, paris_day(now), now).await?;
+        super::bounce_score::charge(tx, address, crate::french::paris_day(now), now).await?;
     }
     Ok(())
 }
-
-/// The day of `millis` in Paris, the day bounces are counted by.
-pub(crate) use crate::french::paris_day;
 
 #[cfg(test)]
 mod tests {

@@ -12,11 +12,11 @@ use axum::routing::get;
 
 use super::AppState;
 use super::error::{WebError, WebResult};
-use super::subscribe::NEWSLETTER;
 use crate::mail::newsletter::{archived_page, render_issue, shown_items};
 use crate::store::newsletter::{Issue, Item};
 use crate::store::outbox::NewMessage;
 use crate::store::subscriptions::MailingList;
+use crate::store::subscriptions::NEWSLETTER;
 use crate::web::view::french_datetime;
 
 pub fn router() -> Router<AppState> {

@@ -24,8 +24,6 @@ use crate::domain::EmailAddress;
 use crate::store::subscriptions::{Confirmation, SubscriptionRequested};
 
 use crate::mail::subscription::{WORDING_VERSION, confirmation_request};
-/// The list the public form subscribes to.
-pub use crate::store::subscriptions::NEWSLETTER;
 /// No person fills the form faster.
 pub const FASTEST_HUMAN_MS: i64 = 2_000;
 const FORM_VALID_MS: i64 = 24 * 3_600_000;

@@ -14,9 +14,8 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::recurrence;
-use crate::mail::meetings::{
-    ASSOCIATIONS, french_day, french_span, minutes_message, occurrences, paris_local,
-};
+use crate::french::{french_day, french_span, paris_local};
+use crate::mail::meetings::{ASSOCIATIONS, minutes_message, occurrences};
 use crate::store::meeting_attendees::{Attendee, Audience, Dispatch};
 use crate::store::meetings::{
     AgendaItem, Meeting, MeetingChange, NewAgendaItem, NewSeries, Resource, Series, SeriesCounts,
