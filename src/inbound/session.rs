@@ -119,7 +119,9 @@ impl Inbound {
         self.converse(stream, peer, protocol).await
     }
 
-    /// One LMTP or SMTP session over any byte stream (a socket, or an in-memory pipe for the fuzz target).
+    /// One LMTP or SMTP session over any byte stream (a socket, or an in-memory pipe for the fuzz target):
+    /// reads what the client sends, lets the [`Conversation`] answer it, and writes the replies when the
+    /// client waits for them. A client silent for `inbound.timeout_seconds` is told 421 and left.
     pub async fn converse<S>(
         &self,
         mut stream: S,
@@ -129,30 +131,13 @@ impl Inbound {
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
-        let settings = &self.settings.inbound;
-        let domain = self.settings.mail.domain().to_string();
-        let timeout = Duration::from_secs(settings.timeout_seconds);
-        let mut out = format!(
-            "220 {domain} relais {} ready\r\n",
-            protocol.name().to_uppercase()
-        )
-        .into_bytes();
-        let mut requests = RequestReceiver::default();
-        let mut envelope: Option<Envelope> = None;
-        let mut data: Option<(DataReceiver, Vec<u8>, bool)> = None;
-        let mut discard_line = false;
-        // The SMTP peer is the client SPF is about; behind LMTP it is the mail server, so only XFORWARD says.
-        let mut client = SessionClient {
-            ip: (protocol == Protocol::Smtp).then(|| peer.ip()),
-            helo: String::new(),
-        };
+        let timeout = Duration::from_secs(self.settings.inbound.timeout_seconds);
+        let mut conversation = Conversation::new(self, peer, protocol);
         let mut buf = vec![0u8; 16 * 1024];
-        // An XFORWARD line cut by a read waits here for its end (smtp-proto does not know the command).
-        let mut carry: Vec<u8> = Vec::new();
         loop {
-            if !out.is_empty() {
-                stream.write_all(&out).await?;
-                out.clear();
+            if !conversation.out.is_empty() {
+                stream.write_all(&conversation.out).await?;
+                conversation.out.clear();
             }
             let read = match tokio::time::timeout(timeout, stream.read(&mut buf)).await {
                 Ok(read) => read?,
@@ -166,226 +151,333 @@ impl Inbound {
             if read == 0 {
                 return Ok(());
             }
-            let input: std::borrow::Cow<[u8]> = if carry.is_empty() {
-                std::borrow::Cow::Borrowed(&buf[..read])
-            } else {
-                let mut joined = std::mem::take(&mut carry);
-                joined.extend_from_slice(&buf[..read]);
-                std::borrow::Cow::Owned(joined)
+            if conversation.take_input(&buf[..read]).await == Turn::Quit {
+                stream.write_all(&conversation.out).await?;
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Where a session stands between two commands: the states of the LMTP/SMTP conversation (RFC 5321, 2033).
+/// Each step through the received bytes takes the phase out, handles the bytes, and puts back the next one.
+enum Phase {
+    /// Reading commands; the envelope being built, if any, is [`Conversation::envelope`].
+    Commands,
+    /// A refused line is skipped up to its end before the next command is read.
+    SkippingLine,
+    /// After DATA's 354: the message is read up to its final dot.
+    Message(IncomingMessage),
+}
+
+/// A message being received after DATA.
+struct IncomingMessage {
+    receiver: DataReceiver,
+    bytes: Vec<u8>,
+    /// Over `inbound.max_message_bytes`: the bytes are dropped as they come and the end answers 552.
+    too_big: bool,
+}
+
+impl IncomingMessage {
+    fn new() -> Self {
+        IncomingMessage {
+            receiver: DataReceiver::new(),
+            bytes: Vec::new(),
+            too_big: false,
+        }
+    }
+
+    /// Takes what `input` holds of the message; true once its final dot was read.
+    fn ingest(&mut self, input: &mut std::slice::Iter<'_, u8>, max_bytes: usize) -> bool {
+        let done = self.receiver.ingest(input, &mut self.bytes);
+        if self.bytes.len() > max_bytes {
+            self.too_big = true;
+            self.bytes.clear();
+        }
+        done
+    }
+}
+
+/// Whether the session goes on after the bytes read so far.
+#[derive(Debug, PartialEq, Eq)]
+enum Turn {
+    /// All of the input was used; read more.
+    ReadMore,
+    /// The client said QUIT.
+    Quit,
+}
+
+/// What one step through the input did.
+enum Step {
+    /// The phase may take more of the same input.
+    Continue,
+    Turn(Turn),
+}
+
+/// The state of one session: who the client is, the envelope, the phase, and the replies not yet written.
+struct Conversation<'a> {
+    inbound: &'a Inbound,
+    protocol: Protocol,
+    peer: SocketAddr,
+    domain: String,
+    /// The SMTP peer is the client SPF is about; behind LMTP it is the mail server, so only XFORWARD says.
+    client: SessionClient,
+    envelope: Option<Envelope>,
+    phase: Phase,
+    requests: RequestReceiver,
+    /// An XFORWARD line cut by a read waits here for its end (smtp-proto does not know the command).
+    carry: Vec<u8>,
+    /// Replies not yet written: they go out when the client waits for them (pipelining).
+    out: Vec<u8>,
+}
+
+impl<'a> Conversation<'a> {
+    /// A new session, its 220 greeting ready to be written.
+    fn new(inbound: &'a Inbound, peer: SocketAddr, protocol: Protocol) -> Self {
+        let domain = inbound.settings.mail.domain().to_string();
+        let out = format!(
+            "220 {domain} relais {} ready\r\n",
+            protocol.name().to_uppercase()
+        )
+        .into_bytes();
+        Conversation {
+            inbound,
+            protocol,
+            peer,
+            domain,
+            client: SessionClient {
+                ip: (protocol == Protocol::Smtp).then(|| peer.ip()),
+                helo: String::new(),
+            },
+            envelope: None,
+            phase: Phase::Commands,
+            requests: RequestReceiver::default(),
+            carry: Vec::new(),
+            out,
+        }
+    }
+
+    fn reply(&mut self, text: &str) {
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    /// Handles the bytes of one read, phase after phase, until they are used up or the client quits.
+    async fn take_input(&mut self, read: &[u8]) -> Turn {
+        let joined;
+        let input = if self.carry.is_empty() {
+            read
+        } else {
+            let mut carried = std::mem::take(&mut self.carry);
+            carried.extend_from_slice(read);
+            joined = carried;
+            &joined[..]
+        };
+        let mut bytes = input.iter();
+        loop {
+            let step = match std::mem::replace(&mut self.phase, Phase::Commands) {
+                Phase::Message(message) => self.receive_message(message, &mut bytes).await,
+                Phase::SkippingLine => self.skip_line(&mut bytes),
+                Phase::Commands => self.next_command(input, &mut bytes).await,
             };
-            let input = input.as_ref();
-            let mut bytes = input.iter();
-            loop {
-                if let Some((receiver, message, too_big)) = data.as_mut() {
-                    let done = receiver.ingest(&mut bytes, message);
-                    if message.len() > settings.max_message_bytes {
-                        *too_big = true;
-                        message.clear();
-                    }
-                    if !done {
-                        break;
-                    }
-                    let (_, message, too_big) = data.take().expect("in data");
-                    let envelope = envelope.take().unwrap_or_default();
-                    self.finish_data(
-                        &envelope, &client, message, too_big, protocol, &peer, &mut out,
-                    )
-                    .await;
-                    continue;
+            if let Step::Turn(turn) = step {
+                return turn;
+            }
+        }
+    }
+
+    /// Takes message bytes; at the final dot, stores the message and answers.
+    async fn receive_message(
+        &mut self,
+        mut message: IncomingMessage,
+        bytes: &mut std::slice::Iter<'_, u8>,
+    ) -> Step {
+        let max_bytes = self.inbound.settings.inbound.max_message_bytes;
+        if !message.ingest(bytes, max_bytes) {
+            self.phase = Phase::Message(message);
+            return Step::Turn(Turn::ReadMore);
+        }
+        let envelope = self.envelope.take().unwrap_or_default();
+        self.finish_data(&envelope, message).await;
+        Step::Continue
+    }
+
+    /// Skips the rest of a refused line; commands resume after its line feed.
+    fn skip_line(&mut self, bytes: &mut std::slice::Iter<'_, u8>) -> Step {
+        match bytes.as_slice().iter().position(|b| *b == b'\n') {
+            Some(at) => {
+                *bytes = bytes.as_slice()[at + 1..].iter();
+                Step::Continue
+            }
+            None => {
+                self.phase = Phase::SkippingLine;
+                Step::Turn(Turn::ReadMore)
+            }
+        }
+    }
+
+    /// Reads and answers the next command, if `bytes` hold a whole one.
+    async fn next_command(&mut self, input: &[u8], bytes: &mut std::slice::Iter<'_, u8>) -> Step {
+        if bytes.as_slice().is_empty() {
+            return Step::Turn(Turn::ReadMore);
+        }
+        if self.protocol == Protocol::Lmtp && starts_xforward(bytes.as_slice()) {
+            return self.next_xforward(bytes);
+        }
+        let before = bytes.as_slice().len();
+        match self.requests.ingest(bytes).map(Request::into_owned) {
+            Ok(request) => {
+                if self.command(request).await {
+                    Step::Turn(Turn::Quit)
+                } else {
+                    Step::Continue
                 }
-                if discard_line {
-                    match bytes.as_slice().iter().position(|b| *b == b'\n') {
-                        Some(at) => {
-                            bytes = bytes.as_slice()[at + 1..].iter();
-                            discard_line = false;
-                        }
-                        None => break,
-                    }
-                }
-                if bytes.as_slice().is_empty() {
-                    break;
-                }
-                if protocol == Protocol::Lmtp && data.is_none() && starts_xforward(bytes.as_slice())
+            }
+            Err(ProtoError::NeedsMoreData { .. }) => Step::Turn(Turn::ReadMore),
+            Err(ProtoError::ResponseTooLong) => {
+                self.reply("500 5.5.2 Line too long");
+                self.phase = Phase::SkippingLine;
+                Step::Continue
+            }
+            Err(error) => {
+                self.reply(match error {
+                    ProtoError::UnknownCommand => "500 5.5.1 Unknown command",
+                    ProtoError::InvalidSenderAddress => "501 5.1.7 Bad sender address",
+                    ProtoError::InvalidRecipientAddress => "501 5.1.3 Bad recipient address",
+                    _ => "501 5.5.4 Syntax error",
+                });
+                // The parser may stop inside the line: the rest of it is not a command.
+                if bytes.as_slice().len() == before
+                    || !bytes.as_slice().is_empty() && !ended_line(input, bytes)
                 {
-                    let rest = bytes.as_slice();
-                    match rest.iter().position(|b| *b == b'\n') {
-                        Some(at) => {
-                            let line = String::from_utf8_lossy(&rest[..at]);
-                            out.extend_from_slice(xforward(&line, &mut client).as_bytes());
-                            out.extend_from_slice(b"\r\n");
-                            bytes = rest[at + 1..].iter();
-                            continue;
-                        }
-                        None if rest.len() < 4096 => {
-                            carry = rest.to_vec();
-                            break;
-                        }
-                        None => {
-                            out.extend_from_slice(b"500 5.5.2 Line too long\r\n");
-                            discard_line = true;
-                            break;
-                        }
-                    }
+                    self.phase = Phase::SkippingLine;
                 }
-                let before = bytes.as_slice().len();
-                let request = requests.ingest(&mut bytes).map(Request::into_owned);
-                match request {
-                    Ok(request) => {
-                        let quit = self
-                            .command(
-                                request,
-                                protocol,
-                                &domain,
-                                &mut client,
-                                &mut envelope,
-                                &mut data,
-                                &mut out,
-                            )
-                            .await;
-                        if quit {
-                            stream.write_all(&out).await?;
-                            return Ok(());
-                        }
-                    }
-                    Err(ProtoError::NeedsMoreData { .. }) => break,
-                    Err(ProtoError::ResponseTooLong) => {
-                        out.extend_from_slice(b"500 5.5.2 Line too long\r\n");
-                        discard_line = true;
-                    }
-                    Err(error) => {
-                        let reply = match error {
-                            ProtoError::UnknownCommand => "500 5.5.1 Unknown command",
-                            ProtoError::InvalidSenderAddress => "501 5.1.7 Bad sender address",
-                            ProtoError::InvalidRecipientAddress => {
-                                "501 5.1.3 Bad recipient address"
-                            }
-                            _ => "501 5.5.4 Syntax error",
-                        };
-                        out.extend_from_slice(format!("{reply}\r\n").as_bytes());
-                        // The parser may stop inside the line: the rest of it is not a command.
-                        discard_line = bytes.as_slice().len() == before
-                            || !bytes.as_slice().is_empty() && !ended_line(input, &bytes);
-                    }
-                }
+                Step::Continue
+            }
+        }
+    }
+
+    /// Answers an XFORWARD line, or keeps its beginning for the next read.
+    fn next_xforward(&mut self, bytes: &mut std::slice::Iter<'_, u8>) -> Step {
+        let rest = bytes.as_slice();
+        match rest.iter().position(|b| *b == b'\n') {
+            Some(at) => {
+                let line = String::from_utf8_lossy(&rest[..at]);
+                let answer = xforward(&line, &mut self.client);
+                self.reply(answer);
+                *bytes = rest[at + 1..].iter();
+                Step::Continue
+            }
+            None if rest.len() < 4096 => {
+                self.carry = rest.to_vec();
+                Step::Turn(Turn::ReadMore)
+            }
+            None => {
+                self.reply("500 5.5.2 Line too long");
+                self.phase = Phase::SkippingLine;
+                Step::Turn(Turn::ReadMore)
             }
         }
     }
 
     /// Answers one command; true when the session ends.
-    #[allow(clippy::too_many_arguments)]
-    async fn command(
-        &self,
-        request: Request<String>,
-        protocol: Protocol,
-        domain: &str,
-        client: &mut SessionClient,
-        envelope: &mut Option<Envelope>,
-        data: &mut Option<(DataReceiver, Vec<u8>, bool)>,
-        out: &mut Vec<u8>,
-    ) -> bool {
-        let settings = &self.settings.inbound;
-        let mut reply = |text: String| {
-            out.extend_from_slice(text.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        };
+    async fn command(&mut self, request: Request<String>) -> bool {
+        let settings = &self.inbound.settings.inbound;
+        let (max_bytes, max_recipients) = (settings.max_message_bytes, settings.max_recipients);
         match request {
-            Request::Lhlo { .. } if protocol == Protocol::Lmtp => {
-                *envelope = None;
-                reply(greeting(domain, settings.max_message_bytes, protocol));
+            Request::Lhlo { .. } if self.protocol == Protocol::Lmtp => {
+                self.envelope = None;
+                self.reply(&greeting(&self.domain, max_bytes, self.protocol));
             }
-            Request::Ehlo { host } | Request::Helo { host } if protocol == Protocol::Smtp => {
-                *envelope = None;
-                client.helo = host.chars().take(255).collect();
-                reply(greeting(domain, settings.max_message_bytes, protocol));
+            Request::Ehlo { host } | Request::Helo { host } if self.protocol == Protocol::Smtp => {
+                self.envelope = None;
+                self.client.helo = host.chars().take(255).collect();
+                self.reply(&greeting(&self.domain, max_bytes, self.protocol));
             }
             Request::Lhlo { .. } | Request::Ehlo { .. } | Request::Helo { .. } => {
-                reply(format!(
-                    "500 5.5.1 Use {}",
-                    if protocol == Protocol::Lmtp {
-                        "LHLO"
-                    } else {
-                        "EHLO"
-                    }
-                ));
+                self.reply(match self.protocol {
+                    Protocol::Lmtp => "500 5.5.1 Use LHLO",
+                    Protocol::Smtp => "500 5.5.1 Use EHLO",
+                });
             }
             Request::Mail { from } => {
-                if from.size > settings.max_message_bytes {
-                    reply("552 5.3.4 Message too big".into());
+                if from.size > max_bytes {
+                    self.reply("552 5.3.4 Message too big");
                 } else {
-                    *envelope = Some(Envelope {
+                    self.envelope = Some(Envelope {
                         from: from.address.to_lowercase(),
                         recipients: Vec::new(),
                     });
-                    reply("250 2.1.0 Sender OK".into());
+                    self.reply("250 2.1.0 Sender OK");
                 }
             }
-            Request::Rcpt { to } => match envelope.as_mut() {
-                None => reply("503 5.5.1 MAIL first".into()),
-                Some(envelope) if envelope.recipients.len() >= settings.max_recipients => {
-                    reply("452 4.5.3 Too many recipients".into())
+            Request::Rcpt { to } => self.recipient(&to.address, max_recipients).await,
+            Request::Data => {
+                if self
+                    .envelope
+                    .as_ref()
+                    .is_some_and(|envelope| !envelope.recipients.is_empty())
+                {
+                    self.reply("354 End data with <CR><LF>.<CR><LF>");
+                    self.phase = Phase::Message(IncomingMessage::new());
+                } else {
+                    self.reply("503 5.5.1 No valid recipients");
                 }
-                Some(envelope) => {
-                    match destination(&self.store, &self.settings, &to.address).await {
-                        Ok(Some(_)) => {
-                            envelope.recipients.push(to.address.to_lowercase());
-                            reply("250 2.1.5 Recipient OK".into());
-                        }
-                        Ok(None) => {
-                            reply(format!("550 5.1.1 <{}>: no such address here", to.address))
-                        }
-                        Err(error) => {
-                            tracing::warn!(%error, "checking a recipient failed");
-                            reply("451 4.3.0 Temporary failure, try again".into());
-                        }
-                    }
-                }
-            },
-            Request::Data => match envelope.as_ref() {
-                Some(envelope) if !envelope.recipients.is_empty() => {
-                    reply("354 End data with <CR><LF>.<CR><LF>".into());
-                    *data = Some((DataReceiver::new(), Vec::new(), false));
-                }
-                _ => reply("503 5.5.1 No valid recipients".into()),
-            },
-            Request::Bdat { .. } => reply("502 5.5.1 BDAT not offered".into()),
+            }
+            Request::Bdat { .. } => self.reply("502 5.5.1 BDAT not offered"),
             Request::Rset => {
-                *envelope = None;
-                reply("250 2.0.0 OK".into());
+                self.envelope = None;
+                self.reply("250 2.0.0 OK");
             }
-            Request::Noop { .. } => reply("250 2.0.0 OK".into()),
-            Request::Vrfy { .. } => reply("252 2.5.2 Cannot verify".into()),
+            Request::Noop { .. } => self.reply("250 2.0.0 OK"),
+            Request::Vrfy { .. } => self.reply("252 2.5.2 Cannot verify"),
             Request::Quit => {
-                reply("221 2.0.0 Bye".into());
+                self.reply("221 2.0.0 Bye");
                 return true;
             }
-            _ => reply("502 5.5.1 Command not implemented".into()),
+            _ => self.reply("502 5.5.1 Command not implemented"),
         }
         false
     }
 
+    /// RCPT: only relais' own addresses, at most `max_recipients` per message.
+    async fn recipient(&mut self, address: &str, max_recipients: usize) {
+        let Some(envelope) = self.envelope.as_ref() else {
+            return self.reply("503 5.5.1 MAIL first");
+        };
+        if envelope.recipients.len() >= max_recipients {
+            return self.reply("452 4.5.3 Too many recipients");
+        }
+        let inbound = self.inbound;
+        match destination(&inbound.store, &inbound.settings, address).await {
+            Ok(Some(_)) => {
+                if let Some(envelope) = self.envelope.as_mut() {
+                    envelope.recipients.push(address.to_lowercase());
+                }
+                self.reply("250 2.1.5 Recipient OK");
+            }
+            Ok(None) => self.reply(&format!("550 5.1.1 <{address}>: no such address here")),
+            Err(error) => {
+                tracing::warn!(%error, "checking a recipient failed");
+                self.reply("451 4.3.0 Temporary failure, try again");
+            }
+        }
+    }
+
     /// The end of DATA: store, then the final reply (one per recipient in LMTP).
-    #[allow(clippy::too_many_arguments)]
-    async fn finish_data(
-        &self,
-        envelope: &Envelope,
-        client: &SessionClient,
-        message: Vec<u8>,
-        too_big: bool,
-        protocol: Protocol,
-        peer: &SocketAddr,
-        out: &mut Vec<u8>,
-    ) {
-        let reply = if too_big {
+    async fn finish_data(&mut self, envelope: &Envelope, message: IncomingMessage) {
+        let reply = if message.too_big {
             "552 5.3.4 Message too big".to_string()
         } else {
             match self
+                .inbound
                 .store_message(
-                    protocol.name(),
-                    &peer.to_string(),
-                    client,
+                    self.protocol.name(),
+                    &self.peer.to_string(),
+                    &self.client,
                     &envelope.from,
                     &envelope.recipients,
-                    &message,
+                    &message.bytes,
                 )
                 .await
             {
@@ -396,14 +488,12 @@ impl Inbound {
                 }
             }
         };
-        let count = if protocol == Protocol::Lmtp {
-            envelope.recipients.len()
-        } else {
-            1
+        let count = match self.protocol {
+            Protocol::Lmtp => envelope.recipients.len(),
+            Protocol::Smtp => 1,
         };
         for _ in 0..count {
-            out.extend_from_slice(reply.as_bytes());
-            out.extend_from_slice(b"\r\n");
+            self.reply(&reply);
         }
     }
 }
