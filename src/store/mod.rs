@@ -8,7 +8,9 @@
 //! Queries that read pipeline data take a [`Scope`]: a relay account only ever sees the rows of its territories,
 //! and that filter is written into the SQL itself, not applied by the pages afterwards.
 
+pub mod account_admin;
 pub mod accounts;
+pub mod api_tokens;
 pub mod audit;
 pub mod bounce_score;
 pub mod dashboard;
@@ -18,6 +20,7 @@ pub mod follow_up_digest;
 pub mod import;
 pub mod inbound;
 pub mod list_admin;
+pub mod login_attempts;
 pub mod meeting_attendees;
 pub mod meetings;
 pub mod memberships;

@@ -40,8 +40,9 @@ use crate::config::SecuritySettings;
 use crate::domain::Role;
 use crate::security;
 use crate::store::Scope;
-use crate::store::accounts::{LoginFailuresOf, User};
+use crate::store::accounts::User;
 use crate::store::audit::Actor;
+use crate::store::login_attempts::LoginFailuresOf;
 
 pub const SESSION_COOKIE: &str = "relais_session";
 

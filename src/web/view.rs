@@ -121,7 +121,8 @@ pub fn options<T: Copy>(
 
 // Display methods the templates call; kept here so the store types stay free of presentation.
 
-use crate::store::accounts::{AccessRow, ApiToken};
+use crate::store::accounts::AccessRow;
+use crate::store::api_tokens::ApiToken;
 use crate::store::audit::AuditEntry;
 use crate::store::dashboard::Activity;
 use crate::store::organisations::Organisation;
