@@ -109,14 +109,14 @@ mod a_name_with_a_line_break_never_reaches_a_header {
             .store
             .enqueue_mail(
                 &NewMessage {
-                    kind: "test".into(),
+                    kind: relais::domain::mail_kind::MailKind::Test,
                     subject: "Essai".into(),
                     body_text: "Bonjour".into(),
                     body_html: "<p>Bonjour</p>".into(),
                     ..Default::default()
                 },
                 &[NewRecipient {
-                    address: "bruno@commune.example".into(),
+                    address: relais::domain::EmailAddress::parse("bruno@commune.example").unwrap(),
                     name: "Bruno\r\nBcc: tous@ailleurs.example".into(),
                     person_id: None,
                 }],

@@ -94,13 +94,14 @@ fn serve(database_url: &str, data_dir: &Path, sink: &CountingSink) -> Child {
 async fn enqueue_send(store: &Store) -> i64 {
     let recipients: Vec<NewRecipient> = (0..RECIPIENTS)
         .map(|n| NewRecipient {
-            address: format!("elu{n}@commune.example"),
+            address: relais::domain::EmailAddress::parse(&format!("elu{n}@commune.example"))
+                .unwrap(),
             name: String::new(),
             person_id: None,
         })
         .collect();
     let message = NewMessage {
-        kind: "newsletter".into(),
+        kind: relais::domain::mail_kind::MailKind::Newsletter,
         subject: "Lettre du club".into(),
         body_text: "Bonjour.".into(),
         body_html: "<p>Bonjour.</p>".into(),

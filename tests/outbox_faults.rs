@@ -14,7 +14,7 @@ use relais::store::outbox::{DeliveryRow, NewMessage, NewRecipient};
 
 fn message(subject: &str) -> NewMessage {
     NewMessage {
-        kind: "newsletter".into(),
+        kind: relais::domain::mail_kind::MailKind::Newsletter,
         subject: subject.into(),
         body_text: "Bonjour".into(),
         body_html: "<p>Bonjour</p>".into(),
@@ -25,7 +25,8 @@ fn message(subject: &str) -> NewMessage {
 fn recipients(count: usize) -> Vec<NewRecipient> {
     (0..count)
         .map(|n| NewRecipient {
-            address: format!("elu{n}@commune.example"),
+            address: relais::domain::EmailAddress::parse(&format!("elu{n}@commune.example"))
+                .unwrap(),
             name: String::new(),
             person_id: None,
         })

@@ -754,17 +754,19 @@ mod an_unsubscribe_is_undone_from_the_same_mail_for_a_day {
             .store
             .enqueue_mail(
                 &NewMessage {
-                    kind: "newsletter".into(),
+                    kind: relais::domain::mail_kind::MailKind::Newsletter,
                     subject: "Lettre du club n° 1".into(),
                     body_text: "Bonjour".into(),
                     body_html: "<p>Bonjour</p>".into(),
-                    list_key: "lettre".into(),
-                    list_label: "Lettre du club".into(),
-                    list_post: "NO".into(),
+                    list: Some(relais::store::outbox::ListHeaders {
+                        key: "lettre".into(),
+                        label: "Lettre du club".into(),
+                        post: Some("NO".into()),
+                    }),
                     ..Default::default()
                 },
                 &[NewRecipient {
-                    address: address.into(),
+                    address: relais::domain::EmailAddress::parse(address).unwrap(),
                     name: String::new(),
                     person_id: None,
                 }],

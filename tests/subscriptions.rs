@@ -37,17 +37,19 @@ async fn leave_by_one_click(app: &TestApp, address: &str) {
         .store
         .enqueue_mail(
             &NewMessage {
-                kind: "newsletter".into(),
+                kind: relais::domain::mail_kind::MailKind::Newsletter,
                 subject: "Lettre du club n° 0".into(),
                 body_text: "Bonjour".into(),
                 body_html: "<p>Bonjour</p>".into(),
-                list_key: "lettre".into(),
-                list_label: "Lettre du club".into(),
-                list_post: "NO".into(),
+                list: Some(relais::store::outbox::ListHeaders {
+                    key: "lettre".into(),
+                    label: "Lettre du club".into(),
+                    post: Some("NO".into()),
+                }),
                 ..Default::default()
             },
             &[NewRecipient {
-                address: address.into(),
+                address: relais::domain::EmailAddress::parse(address).unwrap(),
                 name: String::new(),
                 person_id: None,
             }],
@@ -393,8 +395,8 @@ mod a_person_subscribes_confirms_from_the_mail_and_leaves_in_one_click {
                 .await
                 .unwrap()
                 .unwrap()
-                .list_key
-                .is_empty()
+                .list
+                .is_none()
         );
         app.stop().await;
     }

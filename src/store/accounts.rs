@@ -2,7 +2,7 @@
 
 use super::outbox::{NewMessage, NewRecipient, enqueue};
 use super::{Scope, Store, StoreError, StoreResult, Tx, audit, with_db, with_tx};
-use crate::domain::Role;
+use crate::domain::{EmailAddress, Role};
 
 /// An account that can log in.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -571,7 +571,7 @@ const LAST_ADMIN: &str =
 async fn send_password_link(
     tx: &mut Tx,
     user_id: i64,
-    email: &str,
+    email: &EmailAddress,
     name: &str,
     link: &PasswordLink,
     now: i64,
@@ -601,7 +601,7 @@ async fn send_password_link(
     .map_err(StoreError::from_write)
     })?;
     let recipient = NewRecipient {
-        address: email.to_string(),
+        address: email.clone(),
         name: name.to_string(),
         person_id: None,
     };
@@ -630,7 +630,9 @@ impl Store {
     ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
         let id = insert_user(&mut tx, user, now).await?;
-        send_password_link(&mut tx, id, user.email, user.name, link, now).await?;
+        // The account's address as just stored.
+        let email = EmailAddress::stored(user.email.to_string());
+        send_password_link(&mut tx, id, &email, user.name, link, now).await?;
         audit::record(
             &mut tx,
             actor,
@@ -790,7 +792,8 @@ impl Store {
             ));
         }
         let mut tx = self.begin().await?;
-        send_password_link(&mut tx, id, &user.email, &user.name, link, now).await?;
+        let email = EmailAddress::stored(user.email.clone());
+        send_password_link(&mut tx, id, &email, &user.name, link, now).await?;
         audit::record(
             &mut tx,
             actor,

@@ -142,16 +142,19 @@ async fn set_up(settings: Settings, clock: Clock) -> (Inbound, String) {
         .expect("speaker");
 
     let letter = NewMessage {
-        kind: "newsletter".into(),
+        kind: relais::domain::mail_kind::MailKind::Newsletter,
         subject: "Lettre du club".into(),
         body_text: "Bonjour".into(),
         body_html: "<p>Bonjour</p>".into(),
-        list_key: "lettre".into(),
-        list_label: "Lettre du club".into(),
+        list: Some(relais::store::outbox::ListHeaders {
+            key: "lettre".into(),
+            label: "Lettre du club".into(),
+            post: None,
+        }),
         ..Default::default()
     };
     let reader = NewRecipient {
-        address: "lecteur@commune.example".into(),
+        address: relais::domain::EmailAddress::parse("lecteur@commune.example").unwrap(),
         name: String::new(),
         person_id: None,
     };
