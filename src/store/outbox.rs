@@ -151,11 +151,11 @@ impl From<MailMessageRow> for MailMessage {
                 label: row.list_label,
                 post: non_empty(row.list_post),
             }),
-            invitation: (!row.calendar.is_empty()).then(|| Invitation {
+            invitation: (!row.calendar.is_empty()).then_some(Invitation {
                 ics: row.calendar,
                 method: row.calendar_method,
             }),
-            author: (!row.from_address.is_empty()).then(|| Author {
+            author: (!row.from_address.is_empty()).then_some(Author {
                 name: row.from_name,
                 address: row.from_address,
             }),
