@@ -726,8 +726,10 @@ mod admins_manage_accounts_in_the_app {
 
 mod an_unsubscribe_is_undone_from_the_same_mail_for_a_day {
     use super::*;
+    use relais::domain::EmailAddress;
+    use relais::domain::mail_kind::MailKind;
     use relais::mail::unsubscribe::UnsubscribeKey;
-    use relais::store::outbox::{NewMessage, NewRecipient};
+    use relais::store::outbox::{ListHeaders, NewMessage, NewRecipient};
 
     async fn state_of(app: &TestApp, address: &str) -> String {
         let list = app.store.mailing_list("lettre").await.unwrap().unwrap();
@@ -754,11 +756,11 @@ mod an_unsubscribe_is_undone_from_the_same_mail_for_a_day {
             .store
             .enqueue_mail(
                 &NewMessage {
-                    kind: relais::domain::mail_kind::MailKind::Newsletter,
+                    kind: MailKind::Newsletter,
                     subject: "Lettre du club n° 1".into(),
                     body_text: "Bonjour".into(),
                     body_html: "<p>Bonjour</p>".into(),
-                    list: Some(relais::store::outbox::ListHeaders {
+                    list: Some(ListHeaders {
                         key: "lettre".into(),
                         label: "Lettre du club".into(),
                         post: Some("NO".into()),
@@ -766,7 +768,7 @@ mod an_unsubscribe_is_undone_from_the_same_mail_for_a_day {
                     ..Default::default()
                 },
                 &[NewRecipient {
-                    address: relais::domain::EmailAddress::parse(address).unwrap(),
+                    address: EmailAddress::parse(address).unwrap(),
                     name: String::new(),
                     person_id: None,
                 }],

@@ -9,8 +9,10 @@ use std::time::Duration;
 use common::newsletter::{newsletter_copies, send_issue};
 use common::sink::{Sink, app_sending_to};
 use common::{Backend, TestApp};
+use relais::domain::EmailAddress;
+use relais::domain::mail_kind::MailKind;
 use relais::mail::unsubscribe::UnsubscribeKey;
-use relais::store::outbox::{NewMessage, NewRecipient};
+use relais::store::outbox::{ListHeaders, NewMessage, NewRecipient};
 
 /// The hidden fields of a freshly shown form.
 async fn form_fields(client: &reqwest::Client, app: &TestApp) -> (String, String) {
@@ -37,11 +39,11 @@ async fn leave_by_one_click(app: &TestApp, address: &str) {
         .store
         .enqueue_mail(
             &NewMessage {
-                kind: relais::domain::mail_kind::MailKind::Newsletter,
+                kind: MailKind::Newsletter,
                 subject: "Lettre du club n° 0".into(),
                 body_text: "Bonjour".into(),
                 body_html: "<p>Bonjour</p>".into(),
-                list: Some(relais::store::outbox::ListHeaders {
+                list: Some(ListHeaders {
                     key: "lettre".into(),
                     label: "Lettre du club".into(),
                     post: Some("NO".into()),
@@ -49,7 +51,7 @@ async fn leave_by_one_click(app: &TestApp, address: &str) {
                 ..Default::default()
             },
             &[NewRecipient {
-                address: relais::domain::EmailAddress::parse(address).unwrap(),
+                address: EmailAddress::parse(address).unwrap(),
                 name: String::new(),
                 person_id: None,
             }],

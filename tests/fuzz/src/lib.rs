@@ -10,11 +10,13 @@ use std::sync::{Arc, OnceLock};
 
 use relais::clock::Clock;
 use relais::config::Settings;
+use relais::domain::EmailAddress;
+use relais::domain::mail_kind::MailKind;
 use relais::inbound::Inbound;
 use relais::store::Store;
 use relais::store::discussion::DiscussionList;
 use relais::store::meetings::NewSeries;
-use relais::store::outbox::{NewMessage, NewRecipient};
+use relais::store::outbox::{ListHeaders, NewMessage, NewRecipient};
 
 /// `mail.from_address`'s domain: every address relais accepts is on it.
 pub const DOMAIN: &str = "romeurope.example";
@@ -142,11 +144,11 @@ async fn set_up(settings: Settings, clock: Clock) -> (Inbound, String) {
         .expect("speaker");
 
     let letter = NewMessage {
-        kind: relais::domain::mail_kind::MailKind::Newsletter,
+        kind: MailKind::Newsletter,
         subject: "Lettre du club".into(),
         body_text: "Bonjour".into(),
         body_html: "<p>Bonjour</p>".into(),
-        list: Some(relais::store::outbox::ListHeaders {
+        list: Some(ListHeaders {
             key: "lettre".into(),
             label: "Lettre du club".into(),
             post: None,
@@ -154,7 +156,7 @@ async fn set_up(settings: Settings, clock: Clock) -> (Inbound, String) {
         ..Default::default()
     };
     let reader = NewRecipient {
-        address: relais::domain::EmailAddress::parse("lecteur@commune.example").unwrap(),
+        address: EmailAddress::parse("lecteur@commune.example").unwrap(),
         name: String::new(),
         person_id: None,
     };
