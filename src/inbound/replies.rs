@@ -185,4 +185,15 @@ mod tests {
             .unwrap();
         assert!(unanswerable(Some(&bulk), "a@lyon.example", "a@lyon.example").is_some());
     }
+
+    #[test]
+    fn a_from_that_is_no_address_gets_no_answer() {
+        let human = MessageParser::default()
+            .parse(b"From: a@lyon.example\r\nSubject: aide\r\n\r\nx".as_slice())
+            .unwrap();
+        assert_eq!(
+            unanswerable(Some(&human), "a@lyon.example", "lyon.example"),
+            Some("adresse d'expéditeur invalide")
+        );
+    }
 }

@@ -787,7 +787,72 @@ async fn insert_bounce(
 
 #[cfg(test)]
 mod tests {
-    use super::enhanced_status;
+    use super::*;
+
+    fn stored_row() -> MailMessageRow {
+        MailMessageRow {
+            id: 1,
+            kind: "list_post".into(),
+            cause_kind: String::new(),
+            cause_id: None,
+            subject: "Eau potable".into(),
+            body_text: String::new(),
+            body_html: String::new(),
+            auto_submitted: false,
+            list_key: String::new(),
+            list_label: String::new(),
+            list_post: String::new(),
+            calendar: String::new(),
+            calendar_method: String::new(),
+            from_name: String::new(),
+            from_address: String::new(),
+            extra_headers: "[]".into(),
+            created_at: 0,
+            shared_copy: false,
+        }
+    }
+
+    #[test]
+    fn empty_columns_read_as_none() {
+        let message = MailMessage::from(stored_row());
+        assert_eq!(message.list, None);
+        assert_eq!(message.invitation, None);
+        assert_eq!(message.author, None);
+        assert_eq!(message.mail_kind(), Some(MailKind::ListPost));
+    }
+
+    #[test]
+    fn filled_columns_read_as_their_parts() {
+        let message = MailMessage::from(MailMessageRow {
+            kind: "renamed_long_ago".into(),
+            list_key: "echanges".into(),
+            list_label: "Échanges".into(),
+            calendar: "BEGIN:VCALENDAR".into(),
+            calendar_method: "REQUEST".into(),
+            from_name: "Camille".into(),
+            from_address: "camille@lyon.example".into(),
+            ..stored_row()
+        });
+        // An old code still reads: the page names it "Autre courrier", the worker sends it as built.
+        assert_eq!(message.mail_kind(), None);
+        assert_eq!(message.kind, "renamed_long_ago");
+        assert_eq!(
+            message.list,
+            Some(ListHeaders {
+                key: "echanges".into(),
+                label: "Échanges".into(),
+                post: None,
+            })
+        );
+        assert_eq!(
+            message.invitation.map(|i| (i.ics, i.method)),
+            Some(("BEGIN:VCALENDAR".into(), "REQUEST".into()))
+        );
+        assert_eq!(
+            message.author.map(|a| (a.name, a.address)),
+            Some(("Camille".into(), "camille@lyon.example".into()))
+        );
+    }
 
     #[test]
     fn the_enhanced_status_is_read_from_the_reply() {
