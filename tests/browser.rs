@@ -292,7 +292,7 @@ async fn a_staff_member_builds_an_agenda_and_sees_when_it_goes_out() {
             app.clock.now_millis(),
             |_| {
                 Ok(relais::store::outbox::NewMessage {
-                    kind: "survey_invitation".into(),
+                    kind: relais::domain::mail_kind::MailKind::SurveyInvitation,
                     subject: "Recensement".into(),
                     ..Default::default()
                 })
@@ -530,6 +530,7 @@ async fn confirmations_state_the_consequence_and_a_mistake_is_corrected() {
 /// that is also a whole word of some French label ("centre", "email", "test") is left out, since the page
 /// rightly shows that word.
 fn domain_codes() -> Vec<String> {
+    use relais::domain::mail_kind::{DeliveryState, MailKind};
     use relais::domain::{InteractionKind, LeadSource, PoliticalColour, Priority, Stage};
     let mut pairs: Vec<(&str, &str)> = Vec::new();
     pairs.extend(Stage::ALL.iter().map(|v| (v.as_str(), v.label())));
@@ -538,8 +539,8 @@ fn domain_codes() -> Vec<String> {
     pairs.extend(Priority::ALL.iter().map(|v| (v.as_str(), v.label())));
     pairs.extend(InteractionKind::ALL.iter().map(|v| (v.as_str(), v.label())));
     pairs.extend(Role::ALL.iter().map(|v| (v.as_str(), v.label())));
-    pairs.extend(relais::domain::mail_kind::MAIL_KINDS.iter().copied());
-    pairs.extend(relais::domain::mail_kind::DELIVERY_STATES.iter().copied());
+    pairs.extend(MailKind::ALL.iter().map(|v| (v.as_str(), v.label())));
+    pairs.extend(DeliveryState::ALL.iter().map(|v| (v.as_str(), v.label())));
     let words: std::collections::HashSet<String> = pairs
         .iter()
         .flat_map(|(_, label)| {
@@ -843,7 +844,7 @@ async fn invite_next_contact(
             app.clock.now_millis(),
             |_| {
                 Ok(relais::store::outbox::NewMessage {
-                    kind: "survey_invitation".into(),
+                    kind: relais::domain::mail_kind::MailKind::SurveyInvitation,
                     subject: "Recensement des attentes".into(),
                     ..Default::default()
                 })

@@ -8,7 +8,9 @@ mod common;
 use common::newsletter::send_issue;
 use common::sink::{Sink, app_sending_to};
 use common::{Backend, TestApp};
+use relais::domain::EmailAddress;
 use relais::domain::Role;
+use relais::domain::mail_kind::MailKind;
 use relais::store::outbox::{NewMessage, NewRecipient};
 
 /// Sends the subscription form for `name` and `email` with a proof `(issued, proof)`; the status and page.
@@ -109,14 +111,14 @@ mod a_name_with_a_line_break_never_reaches_a_header {
             .store
             .enqueue_mail(
                 &NewMessage {
-                    kind: "test".into(),
+                    kind: MailKind::Test,
                     subject: "Essai".into(),
                     body_text: "Bonjour".into(),
                     body_html: "<p>Bonjour</p>".into(),
                     ..Default::default()
                 },
                 &[NewRecipient {
-                    address: "bruno@commune.example".into(),
+                    address: EmailAddress::parse("bruno@commune.example").unwrap(),
                     name: "Bruno\r\nBcc: tous@ailleurs.example".into(),
                     person_id: None,
                 }],

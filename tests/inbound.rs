@@ -137,20 +137,19 @@ async fn delivery_token(app: &TestApp, address: &str, list_key: &str) -> String 
         .store
         .enqueue_mail(
             &relais::store::outbox::NewMessage {
-                kind: "test".into(),
+                kind: relais::domain::mail_kind::MailKind::Test,
                 subject: "Essai".into(),
                 body_text: "Bonjour".into(),
                 body_html: "<p>Bonjour</p>".into(),
-                list_key: list_key.into(),
-                list_label: if list_key.is_empty() {
-                    String::new()
-                } else {
-                    "Lettre du club".into()
-                },
+                list: (!list_key.is_empty()).then(|| relais::store::outbox::ListHeaders {
+                    key: list_key.into(),
+                    label: "Lettre du club".into(),
+                    post: None,
+                }),
                 ..Default::default()
             },
             &[relais::store::outbox::NewRecipient {
-                address: address.into(),
+                address: relais::domain::EmailAddress::parse(address).unwrap(),
                 name: String::new(),
                 person_id: None,
             }],

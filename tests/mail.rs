@@ -9,11 +9,13 @@ use std::time::Duration;
 use common::sink::{Sink, app_sending_to, app_sending_to_port, dkimpy_verdicts};
 use common::{Backend, TestApp, wait_for_deliveries as wait_for};
 use relais::config::{SmtpSecurity, TransportKind};
-use relais::store::outbox::{NewMessage, NewRecipient};
+use relais::domain::EmailAddress;
+use relais::domain::mail_kind::MailKind;
+use relais::store::outbox::{ListHeaders, NewMessage, NewRecipient};
 
 fn message(subject: &str) -> NewMessage {
     NewMessage {
-        kind: "test".into(),
+        kind: MailKind::Test,
         cause_kind: String::new(),
         cause_id: None,
         subject: subject.into(),
@@ -27,7 +29,7 @@ fn message(subject: &str) -> NewMessage {
 
 fn recipient(address: &str) -> NewRecipient {
     NewRecipient {
-        address: address.into(),
+        address: EmailAddress::parse(address).unwrap(),
         name: "Élu·e d'essai".into(),
         person_id: None,
     }
@@ -233,8 +235,11 @@ mod dkim_signatures_verify_with_dkimpy {
             .store
             .enqueue_mail(
                 &NewMessage {
-                    list_key: "lettre".into(),
-                    list_label: "Lettre du club".into(),
+                    list: Some(ListHeaders {
+                        key: "lettre".into(),
+                        label: "Lettre du club".into(),
+                        post: None,
+                    }),
                     ..message("Compte rendu signé")
                 },
                 &[recipient("maire@commune.example")],
@@ -334,10 +339,12 @@ mail_test!(
     list_mail_carries_list_headers_and_leaves_in_one_click_without_a_session,
     |app: TestApp, sink: Sink| async move {
         let newsletter = NewMessage {
-            kind: "newsletter".into(),
-            list_key: "lettre".into(),
-            list_label: "Lettre du club".into(),
-            list_post: "NO".into(),
+            kind: MailKind::Newsletter,
+            list: Some(ListHeaders {
+                key: "lettre".into(),
+                label: "Lettre du club".into(),
+                post: Some("NO".into()),
+            }),
             auto_submitted: false,
             ..message("Lettre du club n° 1")
         };

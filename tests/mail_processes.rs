@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Backend, TestDatabase};
+use relais::domain::EmailAddress;
+use relais::domain::mail_kind::MailKind;
 use relais::store::Store;
 use relais::store::outbox::{NewMessage, NewRecipient};
 
@@ -94,13 +96,13 @@ fn serve(database_url: &str, data_dir: &Path, sink: &CountingSink) -> Child {
 async fn enqueue_send(store: &Store) -> i64 {
     let recipients: Vec<NewRecipient> = (0..RECIPIENTS)
         .map(|n| NewRecipient {
-            address: format!("elu{n}@commune.example"),
+            address: EmailAddress::parse(&format!("elu{n}@commune.example")).unwrap(),
             name: String::new(),
             person_id: None,
         })
         .collect();
     let message = NewMessage {
-        kind: "newsletter".into(),
+        kind: MailKind::Newsletter,
         subject: "Lettre du club".into(),
         body_text: "Bonjour.".into(),
         body_html: "<p>Bonjour.</p>".into(),

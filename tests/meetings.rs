@@ -1157,14 +1157,15 @@ mod updates_say_what_changed_and_reminders_know_the_day {
             "{}",
             message.subject
         );
-        assert_eq!(message.calendar_method, "REQUEST");
+        let invitation = message.invitation.as_ref().expect("an invitation");
+        assert_eq!(invitation.method, "REQUEST");
         let current = app.store.meeting(december.id).await.unwrap().unwrap();
         assert!(
-            message
-                .calendar
+            invitation
+                .ics
                 .contains(&format!("SEQUENCE:{}", current.sequence)),
             "{}",
-            message.calendar
+            invitation.ics
         );
         assert!(
             !app.store

@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use common::sink::{Sink, app_sending_to_port, send_to_port};
 use common::{Backend, TestApp, wait_for_deliveries as wait_for};
+use relais::domain::EmailAddress;
+use relais::domain::mail_kind::MailKind;
 use relais::store::outbox::{DeliveryRow, NewMessage, NewRecipient};
 
 fn message(subject: &str) -> NewMessage {
     NewMessage {
-        kind: "newsletter".into(),
+        kind: MailKind::Newsletter,
         subject: subject.into(),
         body_text: "Bonjour".into(),
         body_html: "<p>Bonjour</p>".into(),
@@ -25,7 +27,7 @@ fn message(subject: &str) -> NewMessage {
 fn recipients(count: usize) -> Vec<NewRecipient> {
     (0..count)
         .map(|n| NewRecipient {
-            address: format!("elu{n}@commune.example"),
+            address: EmailAddress::parse(&format!("elu{n}@commune.example")).unwrap(),
             name: String::new(),
             person_id: None,
         })

@@ -426,7 +426,7 @@ mod the_export_holds_every_record_and_erasure_leaves_no_personal_data {
             .store
             .invite_to_survey(&survey, &contact, &actor, now, |_| {
                 Ok(relais::store::outbox::NewMessage {
-                    kind: "survey_invitation".into(),
+                    kind: relais::domain::mail_kind::MailKind::SurveyInvitation,
                     subject: format!("Recensement pour {NAME}"),
                     body_text: format!("Bonjour {NAME}"),
                     ..Default::default()

@@ -726,8 +726,10 @@ mod admins_manage_accounts_in_the_app {
 
 mod an_unsubscribe_is_undone_from_the_same_mail_for_a_day {
     use super::*;
+    use relais::domain::EmailAddress;
+    use relais::domain::mail_kind::MailKind;
     use relais::mail::unsubscribe::UnsubscribeKey;
-    use relais::store::outbox::{NewMessage, NewRecipient};
+    use relais::store::outbox::{ListHeaders, NewMessage, NewRecipient};
 
     async fn state_of(app: &TestApp, address: &str) -> String {
         let list = app.store.mailing_list("lettre").await.unwrap().unwrap();
@@ -754,17 +756,19 @@ mod an_unsubscribe_is_undone_from_the_same_mail_for_a_day {
             .store
             .enqueue_mail(
                 &NewMessage {
-                    kind: "newsletter".into(),
+                    kind: MailKind::Newsletter,
                     subject: "Lettre du club n° 1".into(),
                     body_text: "Bonjour".into(),
                     body_html: "<p>Bonjour</p>".into(),
-                    list_key: "lettre".into(),
-                    list_label: "Lettre du club".into(),
-                    list_post: "NO".into(),
+                    list: Some(ListHeaders {
+                        key: "lettre".into(),
+                        label: "Lettre du club".into(),
+                        post: Some("NO".into()),
+                    }),
                     ..Default::default()
                 },
                 &[NewRecipient {
-                    address: address.into(),
+                    address: EmailAddress::parse(address).unwrap(),
                     name: String::new(),
                     person_id: None,
                 }],

@@ -9,8 +9,10 @@ use std::time::Duration;
 use common::newsletter::{newsletter_copies, send_issue};
 use common::sink::{Sink, app_sending_to};
 use common::{Backend, TestApp};
+use relais::domain::EmailAddress;
+use relais::domain::mail_kind::MailKind;
 use relais::mail::unsubscribe::UnsubscribeKey;
-use relais::store::outbox::{NewMessage, NewRecipient};
+use relais::store::outbox::{ListHeaders, NewMessage, NewRecipient};
 
 /// The hidden fields of a freshly shown form.
 async fn form_fields(client: &reqwest::Client, app: &TestApp) -> (String, String) {
@@ -37,17 +39,19 @@ async fn leave_by_one_click(app: &TestApp, address: &str) {
         .store
         .enqueue_mail(
             &NewMessage {
-                kind: "newsletter".into(),
+                kind: MailKind::Newsletter,
                 subject: "Lettre du club n° 0".into(),
                 body_text: "Bonjour".into(),
                 body_html: "<p>Bonjour</p>".into(),
-                list_key: "lettre".into(),
-                list_label: "Lettre du club".into(),
-                list_post: "NO".into(),
+                list: Some(ListHeaders {
+                    key: "lettre".into(),
+                    label: "Lettre du club".into(),
+                    post: Some("NO".into()),
+                }),
                 ..Default::default()
             },
             &[NewRecipient {
-                address: address.into(),
+                address: EmailAddress::parse(address).unwrap(),
                 name: String::new(),
                 person_id: None,
             }],
@@ -393,8 +397,8 @@ mod a_person_subscribes_confirms_from_the_mail_and_leaves_in_one_click {
                 .await
                 .unwrap()
                 .unwrap()
-                .list_key
-                .is_empty()
+                .list
+                .is_none()
         );
         app.stop().await;
     }

@@ -12,9 +12,10 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::EmailAddress;
+use crate::domain::mail_kind::{DeliveryState, MailKind};
 use crate::mail::worker::Deliverer;
 use crate::store::Store;
-use crate::store::outbox::{NewMessage, NewRecipient, state};
+use crate::store::outbox::{NewMessage, NewRecipient};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum DkimCommand {
@@ -115,7 +116,7 @@ pub async fn send_test(
 ) -> anyhow::Result<()> {
     let to = EmailAddress::parse(&args.to).map_err(anyhow::Error::msg)?;
     let message = NewMessage {
-        kind: "test".into(),
+        kind: MailKind::Test,
         cause_kind: "send_test".into(),
         cause_id: None,
         subject: "Essai de configuration de relais".into(),
@@ -136,7 +137,7 @@ pub async fn send_test(
         ..Default::default()
     };
     let recipient = NewRecipient {
-        address: to.as_str().to_string(),
+        address: to.clone(),
         name: String::new(),
         person_id: None,
     };
@@ -150,7 +151,7 @@ pub async fn send_test(
     let outcome = loop {
         let rows = store.deliveries_of(id).await?;
         let row = rows.into_iter().next().expect("one delivery");
-        if row.state != state::QUEUED || (row.attempts > 0 && !row.last_reply.is_empty()) {
+        if row.state != DeliveryState::Queued || (row.attempts > 0 && !row.last_reply.is_empty()) {
             break row;
         }
         if tokio::time::Instant::now() >= deadline {
@@ -167,12 +168,12 @@ pub async fn send_test(
     if !outcome.last_reply.is_empty() {
         println!("Réponse : {}", outcome.last_reply);
     }
-    match outcome.state.as_str() {
-        state::SENT => Ok(()),
-        state::QUEUED if outcome.last_reply.is_empty() => {
+    match outcome.state {
+        DeliveryState::Sent => Ok(()),
+        DeliveryState::Queued if outcome.last_reply.is_empty() => {
             anyhow::bail!("aucune réponse en {} s", args.wait)
         }
-        state::QUEUED => anyhow::bail!(
+        DeliveryState::Queued => anyhow::bail!(
             "échec temporaire : relais réessaiera selon mail.retry_minutes tant que `relais serve` tourne"
         ),
         _ => anyhow::bail!("envoi refusé"),

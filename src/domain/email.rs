@@ -38,6 +38,12 @@ impl EmailAddress {
         Ok(Self(text.to_lowercase()))
     }
 
+    /// An address read back from the database: it was checked when it was written, and is kept exactly as
+    /// stored (not parsed again, so an older row's text round-trips unchanged). Only the store reads rows.
+    pub(crate) fn stored(text: String) -> Self {
+        Self(text)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -1,55 +1,116 @@
 //! The kinds of mail relais sends and the states of a copy, with the French names people read: on the staff
 //! pages ("Courriers envoyés") and in a person's data export. Codes stay in the database and the headers.
 
-/// Every kind of mail relais enqueues (`mail_messages.kind`), with its French name for staff pages. A kind
-/// missing here reads "Autre courrier" rather than its code.
-pub const MAIL_KINDS: &[(&str, &str)] = &[
-    ("newsletter", "Lettre du club"),
-    ("newsletter_test", "Lettre — envoi de test"),
-    ("newsletter_notice", "Lettre — rappel à l'équipe"),
-    ("newsletter_digest", "Lettre — bilan du mois"),
-    ("subscription_confirmation", "Confirmation d'abonnement"),
-    ("preferences_link", "Lien vers les préférences"),
-    ("bounce_warning", "Alerte d'adresse en échec"),
-    ("list_post", "Message de liste"),
-    ("list_digest", "Liste — résumé du jour"),
-    ("list_held", "Liste — message retenu"),
-    ("list_rejected", "Liste — message refusé"),
-    ("list_help", "Liste — aide"),
-    ("list_leave_confirm", "Liste — confirmation de départ"),
-    ("meeting_agenda", "Réunion — invitation et ordre du jour"),
-    ("meeting_update", "Réunion — modification"),
-    ("meeting_cancel", "Réunion — annulation"),
-    ("meeting_reminder", "Réunion — rappel de la veille"),
-    ("meeting_notice", "Avis à l'équipe (réunion)"),
-    ("survey_invitation", "Recensement — invitation"),
-    ("survey_reminder", "Recensement — rappel"),
-    ("digest", "Relances du jour (équipe)"),
-    ("password_reset", "Nouveau mot de passe"),
-    ("account_invitation", "Création de compte"),
-    ("test", "Courrier de test"),
-];
+use super::code_enum;
 
-pub fn mail_kind_label(code: &str) -> &'static str {
-    MAIL_KINDS
-        .iter()
-        .find(|(kind, _)| *kind == code)
-        .map_or("Autre courrier", |(_, label)| label)
+code_enum! {
+    /// Every kind of mail relais enqueues (`mail_messages.kind`), with its French name for staff pages.
+    MailKind {
+        Newsletter => "newsletter", "Lettre du club";
+        NewsletterTest => "newsletter_test", "Lettre — envoi de test";
+        NewsletterNotice => "newsletter_notice", "Lettre — rappel à l'équipe";
+        NewsletterDigest => "newsletter_digest", "Lettre — bilan du mois";
+        SubscriptionConfirmation => "subscription_confirmation", "Confirmation d'abonnement";
+        PreferencesLink => "preferences_link", "Lien vers les préférences";
+        BounceWarning => "bounce_warning", "Alerte d'adresse en échec";
+        ListPost => "list_post", "Message de liste";
+        ListDigest => "list_digest", "Liste — résumé du jour";
+        ListHeld => "list_held", "Liste — message retenu";
+        ListRejected => "list_rejected", "Liste — message refusé";
+        ListHelp => "list_help", "Liste — aide";
+        ListLeaveConfirm => "list_leave_confirm", "Liste — confirmation de départ";
+        MeetingAgenda => "meeting_agenda", "Réunion — invitation et ordre du jour";
+        MeetingUpdate => "meeting_update", "Réunion — modification";
+        MeetingCancel => "meeting_cancel", "Réunion — annulation";
+        MeetingReminder => "meeting_reminder", "Réunion — rappel de la veille";
+        MeetingInvitation => "meeting_invitation", "Réunion — invitation d'un·e nouvel·le participant·e";
+        MeetingMinutes => "meeting_minutes", "Réunion — compte rendu";
+        MeetingRelay => "meeting_relay", "Réunion — relais aux associations";
+        MeetingNotice => "meeting_notice", "Avis à l'équipe (réunion)";
+        SurveyInvitation => "survey_invitation", "Recensement — invitation";
+        SurveyReminder => "survey_reminder", "Recensement — rappel";
+        Digest => "digest", "Relances du jour (équipe)";
+        PasswordLink => "password_link", "Lien de mot de passe";
+        PasswordReset => "password_reset", "Nouveau mot de passe";
+        AccountInvitation => "account_invitation", "Création de compte";
+        Test => "test", "Courrier de test";
+    }
 }
 
-/// The delivery states of a copy (`mail_deliveries.state`) and their French names.
-pub const DELIVERY_STATES: &[(&str, &str)] = &[
-    ("sent", "envoyé"),
-    ("queued", "en attente"),
-    ("bounced", "refusé"),
-    ("failed", "abandonné"),
-];
+impl MailKind {
+    /// The kind stored under `code`, compared exactly (stored codes are never labels).
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|kind| kind.as_str() == code)
+    }
+}
 
+/// A placeholder for messages built but never enqueued (a dispatch recorded without mail); every enqueued
+/// message names its kind.
+impl Default for MailKind {
+    fn default() -> Self {
+        MailKind::Test
+    }
+}
+
+impl TryFrom<String> for MailKind {
+    type Error = String;
+
+    fn try_from(code: String) -> Result<Self, String> {
+        Self::from_code(&code).ok_or_else(|| format!("unknown mail kind {code:?}"))
+    }
+}
+
+impl PartialEq<&str> for MailKind {
+    fn eq(&self, code: &&str) -> bool {
+        self.as_str() == *code
+    }
+}
+
+/// The French name of a stored kind. Rows written before a kind was renamed or dropped keep their code: it
+/// reads "Autre courrier" rather than the code, and never fails the page.
+pub fn mail_kind_label(code: &str) -> &'static str {
+    MailKind::from_code(code).map_or("Autre courrier", MailKind::label)
+}
+
+code_enum! {
+    /// The states a delivery (`mail_deliveries.state`) goes through: `queued` (due at `next_attempt_at`,
+    /// possibly leased), then `sent`, `bounced` (refused for good by the receiving server) or `failed`
+    /// (temporary failures until the end of the retry schedule).
+    DeliveryState {
+        Sent => "sent", "envoyé";
+        Queued => "queued", "en attente";
+        Bounced => "bounced", "refusé";
+        Failed => "failed", "abandonné";
+    }
+}
+
+impl DeliveryState {
+    /// The state stored under `code`, compared exactly.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|state| state.as_str() == code)
+    }
+}
+
+impl TryFrom<String> for DeliveryState {
+    type Error = String;
+
+    fn try_from(code: String) -> Result<Self, String> {
+        Self::from_code(&code).ok_or_else(|| format!("unknown delivery state {code:?}"))
+    }
+}
+
+impl PartialEq<&str> for DeliveryState {
+    fn eq(&self, code: &&str) -> bool {
+        self.as_str() == *code
+    }
+}
+
+/// The French name of a stored delivery state ("inconnu" for a code relais never writes).
 pub fn delivery_state_label(code: &str) -> &'static str {
-    DELIVERY_STATES
-        .iter()
-        .find(|(state, _)| *state == code)
-        .map_or("inconnu", |(_, label)| label)
+    DeliveryState::from_code(code).map_or("inconnu", DeliveryState::label)
 }
 
 /// A delivery's last server reply as the person it concerns may read it: the folder transport's reply names
@@ -72,6 +133,32 @@ mod tests {
         assert_eq!(mail_kind_label("newsletter_test"), "Lettre — envoi de test");
         assert_eq!(mail_kind_label("something_new"), "Autre courrier");
         assert_eq!(delivery_state_label("bounced"), "refusé");
+    }
+
+    #[test]
+    fn stored_codes_are_read_exactly_and_round_trip() {
+        for kind in MailKind::ALL {
+            assert_eq!(MailKind::try_from(kind.as_str().to_string()), Ok(*kind));
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::json!(kind.as_str())
+            );
+        }
+        for state in DeliveryState::ALL {
+            assert_eq!(
+                DeliveryState::try_from(state.as_str().to_string()),
+                Ok(*state)
+            );
+            assert_eq!(
+                serde_json::to_value(state).unwrap(),
+                serde_json::json!(state.as_str())
+            );
+        }
+        // A label is for people: the database never holds one.
+        assert_eq!(MailKind::from_code("Message de liste"), None);
+        assert!(MailKind::try_from("something_new".to_string()).is_err());
+        assert!(DeliveryState::try_from("lost".to_string()).is_err());
+        assert!(DeliveryState::Sent == "sent" && DeliveryState::Queued != "sent");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! these types first, so an invalid value cannot travel further into the store.
 
 pub mod email;
+pub mod inbound;
 pub mod mail_kind;
 pub mod nuance;
 pub mod pipeline;

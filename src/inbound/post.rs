@@ -10,10 +10,13 @@ use mail_parser::{Message, MessageParser};
 
 use super::Inbound;
 use super::identity::DmarcPolicy;
+use crate::domain::EmailAddress;
+use crate::domain::inbound::{InboundKind, InboundState};
+use crate::domain::mail_kind::MailKind;
 use crate::mail::list_copy::Footer;
 use crate::store::discussion::{DiscussionList, NewPost};
 use crate::store::inbound::InboundOutcome;
-use crate::store::outbox::NewMessage;
+use crate::store::outbox::{Author, ListHeaders, NewMessage};
 
 /// Recipients beyond which a post is held (a mass mailing more than a discussion).
 const MAX_VISIBLE_RECIPIENTS: usize = 10;
@@ -189,9 +192,9 @@ struct SenderCheck {
 }
 
 /// The recorded outcome of a post.
-fn post_outcome(state: &'static str, text: String) -> InboundOutcome {
+fn post_outcome(state: InboundState, text: String) -> InboundOutcome {
     InboundOutcome {
-        kind: "post",
+        kind: InboundKind::Post,
         state,
         outcome: text,
     }
@@ -221,7 +224,10 @@ impl Inbound {
         raw: &[u8],
     ) -> anyhow::Result<InboundOutcome> {
         let Some(message) = MessageParser::default().parse(raw) else {
-            return Ok(post_outcome("refused", "message illisible".into()));
+            return Ok(post_outcome(
+                InboundState::Refused,
+                "message illisible".into(),
+            ));
         };
         let post = self.new_post(list, inbound_message_id, &message, raw);
         let now = self.clock.now_millis();
@@ -231,7 +237,7 @@ impl Inbound {
                 .record_post(&post, "discarded", &discard, now)
                 .await?;
             return Ok(post_outcome(
-                "done",
+                InboundState::Done,
                 format!("écarté : {}", discard.join(" ; ")),
             ));
         }
@@ -260,7 +266,7 @@ impl Inbound {
             .distribute_post(&post, &copy, &self.archive_base(list), now)
             .await?;
         Ok(post_outcome(
-            "done",
+            InboundState::Done,
             format!(
                 "diffusé à {} {} (identité : {}{})",
                 crate::french::count(copies, "abonné·e", "abonné·es"),
@@ -441,7 +447,7 @@ impl Inbound {
         };
         if refusal.is_none() {
             let notice = crate::mail::answer::Answer {
-                kind: "list_held",
+                kind: MailKind::ListHeld,
                 cause_kind: "list_post",
                 subject: format!("En attente de relecture : {}", post.subject),
                 title: "Votre message attend une relecture".into(),
@@ -452,11 +458,12 @@ impl Inbound {
                 )],
                 ..Default::default()
             };
-            self.send_answer(&notice, from, &post.from_name, now)
-                .await?;
+            // Not refused: the sender's address passed [`super::replies::unanswerable`].
+            let to = EmailAddress::parse(from).map_err(anyhow::Error::msg)?;
+            self.send_answer(&notice, &to, &post.from_name, now).await?;
         }
         Ok(post_outcome(
-            "held",
+            InboundState::Held,
             format!(
                 "en attente de modération : {}{}",
                 hold.join(" ; "),
@@ -551,27 +558,32 @@ impl Inbound {
             }
         }
         let footer = self.footer(list)?;
+        let author = if rewrite {
+            Author {
+                name: format!("{author} via {}", list.name),
+                address: list_address.clone(),
+            }
+        } else {
+            Author {
+                name: post.from_name.clone(),
+                address: post.from_address.clone(),
+            }
+        };
         Ok(NewMessage {
-            kind: "list_post".into(),
+            kind: MailKind::ListPost,
             cause_kind: "list_post".into(),
             subject: list_subject(&list.subject_prefix, &post.subject),
             // For a list post, the bodies kept are the footer's: the copies' body is the post itself.
             body_text: footer.text,
             body_html: footer.html,
             template_data: serde_json::json!({ "list": list.list_key, "from": post.from_address }),
-            list_key: list.list_key.clone(),
-            list_label: list.name.clone(),
-            list_post: format!("<mailto:{list_address}>"),
-            from_name: if rewrite {
-                format!("{author} via {}", list.name)
-            } else {
-                post.from_name.clone()
-            },
-            from_address: if rewrite {
-                list_address
-            } else {
-                post.from_address.clone()
-            },
+            list: Some(ListHeaders {
+                key: list.list_key.clone(),
+                label: list.name.clone(),
+                post: Some(format!("<mailto:{list_address}>")),
+            }),
+            // A post without a From address goes out from the organisation.
+            author: (!author.address.is_empty()).then_some(author),
             extra_headers: headers,
             shared_copy: !list.personalized,
             ..Default::default()

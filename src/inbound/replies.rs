@@ -6,13 +6,15 @@
 use mail_parser::{Message, MimeHeaders};
 
 use super::Inbound;
+use crate::domain::EmailAddress;
+use crate::domain::mail_kind::MailKind;
 
 /// The kinds of mail that answer a received one, counted together for the daily budget.
-pub const ANSWER_KINDS: &[&str] = &[
-    "list_held",
-    "list_help",
-    "list_leave_confirm",
-    "subscription_confirmation",
+pub const ANSWER_KINDS: &[MailKind] = &[
+    MailKind::ListHeld,
+    MailKind::ListHelp,
+    MailKind::ListLeaveConfirm,
+    MailKind::SubscriptionConfirmation,
 ];
 
 /// Automatic answers one address may receive in 24 hours.
@@ -87,6 +89,10 @@ pub fn unanswerable(
     if machine_address(envelope) || machine_address(from) {
         return Some("adresse d'un automate");
     }
+    // An answer goes to an address relais can write to, or nowhere.
+    if EmailAddress::parse(from).is_err() {
+        return Some("adresse d'expéditeur invalide");
+    }
     match message {
         None => Some("message illisible"),
         Some(message) if report(message) => Some("rapport de remise ou de signalement"),
@@ -100,13 +106,13 @@ impl Inbound {
     pub async fn send_answer(
         &self,
         answer: &crate::mail::answer::Answer,
-        to: &str,
+        to: &EmailAddress,
         name: &str,
         now: i64,
     ) -> anyhow::Result<()> {
         let message = answer.message(&self.settings.mail.from_name)?;
         let recipient = crate::store::outbox::NewRecipient {
-            address: to.to_string(),
+            address: to.clone(),
             name: name.to_string(),
             person_id: None,
         };
@@ -178,5 +184,16 @@ mod tests {
             )
             .unwrap();
         assert!(unanswerable(Some(&bulk), "a@lyon.example", "a@lyon.example").is_some());
+    }
+
+    #[test]
+    fn a_from_that_is_no_address_gets_no_answer() {
+        let human = MessageParser::default()
+            .parse(b"From: a@lyon.example\r\nSubject: aide\r\n\r\nx".as_slice())
+            .unwrap();
+        assert_eq!(
+            unanswerable(Some(&human), "a@lyon.example", "lyon.example"),
+            Some("adresse d'expéditeur invalide")
+        );
     }
 }

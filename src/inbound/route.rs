@@ -20,6 +20,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::Inbound;
 use super::address::{Command, Destination, destination};
+use crate::domain::EmailAddress;
+use crate::domain::inbound::{InboundKind, InboundState};
+use crate::domain::mail_kind::MailKind;
 use crate::store::inbound::{ClaimedInbound, InboundOutcome};
 use crate::store::subscriptions::SubscriptionRequested;
 
@@ -30,7 +33,7 @@ const BATCH: i64 = 20;
 /// The longest a router sleeps without looking (for messages other processes stored).
 const POLL: Duration = Duration::from_secs(5);
 
-fn outcome(kind: &'static str, state: &'static str, text: impl Into<String>) -> InboundOutcome {
+fn outcome(kind: InboundKind, state: InboundState, text: impl Into<String>) -> InboundOutcome {
     InboundOutcome {
         kind,
         state,
@@ -71,14 +74,18 @@ impl Inbound {
                 Ok(Err(error)) => {
                     tracing::warn!(%error, recipient = recipient.id, "routing a received message failed");
                     outcome(
-                        "other",
-                        "failed",
+                        InboundKind::Other,
+                        InboundState::Failed,
                         format!("erreur pendant le traitement : {error}"),
                     )
                 }
                 Err(panic) => {
                     tracing::error!(%panic, recipient = recipient.id, "routing a received message panicked");
-                    outcome("other", "failed", "erreur interne pendant le traitement")
+                    outcome(
+                        InboundKind::Other,
+                        InboundState::Failed,
+                        "erreur interne pendant le traitement",
+                    )
                 }
             };
             self.store
@@ -90,15 +97,19 @@ impl Inbound {
 
     async fn route(&self, claimed: &ClaimedInbound) -> anyhow::Result<InboundOutcome> {
         let Some(raw) = self.store.inbound_raw(claimed.message_id).await? else {
-            return Ok(outcome("other", "failed", "message introuvable"));
+            return Ok(outcome(
+                InboundKind::Other,
+                InboundState::Failed,
+                "message introuvable",
+            ));
         };
         let parsed = MessageParser::default().parse(&raw);
         let Some(destination) =
             destination(&self.store, &self.settings, &claimed.recipient).await?
         else {
             return Ok(outcome(
-                "other",
-                "refused",
+                InboundKind::Other,
+                InboundState::Refused,
                 "adresse qui n'est plus à relais",
             ));
         };
@@ -137,20 +148,24 @@ impl Inbound {
         from: &str,
     ) -> anyhow::Result<InboundOutcome> {
         let Some(reply) = parsed.and_then(calendar_reply) else {
-            return Ok(outcome("staff", "done", "gardé pour l'équipe"));
+            return Ok(outcome(
+                InboundKind::Staff,
+                InboundState::Done,
+                "gardé pour l'équipe",
+            ));
         };
         let Some(meeting) = self.store.meeting_by_uid(&reply.uid).await? else {
             return Ok(outcome(
-                "calendar_reply",
-                "refused",
+                InboundKind::CalendarReply,
+                InboundState::Refused,
                 format!("réponse à une réunion inconnue ({})", reply.uid),
             ));
         };
         // Only the attendee answers for themselves: the ATTENDEE must be the sender.
         if reply.attendee != from {
             return Ok(outcome(
-                "calendar_reply",
-                "held",
+                InboundKind::CalendarReply,
+                InboundState::Held,
                 format!(
                     "réponse pour {} envoyée par {from} : non enregistrée",
                     reply.attendee
@@ -163,8 +178,8 @@ impl Inbound {
             "TENTATIVE" => "tentative",
             other => {
                 return Ok(outcome(
-                    "calendar_reply",
-                    "refused",
+                    InboundKind::CalendarReply,
+                    InboundState::Refused,
                     format!("réponse « {other} » inconnue"),
                 ));
             }
@@ -180,8 +195,8 @@ impl Inbound {
             .await?
         {
             Ok(outcome(
-                "calendar_reply",
-                "done",
+                InboundKind::CalendarReply,
+                InboundState::Done,
                 format!(
                     "réponse « {response} » de {} enregistrée pour la réunion n° {}",
                     reply.attendee, meeting.id
@@ -189,8 +204,8 @@ impl Inbound {
             ))
         } else {
             Ok(outcome(
-                "calendar_reply",
-                "refused",
+                InboundKind::CalendarReply,
+                InboundState::Refused,
                 format!(
                     "{} n'est pas invité·e à la réunion n° {}",
                     reply.attendee, meeting.id
@@ -207,8 +222,8 @@ impl Inbound {
     ) -> anyhow::Result<InboundOutcome> {
         let Some((delivery, address)) = self.store.delivery_by_token(token).await? else {
             return Ok(outcome(
-                "bounce",
-                "done",
+                InboundKind::Bounce,
+                InboundState::Done,
                 "retour pour un envoi inconnu : ignoré",
             ));
         };
@@ -220,8 +235,8 @@ impl Inbound {
                         .record_unsubscribe(&target, "abuse", self.clock.now_millis())
                         .await?;
                     Ok(outcome(
-                        "abuse",
-                        "done",
+                        InboundKind::Abuse,
+                        InboundState::Done,
                         format!(
                             "signalement de {address} : désabonné·e de {}",
                             target.list_label
@@ -229,8 +244,8 @@ impl Inbound {
                     ))
                 }
                 None => Ok(outcome(
-                    "abuse",
-                    "done",
+                    InboundKind::Abuse,
+                    InboundState::Done,
                     format!("signalement de {address} pour un courrier hors liste : noté"),
                 )),
             };
@@ -246,8 +261,8 @@ impl Inbound {
         };
         match report.severity {
             Severity::Temporary => Ok(outcome(
-                "bounce",
-                "done",
+                InboundKind::Bounce,
+                InboundState::Done,
                 format!("avis de retard pour {address} ({described}) : non compté"),
             )),
             Severity::Ignore => {
@@ -270,8 +285,8 @@ impl Inbound {
                         .await?;
                 }
                 Ok(outcome(
-                    "bounce",
-                    "done",
+                    InboundKind::Bounce,
+                    InboundState::Done,
                     format!("{what} pour {address} : non compté"),
                 ))
             }
@@ -288,8 +303,8 @@ impl Inbound {
                     )
                     .await?;
                 Ok(outcome(
-                    "bounce",
-                    "done",
+                    InboundKind::Bounce,
+                    InboundState::Done,
                     if counted {
                         format!("retour permanent pour {address} ({described}) : compté")
                     } else {
@@ -309,8 +324,8 @@ impl Inbound {
         };
         let Some(target) = target else {
             return Ok(outcome(
-                "unsubscribe",
-                "refused",
+                InboundKind::Unsubscribe,
+                InboundState::Refused,
                 "désabonnement pour un envoi inconnu",
             ));
         };
@@ -318,8 +333,8 @@ impl Inbound {
             .record_unsubscribe(&target, "mailto", self.clock.now_millis())
             .await?;
         Ok(outcome(
-            "unsubscribe",
-            "done",
+            InboundKind::Unsubscribe,
+            InboundState::Done,
             format!("{} désabonné·e de {}", target.address, target.list_label),
         ))
     }
@@ -333,7 +348,11 @@ impl Inbound {
         inbound_message_id: i64,
     ) -> anyhow::Result<InboundOutcome> {
         let Some(list) = self.store.mailing_list(key).await? else {
-            return Ok(outcome("post", "refused", "liste inconnue"));
+            return Ok(outcome(
+                InboundKind::Post,
+                InboundState::Refused,
+                "liste inconnue",
+            ));
         };
         let now = self.clock.now_millis();
         // Every command is answered by mail: a bounce, a machine or a flood gets nothing (no backscatter).
@@ -341,8 +360,8 @@ impl Inbound {
             && let Some(why) = self.refuse_answer(parsed, inbound_message_id, from).await?
         {
             return Ok(outcome(
-                "command",
-                "refused",
+                InboundKind::Command,
+                InboundState::Refused,
                 format!("commande ignorée, sans réponse : {why}"),
             ));
         }
@@ -368,8 +387,8 @@ impl Inbound {
                     .request_subscription(&request, &confirmation, now)
                     .await?;
                 Ok(outcome(
-                    "command",
-                    "done",
+                    InboundKind::Command,
+                    InboundState::Done,
                     match result {
                         SubscriptionRequested::ConfirmationSent => {
                             format!(
@@ -386,8 +405,8 @@ impl Inbound {
             Some(Command::Leave) => {
                 if !self.store.is_subscriber(list.id, from).await? {
                     return Ok(outcome(
-                        "command",
-                        "done",
+                        InboundKind::Command,
+                        InboundState::Done,
                         format!("{from} n'était pas abonné·e à {} : rien envoyé", list.name),
                     ));
                 }
@@ -399,15 +418,15 @@ impl Inbound {
                 if vouched {
                     self.store.leave_lists(from, Some(list.id), now).await?;
                     return Ok(outcome(
-                        "command",
-                        "done",
+                        InboundKind::Command,
+                        InboundState::Done,
                         format!("{from} a quitté {} (expéditeur authentifié)", list.name),
                     ));
                 }
                 self.send_leave_confirmation(&list, from, now).await?;
                 Ok(outcome(
-                    "command",
-                    "done",
+                    InboundKind::Command,
+                    InboundState::Done,
                     format!(
                         "{from} demande à quitter {} : confirmation envoyée à l'adresse",
                         list.name
@@ -417,22 +436,22 @@ impl Inbound {
             Some(Command::Request) => {
                 self.send_help(&list, from, now).await?;
                 Ok(outcome(
-                    "command",
-                    "done",
+                    InboundKind::Command,
+                    InboundState::Done,
                     format!("aide de {} envoyée à {from}", list.name),
                 ))
             }
             None if list.kind == "announce" => Ok(outcome(
-                "post",
-                "refused",
+                InboundKind::Post,
+                InboundState::Refused,
                 format!(
                     "{} est une liste d'annonce : seule l'équipe y écrit",
                     list.name
                 ),
             )),
             None => Ok(outcome(
-                "post",
-                "refused",
+                InboundKind::Post,
+                InboundState::Refused,
                 format!("{} ne reçoit pas de messages", list.name),
             )),
         }
@@ -446,7 +465,7 @@ impl Inbound {
         now: i64,
     ) -> anyhow::Result<()> {
         let answer = crate::mail::answer::Answer {
-            kind: "list_leave_confirm",
+            kind: MailKind::ListLeaveConfirm,
             cause_kind: "list_command",
             subject: format!("Confirmez votre départ de {}", list.name),
             title: format!("Quitter « {} » ?", list.name),
@@ -464,7 +483,9 @@ impl Inbound {
             closing: vec!["Si vous n'avez rien demandé, ne faites rien : vous restez abonné·e.".into()],
             ..Default::default()
         };
-        self.send_answer(&answer, to, "", now).await
+        // Only sent once the sender passed [`super::replies::unanswerable`], which wants an address.
+        let to = EmailAddress::parse(to).map_err(anyhow::Error::msg)?;
+        self.send_answer(&answer, &to, "", now).await
     }
 
     async fn send_help(
@@ -476,7 +497,7 @@ impl Inbound {
         let domain = self.settings.mail.domain();
         let key = &list.list_key;
         let answer = crate::mail::answer::Answer {
-            kind: "list_help",
+            kind: MailKind::ListHelp,
             cause_kind: "list_command",
             subject: format!("Aide : {}", list.name),
             title: format!("Aide : {}", list.name),
@@ -492,7 +513,9 @@ impl Inbound {
             link_label: "Gérer vos abonnements (un lien personnel vous est envoyé)".into(),
             ..Default::default()
         };
-        self.send_answer(&answer, to, "", now).await
+        // Only sent once the sender passed [`super::replies::unanswerable`], which wants an address.
+        let to = EmailAddress::parse(to).map_err(anyhow::Error::msg)?;
+        self.send_answer(&answer, &to, "", now).await
     }
 }
 

@@ -6,13 +6,14 @@
 
 use askama::Template;
 
+use crate::domain::mail_kind::MailKind;
 use crate::store::outbox::NewMessage;
 
 /// What an answer says.
 #[derive(Debug, Clone, Default)]
 pub struct Answer {
     /// `list_held`, `list_help`, `list_leave_confirm`, `bounce_warning`…
-    pub kind: &'static str,
+    pub kind: MailKind,
     pub cause_kind: &'static str,
     pub cause_id: Option<i64>,
     pub subject: String,
@@ -54,7 +55,7 @@ impl Answer {
     /// The message, both bodies rendered, signed by `organisation`.
     pub fn message(&self, organisation: &str) -> Result<NewMessage, askama::Error> {
         Ok(NewMessage {
-            kind: self.kind.into(),
+            kind: self.kind,
             cause_kind: self.cause_kind.into(),
             cause_id: self.cause_id,
             subject: self.subject.clone(),
@@ -91,7 +92,7 @@ mod tests {
     #[test]
     fn an_answer_renders_its_parts_in_both_bodies() {
         let message = Answer {
-            kind: "list_help",
+            kind: MailKind::ListHelp,
             cause_kind: "list_command",
             subject: "Aide : Échanges & co".into(),
             title: "Aide : Échanges & co".into(),

@@ -3,6 +3,8 @@
 //! when is the scheduler's (`crate::scheduler::bounce_warnings`).
 
 use crate::config::Settings;
+use crate::domain::EmailAddress;
+use crate::domain::mail_kind::MailKind;
 use crate::store::Store;
 use crate::store::bounce_score::WARNINGS;
 use crate::store::outbox::NewRecipient;
@@ -12,7 +14,7 @@ pub async fn send_warnings(store: &Store, settings: &Settings, now: i64) -> anyh
     let mut changed = 0;
     for (id, address, list, warnings) in store.bounce_warnings_due(now).await? {
         let warning = super::answer::Answer {
-            kind: "bounce_warning",
+            kind: MailKind::BounceWarning,
             cause_kind: "subscription",
             cause_id: Some(id),
             subject: format!("Vos courriers de « {list} » nous reviennent"),
@@ -34,7 +36,7 @@ pub async fn send_warnings(store: &Store, settings: &Settings, now: i64) -> anyh
         }
         .message(&settings.mail.from_name)?;
         let recipient = NewRecipient {
-            address: address.clone(),
+            address: EmailAddress::stored(address.clone()),
             name: String::new(),
             person_id: None,
         };

@@ -67,7 +67,9 @@ impl Links {
     ) -> Links {
         Links {
             public_url: public_url.to_string(),
-            unsubscribe_token: (!message.list_key.is_empty())
+            unsubscribe_token: message
+                .list
+                .is_some()
                 .then(|| unsubscribe.token(delivery_id)),
             preferences_token: unsubscribe
                 .token_for(super::unsubscribe::Purpose::Preferences, delivery_id),
@@ -101,14 +103,12 @@ impl PreparedMessage {
     }
 
     pub fn new(message: MailMessage) -> PreparedMessage {
-        let body = if message.calendar.is_empty() {
-            MultiPart::alternative_plain_html(message.body_text.clone(), message.body_html.clone())
-        } else {
+        let body = if let Some(invitation) = &message.invitation {
             // An invitation: the calendar object as a third alternative, as calendar clients expect
             // (RFC 6047), with its METHOD in the content type.
             let calendar_type = ContentType::parse(&format!(
                 "text/calendar; method={}; charset=utf-8",
-                message.calendar_method
+                invitation.method
             ))
             .unwrap_or(ContentType::TEXT_PLAIN);
             MultiPart::alternative()
@@ -118,8 +118,10 @@ impl PreparedMessage {
                     SinglePart::builder()
                         .header(calendar_type)
                         .header(ContentTransferEncoding::QuotedPrintable)
-                        .body(message.calendar.clone()),
+                        .body(invitation.ics.clone()),
                 )
+        } else {
+            MultiPart::alternative_plain_html(message.body_text.clone(), message.body_html.clone())
         };
         PreparedMessage {
             message,
@@ -168,17 +170,18 @@ pub fn compose(
     now: i64,
 ) -> Result<Copy, ComposeError> {
     let message = &prepared.message;
-    let shared = message.shared_copy && !message.list_key.is_empty();
+    let shared_list = message.list.as_ref().filter(|_| message.shared_copy);
+    let shared = shared_list.is_some();
     let from_address: Address = settings
         .from_address
         .parse()
         .map_err(|e| ComposeError(format!("adresse d'expédition invalide : {e}")))?;
     let (envelope, to_address) = envelope(settings, delivery)?;
-    let to = if shared {
-        let list: Address = format!("{}@{}", message.list_key, settings.domain())
+    let to = if let Some(list) = shared_list {
+        let address: Address = format!("{}@{}", list.key, settings.domain())
             .parse()
             .map_err(|e| ComposeError(format!("adresse de la liste invalide : {e}")))?;
-        Mailbox::new(Some(one_line(&message.list_label)), list)
+        Mailbox::new(Some(one_line(&list.label)), address)
     } else {
         let to_name = (!delivery.recipient_name.trim().is_empty())
             .then(|| one_line(&delivery.recipient_name));
@@ -186,17 +189,17 @@ pub fn compose(
     };
     let date = std::time::UNIX_EPOCH + std::time::Duration::from_millis(now.max(0) as u64);
     // A redistributed list post names its author (or the list, rewritten) instead of the organisation.
-    let from = if message.from_address.is_empty() {
-        Mailbox::new(Some(settings.from_name.clone()), from_address)
-    } else {
-        let address: Address = message
-            .from_address
+    let from = if let Some(author) = &message.author {
+        let address: Address = author
+            .address
             .parse()
             .map_err(|e| ComposeError(format!("adresse d'expéditeur invalide : {e}")))?;
         Mailbox::new(
-            (!message.from_name.trim().is_empty()).then(|| one_line(&message.from_name)),
+            (!author.name.trim().is_empty()).then(|| one_line(&author.name)),
             address,
         )
+    } else {
+        Mailbox::new(Some(settings.from_name.clone()), from_address)
     };
     let own = message.headers();
     let own_value = |name: &str| {
@@ -250,14 +253,11 @@ pub fn compose(
         // shared one too, carries its delivery's own link: large providers require one-click unsubscribe
         // of bulk senders, under a DKIM signature, so each copy is signed.
         let domain = settings.domain();
-        header(
-            "List-Id",
-            format!(
-                "{} <{}.{domain}>",
-                phrase(&message.list_label),
-                message.list_key
-            ),
-        );
+        // Links give a token to list mail only; a list without a name reads as one without a key did.
+        let (key, label, post) = message.list.as_ref().map_or(("", "", None), |list| {
+            (list.key.as_str(), list.label.as_str(), list.post.as_deref())
+        });
+        header("List-Id", format!("{} <{key}.{domain}>", phrase(label)));
         header(
             "List-Unsubscribe",
             format!(
@@ -270,8 +270,8 @@ pub fn compose(
             "List-Unsubscribe=One-Click".to_string(),
         );
         header("List-Help", format!("<mailto:{}>", settings.from_address));
-        if !message.list_post.is_empty() {
-            header("List-Post", message.list_post.clone());
+        if let Some(post) = post {
+            header("List-Post", post.to_string());
         }
         header("Precedence", "list".to_string());
     }

@@ -7,6 +7,8 @@ use askama::Template;
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::domain::EmailAddress;
+use crate::domain::mail_kind::MailKind;
 use crate::store::Store;
 use crate::store::follow_up_digest::claim_digest_day;
 use crate::store::outbox::{NewMessage, NewRecipient, enqueue};
@@ -110,7 +112,7 @@ pub async fn enqueue_digests(
         }
         .render()?;
         let message = NewMessage {
-            kind: "digest".into(),
+            kind: MailKind::Digest,
             cause_kind: "digest".into(),
             cause_id: Some(user.id),
             subject: format!("Vos relances du {today_text} ({})", items.len()),
@@ -121,7 +123,7 @@ pub async fn enqueue_digests(
             ..Default::default()
         };
         let recipient = NewRecipient {
-            address: user.email.clone(),
+            address: EmailAddress::stored(user.email.clone()),
             name: user.name.clone(),
             person_id: None,
         };

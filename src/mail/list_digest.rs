@@ -8,8 +8,9 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use crate::config::Settings;
+use crate::domain::mail_kind::MailKind;
 use crate::store::Store;
-use crate::store::outbox::NewMessage;
+use crate::store::outbox::{ListHeaders, NewMessage};
 
 /// One post as the digest shows it.
 struct DigestPost {
@@ -91,7 +92,7 @@ pub async fn send_list_digests(
             let address = format!("{}@{}", list.list_key, settings.mail.domain());
             let organisation = &settings.mail.from_name;
             Some(NewMessage {
-                kind: "list_digest".into(),
+                kind: MailKind::ListDigest,
                 cause_kind: "list_digest".into(),
                 subject: format!(
                     "{} : {} du jour",
@@ -115,9 +116,11 @@ pub async fn send_list_digests(
                 }
                 .render()?,
                 template_data: serde_json::json!({ "list": list.list_key, "posts": posts.len() }),
-                list_key: list.list_key.clone(),
-                list_label: list.name.clone(),
-                list_post: format!("<mailto:{address}>"),
+                list: Some(ListHeaders {
+                    key: list.list_key.clone(),
+                    label: list.name.clone(),
+                    post: Some(format!("<mailto:{address}>")),
+                }),
                 ..Default::default()
             })
         };

@@ -11,10 +11,11 @@ use super::calendar::{self, Invitation, Method, Person};
 use super::compose::answer_link;
 use crate::clock::PARIS;
 use crate::config::Settings;
+use crate::domain::mail_kind::MailKind;
 use crate::french::{french_day, french_span};
 use crate::store::Store;
 use crate::store::meetings::{Meeting, Resource, Series};
-use crate::store::outbox::NewMessage;
+use crate::store::outbox::{ListHeaders, NewMessage};
 
 /// The member associations' list, where flagged items of the minutes are relayed.
 pub const ASSOCIATIONS: &str = "associations";
@@ -398,9 +399,9 @@ async fn calendar_part(
     text: &CalendarText<'_>,
     (starts, ends): (DateTime<Utc>, DateTime<Utc>),
     now: DateTime<Utc>,
-) -> anyhow::Result<(String, String)> {
+) -> anyhow::Result<Option<crate::store::outbox::Invitation>> {
     Ok(if text.step == "reminder" {
-        (String::new(), String::new())
+        None
     } else {
         let method = if text.step == "cancel" {
             Method::Cancel
@@ -441,7 +442,10 @@ async fn calendar_part(
             attendees: &people,
             stamp: now,
         });
-        (ics, method.as_str().to_string())
+        Some(crate::store::outbox::Invitation {
+            ics,
+            method: method.as_str().to_string(),
+        })
     })
 }
 
@@ -515,7 +519,15 @@ pub async fn meeting_message(
         preferences: &preferences,
     }
     .render()?;
-    let (calendar, method) = calendar_part(
+    let kind = match step {
+        "agenda" => MailKind::MeetingAgenda,
+        "invitation" => MailKind::MeetingInvitation,
+        "update" => MailKind::MeetingUpdate,
+        "cancel" => MailKind::MeetingCancel,
+        "reminder" => MailKind::MeetingReminder,
+        other => anyhow::bail!("no meeting mail for step {other}"),
+    };
+    let invitation = calendar_part(
         store,
         settings,
         meeting,
@@ -531,7 +543,7 @@ pub async fn meeting_message(
     )
     .await?;
     Ok(NewMessage {
-        kind: format!("meeting_{step}"),
+        kind,
         cause_kind: "meeting".into(),
         cause_id: Some(meeting.id),
         subject,
@@ -546,8 +558,7 @@ pub async fn meeting_message(
         }),
         // Sent by the schedule, not by a person: auto-responders must not answer it (RFC 3834).
         auto_submitted: true,
-        calendar,
-        calendar_method: method,
+        invitation,
         ..Default::default()
     })
 }
@@ -593,9 +604,9 @@ pub async fn minutes_message(
     let preferences = super::compose::preferences_link(&settings.server.public_url);
     let mut message = NewMessage {
         kind: if relay {
-            "meeting_relay".into()
+            MailKind::MeetingRelay
         } else {
-            "meeting_minutes".into()
+            MailKind::MeetingMinutes
         },
         cause_kind: "meeting".into(),
         cause_id: Some(meeting.id),
@@ -623,9 +634,11 @@ pub async fn minutes_message(
         ..Default::default()
     };
     if relay && let Some(list) = store.mailing_list(ASSOCIATIONS).await? {
-        message.list_key = list.list_key;
-        message.list_label = list.name;
-        message.list_post = "NO".into();
+        message.list = Some(ListHeaders {
+            key: list.list_key,
+            label: list.name,
+            post: Some("NO".into()),
+        });
     }
     Ok(message)
 }

@@ -5,9 +5,10 @@
 use askama::Template;
 use pulldown_cmark::{Event, Options, Parser, html};
 
+use crate::domain::mail_kind::MailKind;
 use crate::store::newsletter::{Issue, Item, category_label};
 use crate::store::newsletter_schedule::SentIssue;
-use crate::store::outbox::NewMessage;
+use crate::store::outbox::{ListHeaders, NewMessage};
 use crate::store::subscriptions::MailingList;
 
 /// One item as the templates show it.
@@ -180,7 +181,7 @@ pub fn issue_message(
     }
     .render()?;
     Ok(NewMessage {
-        kind: "newsletter".into(),
+        kind: MailKind::Newsletter,
         cause_kind: "newsletter_issue".into(),
         cause_id: Some(issue.id),
         subject: format!("{} : {}", list.name, issue.title),
@@ -188,9 +189,11 @@ pub fn issue_message(
         body_html: html,
         template_data: serde_json::json!({ "issue": issue.id }),
         auto_submitted: false,
-        list_key: list.list_key.clone(),
-        list_label: list.name.clone(),
-        list_post: "NO".into(),
+        list: Some(ListHeaders {
+            key: list.list_key.clone(),
+            label: list.name.clone(),
+            post: Some("NO".into()),
+        }),
         ..Default::default()
     })
 }
@@ -242,7 +245,7 @@ pub fn summary_message(
         .collect();
     let preferences_url = super::compose::preferences_link(public_url);
     Ok(NewMessage {
-        kind: "newsletter_digest".into(),
+        kind: MailKind::NewsletterDigest,
         cause_kind: "newsletter_digest".into(),
         cause_id: None,
         subject: format!("{} : le récapitulatif de {period_label}", list.name),
@@ -264,9 +267,11 @@ pub fn summary_message(
         .render()?,
         template_data: serde_json::json!({ "period": period, "issues": issues.len() }),
         auto_submitted: false,
-        list_key: list.list_key.clone(),
-        list_label: list.name.clone(),
-        list_post: "NO".into(),
+        list: Some(ListHeaders {
+            key: list.list_key.clone(),
+            label: list.name.clone(),
+            post: Some("NO".into()),
+        }),
         ..Default::default()
     })
 }

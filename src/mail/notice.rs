@@ -6,6 +6,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use crate::config::Settings;
+use crate::domain::mail_kind::MailKind;
 use crate::french::{french_moment, french_span};
 use crate::store::meetings::Meeting;
 use crate::store::newsletter::Issue;
@@ -41,7 +42,7 @@ pub fn staff_notice_message(
     let link = format!("{}{path}", settings.server.public_url);
     let organisation = &settings.mail.from_name;
     Ok(NewMessage {
-        kind: "newsletter_notice".into(),
+        kind: MailKind::NewsletterNotice,
         cause_kind: "newsletter_schedule".into(),
         subject: title.to_string(),
         body_html: NoticeHtml {
@@ -200,7 +201,7 @@ fn meeting_notice(
         "Ouvrir la réunion",
     )?;
     Ok(NewMessage {
-        kind: "meeting_notice".into(),
+        kind: MailKind::MeetingNotice,
         cause_kind: "meeting_staff".into(),
         cause_id: Some(meeting.id),
         ..message

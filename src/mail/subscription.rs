@@ -4,6 +4,7 @@
 
 use askama::Template;
 
+use crate::domain::mail_kind::MailKind;
 use crate::store::outbox::NewMessage;
 use crate::store::subscriptions::SubscriptionRequest;
 
@@ -47,7 +48,7 @@ pub fn confirmation_request(
     );
     let organisation = &settings.mail.from_name;
     let confirmation = NewMessage {
-        kind: "subscription_confirmation".into(),
+        kind: MailKind::SubscriptionConfirmation,
         cause_kind: "subscription".into(),
         subject: format!("Confirmez votre abonnement : {}", list.name),
         body_text: ConfirmText {

@@ -6,6 +6,7 @@ use askama::Template;
 
 use super::unsubscribe::{Purpose, UnsubscribeKey};
 use crate::config::Settings;
+use crate::domain::mail_kind::MailKind;
 use crate::store::Store;
 use crate::store::outbox::NewMessage;
 use crate::store::survey::Survey;
@@ -58,9 +59,9 @@ pub fn invitation_message(
     let preferences = super::compose::preferences_link(&settings.server.public_url);
     Ok(NewMessage {
         kind: if reminder {
-            "survey_reminder".into()
+            MailKind::SurveyReminder
         } else {
-            "survey_invitation".into()
+            MailKind::SurveyInvitation
         },
         cause_kind: "survey_invitation".into(),
         cause_id: Some(id),

@@ -20,6 +20,7 @@ use super::unsubscribe::UnsubscribeKey;
 use crate::clock::Clock;
 use crate::config::MailSettings;
 use crate::config::Settings;
+use crate::domain::mail_kind::MailKind;
 use crate::store::Store;
 use crate::store::outbox::{ClaimedDelivery, DeliveryOutcome, OutcomeRecord};
 
@@ -311,7 +312,7 @@ impl Deliverer {
             Ok(None) => return Err(PrepareError::Missing),
             Err(error) => return Err(PrepareError::Read(format!("lecture du message : {error}"))),
         };
-        if message.kind != "list_post" {
+        if message.mail_kind() != Some(MailKind::ListPost) {
             return Ok(Arc::new(PreparedMessage::new(message)));
         }
         match self.store.post_source(message.id).await {

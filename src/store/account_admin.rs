@@ -4,7 +4,7 @@
 use super::accounts::{NewUser, USER_COLUMNS, User, insert_user, replace_territories};
 use super::outbox::{NewMessage, NewRecipient, enqueue};
 use super::{Store, StoreError, StoreResult, Tx, audit, with_db, with_tx};
-use crate::domain::Role;
+use crate::domain::{EmailAddress, Role};
 
 /// A one-time link to set a password: the hash of its token, its end, and the mail that carries it.
 pub struct PasswordLink {
@@ -28,7 +28,7 @@ const LAST_ADMIN: &str =
 async fn send_password_link(
     tx: &mut Tx,
     user_id: i64,
-    email: &str,
+    email: &EmailAddress,
     name: &str,
     link: &PasswordLink,
     now: i64,
@@ -58,7 +58,7 @@ async fn send_password_link(
     .map_err(StoreError::from_write)
     })?;
     let recipient = NewRecipient {
-        address: email.to_string(),
+        address: email.clone(),
         name: name.to_string(),
         person_id: None,
     };
@@ -87,7 +87,9 @@ impl Store {
     ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
         let id = insert_user(&mut tx, user, now).await?;
-        send_password_link(&mut tx, id, user.email, user.name, link, now).await?;
+        // The account's address as just stored.
+        let email = EmailAddress::stored(user.email.to_string());
+        send_password_link(&mut tx, id, &email, user.name, link, now).await?;
         audit::record(
             &mut tx,
             actor,
@@ -247,7 +249,8 @@ impl Store {
             ));
         }
         let mut tx = self.begin().await?;
-        send_password_link(&mut tx, id, &user.email, &user.name, link, now).await?;
+        let email = EmailAddress::stored(user.email.clone());
+        send_password_link(&mut tx, id, &email, &user.name, link, now).await?;
         audit::record(
             &mut tx,
             actor,

@@ -5,6 +5,7 @@
 use super::audit::{self, Actor};
 use super::outbox::{NewMessage, NewRecipient, enqueue};
 use super::{Store, StoreError, StoreResult, Tx, with_db, with_tx};
+use crate::domain::EmailAddress;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DiscussionList {
@@ -426,7 +427,7 @@ async fn subscribers_each(tx: &mut Tx, list_id: i64) -> StoreResult<Vec<NewRecip
     Ok(rows
         .into_iter()
         .map(|(address, name, person_id)| NewRecipient {
-            address,
+            address: EmailAddress::stored(address),
             name,
             person_id,
         })

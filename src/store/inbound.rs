@@ -4,6 +4,8 @@
 //! read. A router that dies leaves its lease to run out, and the recipient is routed again.
 
 use super::{Store, StoreResult, Tx, with_db, with_tx};
+use crate::domain::inbound::{InboundKind, InboundState};
+use crate::domain::mail_kind::MailKind;
 
 /// The client that handed a message to the mail chain, as far as relais knows it: stored with the message
 /// so that the SPF check of a post, done later by its router, sees what the listener saw.
@@ -44,10 +46,9 @@ pub struct ClaimedInbound {
 /// What became of a recipient.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InboundOutcome {
-    /// `calendar_reply`, `bounce`, `unsubscribe`, `command`, `post`, `staff`.
-    pub kind: &'static str,
+    pub kind: InboundKind,
     /// `done`, `held`, `refused` or `failed`.
-    pub state: &'static str,
+    pub state: InboundState,
     /// In French, for staff.
     pub outcome: String,
 }
@@ -158,7 +159,7 @@ impl Store {
     pub async fn answers_sent_since(
         &self,
         address: &str,
-        kinds: &[&str],
+        kinds: &[MailKind],
         since: i64,
     ) -> StoreResult<i64> {
         let sql = format!(
@@ -171,7 +172,7 @@ impl Store {
                 .bind(address.to_lowercase())
                 .bind(since);
             for kind in kinds {
-                query = query.bind(*kind);
+                query = query.bind(kind.as_str());
             }
             query.fetch_one(p).await
         })?)
@@ -298,8 +299,8 @@ pub(crate) async fn finish_inbound_in(
         "UPDATE inbound_recipients SET kind = $1, state = $2, outcome = $3, processed_at = $4, claimed_until = NULL
          WHERE id = $5 AND state = 'routing'"
     )
-    .bind(outcome.kind)
-    .bind(outcome.state)
+    .bind(outcome.kind.as_str())
+    .bind(outcome.state.as_str())
     .bind(&outcome.outcome)
     .bind(now)
     .bind(id)

@@ -5,6 +5,7 @@
 
 use super::outbox::{NewMessage, NewRecipient, enqueue};
 use super::{Store, StoreResult, with_db, with_tx};
+use crate::domain::EmailAddress;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Attendee {
@@ -259,7 +260,7 @@ impl Store {
                         .await)?;
                 rows.into_iter()
                     .map(|(address, name, person_id)| NewRecipient {
-                        address,
+                        address: EmailAddress::stored(address),
                         name,
                         person_id,
                     })
@@ -307,7 +308,7 @@ impl Store {
                 )
                 .bind(calendar_sequence)
                 .bind(meeting_id)
-                .bind(&recipient.address)
+                .bind(recipient.address.as_str())
                 .execute(c)
                 .await
                 .map(|r| r.rows_affected())

@@ -3,6 +3,7 @@
 
 use super::outbox::NewRecipient;
 use super::{Store, StoreResult, with_db, with_tx};
+use crate::domain::EmailAddress;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MinutesItem {
@@ -153,7 +154,7 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|(address, name, person_id)| NewRecipient {
-                address,
+                address: EmailAddress::stored(address),
                 name,
                 person_id,
             })

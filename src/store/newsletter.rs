@@ -5,6 +5,7 @@
 
 use super::outbox::{NewMessage, NewRecipient, enqueue};
 use super::{Store, StoreError, StoreResult, audit, with_db, with_tx};
+use crate::domain::EmailAddress;
 
 /// The categories of an item, with their French names, in the order an issue shows them.
 pub const CATEGORIES: [(&str, &str); 6] = [
@@ -292,7 +293,7 @@ impl Store {
         let recipients: Vec<NewRecipient> = subscribers
             .into_iter()
             .map(|(address, name, person_id)| NewRecipient {
-                address,
+                address: EmailAddress::stored(address),
                 name,
                 person_id,
             })

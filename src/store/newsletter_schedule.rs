@@ -6,6 +6,7 @@
 use super::newsletter::Issue;
 use super::outbox::{NewMessage, NewRecipient, enqueue};
 use super::{Store, StoreResult, with_db, with_tx};
+use crate::domain::EmailAddress;
 
 /// A step taken for one date of the schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +159,7 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|(address, name)| NewRecipient {
-                address,
+                address: EmailAddress::stored(address),
                 name,
                 person_id: None,
             })
@@ -225,7 +226,7 @@ impl Store {
             let recipients: Vec<NewRecipient> = rows
                 .into_iter()
                 .map(|(address, name, person_id)| NewRecipient {
-                    address,
+                    address: EmailAddress::stored(address),
                     name,
                     person_id,
                 })

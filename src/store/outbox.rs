@@ -6,12 +6,14 @@
 //! ([`Store::record_deliveries`], several workers' outcomes to a commit); a lease that runs out (a crashed worker) makes the delivery due again.
 
 use super::{Store, StoreResult, Tx, with_db, with_tx};
+use crate::domain::EmailAddress;
+use crate::domain::mail_kind::{DeliveryState, MailKind};
 
 /// A mail as rendered once for all its recipients.
 #[derive(Debug, Clone, Default)]
 pub struct NewMessage {
-    /// What kind of mail this is (`test`, `digest`, `newsletter`…), for the staff page and the headers.
-    pub kind: String,
+    /// What kind of mail this is, for the staff page and the headers.
+    pub kind: MailKind,
     /// What caused it (`meeting`, `newsletter_issue`…) and which one, if anything.
     pub cause_kind: String,
     pub cause_id: Option<i64>,
@@ -22,18 +24,12 @@ pub struct NewMessage {
     pub template_data: serde_json::Value,
     /// Automatic notices carry `Auto-Submitted: auto-generated`.
     pub auto_submitted: bool,
-    /// For list and newsletter mail: the subscription a recipient can leave, by key and by name, and the
-    /// List-Post value (`NO` on announce-only lists). Empty for other mail.
-    pub list_key: String,
-    pub list_label: String,
-    pub list_post: String,
-    /// An iCalendar object sent as a `text/calendar` alternative (meeting invitations), and its METHOD
-    /// (`REQUEST`, `CANCEL`); empty for other mail.
-    pub calendar: String,
-    pub calendar_method: String,
-    /// The From of a redistributed list post (empty: the organisation's `mail.from_address`).
-    pub from_name: String,
-    pub from_address: String,
+    /// For list and newsletter mail: the subscription a recipient can leave.
+    pub list: Option<ListHeaders>,
+    /// For meeting mail: the invitation sent as a `text/calendar` alternative.
+    pub invitation: Option<Invitation>,
+    /// The author of a redistributed list post, in From (none: the organisation's `mail.from_address`).
+    pub author: Option<Author>,
     /// Headers of this message's own (Reply-To, Cc, In-Reply-To, References…), in order.
     pub extra_headers: Vec<(String, String)>,
     /// Every recipient gets the same content: To names the list (Mailman's non-personalised delivery); only
@@ -41,17 +37,47 @@ pub struct NewMessage {
     pub shared_copy: bool,
 }
 
+/// The list a message belongs to, for its List-* headers and each copy's unsubscribe link.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ListHeaders {
+    /// The subscription a recipient can leave (`mailing_lists.list_key`).
+    pub key: String,
+    /// Its name, in List-Id and in the unsubscribe page.
+    pub label: String,
+    /// The List-Post value (`NO` on announce-only lists; none: no List-Post header).
+    pub post: Option<String>,
+}
+
+/// An iCalendar object sent as a `text/calendar` alternative (meeting invitations).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Invitation {
+    pub ics: String,
+    /// Its METHOD: `REQUEST` or `CANCEL`.
+    pub method: String,
+}
+
+/// Who wrote a redistributed list post, as its From shows them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Author {
+    /// Empty: the address alone.
+    pub name: String,
+    pub address: String,
+}
+
+/// One copy to send: the address is checked before it can be enqueued.
 #[derive(Debug, Clone)]
 pub struct NewRecipient {
-    pub address: String,
+    pub address: EmailAddress,
     pub name: String,
     pub person_id: Option<i64>,
 }
 
 /// A stored message, as workers and the staff page read it.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct MailMessage {
     pub id: i64,
+    /// The stored code, kept as text: a row written before a kind was renamed still shows (as "Autre
+    /// courrier") and still sends. [`MailMessage::mail_kind`] reads it.
     pub kind: String,
     pub cause_kind: String,
     pub cause_id: Option<i64>,
@@ -59,13 +85,9 @@ pub struct MailMessage {
     pub body_text: String,
     pub body_html: String,
     pub auto_submitted: bool,
-    pub list_key: String,
-    pub list_label: String,
-    pub list_post: String,
-    pub calendar: String,
-    pub calendar_method: String,
-    pub from_name: String,
-    pub from_address: String,
+    pub list: Option<ListHeaders>,
+    pub invitation: Option<Invitation>,
+    pub author: Option<Author>,
     /// JSON pairs: see [`NewMessage::extra_headers`].
     pub extra_headers: String,
     pub created_at: i64,
@@ -77,6 +99,70 @@ impl MailMessage {
     /// The message's own headers, in order.
     pub fn headers(&self) -> Vec<(String, String)> {
         serde_json::from_str(&self.extra_headers).unwrap_or_default()
+    }
+
+    /// The message's kind, if its code is one relais still knows.
+    pub fn mail_kind(&self) -> Option<MailKind> {
+        MailKind::from_code(&self.kind)
+    }
+}
+
+/// `mail_messages` as stored: an empty text column means "none".
+#[derive(sqlx::FromRow)]
+struct MailMessageRow {
+    id: i64,
+    kind: String,
+    cause_kind: String,
+    cause_id: Option<i64>,
+    subject: String,
+    body_text: String,
+    body_html: String,
+    auto_submitted: bool,
+    list_key: String,
+    list_label: String,
+    list_post: String,
+    calendar: String,
+    calendar_method: String,
+    from_name: String,
+    from_address: String,
+    extra_headers: String,
+    created_at: i64,
+    shared_copy: bool,
+}
+
+/// `Some(text)` unless it is empty.
+fn non_empty(text: String) -> Option<String> {
+    (!text.is_empty()).then_some(text)
+}
+
+impl From<MailMessageRow> for MailMessage {
+    fn from(row: MailMessageRow) -> MailMessage {
+        MailMessage {
+            id: row.id,
+            kind: row.kind,
+            cause_kind: row.cause_kind,
+            cause_id: row.cause_id,
+            subject: row.subject,
+            body_text: row.body_text,
+            body_html: row.body_html,
+            auto_submitted: row.auto_submitted,
+            list: (!row.list_key.is_empty()).then(|| ListHeaders {
+                key: row.list_key,
+                label: row.list_label,
+                post: non_empty(row.list_post),
+            }),
+            invitation: (!row.calendar.is_empty()).then_some(Invitation {
+                ics: row.calendar,
+                method: row.calendar_method,
+            }),
+            author: (!row.from_address.is_empty()).then_some(Author {
+                name: row.from_name,
+                address: row.from_address,
+            }),
+            extra_headers: row.extra_headers,
+            created_at: row.created_at,
+            shared_copy: row.shared_copy,
+        }
     }
 }
 
@@ -92,16 +178,6 @@ pub struct ClaimedDelivery {
     /// Attempts started, this one included.
     pub attempts: i64,
     pub created_at: i64,
-}
-
-/// The states a delivery goes through: `queued` (due at `next_attempt_at`, possibly leased), then `sent`,
-/// `bounced` (refused for good by the receiving server) or `failed` (temporary failures until the end of
-/// the retry schedule).
-pub mod state {
-    pub const QUEUED: &str = "queued";
-    pub const SENT: &str = "sent";
-    pub const BOUNCED: &str = "bounced";
-    pub const FAILED: &str = "failed";
 }
 
 /// What became of one attempt.
@@ -131,7 +207,8 @@ pub struct DeliveryRow {
     pub message_id: i64,
     pub recipient: String,
     pub recipient_name: String,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: DeliveryState,
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub last_reply: String,
@@ -150,6 +227,22 @@ pub async fn enqueue(
     now: i64,
 ) -> StoreResult<i64> {
     let data = message.template_data.to_string();
+    // The columns keep "empty: none", as rows written before these types were.
+    let (list_key, list_label, list_post) = message.list.as_ref().map_or(("", "", ""), |list| {
+        (
+            list.key.as_str(),
+            list.label.as_str(),
+            list.post.as_deref().unwrap_or(""),
+        )
+    });
+    let (calendar, calendar_method) = message
+        .invitation
+        .as_ref()
+        .map_or(("", ""), |i| (i.ics.as_str(), i.method.as_str()));
+    let (from_name, from_address) = message
+        .author
+        .as_ref()
+        .map_or(("", ""), |a| (a.name.as_str(), a.address.as_str()));
     let message_id: i64 = with_tx!(tx, |c| {
         sqlx::query_scalar(
         "INSERT INTO mail_messages (kind, cause_kind, cause_id, subject, body_text, body_html, template_data,
@@ -157,7 +250,7 @@ pub async fn enqueue(
             from_address, extra_headers, shared_copy)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id"
     )
-    .bind(&message.kind)
+    .bind(message.kind.as_str())
     .bind(&message.cause_kind)
     .bind(message.cause_id)
     .bind(&message.subject)
@@ -166,13 +259,13 @@ pub async fn enqueue(
     .bind(&data)
     .bind(message.auto_submitted)
     .bind(now)
-    .bind(&message.list_key)
-    .bind(&message.list_label)
-    .bind(&message.list_post)
-    .bind(&message.calendar)
-    .bind(&message.calendar_method)
-    .bind(&message.from_name)
-    .bind(&message.from_address)
+    .bind(list_key)
+    .bind(list_label)
+    .bind(list_post)
+    .bind(calendar)
+    .bind(calendar_method)
+    .bind(from_name)
+    .bind(from_address)
     .bind(serde_json::to_string(&message.extra_headers).unwrap_or_else(|_| "[]".into()))
     .bind(message.shared_copy)
     .fetch_one(c)
@@ -212,7 +305,7 @@ pub async fn add_recipients(
             let mut query = sqlx::query(&sql).bind(message_id).bind(now);
             for recipient in chunk {
                 query = query
-                    .bind(&recipient.address)
+                    .bind(recipient.address.as_str())
                     .bind(&recipient.name)
                     .bind(recipient.person_id)
                     .bind(delivery_token());
@@ -318,7 +411,10 @@ impl Store {
             .into_iter()
             .find(|&size| size >= values.len())
             .unwrap_or(values.len());
-        values.resize(rows, (0, "", state::QUEUED, "", None, None, None));
+        values.resize(
+            rows,
+            (0, "", DeliveryState::Queued.as_str(), "", None, None, None),
+        );
         let sql = outcome_update_sql(rows);
         let bounced = records
             .iter()
@@ -458,7 +554,7 @@ impl Store {
     }
 
     pub async fn mail_message(&self, id: i64) -> StoreResult<Option<MailMessage>> {
-        Ok(with_db!(&self.db, |p| {
+        let row: Option<MailMessageRow> = with_db!(&self.db, |p| {
             sqlx::query_as(
             "SELECT id, kind, cause_kind, cause_id, subject, body_text, body_html, auto_submitted, list_key,
                 list_label, list_post, calendar, calendar_method, from_name, from_address, extra_headers,
@@ -468,7 +564,8 @@ impl Store {
         .bind(id)
         .fetch_optional(p)
         .await
-        })?)
+        })?;
+        Ok(row.map(MailMessage::from))
     }
 
     /// The deliveries of a message, in the order they were written.
@@ -610,17 +707,17 @@ type OutcomeColumns<'a> = (
 fn outcome_columns(record: &OutcomeRecord) -> OutcomeColumns<'_> {
     let now = Some(record.at);
     let (new_state, reply, next_attempt, sent_at, finished_at) = match &record.outcome {
-        DeliveryOutcome::Sent { reply } => (state::SENT, reply, None, now, now),
+        DeliveryOutcome::Sent { reply } => (DeliveryState::Sent, reply, None, now, now),
         DeliveryOutcome::Retry { reply, retry_at } => {
-            (state::QUEUED, reply, Some(*retry_at), None, None)
+            (DeliveryState::Queued, reply, Some(*retry_at), None, None)
         }
-        DeliveryOutcome::Bounced { reply } => (state::BOUNCED, reply, None, None, now),
-        DeliveryOutcome::Failed { reply } => (state::FAILED, reply, None, None, now),
+        DeliveryOutcome::Bounced { reply } => (DeliveryState::Bounced, reply, None, None, now),
+        DeliveryOutcome::Failed { reply } => (DeliveryState::Failed, reply, None, None, now),
     };
     (
         record.delivery_id,
         &record.worker,
-        new_state,
+        new_state.as_str(),
         reply,
         next_attempt,
         sent_at,
@@ -690,7 +787,72 @@ async fn insert_bounce(
 
 #[cfg(test)]
 mod tests {
-    use super::enhanced_status;
+    use super::*;
+
+    fn stored_row() -> MailMessageRow {
+        MailMessageRow {
+            id: 1,
+            kind: "list_post".into(),
+            cause_kind: String::new(),
+            cause_id: None,
+            subject: "Eau potable".into(),
+            body_text: String::new(),
+            body_html: String::new(),
+            auto_submitted: false,
+            list_key: String::new(),
+            list_label: String::new(),
+            list_post: String::new(),
+            calendar: String::new(),
+            calendar_method: String::new(),
+            from_name: String::new(),
+            from_address: String::new(),
+            extra_headers: "[]".into(),
+            created_at: 0,
+            shared_copy: false,
+        }
+    }
+
+    #[test]
+    fn empty_columns_read_as_none() {
+        let message = MailMessage::from(stored_row());
+        assert_eq!(message.list, None);
+        assert_eq!(message.invitation, None);
+        assert_eq!(message.author, None);
+        assert_eq!(message.mail_kind(), Some(MailKind::ListPost));
+    }
+
+    #[test]
+    fn filled_columns_read_as_their_parts() {
+        let message = MailMessage::from(MailMessageRow {
+            kind: "renamed_long_ago".into(),
+            list_key: "echanges".into(),
+            list_label: "Échanges".into(),
+            calendar: "BEGIN:VCALENDAR".into(),
+            calendar_method: "REQUEST".into(),
+            from_name: "Camille".into(),
+            from_address: "camille@lyon.example".into(),
+            ..stored_row()
+        });
+        // An old code still reads: the page names it "Autre courrier", the worker sends it as built.
+        assert_eq!(message.mail_kind(), None);
+        assert_eq!(message.kind, "renamed_long_ago");
+        assert_eq!(
+            message.list,
+            Some(ListHeaders {
+                key: "echanges".into(),
+                label: "Échanges".into(),
+                post: None,
+            })
+        );
+        assert_eq!(
+            message.invitation.map(|i| (i.ics, i.method)),
+            Some(("BEGIN:VCALENDAR".into(), "REQUEST".into()))
+        );
+        assert_eq!(
+            message.author.map(|a| (a.name, a.address)),
+            Some(("Camille".into(), "camille@lyon.example".into()))
+        );
+    }
 
     #[test]
     fn the_enhanced_status_is_read_from_the_reply() {

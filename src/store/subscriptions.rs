@@ -5,7 +5,8 @@
 
 use super::audit::{self, Actor};
 use super::outbox::{NewMessage, NewRecipient, enqueue};
-use super::{Store, StoreResult, with_db, with_tx};
+use super::{Store, StoreError, StoreResult, with_db, with_tx};
+use crate::domain::EmailAddress;
 
 /// The key of the club's newsletter, the list its migration creates and the public form subscribes to.
 pub const NEWSLETTER: &str = "lettre";
@@ -169,7 +170,8 @@ impl Store {
             }
         }
         let recipient = NewRecipient {
-            address: request.address.clone(),
+            // Checked by the form or, for a `-join` mail, before relais answers its sender.
+            address: EmailAddress::parse(&request.address).map_err(StoreError::Conflict)?,
             name: request.name.clone(),
             person_id: None,
         };

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::audit::{self, Actor};
 use super::outbox::{NewMessage, NewRecipient, enqueue};
 use super::{Store, StoreError, StoreResult, with_db, with_tx};
-use crate::domain::Stage;
+use crate::domain::{EmailAddress, Stage};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Theme {
@@ -205,7 +205,7 @@ impl Store {
         };
         let message = message(id).map_err(StoreError::Conflict)?;
         let recipient = NewRecipient {
-            address: contact.address.clone(),
+            address: EmailAddress::stored(contact.address.clone()),
             name: contact.name.clone(),
             person_id: Some(contact.person_id),
         };
@@ -393,7 +393,7 @@ impl Store {
         })?;
         if claimed == 1 {
             let recipient = NewRecipient {
-                address: invitation.address.clone(),
+                address: EmailAddress::stored(invitation.address.clone()),
                 name: invitation.name.clone(),
                 person_id: invitation.person_id,
             };

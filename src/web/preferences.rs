@@ -19,6 +19,7 @@ use super::AppState;
 use super::error::{WebError, WebResult};
 use super::subscribe::{form_is_genuine, form_proof};
 use crate::domain::EmailAddress;
+use crate::domain::mail_kind::MailKind;
 use crate::mail::unsubscribe::Purpose;
 use crate::store::outbox::{NewMessage, NewRecipient};
 use crate::store::preferences::OwnSubscription;
@@ -460,7 +461,7 @@ async fn send_link(
         );
     }
     let address = match EmailAddress::parse(&form.email) {
-        Ok(address) => Some(address.as_str().to_lowercase()),
+        Ok(address) => Some(address),
         Err(message) => {
             errors.push(message);
             None
@@ -482,14 +483,14 @@ async fn send_link(
     }
     if state
         .store
-        .may_send_preferences_link(&address, now - LINK_MAIL_EVERY_MS)
+        .may_send_preferences_link(address.as_str(), now - LINK_MAIL_EVERY_MS)
         .await?
     {
         let public_url = &state.settings.server.public_url;
         let link = crate::mail::compose::preferences_link(public_url);
         let organisation = &state.settings.mail.from_name;
         let message = NewMessage {
-            kind: "preferences_link".into(),
+            kind: MailKind::PreferencesLink,
             cause_kind: "preferences".into(),
             subject: "Votre lien vers vos préférences".into(),
             body_text: LinkText {
@@ -515,5 +516,10 @@ async fn send_link(
             .enqueue_mail(&message, &[recipient], now)
             .await?;
     }
-    page(StatusCode::OK, PreferencesState::LinkSent { address })
+    page(
+        StatusCode::OK,
+        PreferencesState::LinkSent {
+            address: address.as_str().to_string(),
+        },
+    )
 }

@@ -208,7 +208,7 @@ async fn subscribe(
         .store
         .answers_sent_since(
             &address,
-            &["subscription_confirmation"],
+            &[crate::domain::mail_kind::MailKind::SubscriptionConfirmation],
             now - CONFIRMATION_EVERY_MS,
         )
         .await?;

@@ -60,9 +60,7 @@ pub fn scale_label(code: Option<&str>) -> &'static str {
     code.and_then(Scale::parse).map_or("—", Scale::label)
 }
 
-pub use crate::domain::mail_kind::{
-    DELIVERY_STATES, MAIL_KINDS, delivery_state_label, mail_kind_label,
-};
+pub use crate::domain::mail_kind::{delivery_state_label, mail_kind_label};
 
 pub fn region_name(code: Option<&str>) -> String {
     code.and_then(|c| Referential::get().region_name(c))

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::harness::{baselines, cpu_seconds, peak_resident_kb, sending_settings, start_sink};
 use crate::clock::Clock;
+use crate::domain::mail_kind::{DeliveryState, MailKind};
 use crate::inbound::Inbound;
 use crate::inbound::session::Protocol;
 use crate::mail::worker::Deliverer;
@@ -132,7 +133,7 @@ pub async fn list(args: ListArgs) -> anyhow::Result<()> {
                 .list_mail_messages(n as i64 + 5)
                 .await?
                 .into_iter()
-                .filter(|m| m.kind == "list_post")
+                .filter(|m| m.kind == MailKind::ListPost.as_str())
                 .count();
             if posts > n {
                 break store
@@ -158,7 +159,7 @@ pub async fn list(args: ListArgs) -> anyhow::Result<()> {
         times.push(accepted.elapsed());
         // Only copies the sink accepted count: a copy that failed or bounced is no copy sent.
         for row in store.deliveries_of(message_id).await? {
-            if row.state == "sent" {
+            if row.state == DeliveryState::Sent {
                 sent += 1;
             } else {
                 failures.push(format!(

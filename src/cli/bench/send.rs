@@ -17,9 +17,11 @@ use super::harness::{
     wait_for_port,
 };
 use crate::clock::Clock;
+use crate::domain::EmailAddress;
+use crate::domain::mail_kind::{DeliveryState, MailKind};
 use crate::mail::worker::Deliverer;
 use crate::store::Store;
-use crate::store::outbox::{NewMessage, NewRecipient, add_recipients, enqueue};
+use crate::store::outbox::{ListHeaders, NewMessage, NewRecipient, add_recipients, enqueue};
 
 #[derive(Args, Debug)]
 pub struct SendArgs {
@@ -63,16 +65,18 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
 
     let started = Instant::now();
     let message = NewMessage {
-        kind: "newsletter".into(),
+        kind: MailKind::Newsletter,
         subject: "Lettre du club : les rendez-vous de décembre".into(),
         body_text: "Bonjour,\n\n".to_string()
             + &"Des nouvelles du club et des collectivités engagées. ".repeat(40),
         body_html: "<p>Bonjour,</p>".to_string()
             + &"<p>Des nouvelles du <strong>club</strong> et des collectivités engagées.</p>"
                 .repeat(40),
-        list_key: crate::store::subscriptions::NEWSLETTER.into(),
-        list_label: "Lettre du club".into(),
-        list_post: "NO".into(),
+        list: Some(ListHeaders {
+            key: crate::store::subscriptions::NEWSLETTER.into(),
+            label: "Lettre du club".into(),
+            post: Some("NO".into()),
+        }),
         ..Default::default()
     };
     let mut tx = store.begin().await?;
@@ -82,12 +86,15 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
     while written < args.copies {
         let count = ENQUEUE_CHUNK.min(args.copies - written);
         let chunk: Vec<NewRecipient> = (written..written + count)
-            .map(|n| NewRecipient {
-                address: format!("elu{n}@commune{}.example", n % 997),
-                name: format!("Élu·e n° {n}"),
-                person_id: None,
+            .map(|n| {
+                Ok(NewRecipient {
+                    address: EmailAddress::parse(&format!("elu{n}@commune{}.example", n % 997))
+                        .map_err(anyhow::Error::msg)?,
+                    name: format!("Élu·e n° {n}"),
+                    person_id: None,
+                })
             })
-            .collect();
+            .collect::<anyhow::Result<_>>()?;
         add_recipients(&mut tx, message_id, &chunk, now).await?;
         written += count;
     }
@@ -234,7 +241,7 @@ async fn sent_count(store: &Store, message_id: i64) -> anyhow::Result<i64> {
 fn sent_among(states: &[(String, i64)]) -> i64 {
     states
         .iter()
-        .find(|(state, _)| state == "sent")
+        .find(|(state, _)| state == DeliveryState::Sent.as_str())
         .map_or(0, |(_, n)| *n)
 }
 

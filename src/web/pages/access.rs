@@ -11,6 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 
+use crate::domain::mail_kind::MailKind;
 use crate::domain::{EmailAddress, Role};
 use crate::referential::Referential;
 use crate::security;
@@ -218,7 +219,7 @@ fn password_link(state: &AppState, name: &str, first: bool) -> (PasswordLink, St
         token_hash: security::sha256_hex(&token),
         expires_at: state.clock.now_millis() + LINK_HOURS * 3600 * 1000,
         message: NewMessage {
-            kind: "password_link".into(),
+            kind: MailKind::PasswordLink,
             cause_kind: "account".into(),
             subject,
             body_text,

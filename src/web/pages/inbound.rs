@@ -11,37 +11,14 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use chrono::NaiveDate;
 
+use crate::domain::inbound::{InboundKind, InboundState, inbound_state_label};
 use crate::store::list_admin::{InboundFilter, InboundLine};
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
-use crate::web::view::Chrome;
+use crate::web::view::{self, Chrome};
 
 const PAGE_SIZE: i64 = 50;
-
-/// The kinds of received mail, with their French names.
-const KINDS: &[(&str, &str)] = &[
-    ("post", "message à une liste"),
-    ("command", "commande de liste"),
-    ("bounce", "retour en erreur"),
-    ("unsubscribe", "désabonnement"),
-    ("calendar_reply", "réponse d'agenda"),
-    ("staff", "pour l'équipe"),
-    ("other", "autre"),
-];
-
-/// The states a recipient is shown in, with their French names.
-const STATES: &[(&str, &str)] = &[
-    ("received", "reçu, pas encore traité"),
-    ("routing", "en cours"),
-    ("done", "traité"),
-    ("held", "en attente de modération"),
-    ("distributed", "diffusé après modération"),
-    ("rejected", "refusé par la modération"),
-    ("discarded", "écarté par la modération"),
-    ("refused", "refusé"),
-    ("failed", "en échec"),
-];
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -121,16 +98,7 @@ impl InboundPage {
     }
 
     fn state_label(&self, state: &str) -> &'static str {
-        match state {
-            "received" | "routing" => "en cours",
-            "done" => "traité",
-            "held" => "en attente",
-            "distributed" => "diffusé après modération",
-            "rejected" => "refusé par la modération",
-            "discarded" => "écarté par la modération",
-            "refused" => "refusé",
-            _ => "en échec",
-        }
+        inbound_state_label(state)
     }
 }
 
@@ -150,14 +118,8 @@ async fn list(
     session.require_staff()?;
     let mut errors = Vec::new();
     let mut filter = InboundFilter {
-        kind: KINDS
-            .iter()
-            .find(|(k, _)| *k == query.kind)
-            .map(|(k, _)| k.to_string()),
-        state: STATES
-            .iter()
-            .find(|(s, _)| *s == query.state)
-            .map(|(s, _)| s.to_string()),
+        kind: InboundKind::from_code(&query.kind).map(|k| k.as_str().to_string()),
+        state: InboundState::from_code(&query.state).map(|s| s.as_str().to_string()),
         ..InboundFilter::default()
     };
     let lists = state.store.all_lists().await?;
@@ -203,8 +165,18 @@ async fn list(
         total,
         page,
         pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
-        kinds: options(KINDS, &query.kind),
-        states: options(STATES, &query.state),
+        kinds: view::options(
+            InboundKind::ALL,
+            InboundKind::as_str,
+            InboundKind::label,
+            &query.kind,
+        ),
+        states: view::options(
+            InboundState::ALL,
+            InboundState::as_str,
+            InboundState::label,
+            &query.state,
+        ),
         lists: options(&list_choices, &query.list),
         query,
     };

@@ -14,7 +14,9 @@ use axum::extract::{Form, Path, State};
 use axum::response::{Html, Response};
 use axum::routing::{get, post};
 
+use crate::domain::EmailAddress;
 use crate::domain::Role;
+use crate::domain::mail_kind::MailKind;
 use crate::store::discussion::{DiscussionList, NewPost, Post};
 use crate::store::list_admin::ListSettings;
 use crate::store::outbox::NewRecipient;
@@ -397,7 +399,7 @@ async fn decide(
                 };
                 Some((
                     crate::mail::answer::Answer {
-                        kind: "list_rejected",
+                        kind: MailKind::ListRejected,
                         cause_kind: "list_post",
                         cause_id: Some(id),
                         subject: format!("Message non diffusé : {}", post.subject),
@@ -413,7 +415,7 @@ async fn decide(
                     }
                     .message(&state.settings.mail.from_name)?,
                     NewRecipient {
-                        address: post.from_address.clone(),
+                        address: EmailAddress::stored(post.from_address.clone()),
                         name: post.from_name.clone(),
                         person_id: None,
                     },

@@ -9,14 +9,13 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
+use crate::domain::mail_kind::{DeliveryState, MailKind};
 use crate::mail::compose::{Links, PreparedMessage, compose};
 use crate::store::outbox::{DeliveryRow, MailMessage, MessageSummary};
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
-use crate::web::view::{
-    Chrome, MAIL_KINDS, delivery_state_label, french_datetime, mail_kind_label,
-};
+use crate::web::view::{self, Chrome, french_datetime, mail_kind_label};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -24,11 +23,6 @@ pub fn router() -> Router<AppState> {
         .route("/courriers/{id}", get(show))
         .route("/courriers/{id}/html", get(html_body))
         .route("/courriers/{id}/copies/{delivery}", get(raw_copy))
-}
-
-/// French names of the delivery states.
-pub fn state_label(state: &str) -> &'static str {
-    delivery_state_label(state)
 }
 
 #[derive(Template)]
@@ -52,17 +46,19 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> WebResult<Html<String>> {
     session.require_staff()?;
-    let kind = MAIL_KINDS
-        .iter()
-        .map(|(code, _)| *code)
-        .find(|code| *code == query.kind);
+    let kind = MailKind::from_code(&query.kind);
     let page = ListPage {
         chrome: Chrome::new(&session, "mail", "Courriers envoyés"),
-        messages: state.store.list_mail_messages_of_kind(kind, 200).await?,
-        kinds: MAIL_KINDS
-            .iter()
-            .map(|(code, label)| (code.to_string(), label.to_string(), Some(*code) == kind))
-            .collect(),
+        messages: state
+            .store
+            .list_mail_messages_of_kind(kind.map(MailKind::as_str), 200)
+            .await?,
+        kinds: view::options(
+            MailKind::ALL,
+            MailKind::as_str,
+            MailKind::label,
+            kind.map_or("", MailKind::as_str),
+        ),
     };
     Ok(Html(page.render()?))
 }
@@ -173,7 +169,7 @@ impl MessageSummary {
 
 impl DeliveryRow {
     pub fn state_label(&self) -> &'static str {
-        state_label(&self.state)
+        self.state.label()
     }
 
     pub fn sent(&self) -> String {
@@ -181,7 +177,7 @@ impl DeliveryRow {
     }
 
     pub fn next_attempt(&self) -> String {
-        if self.state == "queued" {
+        if self.state == DeliveryState::Queued {
             french_datetime(self.next_attempt_at)
         } else {
             String::new()

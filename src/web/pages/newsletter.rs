@@ -8,6 +8,8 @@ use axum::extract::{Form, Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
+use crate::domain::EmailAddress;
+use crate::domain::mail_kind::{DeliveryState, MailKind};
 use crate::french::french_moment;
 use crate::mail::newsletter::for_the_web;
 use crate::scheduler::newsletter::NewsletterSchedule;
@@ -237,14 +239,16 @@ impl Report {
         let count = |f: &dyn Fn(&DeliveryRow) -> bool| deliveries.iter().filter(|d| f(d)).count();
         Report {
             recipients: deliveries.len(),
-            delivered: count(&|d| d.state == "sent"),
-            deferred: count(&|d| d.state == "queued" && d.attempts > 0),
-            waiting: count(&|d| d.state == "queued" && d.attempts == 0),
-            failed: count(&|d| d.state == "bounced" || d.state == "failed"),
+            delivered: count(&|d| d.state == DeliveryState::Sent),
+            deferred: count(&|d| d.state == DeliveryState::Queued && d.attempts > 0),
+            waiting: count(&|d| d.state == DeliveryState::Queued && d.attempts == 0),
+            failed: count(&|d| {
+                d.state == DeliveryState::Bounced || d.state == DeliveryState::Failed
+            }),
             unsubscribed_since,
             failures: deliveries
                 .into_iter()
-                .filter(|d| d.state == "bounced" || d.state == "failed")
+                .filter(|d| d.state == DeliveryState::Bounced || d.state == DeliveryState::Failed)
                 .collect(),
         }
     }
@@ -419,7 +423,7 @@ async fn test_send(
                 WebError::BadRequest(format!("destinataire n° {user_id} inconnu"))
             })?;
         recipients.push(NewRecipient {
-            address: user.email,
+            address: EmailAddress::stored(user.email),
             name: user.name,
             person_id: None,
         });
@@ -431,12 +435,10 @@ async fn test_send(
     }
     let list = newsletter_list(&state).await?;
     let (_, _, mut message) = rendered_issue(&state, &list, id).await?;
-    message.kind = "newsletter_test".into();
+    message.kind = MailKind::NewsletterTest;
     message.subject = format!("[Essai] {}", message.subject);
     // A test copy is nobody's subscription: no one-click unsubscribe from it.
-    message.list_key.clear();
-    message.list_label.clear();
-    message.list_post.clear();
+    message.list = None;
     state
         .store
         .enqueue_mail(&message, &recipients, state.clock.now_millis())

@@ -10,11 +10,13 @@ use std::sync::{Arc, OnceLock};
 
 use relais::clock::Clock;
 use relais::config::Settings;
+use relais::domain::EmailAddress;
+use relais::domain::mail_kind::MailKind;
 use relais::inbound::Inbound;
 use relais::store::Store;
 use relais::store::discussion::DiscussionList;
 use relais::store::meetings::NewSeries;
-use relais::store::outbox::{NewMessage, NewRecipient};
+use relais::store::outbox::{ListHeaders, NewMessage, NewRecipient};
 
 /// `mail.from_address`'s domain: every address relais accepts is on it.
 pub const DOMAIN: &str = "romeurope.example";
@@ -142,16 +144,19 @@ async fn set_up(settings: Settings, clock: Clock) -> (Inbound, String) {
         .expect("speaker");
 
     let letter = NewMessage {
-        kind: "newsletter".into(),
+        kind: MailKind::Newsletter,
         subject: "Lettre du club".into(),
         body_text: "Bonjour".into(),
         body_html: "<p>Bonjour</p>".into(),
-        list_key: "lettre".into(),
-        list_label: "Lettre du club".into(),
+        list: Some(ListHeaders {
+            key: "lettre".into(),
+            label: "Lettre du club".into(),
+            post: None,
+        }),
         ..Default::default()
     };
     let reader = NewRecipient {
-        address: "lecteur@commune.example".into(),
+        address: EmailAddress::parse("lecteur@commune.example").unwrap(),
         name: String::new(),
         person_id: None,
     };
