@@ -3,6 +3,7 @@
 //! ([`worker`]). Mail enters only through [`crate::store::outbox::enqueue`].
 
 pub mod answer;
+pub mod body;
 pub mod bounces;
 pub mod builders;
 pub mod calendar;

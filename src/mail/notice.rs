@@ -2,9 +2,9 @@
 //! and one link to the page where they act. The scheduler decides when each is due and claims it; this file
 //! only says what each one reads.
 
-use askama::Template;
 use chrono::{DateTime, Utc};
 
+use super::body::{MailBody, mail_body};
 use crate::config::Settings;
 use crate::domain::mail_kind::MailKind;
 use crate::french::{french_moment, french_span};
@@ -12,23 +12,15 @@ use crate::store::meetings::Meeting;
 use crate::store::newsletter::Issue;
 use crate::store::outbox::NewMessage;
 
-#[derive(Template)]
-#[template(path = "staff_notice.html", config = "src/mail/askama.toml")]
-struct NoticeHtml<'a> {
-    title: &'a str,
-    paragraphs: &'a [String],
-    link: &'a str,
-    link_label: &'a str,
-    organisation: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "staff_notice.txt", config = "src/mail/askama.toml")]
-struct NoticeText<'a> {
-    paragraphs: &'a [String],
-    link: &'a str,
-    link_label: &'a str,
-    organisation: &'a str,
+mail_body! {
+    /// The fields of a staff notice (`staff_notice.txt`, `staff_notice.html`).
+    struct NoticeBody<'a> ("staff_notice.txt", "staff_notice.html") {
+        title: &'a str,
+        paragraphs: &'a [String],
+        link: &'a str,
+        link_label: &'a str,
+        organisation: &'a str,
+    }
 }
 
 /// A notice to staff: a title, paragraphs and one link to a page of relais (`path`).
@@ -40,26 +32,20 @@ pub fn staff_notice_message(
     link_label: &str,
 ) -> anyhow::Result<NewMessage> {
     let link = format!("{}{path}", settings.server.public_url);
-    let organisation = &settings.mail.from_name;
+    let bodies = NoticeBody {
+        title,
+        paragraphs,
+        link: &link,
+        link_label,
+        organisation: &settings.mail.from_name,
+    }
+    .render_bodies()?;
     Ok(NewMessage {
         kind: MailKind::NewsletterNotice,
         cause_kind: "newsletter_schedule".into(),
         subject: title.to_string(),
-        body_html: NoticeHtml {
-            title,
-            paragraphs,
-            link: &link,
-            link_label,
-            organisation,
-        }
-        .render()?,
-        body_text: NoticeText {
-            paragraphs,
-            link: &link,
-            link_label,
-            organisation,
-        }
-        .render()?,
+        body_text: bodies.text,
+        body_html: bodies.html,
         template_data: serde_json::json!({ "title": title }),
         auto_submitted: true,
         ..Default::default()
