@@ -14,7 +14,7 @@ use crate::store::people::NewPerson;
 use crate::store::targets::{
     NewInteraction, NewTarget, StageMove, TargetFields, insert_interaction, insert_target,
 };
-use crate::store::{Store, StoreResult};
+use crate::store::{Store, StoreResult, Tx};
 
 /// How much to create.
 #[derive(Debug, Clone, Copy)]
@@ -131,160 +131,206 @@ pub async fn fill(
 ) -> StoreResult<usize> {
     let mut rng = StdRng::seed_from_u64(seed);
     let entries = candidates(&mut rng, volume.targets);
-    let owners = store.list_owners().await?;
-    let actor = Actor {
-        user_id: None,
-        label: "données de démonstration".into(),
+    let filling = Filling {
+        volume,
+        today,
+        now,
+        owners: store.list_owners().await?,
+        actor: Actor {
+            user_id: None,
+            label: "données de démonstration".into(),
+        },
     };
     let mut created = 0;
     for chunk in entries.chunks(250) {
         let mut tx = store.begin().await?;
         for entry in chunk {
-            let funnel_index = rng.random_range(0..Stage::FUNNEL.len() - 1);
-            let stage = if rng.random_bool(0.08) {
-                Stage::Declined
-            } else if rng.random_bool(0.05) {
-                Stage::OnHold
-            } else {
-                Stage::FUNNEL[funnel_index]
-            };
-            let contacts = (0..volume.people_per_target)
-                .map(|i| {
-                    let first = FIRST_NAMES.choose(&mut rng).copied().unwrap_or("Camille");
-                    let last = LAST_NAMES.choose(&mut rng).copied().unwrap_or("Martin");
-                    let slug = crate::domain::fold(&format!("{first}.{last}"));
-                    NewPerson {
-                        full_name: format!("{first} {last}"),
-                        function: FUNCTIONS[i % FUNCTIONS.len()].into(),
-                        emails: vec![format!(
-                            "{slug}.{}@{}.example.org",
-                            entry.code.to_lowercase(),
-                            crate::domain::fold(&entry.name)
-                        )],
-                        phones: vec![format!(
-                            "0{} {:02} {:02} {:02} {:02}",
-                            rng.random_range(1..6),
-                            rng.random_range(0..100),
-                            rng.random_range(0..100),
-                            rng.random_range(0..100),
-                            rng.random_range(0..100)
-                        )],
-                        ..Default::default()
-                    }
-                })
-                .collect();
-            let due_in = rng.random_range(-20..40);
-            let new = NewTarget {
-                organisation: crate::store::organisations::NewOrganisation::from_referential(entry),
-                stage,
-                fields: TargetFields {
-                    owner_id: owners.choose(&mut rng).map(|(id, _)| *id),
-                    political_colour: PoliticalColour::ALL
-                        .choose(&mut rng)
-                        .copied()
-                        .unwrap_or(PoliticalColour::Unknown)
-                        .as_str()
-                        .into(),
-                    political_nuance: None,
-                    lead_source: LeadSource::ALL
-                        .choose(&mut rng)
-                        .copied()
-                        .unwrap_or(LeadSource::Other)
-                        .as_str()
-                        .into(),
-                    priority: Priority::ALL
-                        .choose(&mut rng)
-                        .copied()
-                        .unwrap_or(Priority::Normal)
-                        .as_str()
-                        .into(),
-                    next_action: NEXT_ACTIONS
-                        .choose(&mut rng)
-                        .copied()
-                        .unwrap_or_default()
-                        .into(),
-                    next_action_date: Some(today + chrono::Duration::days(due_in)),
-                    has_squats: true,
-                    notes: String::new(),
-                },
-                contacts,
-            };
-            let id = insert_target(&mut tx, &new, &actor, now).await?;
-            let target = crate::store::targets::target_in(&mut tx, id).await?;
-            for _ in 0..volume.interactions_per_target {
-                let interaction = NewInteraction {
-                    kind: InteractionKind::ALL
-                        .choose(&mut rng)
-                        .copied()
-                        .unwrap_or(InteractionKind::Email)
-                        .as_str()
-                        .into(),
-                    occurred_on: today - chrono::Duration::days(rng.random_range(1..300)),
-                    summary: SUMMARIES
-                        .choose(&mut rng)
-                        .copied()
-                        .unwrap_or_default()
-                        .into(),
-                    outcome: String::new(),
-                    people: vec![],
-                };
-                insert_interaction(&mut tx, &target, &interaction, &actor, now).await?;
-            }
+            filling.add_target(&mut tx, &mut rng, entry).await?;
             created += 1;
         }
         tx.commit().await?;
         progress(created);
     }
-    // Members go through the regular stage change, so they get their membership and history.
-    let (candidates, _) = store
-        .list_targets(
-            crate::store::Scope::All,
-            &crate::store::targets::TargetFilter {
-                stage: Some("survey_answered".into()),
-                ..Default::default()
-            },
-            Default::default(),
-            volume.members as i64,
-            0,
-        )
-        .await?;
-    for target in candidates {
-        let change = StageMove {
-            to: Stage::Member,
-            reason: "Délibération d'adhésion".into(),
-            on_hold_until: None,
-            today,
+    filling.make_members(store).await?;
+    // Statistics of what was just written, so the next pages are planned for this volume at once instead
+    // of after the hourly housekeeping.
+    store.analyze().await?;
+    Ok(created)
+}
+
+/// What every invented target shares. The random draws happen in a fixed order, so a seed always gives
+/// the same data.
+struct Filling {
+    volume: Volume,
+    today: NaiveDate,
+    now: i64,
+    /// Staff who may follow a target.
+    owners: Vec<(i64, String)>,
+    actor: Actor,
+}
+
+impl Filling {
+    /// One target on `entry`, with its contacts and exchanges.
+    async fn add_target(&self, tx: &mut Tx, rng: &mut StdRng, entry: &Entry) -> StoreResult<()> {
+        let stage = random_stage(rng);
+        let contacts = (0..self.volume.people_per_target)
+            .map(|i| invented_contact(rng, entry, i))
+            .collect();
+        let new = NewTarget {
+            organisation: crate::store::organisations::NewOrganisation::from_referential(entry),
+            stage,
+            fields: self.random_fields(rng),
+            contacts,
         };
-        store
-            .change_stage(crate::store::Scope::All, target.id, &change, &actor, now)
+        let id = insert_target(tx, &new, &self.actor, self.now).await?;
+        let target = crate::store::targets::target_in(tx, id).await?;
+        for _ in 0..self.volume.interactions_per_target {
+            let interaction = NewInteraction {
+                kind: InteractionKind::ALL
+                    .choose(rng)
+                    .copied()
+                    .unwrap_or(InteractionKind::Email)
+                    .as_str()
+                    .into(),
+                occurred_on: self.today - chrono::Duration::days(rng.random_range(1..300)),
+                summary: SUMMARIES.choose(rng).copied().unwrap_or_default().into(),
+                outcome: String::new(),
+                people: vec![],
+            };
+            insert_interaction(tx, &target, &interaction, &self.actor, self.now).await?;
+        }
+        Ok(())
+    }
+
+    /// Owner, colour, source, priority and a next action due within six weeks (or overdue).
+    fn random_fields(&self, rng: &mut StdRng) -> TargetFields {
+        let due_in = rng.random_range(-20..40);
+        TargetFields {
+            owner_id: self.owners.choose(rng).map(|(id, _)| *id),
+            political_colour: PoliticalColour::ALL
+                .choose(rng)
+                .copied()
+                .unwrap_or(PoliticalColour::Unknown)
+                .as_str()
+                .into(),
+            political_nuance: None,
+            lead_source: LeadSource::ALL
+                .choose(rng)
+                .copied()
+                .unwrap_or(LeadSource::Other)
+                .as_str()
+                .into(),
+            priority: Priority::ALL
+                .choose(rng)
+                .copied()
+                .unwrap_or(Priority::Normal)
+                .as_str()
+                .into(),
+            next_action: NEXT_ACTIONS.choose(rng).copied().unwrap_or_default().into(),
+            next_action_date: Some(self.today + chrono::Duration::days(due_in)),
+            has_squats: true,
+            notes: String::new(),
+        }
+    }
+
+    /// Makes members of a few targets that answered the survey. They go through the regular stage change,
+    /// so they get their membership and history.
+    async fn make_members(&self, store: &Store) -> StoreResult<()> {
+        let (candidates, _) = store
+            .list_targets(
+                crate::store::Scope::All,
+                &crate::store::targets::TargetFilter {
+                    stage: Some("survey_answered".into()),
+                    ..Default::default()
+                },
+                Default::default(),
+                self.volume.members as i64,
+                0,
+            )
             .await?;
-        // Its contacts represent it, so the meetings' invitations go to officials, not only to staff.
+        for target in candidates {
+            let change = StageMove {
+                to: Stage::Member,
+                reason: "Délibération d'adhésion".into(),
+                on_hold_until: None,
+                today: self.today,
+            };
+            store
+                .change_stage(
+                    crate::store::Scope::All,
+                    target.id,
+                    &change,
+                    &self.actor,
+                    self.now,
+                )
+                .await?;
+            self.represent(store, target.organisation_id).await?;
+        }
+        Ok(())
+    }
+
+    /// A member's contacts represent it, so the meetings' invitations go to officials, not only to staff.
+    async fn represent(&self, store: &Store, organisation_id: i64) -> StoreResult<()> {
         let representatives: Vec<i64> = store
-            .people_of_organisation(crate::store::Scope::All, target.organisation_id)
+            .people_of_organisation(crate::store::Scope::All, organisation_id)
             .await?
             .iter()
             .map(|person| person.id)
             .collect();
         if let Some((membership, _)) = store
-            .membership_of(crate::store::Scope::All, target.organisation_id)
+            .membership_of(crate::store::Scope::All, organisation_id)
             .await?
             && !representatives.is_empty()
         {
             store
                 .update_membership(
                     crate::store::Scope::All,
-                    target.organisation_id,
+                    organisation_id,
                     membership.joined_on,
                     &membership.themes,
                     &representatives,
-                    &actor,
-                    now,
+                    &self.actor,
+                    self.now,
                 )
                 .await?;
         }
+        Ok(())
     }
-    // Statistics of what was just written, so the next pages are planned for this volume at once instead
-    // of after the hourly housekeeping.
-    store.analyze().await?;
-    Ok(created)
+}
+
+/// Mostly a step of the funnel; some declined, a few on hold.
+fn random_stage(rng: &mut StdRng) -> Stage {
+    let funnel_index = rng.random_range(0..Stage::FUNNEL.len() - 1);
+    if rng.random_bool(0.08) {
+        Stage::Declined
+    } else if rng.random_bool(0.05) {
+        Stage::OnHold
+    } else {
+        Stage::FUNNEL[funnel_index]
+    }
+}
+
+/// The `i`-th contact of the collectivity `entry`: an invented name, a function, an e-mail and a phone.
+fn invented_contact(rng: &mut StdRng, entry: &Entry, i: usize) -> NewPerson {
+    let first = FIRST_NAMES.choose(rng).copied().unwrap_or("Camille");
+    let last = LAST_NAMES.choose(rng).copied().unwrap_or("Martin");
+    let slug = crate::domain::fold(&format!("{first}.{last}"));
+    NewPerson {
+        full_name: format!("{first} {last}"),
+        function: FUNCTIONS[i % FUNCTIONS.len()].into(),
+        emails: vec![format!(
+            "{slug}.{}@{}.example.org",
+            entry.code.to_lowercase(),
+            crate::domain::fold(&entry.name)
+        )],
+        phones: vec![format!(
+            "0{} {:02} {:02} {:02} {:02}",
+            rng.random_range(1..6),
+            rng.random_range(0..100),
+            rng.random_range(0..100),
+            rng.random_range(0..100),
+            rng.random_range(0..100)
+        )],
+        ..Default::default()
+    }
 }

@@ -574,109 +574,15 @@ impl Store {
         .bind(&address)
         .fetch_all(c)
         .await)?;
-        // Every name the address was known by: contact records, subscriptions, mails.
-        let mut names: Vec<String> = Vec::new();
-        for id in &person_ids {
-            let name: String = with_tx!(&mut tx, |c| sqlx::query_scalar(
-                "SELECT full_name FROM people WHERE id = $1"
-            )
-            .bind(id)
-            .fetch_one(c)
-            .await)?;
-            names.push(name);
-        }
-        let other_names: Vec<String> = with_tx!(&mut tx, |c| sqlx::query_scalar(
-            "SELECT name FROM subscriptions WHERE address = $1
-             UNION SELECT recipient_name FROM mail_deliveries WHERE LOWER(recipient) = $1
-             UNION SELECT name FROM meeting_attendees WHERE address = $1
-             UNION SELECT name FROM survey_invitations WHERE LOWER(address) = $1"
-        )
-        .bind(&address)
-        .fetch_all(c)
-        .await)?;
-        names.extend(other_names);
-        // Names too short to be told from ordinary words are not searched for in free text.
-        names.retain(|name| name.trim().chars().count() >= 4);
-        names.sort();
-        names.dedup();
-
-        // The address as people wrote it, too: REPLACE is case-sensitive.
-        let mut needles: Vec<String> = with_tx!(&mut tx, |c| sqlx::query_scalar(
-            "SELECT email FROM person_emails WHERE LOWER(email) = $1
-             UNION SELECT recipient FROM mail_deliveries WHERE LOWER(recipient) = $1"
-        )
-        .bind(&address)
-        .fetch_all(c)
-        .await)?;
-        needles.retain(|needle| *needle != address);
+        let names = names_known(&mut tx, &address, &person_ids).await?;
         // Free text first, while the messages sent to the address can still be found.
-        needles.insert(0, address.clone());
-        needles.extend(names);
-        for needle in &needles {
+        for needle in &needles(&mut tx, &address, names).await? {
             counts.texts += scrub(&mut tx, &address, needle).await?;
         }
-        for id in &person_ids {
-            for sql in [
-                // Meetings keep the attendance count, surveys the answer (its ratings), without the person.
-                "UPDATE meeting_attendees SET person_id = NULL WHERE person_id = $1",
-                "UPDATE survey_invitations SET person_id = NULL WHERE person_id = $1",
-                "DELETE FROM interaction_people WHERE person_id = $1",
-                "DELETE FROM membership_representatives WHERE person_id = $1",
-                "DELETE FROM person_emails WHERE person_id = $1",
-                "DELETE FROM person_phones WHERE person_id = $1",
-                "UPDATE subscriptions SET person_id = NULL WHERE person_id = $1",
-                "UPDATE mail_deliveries SET person_id = NULL WHERE person_id = $1",
-                "DELETE FROM people WHERE id = $1",
-            ] {
-                with_tx!(&mut tx, |c| sqlx::query(sql)
-                    .bind(id)
-                    .execute(c)
-                    .await
-                    .map(|r| r.rows_affected()))?;
-            }
-            counts.contacts += 1;
-        }
-        // Anonymous rows: a list still counts its former subscriber, an issue its recipient.
-        counts.subscriptions = with_tx!(&mut tx, |c| {
-            sqlx::query(
-            "UPDATE subscriptions SET address = 'efface-' || CAST(id AS TEXT), name = '', person_id = NULL,
-                state = 'disabled', confirm_token_hash = NULL, confirm_expires_at = NULL, updated_at = $2
-             WHERE address = $1"
-        )
-        .bind(&address)
-        .bind(now)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected())
-        })?;
-        counts.deliveries = with_tx!(&mut tx, |c| {
-            sqlx::query(
-            "UPDATE mail_deliveries SET recipient = '', recipient_name = '' WHERE LOWER(recipient) = $1"
-        )
-        .bind(&address)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected())
-        })?;
-        for sql in [
-            "UPDATE unsubscribes SET address = 'efface-' || CAST(id AS TEXT) WHERE address = $1",
-            "UPDATE bounces SET address = '' WHERE LOWER(address) = $1",
-            "UPDATE meeting_attendees SET address = 'efface-' || CAST(id AS TEXT), name = '', organisation = '',
-                person_id = NULL WHERE address = $1",
-            // Mail the person sent relais goes, with what became of it.
-            "DELETE FROM inbound_recipients WHERE message_id IN
-                (SELECT id FROM inbound_messages WHERE from_address = $1 OR LOWER(envelope_from) = $1)",
-            "DELETE FROM inbound_messages WHERE from_address = $1 OR LOWER(envelope_from) = $1",
-            // The link dies with the address: an erased invitation can no longer be answered.
-            "UPDATE survey_invitations SET address = '', name = '', draft = '', person_id = NULL, expires_at = 0
-             WHERE LOWER(address) = $1",
-        ] {
-            with_tx!(&mut tx, |c| sqlx::query(sql)
-                .bind(&address)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected()))?;
-        }
+        counts.contacts = remove_contacts(&mut tx, &person_ids).await?;
+        (counts.subscriptions, counts.deliveries) =
+            anonymise_subscriptions(&mut tx, &address, now).await?;
+        anonymise_traces(&mut tx, &address).await?;
         with_tx!(&mut tx, |c| {
             sqlx::query(
             "UPDATE erasure_requests SET address = '', state = 'done', decided_at = $1, decided_by = $2
@@ -723,6 +629,128 @@ impl Store {
         .map(|r| r.rows_affected()))?;
         Ok(changed == 1)
     }
+}
+
+/// Every name the address was known by (contact records, subscriptions, mails), sorted, without those too
+/// short to be told from ordinary words, which are not searched for in free text.
+async fn names_known(tx: &mut Tx, address: &str, person_ids: &[i64]) -> StoreResult<Vec<String>> {
+    let mut names: Vec<String> = Vec::new();
+    for id in person_ids {
+        let name: String = with_tx!(tx, |c| sqlx::query_scalar(
+            "SELECT full_name FROM people WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_one(c)
+        .await)?;
+        names.push(name);
+    }
+    let other_names: Vec<String> = with_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT name FROM subscriptions WHERE address = $1
+         UNION SELECT recipient_name FROM mail_deliveries WHERE LOWER(recipient) = $1
+         UNION SELECT name FROM meeting_attendees WHERE address = $1
+         UNION SELECT name FROM survey_invitations WHERE LOWER(address) = $1"
+    )
+    .bind(address)
+    .fetch_all(c)
+    .await)?;
+    names.extend(other_names);
+    names.retain(|name| name.trim().chars().count() >= 4);
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// What to replace in free text: the address first, then the address as people wrote it (REPLACE is
+/// case-sensitive), then the names.
+async fn needles(tx: &mut Tx, address: &str, names: Vec<String>) -> StoreResult<Vec<String>> {
+    let mut needles: Vec<String> = with_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT email FROM person_emails WHERE LOWER(email) = $1
+         UNION SELECT recipient FROM mail_deliveries WHERE LOWER(recipient) = $1"
+    )
+    .bind(address)
+    .fetch_all(c)
+    .await)?;
+    needles.retain(|needle| needle != address);
+    needles.insert(0, address.to_string());
+    needles.extend(names);
+    Ok(needles)
+}
+
+/// Deletes the contact records, with their e-mails, phones and links; the rows that only pointed at them
+/// stay. Returns how many records went.
+async fn remove_contacts(tx: &mut Tx, person_ids: &[i64]) -> StoreResult<u64> {
+    for id in person_ids {
+        for sql in [
+            // Meetings keep the attendance count, surveys the answer (its ratings), without the person.
+            "UPDATE meeting_attendees SET person_id = NULL WHERE person_id = $1",
+            "UPDATE survey_invitations SET person_id = NULL WHERE person_id = $1",
+            "DELETE FROM interaction_people WHERE person_id = $1",
+            "DELETE FROM membership_representatives WHERE person_id = $1",
+            "DELETE FROM person_emails WHERE person_id = $1",
+            "DELETE FROM person_phones WHERE person_id = $1",
+            "UPDATE subscriptions SET person_id = NULL WHERE person_id = $1",
+            "UPDATE mail_deliveries SET person_id = NULL WHERE person_id = $1",
+            "DELETE FROM people WHERE id = $1",
+        ] {
+            with_tx!(tx, |c| sqlx::query(sql)
+                .bind(id)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+    }
+    Ok(person_ids.len() as u64)
+}
+
+/// Anonymous rows: a list still counts its former subscriber, an issue its recipient. Returns how many
+/// subscriptions and deliveries lost the address.
+async fn anonymise_subscriptions(tx: &mut Tx, address: &str, now: i64) -> StoreResult<(u64, u64)> {
+    let subscriptions = with_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE subscriptions SET address = 'efface-' || CAST(id AS TEXT), name = '', person_id = NULL,
+                state = 'disabled', confirm_token_hash = NULL, confirm_expires_at = NULL, updated_at = $2
+             WHERE address = $1",
+        )
+        .bind(address)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    let deliveries = with_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE mail_deliveries SET recipient = '', recipient_name = '' WHERE LOWER(recipient) = $1",
+        )
+        .bind(address)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok((subscriptions, deliveries))
+}
+
+/// The other rows that carry the address: departures, bounces, attendance, the mail the person sent.
+async fn anonymise_traces(tx: &mut Tx, address: &str) -> StoreResult<()> {
+    for sql in [
+        "UPDATE unsubscribes SET address = 'efface-' || CAST(id AS TEXT) WHERE address = $1",
+        "UPDATE bounces SET address = '' WHERE LOWER(address) = $1",
+        "UPDATE meeting_attendees SET address = 'efface-' || CAST(id AS TEXT), name = '', organisation = '',
+            person_id = NULL WHERE address = $1",
+        // Mail the person sent relais goes, with what became of it.
+        "DELETE FROM inbound_recipients WHERE message_id IN
+            (SELECT id FROM inbound_messages WHERE from_address = $1 OR LOWER(envelope_from) = $1)",
+        "DELETE FROM inbound_messages WHERE from_address = $1 OR LOWER(envelope_from) = $1",
+        // The link dies with the address: an erased invitation can no longer be answered.
+        "UPDATE survey_invitations SET address = '', name = '', draft = '', person_id = NULL, expires_at = 0
+         WHERE LOWER(address) = $1",
+    ] {
+        with_tx!(tx, |c| sqlx::query(sql)
+            .bind(address)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
 }
 
 /// Replaces `needle` by [`ERASED`] in every free-text column that may name a person, and in the mails that

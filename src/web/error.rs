@@ -30,6 +30,10 @@ pub enum WebError {
     Conflict(String),
     #[error("erreur interne")]
     Internal(String),
+    /// The page's own answer, ready (a form refused: the page again with the French message), handed back
+    /// through `?` by [`super::forms::Validated::or_answer`].
+    #[error("réponse de la page")]
+    Answer(Box<Response>),
 }
 
 pub type WebResult<T, E = WebError> = Result<T, E>;
@@ -139,7 +143,8 @@ struct SubscribersOnlyPage;
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        let (status, title, message) = match &self {
+        let (status, title, message) = match self {
+            WebError::Answer(response) => return *response,
             WebError::LoginRequired => return Redirect::to("/login").into_response(),
             WebError::Forbidden => (
                 StatusCode::FORBIDDEN,
@@ -160,8 +165,8 @@ impl IntoResponse for WebError {
                  revenez à la page précédente."
                     .to_string(),
             ),
-            WebError::BadRequest(message) => (StatusCode::BAD_REQUEST, "Saisie incorrecte", message.clone()),
-            WebError::Conflict(message) => (StatusCode::CONFLICT, "Déjà enregistré", message.clone()),
+            WebError::BadRequest(message) => (StatusCode::BAD_REQUEST, "Saisie incorrecte", message),
+            WebError::Conflict(message) => (StatusCode::CONFLICT, "Déjà enregistré", message),
             WebError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 (

@@ -1,9 +1,117 @@
-//! Form bodies shared by several pages: a contact typed by staff, and forms whose fields repeat
-//! (checkbox lists), which `axum::Form` cannot collect.
+//! Form bodies shared by several pages, and how a page reads and checks a form.
+//!
+//! A form struct that knows what it must become implements [`Validate`]; a handler takes it as
+//! [`Validated<T>`], which reads the body as `axum::Form` does (same rejections) and runs the check, but
+//! keeps a refusal instead of answering it: the handler checks access first, then
+//! [`Validated::or_answer`] gives it the checked value, or turns the French message into the page's own
+//! answer (usually the page again, 422) and hands it back through `?` as [`WebError::Answer`].
+//!
+//! Forms whose fields repeat (checkbox lists) are read with `axum_extra`'s `Form` (serde_html_form keeps every
+//! value of a field in a `Vec`) through [`RepeatedForm`], which refuses an unreadable body in French.
+
+use std::future::Future;
+
+use axum::extract::{FromRequest, Request};
+use axum::response::Response;
+use axum_extra::extract::{Form as RepeatedFields, FormRejection};
+use serde::de::DeserializeOwned;
 
 use super::error::{WebError, WebResult};
 use crate::domain::EmailAddress;
 use crate::store::people::NewPerson;
+
+/// A form that checks itself: what it becomes once read, or a French sentence saying what to correct.
+pub trait Validate {
+    type Output;
+    fn validate(&self) -> Result<Self::Output, String>;
+}
+
+/// A form body read like `axum::Form` and checked by its [`Validate`] impl; the form itself stays, for a page
+/// that shows the typed values again.
+pub struct Validated<T: Validate> {
+    pub form: T,
+    pub checked: Result<T::Output, String>,
+}
+
+impl<S, T> FromRequest<S> for Validated<T>
+where
+    T: DeserializeOwned + Validate,
+    S: Send + Sync,
+{
+    type Rejection = axum::extract::rejection::FormRejection;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Form(form) = axum::Form::<T>::from_request(request, state).await?;
+        let checked = form.validate();
+        Ok(Validated { form, checked })
+    }
+}
+
+impl<T: Validate> Validated<T> {
+    /// The checked value, or what `refuse` answers to the French message, as an error `?` returns.
+    pub async fn or_answer<F, Fut>(self, refuse: F) -> WebResult<T::Output>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: Future<Output = WebResult<Response>>,
+    {
+        or_answer(self.checked, refuse).await
+    }
+}
+
+/// The value, or what `refuse` answers to the French message, as an error `?` returns: for checks that need
+/// more than the form (today's date, the account's territories).
+pub async fn or_answer<T, F, Fut>(checked: Result<T, String>, refuse: F) -> WebResult<T>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = WebResult<Response>>,
+{
+    match checked {
+        Ok(value) => Ok(value),
+        Err(message) => Err(WebError::Answer(Box::new(refuse(message).await?))),
+    }
+}
+
+/// A urlencoded body whose fields may repeat (checkbox lists), read with `axum_extra`'s `Form`. Reading does
+/// not refuse the request by itself: the handler checks access first, then [`RepeatedForm::read`] refuses
+/// an unreadable body in French.
+pub struct RepeatedForm<T>(Result<T, FormRejection>);
+
+impl<S, T> FromRequest<S> for RepeatedForm<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let read = RepeatedFields::<T>::from_request(request, state).await;
+        Ok(RepeatedForm(read.map(|RepeatedFields(form)| form)))
+    }
+}
+
+impl<T> RepeatedForm<T> {
+    pub fn read(self) -> WebResult<T> {
+        self.0
+            .map_err(|_| WebError::BadRequest("Formulaire illisible.".into()))
+    }
+}
+
+/// Every value of a repeated field as an id; a value that is not one is refused, naming the field as `what`
+/// ("la fiche", "le contact"…).
+pub fn ids_or_refuse(values: &[String], what: &str) -> Result<Vec<i64>, String> {
+    values
+        .iter()
+        .map(|v| {
+            v.parse()
+                .map_err(|_| format!("Choix non reconnu pour {what} : « {v} »."))
+        })
+        .collect()
+}
+
+/// Every value of a repeated field that reads as an id.
+pub fn ids(values: &[String]) -> Vec<i64> {
+    values.iter().filter_map(|v| v.parse().ok()).collect()
+}
 
 /// A person typed in a short form: emails and phones may be several, separated by `;` or `,`.
 #[derive(Debug, serde::Deserialize)]
@@ -23,9 +131,11 @@ fn split_list(text: &str) -> impl Iterator<Item = &str> {
         .filter(|item| !item.is_empty())
 }
 
-impl ContactForm {
-    /// The person to record in this organisation, or a French message saying what is wrong.
-    pub fn into_person(self, organisation_id: i64) -> Result<NewPerson, String> {
+/// The person, attached to no organisation yet.
+impl Validate for ContactForm {
+    type Output = NewPerson;
+
+    fn validate(&self) -> Result<NewPerson, String> {
         let full_name = self.full_name.trim();
         if full_name.is_empty() {
             return Err("Indiquez le nom de la personne.".into());
@@ -34,7 +144,7 @@ impl ContactForm {
             .map(|e| EmailAddress::parse(e).map(|e| e.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(NewPerson {
-            organisation_id: Some(organisation_id),
+            organisation_id: None,
             full_name: full_name.into(),
             function: self.function.trim().into(),
             emails,
@@ -44,46 +154,13 @@ impl ContactForm {
     }
 }
 
-/// A urlencoded body read as pairs, keeping repeated fields.
-pub struct FormPairs(Vec<(String, String)>);
-
-impl FormPairs {
-    pub fn parse(body: &str) -> WebResult<FormPairs> {
-        serde_urlencoded::from_str(body)
-            .map(FormPairs)
-            .map_err(|_| WebError::BadRequest("Formulaire illisible.".into()))
-    }
-
-    /// The first value of a field, trimmed; empty when absent.
-    pub fn field(&self, name: &str) -> String {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    }
-
-    /// Every value of a repeated field as an id; a value that is not one is refused, naming the field as `what`
-    /// ("la fiche", "le contact"…).
-    pub fn ids_or_refuse(&self, name: &str, what: &str) -> WebResult<Vec<i64>> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| {
-                v.parse().map_err(|_| {
-                    WebError::BadRequest(format!("Choix non reconnu pour {what} : « {v} »."))
-                })
-            })
-            .collect()
-    }
-
-    /// Every value of a repeated field that reads as an id.
-    pub fn ids(&self, name: &str) -> Vec<i64> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == name)
-            .filter_map(|(_, v)| v.parse().ok())
-            .collect()
+impl ContactForm {
+    /// The person to record in this organisation, or a French message saying what is wrong.
+    pub fn into_person(self, organisation_id: i64) -> Result<NewPerson, String> {
+        self.validate().map(|person| NewPerson {
+            organisation_id: Some(organisation_id),
+            ..person
+        })
     }
 }
 
@@ -112,11 +189,44 @@ mod tests {
         assert!(bad.into_person(7).unwrap_err().contains("adresse email"));
     }
 
-    #[test]
-    fn repeated_fields_are_all_kept() {
-        let pairs = FormPairs::parse("people=1&people=2&summary=+Appel+&people=x").unwrap();
-        assert_eq!(pairs.ids("people"), vec![1, 2]);
-        assert_eq!(pairs.field("summary"), "Appel");
-        assert_eq!(pairs.field("absent"), "");
+    #[tokio::test]
+    async fn repeated_fields_are_all_kept_and_an_unreadable_body_is_refused() {
+        #[derive(serde::Deserialize)]
+        struct Interaction {
+            #[serde(default)]
+            people: Vec<String>,
+            #[serde(default)]
+            summary: String,
+            #[serde(default)]
+            absent: String,
+        }
+        let post = |content_type: &str, body: &'static str| {
+            Request::builder()
+                .method("POST")
+                .header("content-type", content_type)
+                .body(axum::body::Body::from(body))
+                .unwrap()
+        };
+        let body = "people=1&people=2&summary=+Appel+&people=x";
+        let form = RepeatedForm::<Interaction>::from_request(
+            post("application/x-www-form-urlencoded", body),
+            &(),
+        )
+        .await
+        .unwrap()
+        .read()
+        .unwrap();
+        assert_eq!(ids(&form.people), vec![1, 2]);
+        assert_eq!(form.summary.trim(), "Appel");
+        assert_eq!(form.absent, "");
+        assert_eq!(
+            ids_or_refuse(&form.people, "le contact").unwrap_err(),
+            "Choix non reconnu pour le contact : « x »."
+        );
+        let unreadable = RepeatedForm::<Interaction>::from_request(post("text/plain", body), &())
+            .await
+            .unwrap()
+            .read();
+        assert!(matches!(unreadable, Err(WebError::BadRequest(m)) if m == "Formulaire illisible."));
     }
 }

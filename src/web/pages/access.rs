@@ -24,6 +24,7 @@ use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
 use crate::web::flash;
+use crate::web::forms::{self, Validate, Validated};
 use crate::web::view::Chrome;
 
 /// How long a password link works.
@@ -112,49 +113,90 @@ struct AccountForm {
     association: String,
 }
 
-/// Role, territories and association, checked as the command line checks them.
-async fn parse_access(state: &AppState, form: &AccountForm) -> Result<AccountChange, String> {
-    let role = Role::parse(&form.role).ok_or_else(|| format!("Rôle « {} » inconnu.", form.role))?;
-    let referential = Referential::get();
-    let mut territories = Vec::new();
-    for text in form
-        .territories
-        .split([',', ';', ' '])
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
-        let code = referential
-            .resolve_departement(text)
-            .ok_or_else(|| format!("Département « {text} » inconnu."))?;
-        if !territories.iter().any(|t: &String| t == code) {
-            territories.push(code.to_string());
+impl AccountForm {
+    /// A new account's name and lowercased email.
+    fn identity(&self) -> Result<(String, String), String> {
+        let name = self.name.trim().to_string();
+        if name.is_empty() {
+            return Err("Indiquez le nom de la personne.".into());
         }
+        let email = EmailAddress::parse(self.email.trim())?;
+        Ok((name, email.as_str().to_lowercase()))
     }
-    let association = form.association.trim();
-    let association_id = match role {
-        Role::Relay => {
-            if territories.is_empty() {
-                return Err("Un relais local doit avoir au moins un département (13, 84…).".into());
+}
+
+/// Role, territories and, for a relay, the name of its association, as the form asks them.
+struct AccessAsked {
+    role: Role,
+    territories: Vec<String>,
+    association: Option<String>,
+}
+
+/// Role, territories and association, checked as the command line checks them.
+impl Validate for AccountForm {
+    type Output = AccessAsked;
+
+    fn validate(&self) -> Result<AccessAsked, String> {
+        let role =
+            Role::parse(&self.role).ok_or_else(|| format!("Rôle « {} » inconnu.", self.role))?;
+        let referential = Referential::get();
+        let mut territories = Vec::new();
+        for text in self
+            .territories
+            .split([',', ';', ' '])
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            let code = referential
+                .resolve_departement(text)
+                .ok_or_else(|| format!("Département « {text} » inconnu."))?;
+            if !territories.iter().any(|t: &String| t == code) {
+                territories.push(code.to_string());
             }
-            if association.is_empty() {
-                return Err("Un relais local doit nommer son association.".into());
+        }
+        let association = self.association.trim();
+        let association = match role {
+            Role::Relay => {
+                if territories.is_empty() {
+                    return Err(
+                        "Un relais local doit avoir au moins un département (13, 84…).".into(),
+                    );
+                }
+                if association.is_empty() {
+                    return Err("Un relais local doit nommer son association.".into());
+                }
+                Some(association.to_string())
             }
-            Some(
-                association_id(state, association)
+            _ => {
+                territories.clear();
+                None
+            }
+        };
+        Ok(AccessAsked {
+            role,
+            territories,
+            association,
+        })
+    }
+}
+
+impl AccessAsked {
+    /// The change, its association found or created.
+    async fn change(self, state: &AppState) -> Result<AccountChange, String> {
+        let association_id = match &self.association {
+            Some(name) => Some(
+                association_id(state, name)
                     .await
                     .map_err(|e| e.to_string())?,
-            )
-        }
-        _ => {
-            territories.clear();
-            None
-        }
-    };
-    Ok(AccountChange {
-        role,
-        territories,
-        association_id,
-    })
+            ),
+            None => None,
+        };
+        Ok(AccountChange {
+            role: self.role,
+            territories: self.territories,
+            association_id,
+        })
+    }
 }
 
 /// The member association of that name, created when new (as `relais user add` does).
@@ -234,21 +276,13 @@ fn password_link(state: &AppState, name: &str, first: bool) -> (PasswordLink, St
 async fn create_account(
     session: Session,
     State(state): State<AppState>,
-    Form(form): Form<AccountForm>,
+    form: Validated<AccountForm>,
 ) -> WebResult<Response> {
     require_admin(&session)?;
-    let name = form.name.trim().to_string();
-    if name.is_empty() {
-        return refused(&session, &state, "Indiquez le nom de la personne.".into()).await;
-    }
-    let email = match EmailAddress::parse(form.email.trim()) {
-        Ok(email) => email.as_str().to_lowercase(),
-        Err(message) => return refused(&session, &state, message).await,
-    };
-    let change = match parse_access(&state, &form).await {
-        Ok(change) => change,
-        Err(message) => return refused(&session, &state, message).await,
-    };
+    let refuse = |message| refused(&session, &state, message);
+    let (name, email) = forms::or_answer(form.form.identity(), refuse).await?;
+    let asked = form.or_answer(refuse).await?;
+    let change = forms::or_answer(asked.change(&state).await, refuse).await?;
     // Nobody knows this password: the account opens only once its owner has chosen one through the link.
     let unusable =
         security::hash_password(&security::random_token()).map_err(WebError::Internal)?;
@@ -289,13 +323,12 @@ async fn update_account(
     session: Session,
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    Form(form): Form<AccountForm>,
+    form: Validated<AccountForm>,
 ) -> WebResult<Response> {
     require_admin(&session)?;
-    let change = match parse_access(&state, &form).await {
-        Ok(change) => change,
-        Err(message) => return refused(&session, &state, message).await,
-    };
+    let refuse = |message| refused(&session, &state, message);
+    let asked = form.or_answer(refuse).await?;
+    let change = forms::or_answer(asked.change(&state).await, refuse).await?;
     match state
         .store
         .update_account(id, &change, &session.actor(), state.clock.now_millis())

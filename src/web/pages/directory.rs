@@ -10,11 +10,12 @@ use axum::routing::{get, post};
 
 use crate::export::{ExportFormat, Sheet};
 use crate::store::organisations::Organisation;
-use crate::store::people::Person;
+use crate::store::people::{NewPerson, Person};
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
 use crate::web::flash;
+use crate::web::forms::{ContactForm, Validated};
 use crate::web::view::Chrome;
 
 const PAGE_SIZE: i64 = 50;
@@ -282,10 +283,13 @@ async fn add_person(
     session: Session,
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    Form(form): Form<crate::web::forms::ContactForm>,
+    form: Validated<ContactForm>,
 ) -> WebResult<Response> {
     session.require_write()?;
-    let new = form.into_person(id).map_err(WebError::BadRequest)?;
+    let new = NewPerson {
+        organisation_id: Some(id),
+        ..form.checked.map_err(WebError::BadRequest)?
+    };
     let person = state
         .store
         .create_person(
@@ -422,23 +426,23 @@ async fn edit_person(
     session: Session,
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    Form(form): Form<crate::web::forms::ContactForm>,
+    form: Validated<ContactForm>,
 ) -> WebResult<Response> {
     session.require_write()?;
-    let edit = match form.into_person(0) {
-        Ok(new) => crate::store::people::PersonEdit {
-            full_name: new.full_name,
-            function: new.function,
-            emails: new.emails,
-            phones: new.phones,
-        },
-        Err(message) => {
-            return Ok((
+    let new = form
+        .or_answer(|message| async {
+            Ok((
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                 render_person(&session, &state, id, Some(message)).await?,
             )
-                .into_response());
-        }
+                .into_response())
+        })
+        .await?;
+    let edit = crate::store::people::PersonEdit {
+        full_name: new.full_name,
+        function: new.function,
+        emails: new.emails,
+        phones: new.phones,
     };
     state
         .store

@@ -27,7 +27,7 @@ use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
 use crate::web::flash::redirect_with_notice;
-use crate::web::forms::FormPairs;
+use crate::web::forms::{self, RepeatedForm, Validate};
 use crate::web::view::Chrome;
 
 pub fn router() -> Router<AppState> {
@@ -988,37 +988,52 @@ async fn cancel(
     Ok(back(id, &notice))
 }
 
-/// An agenda item as the form gives it.
-fn agenda_item_of(body: &str) -> WebResult<NewAgendaItem> {
-    // Several `resource` fields: the pairs keep them all.
-    let form = FormPairs::parse(body)?;
-    let field = |name: &str| form.field(name);
-    let title = field("title");
-    if title.is_empty() || title.chars().count() > 300 {
-        return Err(WebError::BadRequest(
-            "Le point a un titre (300 caractères au plus).".into(),
-        ));
+/// An agenda item as the form gives it: one `resource` field per linked sheet.
+#[derive(serde::Deserialize)]
+struct AgendaItemForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    presenter: String,
+    #[serde(default)]
+    duration_minutes: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    resource: Vec<String>,
+}
+
+impl Validate for AgendaItemForm {
+    type Output = NewAgendaItem;
+
+    fn validate(&self) -> Result<NewAgendaItem, String> {
+        let title = self.title.trim().to_string();
+        if title.is_empty() || title.chars().count() > 300 {
+            return Err("Le point a un titre (300 caractères au plus).".into());
+        }
+        let duration = self.duration_minutes.trim();
+        let duration_minutes: i64 = if duration.is_empty() {
+            0
+        } else {
+            duration
+                .parse()
+                .ok()
+                .filter(|d| (0..=240).contains(d))
+                .ok_or("La durée est un nombre de minutes (0 à 240).")?
+        };
+        Ok(NewAgendaItem {
+            title,
+            presenter: self.presenter.trim().into(),
+            duration_minutes,
+            description: self.description.trim().into(),
+            resources: forms::ids_or_refuse(&self.resource, "la fiche")?,
+        })
     }
-    let duration = field("duration_minutes");
-    let duration_minutes: i64 = if duration.is_empty() {
-        0
-    } else {
-        duration
-            .parse()
-            .ok()
-            .filter(|d| (0..=240).contains(d))
-            .ok_or_else(|| {
-                WebError::BadRequest("La durée est un nombre de minutes (0 à 240).".into())
-            })?
-    };
-    let resources = form.ids_or_refuse("resource", "la fiche")?;
-    Ok(NewAgendaItem {
-        title,
-        presenter: field("presenter"),
-        duration_minutes,
-        description: field("description"),
-        resources,
-    })
+}
+
+/// The agenda item a form asks for; refused as a bad request.
+fn agenda_item_of(form: RepeatedForm<AgendaItemForm>) -> WebResult<NewAgendaItem> {
+    form.read()?.validate().map_err(WebError::BadRequest)
 }
 
 /// "…" or, once the invitation went out, "… : les personnes invitées reçoivent une mise à jour."
@@ -1034,11 +1049,11 @@ async fn add_item(
     session: Session,
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    body: String,
+    form: RepeatedForm<AgendaItemForm>,
 ) -> WebResult<Response> {
     session.require_staff()?;
     let meeting = meeting_or_404(&state, id).await?;
-    let item = agenda_item_of(&body)?;
+    let item = agenda_item_of(form)?;
     state
         .store
         .add_agenda_item(
@@ -1063,11 +1078,11 @@ async fn edit_item(
     session: Session,
     State(state): State<AppState>,
     Path((id, item_id)): Path<(i64, i64)>,
-    body: String,
+    form: RepeatedForm<AgendaItemForm>,
 ) -> WebResult<Response> {
     session.require_staff()?;
     let meeting = meeting_or_404(&state, id).await?;
-    let item = agenda_item_of(&body)?;
+    let item = agenda_item_of(form)?;
     let changed = state
         .store
         .update_agenda_item(
@@ -1179,14 +1194,22 @@ async fn set_ready(
     ))
 }
 
+/// Who was there: one `present` field per person checked.
+#[derive(serde::Deserialize)]
+struct AttendanceForm {
+    #[serde(default)]
+    present: Vec<String>,
+}
+
 async fn attendance(
     session: Session,
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    body: String,
+    form: RepeatedForm<AttendanceForm>,
 ) -> WebResult<Response> {
     session.require_staff()?;
-    let present = FormPairs::parse(&body)?.ids_or_refuse("present", "la présence")?;
+    let present =
+        forms::ids_or_refuse(&form.read()?.present, "la présence").map_err(WebError::BadRequest)?;
     state.store.record_attendance(id, &present).await?;
     Ok(back(
         id,

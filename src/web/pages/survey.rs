@@ -18,7 +18,7 @@ use crate::store::survey::{Invitable, Survey, Theme};
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
-use crate::web::forms::FormPairs;
+use crate::web::forms::{self, RepeatedForm};
 use crate::web::view::Chrome;
 
 pub fn router() -> Router<AppState> {
@@ -160,14 +160,22 @@ async fn update(
     overview_page(&session, &state, "Questionnaire enregistré.".to_string()).await
 }
 
-/// Invites the checked contacts (`person` fields) not invited yet.
+/// The contacts checked, one `person` field each.
+#[derive(serde::Deserialize)]
+struct InviteForm {
+    #[serde(default)]
+    person: Vec<String>,
+}
+
+/// Invites the checked contacts not invited yet.
 async fn invite(
     session: Session,
     State(state): State<AppState>,
-    body: String,
+    form: RepeatedForm<InviteForm>,
 ) -> WebResult<Html<String>> {
     session.require_staff()?;
-    let chosen = FormPairs::parse(&body)?.ids_or_refuse("person", "le contact")?;
+    let chosen =
+        forms::ids_or_refuse(&form.read()?.person, "le contact").map_err(WebError::BadRequest)?;
     if chosen.is_empty() {
         return Err(WebError::BadRequest(
             "Cochez au moins un contact à inviter.".into(),

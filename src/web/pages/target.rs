@@ -2,15 +2,15 @@
 //! it (stage, follow-up fields edited in place, "log an interaction", add a contact, flag a local need).
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 
 use crate::domain::{InteractionKind, LeadSource, PoliticalColour, Priority, Stage};
 use crate::store::memberships::Membership;
-use crate::store::people::Person;
+use crate::store::people::{NewPerson, Person};
 use crate::store::targets::{
     Interaction, InteractionEdit, LocalNeed, NewInteraction, StageChange, StageMove, Target,
     TargetFields, TargetFootprint,
@@ -19,7 +19,7 @@ use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
 use crate::web::flash;
-use crate::web::forms::{ContactForm, FormPairs};
+use crate::web::forms::{self, ContactForm, RepeatedForm, Validate, Validated};
 use crate::web::view::{self, Chrome};
 
 pub fn router() -> Router<AppState> {
@@ -165,6 +165,16 @@ async fn show(
     render(&session, &state, id, None).await
 }
 
+/// The page again with what was refused (422).
+async fn refused(
+    session: &Session,
+    state: &AppState,
+    id: i64,
+    message: String,
+) -> WebResult<Response> {
+    answer(session, state, id, Err(message)).await
+}
+
 /// Answers a form post: back to the page, or the page with the error when the input was refused.
 async fn answer(
     session: &Session,
@@ -194,27 +204,66 @@ pub struct StageForm {
     pub on_hold_until: String,
 }
 
-/// Validates a stage move; declining needs a reason, a pause may carry a date.
-pub fn parse_stage_move(form: &StageForm, today: chrono::NaiveDate) -> Result<StageMove, String> {
-    let to =
-        Stage::parse(&form.stage).ok_or_else(|| format!("Étape « {} » inconnue.", form.stage))?;
-    let reason = form.reason.trim().to_string();
-    if to == Stage::Declined && reason.is_empty() {
-        return Err("Indiquez la raison du refus.".into());
+/// A stage move as staff asked it; [`StageAsked::on`] dates it.
+pub struct StageAsked {
+    to: Stage,
+    reason: String,
+    on_hold_until: Option<chrono::NaiveDate>,
+}
+
+impl StageAsked {
+    pub fn on(self, today: chrono::NaiveDate) -> StageMove {
+        StageMove {
+            to: self.to,
+            reason: self.reason,
+            on_hold_until: self.on_hold_until,
+            today,
+        }
     }
-    let on_hold_until = match form.on_hold_until.trim() {
-        "" => None,
-        text => Some(
-            crate::domain::parse_date(text)
-                .ok_or_else(|| format!("Date « {text} » illisible (attendu JJ/MM/AAAA)."))?,
-        ),
-    };
-    Ok(StageMove {
-        to,
-        reason,
-        on_hold_until,
-        today,
-    })
+}
+
+/// Declining needs a reason, a pause may carry a date.
+impl Validate for StageForm {
+    type Output = StageAsked;
+
+    fn validate(&self) -> Result<StageAsked, String> {
+        let to = Stage::parse(&self.stage)
+            .ok_or_else(|| format!("Étape « {} » inconnue.", self.stage))?;
+        let reason = self.reason.trim().to_string();
+        if to == Stage::Declined && reason.is_empty() {
+            return Err("Indiquez la raison du refus.".into());
+        }
+        let on_hold_until = match self.on_hold_until.trim() {
+            "" => None,
+            text => Some(
+                crate::domain::parse_date(text)
+                    .ok_or_else(|| format!("Date « {text} » illisible (attendu JJ/MM/AAAA)."))?,
+            ),
+        };
+        Ok(StageAsked {
+            to,
+            reason,
+            on_hold_until,
+        })
+    }
+}
+
+/// A refused stage move: the error in JSON for the board, else the page again.
+async fn stage_refused(
+    session: &Session,
+    state: &AppState,
+    id: i64,
+    wants_json: bool,
+    message: String,
+) -> WebResult<Response> {
+    if wants_json {
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(serde_json::json!({"error": message})),
+        )
+            .into_response());
+    }
+    refused(session, state, id, message).await
 }
 
 /// Used by the target page (form post) and by the board (fetch with `Accept: application/json`).
@@ -223,24 +272,17 @@ async fn change_stage(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     headers: HeaderMap,
-    Form(form): Form<StageForm>,
+    form: Validated<StageForm>,
 ) -> WebResult<Response> {
     session.require_write()?;
     let wants_json = headers
         .get("accept")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/json"));
-    let change = match parse_stage_move(&form, state.clock.today()) {
-        Ok(change) => change,
-        Err(message) if wants_json => {
-            return Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(serde_json::json!({"error": message})),
-            )
-                .into_response());
-        }
-        Err(message) => return answer(&session, &state, id, Err(message)).await,
-    };
+    let change = form
+        .or_answer(|message| stage_refused(&session, &state, id, wants_json, message))
+        .await?
+        .on(state.clock.today());
     state
         .store
         .change_stage(
@@ -287,46 +329,49 @@ struct FollowUpForm {
     notes: String,
 }
 
-fn parse_follow_up(form: &FollowUpForm) -> Result<TargetFields, String> {
-    let next_action_date = match form.next_action_date.trim() {
-        "" => None,
-        text => Some(
-            crate::domain::parse_date(text)
-                .ok_or_else(|| format!("Date « {text} » illisible (attendu JJ/MM/AAAA)."))?,
-        ),
-    };
-    let (colour, political_nuance) =
-        crate::domain::nuance::from_form(&form.political_colour, &form.political_nuance)?;
-    Ok(TargetFields {
-        owner_id: form.owner.trim().parse().ok(),
-        political_colour: colour.as_str().into(),
-        political_nuance,
-        lead_source: LeadSource::parse(&form.lead_source)
-            .ok_or("Source inconnue.")?
-            .as_str()
-            .into(),
-        priority: Priority::parse(&form.priority)
-            .ok_or("Priorité inconnue.")?
-            .as_str()
-            .into(),
-        next_action: form.next_action.trim().into(),
-        next_action_date,
-        has_squats: form.has_squats.is_some(),
-        notes: form.notes.trim().into(),
-    })
+impl Validate for FollowUpForm {
+    type Output = TargetFields;
+
+    fn validate(&self) -> Result<TargetFields, String> {
+        let next_action_date = match self.next_action_date.trim() {
+            "" => None,
+            text => Some(
+                crate::domain::parse_date(text)
+                    .ok_or_else(|| format!("Date « {text} » illisible (attendu JJ/MM/AAAA)."))?,
+            ),
+        };
+        let (colour, political_nuance) =
+            crate::domain::nuance::from_form(&self.political_colour, &self.political_nuance)?;
+        Ok(TargetFields {
+            owner_id: self.owner.trim().parse().ok(),
+            political_colour: colour.as_str().into(),
+            political_nuance,
+            lead_source: LeadSource::parse(&self.lead_source)
+                .ok_or("Source inconnue.")?
+                .as_str()
+                .into(),
+            priority: Priority::parse(&self.priority)
+                .ok_or("Priorité inconnue.")?
+                .as_str()
+                .into(),
+            next_action: self.next_action.trim().into(),
+            next_action_date,
+            has_squats: self.has_squats.is_some(),
+            notes: self.notes.trim().into(),
+        })
+    }
 }
 
 async fn update_follow_up(
     session: Session,
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    Form(form): Form<FollowUpForm>,
+    form: Validated<FollowUpForm>,
 ) -> WebResult<Response> {
     session.require_write()?;
-    let fields = match parse_follow_up(&form) {
-        Ok(fields) => fields,
-        Err(message) => return answer(&session, &state, id, Err(message)).await,
-    };
+    let fields = form
+        .or_answer(|message| refused(&session, &state, id, message))
+        .await?;
     state
         .store
         .update_target(
@@ -347,37 +392,48 @@ async fn update_follow_up(
     .await
 }
 
-/// `people` may repeat in the form (one checkbox per contact), which plain serde_urlencoded cannot collect.
+/// An exchange logged: `people` repeats (one checkbox per contact).
+#[derive(serde::Deserialize)]
+struct NewInteractionForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    occurred_on: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    people: Vec<String>,
+}
+
+impl Validate for NewInteractionForm {
+    type Output = NewInteraction;
+
+    fn validate(&self) -> Result<NewInteraction, String> {
+        let edit = InteractionForm::checked(self.kind.trim(), &self.occurred_on, &self.summary)?;
+        Ok(NewInteraction {
+            kind: edit.kind,
+            occurred_on: edit.occurred_on,
+            summary: edit.summary,
+            outcome: self.outcome.trim().into(),
+            people: forms::ids(&self.people),
+        })
+    }
+}
+
 async fn log_interaction(
     session: Session,
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    body: String,
+    form: RepeatedForm<NewInteractionForm>,
 ) -> WebResult<Response> {
     session.require_write()?;
-    let pairs = FormPairs::parse(&body)?;
-    let field = |name: &str| pairs.field(name);
-    let people = pairs.ids("people");
-    let parsed = (|| -> Result<NewInteraction, String> {
-        let kind = InteractionKind::parse(&field("kind")).ok_or("Choisissez le type d'échange.")?;
-        let occurred_on = crate::domain::parse_date(&field("occurred_on"))
-            .ok_or("Indiquez la date de l'échange (JJ/MM/AAAA).")?;
-        let summary = field("summary");
-        if summary.is_empty() {
-            return Err("Résumez l'échange en une phrase au moins.".into());
-        }
-        Ok(NewInteraction {
-            kind: kind.as_str().into(),
-            occurred_on,
-            summary,
-            outcome: field("outcome"),
-            people,
-        })
-    })();
-    let new = match parsed {
-        Ok(new) => new,
-        Err(message) => return answer(&session, &state, id, Err(message)).await,
-    };
+    let form = form.read()?;
+    let new = forms::or_answer(form.validate(), |message| {
+        refused(&session, &state, id, message)
+    })
+    .await?;
     state
         .store
         .record_interaction(
@@ -402,7 +458,7 @@ async fn add_contact(
     session: Session,
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    Form(form): Form<ContactForm>,
+    form: Validated<ContactForm>,
 ) -> WebResult<Response> {
     session.require_write()?;
     let target = state
@@ -410,10 +466,11 @@ async fn add_contact(
         .target(session.scope(), id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let parsed = form.into_person(target.organisation_id);
-    let person = match parsed {
-        Ok(person) => person,
-        Err(message) => return answer(&session, &state, id, Err(message)).await,
+    let person = NewPerson {
+        organisation_id: Some(target.organisation_id),
+        ..form
+            .or_answer(|message| refused(&session, &state, id, message))
+            .await?
     };
     state
         .store
@@ -433,29 +490,34 @@ struct NeedForm {
     description: String,
 }
 
+impl Validate for NeedForm {
+    type Output = String;
+
+    fn validate(&self) -> Result<String, String> {
+        let description = self.description.trim();
+        if description.is_empty() {
+            return Err("Décrivez le besoin local.".into());
+        }
+        Ok(description.into())
+    }
+}
+
 async fn add_need(
     session: Session,
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    Form(form): Form<NeedForm>,
+    form: Validated<NeedForm>,
 ) -> WebResult<Response> {
     session.require_write()?;
-    let description = form.description.trim();
-    if description.is_empty() {
-        return answer(
-            &session,
-            &state,
-            id,
-            Err("Décrivez le besoin local.".into()),
-        )
-        .await;
-    }
+    let description = form
+        .or_answer(|message| refused(&session, &state, id, message))
+        .await?;
     state
         .store
         .add_local_need(
             session.scope(),
             id,
-            description,
+            &description,
             &session.actor(),
             state.clock.now_millis(),
         )
@@ -470,12 +532,51 @@ async fn add_need(
     .await
 }
 
-/// `representatives` repeats (one checkbox per contact), so the body is read as pairs.
+/// A membership's date, themes (one a line) and representatives (one checkbox per contact, repeated).
+#[derive(serde::Deserialize)]
+struct MembershipForm {
+    #[serde(default)]
+    joined_on: String,
+    #[serde(default)]
+    themes: String,
+    #[serde(default)]
+    representatives: Vec<String>,
+}
+
+/// What a membership form asks for.
+struct MembershipAsked {
+    joined_on: chrono::NaiveDate,
+    themes: String,
+    representatives: Vec<i64>,
+}
+
+impl Validate for MembershipForm {
+    type Output = MembershipAsked;
+
+    fn validate(&self) -> Result<MembershipAsked, String> {
+        let joined_on = crate::domain::parse_date(self.joined_on.trim())
+            .ok_or("Indiquez la date d'adhésion (JJ/MM/AAAA).")?;
+        let themes = self
+            .themes
+            .trim()
+            .lines()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+        Ok(MembershipAsked {
+            joined_on,
+            themes,
+            representatives: forms::ids(&self.representatives),
+        })
+    }
+}
+
 async fn update_membership(
     session: Session,
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    body: String,
+    form: RepeatedForm<MembershipForm>,
 ) -> WebResult<Response> {
     session.require_write()?;
     let target = state
@@ -483,32 +584,19 @@ async fn update_membership(
         .target(session.scope(), id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let pairs = FormPairs::parse(&body)?;
-    let field = |name: &str| pairs.field(name);
-    let Some(joined_on) = crate::domain::parse_date(&field("joined_on")) else {
-        return answer(
-            &session,
-            &state,
-            id,
-            Err("Indiquez la date d'adhésion (JJ/MM/AAAA).".into()),
-        )
-        .await;
-    };
-    let representatives = pairs.ids("representatives");
-    let themes = field("themes")
-        .lines()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let form = form.read()?;
+    let asked = forms::or_answer(form.validate(), |message| {
+        refused(&session, &state, id, message)
+    })
+    .await?;
     state
         .store
         .update_membership(
             session.scope(),
             target.organisation_id,
-            joined_on,
-            &themes,
-            &representatives,
+            asked.joined_on,
+            &asked.themes,
+            &asked.representatives,
             &session.actor(),
             state.clock.now_millis(),
         )
@@ -569,19 +657,13 @@ struct InteractionForm {
     outcome: String,
 }
 
-/// Corrects a follow-up logged with a wrong date, kind or wording.
-async fn edit_interaction(
-    session: Session,
-    State(state): State<AppState>,
-    Path((id, interaction)): Path<(i64, i64)>,
-    Form(form): Form<InteractionForm>,
-) -> WebResult<Response> {
-    session.require_write()?;
-    let parsed = (|| -> Result<InteractionEdit, String> {
-        let kind = InteractionKind::parse(&form.kind).ok_or("Choisissez le type d'échange.")?;
-        let occurred_on = crate::domain::parse_date(form.occurred_on.trim())
+impl InteractionForm {
+    /// Kind, date and summary, as logging and correcting an exchange both check them.
+    fn checked(kind: &str, occurred_on: &str, summary: &str) -> Result<InteractionEdit, String> {
+        let kind = InteractionKind::parse(kind).ok_or("Choisissez le type d'échange.")?;
+        let occurred_on = crate::domain::parse_date(occurred_on.trim())
             .ok_or("Indiquez la date de l'échange (JJ/MM/AAAA).")?;
-        let summary = form.summary.trim().to_string();
+        let summary = summary.trim().to_string();
         if summary.is_empty() {
             return Err("Résumez l'échange en une phrase au moins.".into());
         }
@@ -589,13 +671,33 @@ async fn edit_interaction(
             kind: kind.as_str().into(),
             occurred_on,
             summary,
-            outcome: form.outcome.trim().into(),
+            outcome: String::new(),
         })
-    })();
-    let edit = match parsed {
-        Ok(edit) => edit,
-        Err(message) => return answer(&session, &state, id, Err(message)).await,
-    };
+    }
+}
+
+impl Validate for InteractionForm {
+    type Output = InteractionEdit;
+
+    fn validate(&self) -> Result<InteractionEdit, String> {
+        Ok(InteractionEdit {
+            outcome: self.outcome.trim().into(),
+            ..InteractionForm::checked(&self.kind, &self.occurred_on, &self.summary)?
+        })
+    }
+}
+
+/// Corrects a follow-up logged with a wrong date, kind or wording.
+async fn edit_interaction(
+    session: Session,
+    State(state): State<AppState>,
+    Path((id, interaction)): Path<(i64, i64)>,
+    form: Validated<InteractionForm>,
+) -> WebResult<Response> {
+    session.require_write()?;
+    let edit = form
+        .or_answer(|message| refused(&session, &state, id, message))
+        .await?;
     let target = state
         .store
         .update_interaction(

@@ -17,6 +17,7 @@ use crate::store::targets::{NewTarget, Target, TargetFields, TargetFilter, Targe
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
+use crate::web::forms;
 use crate::web::view::{self, Chrome};
 
 pub const PAGE_SIZE: i64 = 50;
@@ -427,83 +428,83 @@ async fn new_form(session: Session, State(state): State<AppState>) -> WebResult<
     render_new(&session, &state, NewTargetForm::default(), None).await
 }
 
-/// Turns the form into a new target, or says in French what is wrong.
-async fn parse_new_target(
-    session: &Session,
-    state: &AppState,
-    form: &NewTargetForm,
-) -> Result<NewTarget, String> {
-    let referential = Referential::get();
-    let entry = form
-        .reference
-        .split_once(':')
-        .and_then(|(kind, code)| referential.by_code(CollectivityKind::parse(kind), code))
-        .or_else(|| {
-            let found = referential.find_by_name(&form.collectivity, None);
-            if found.len() == 1 { Some(found[0]) } else { None }
-        })
-        .ok_or_else(|| format!("« {} » : choisissez la collectivité dans la liste proposée (nom ambigu ou inconnu).", form.collectivity))?;
-    if let crate::store::Scope::Relay(user_id) = session.scope() {
-        let territories = state
-            .store
-            .user_territories(user_id)
-            .await
-            .map_err(|e| e.to_string())?;
-        if !entry
-            .departement
-            .as_ref()
-            .is_some_and(|d| territories.contains(d))
+impl NewTargetForm {
+    /// The new target, or what is wrong in French; `territories` are the départements a relay's account
+    /// covers (`None`: anywhere).
+    fn new_target(&self, territories: Option<&[String]>) -> Result<NewTarget, String> {
+        let form = self;
+        let referential = Referential::get();
+        let entry = form
+            .reference
+            .split_once(':')
+            .and_then(|(kind, code)| referential.by_code(CollectivityKind::parse(kind), code))
+            .or_else(|| {
+                let found = referential.find_by_name(&form.collectivity, None);
+                if found.len() == 1 { Some(found[0]) } else { None }
+            })
+            .ok_or_else(|| format!("« {} » : choisissez la collectivité dans la liste proposée (nom ambigu ou inconnu).", form.collectivity))?;
+        if let Some(territories) = territories
+            && !entry
+                .departement
+                .as_ref()
+                .is_some_and(|d| territories.contains(d))
         {
             return Err(format!(
                 "{} n'est pas dans les départements de votre association.",
                 entry.name
             ));
         }
+        form.rest_of_target(entry)
     }
-    let stage = Stage::parse(&form.stage).ok_or("Étape inconnue.")?;
-    let (colour, political_nuance) =
-        crate::domain::nuance::from_form(&form.political_colour, &form.political_nuance)?;
-    let source = LeadSource::parse(&form.lead_source).unwrap_or(LeadSource::Other);
-    let next_action_date = match form.next_action_date.trim() {
-        "" => None,
-        text => Some(crate::domain::parse_date(text).ok_or(format!(
-            "Date de prochaine action « {text} » illisible (attendu JJ/MM/AAAA)."
-        ))?),
-    };
-    let mut contacts = Vec::new();
-    if !form.contact_name.trim().is_empty() {
-        let emails = match form.contact_email.trim() {
-            "" => vec![],
-            text => vec![EmailAddress::parse(text)?.to_string()],
+
+    /// Stage, colour, follow-up and the first contact of a target on `entry`.
+    fn rest_of_target(&self, entry: &crate::referential::Entry) -> Result<NewTarget, String> {
+        let form = self;
+        let stage = Stage::parse(&form.stage).ok_or("Étape inconnue.")?;
+        let (colour, political_nuance) =
+            crate::domain::nuance::from_form(&form.political_colour, &form.political_nuance)?;
+        let source = LeadSource::parse(&form.lead_source).unwrap_or(LeadSource::Other);
+        let next_action_date = match form.next_action_date.trim() {
+            "" => None,
+            text => Some(crate::domain::parse_date(text).ok_or(format!(
+                "Date de prochaine action « {text} » illisible (attendu JJ/MM/AAAA)."
+            ))?),
         };
-        let phones = match form.contact_phone.trim() {
-            "" => vec![],
-            text => vec![text.to_string()],
-        };
-        contacts.push(NewPerson {
-            full_name: form.contact_name.trim().into(),
-            function: form.contact_function.trim().into(),
-            emails,
-            phones,
-            ..Default::default()
-        });
+        let mut contacts = Vec::new();
+        if !form.contact_name.trim().is_empty() {
+            let emails = match form.contact_email.trim() {
+                "" => vec![],
+                text => vec![EmailAddress::parse(text)?.to_string()],
+            };
+            let phones = match form.contact_phone.trim() {
+                "" => vec![],
+                text => vec![text.to_string()],
+            };
+            contacts.push(NewPerson {
+                full_name: form.contact_name.trim().into(),
+                function: form.contact_function.trim().into(),
+                emails,
+                phones,
+                ..Default::default()
+            });
+        }
+        Ok(NewTarget {
+            organisation: NewOrganisation::from_referential(entry),
+            stage,
+            fields: TargetFields {
+                owner_id: form.owner.parse().ok(),
+                political_colour: colour.as_str().into(),
+                political_nuance,
+                lead_source: source.as_str().into(),
+                priority: Priority::Normal.as_str().into(),
+                next_action: form.next_action.trim().into(),
+                next_action_date,
+                has_squats: form.has_squats.is_some(),
+                notes: form.notes.trim().into(),
+            },
+            contacts,
+        })
     }
-    Ok(NewTarget {
-        organisation: NewOrganisation::from_referential(entry),
-        stage,
-        fields: TargetFields {
-            owner_id: form.owner.parse().ok(),
-            political_colour: colour.as_str().into(),
-            political_nuance,
-            lead_source: source.as_str().into(),
-            priority: Priority::Normal.as_str().into(),
-            next_action: form.next_action.trim().into(),
-            next_action_date,
-            has_squats: form.has_squats.is_some(),
-            notes: form.notes.trim().into(),
-        },
-        contacts,
-    })
 }
 
 async fn create(
@@ -512,16 +513,20 @@ async fn create(
     Form(form): Form<NewTargetForm>,
 ) -> WebResult<Response> {
     session.require_write()?;
-    let new = match parse_new_target(&session, &state, &form).await {
-        Ok(new) => new,
-        Err(message) => {
-            return Ok((
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                render_new(&session, &state, form, Some(message)).await?,
-            )
-                .into_response());
-        }
+    // A relay adds targets only in its association's départements.
+    let territories = match session.scope() {
+        crate::store::Scope::Relay(user_id) => Some(state.store.user_territories(user_id).await?),
+        _ => None,
     };
+    let checked = form.new_target(territories.as_deref());
+    let new = forms::or_answer(checked, |message| async {
+        Ok((
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            render_new(&session, &state, form.clone(), Some(message)).await?,
+        )
+            .into_response())
+    })
+    .await?;
     match state
         .store
         .create_target(&new, &session.actor(), state.clock.now_millis())
