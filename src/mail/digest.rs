@@ -3,7 +3,7 @@
 //! day, whichever instance runs it first; when is the scheduler's (`crate::scheduler::follow_up_digest`, at
 //! the hour of `mail.digest_schedule`).
 
-use askama::Template;
+use super::body::{MailBody, mail_body};
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -26,24 +26,15 @@ pub struct DigestItem {
     pub url: String,
 }
 
-#[derive(Template)]
-#[template(path = "digest.html", config = "src/mail/askama.toml")]
-struct DigestHtml<'a> {
-    organisation: &'a str,
-    name: &'a str,
-    today: &'a str,
-    items: &'a [DigestItem],
-    board_url: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "digest.txt", config = "src/mail/askama.toml")]
-struct DigestText<'a> {
-    organisation: &'a str,
-    name: &'a str,
-    today: &'a str,
-    items: &'a [DigestItem],
-    board_url: &'a str,
+mail_body! {
+    /// The fields of a staff member's daily follow-up digest (`digest.txt`, `digest.html`).
+    struct DigestBody<'a> ("digest.txt", "digest.html") {
+        organisation: &'a str,
+        name: &'a str,
+        today: &'a str,
+        items: &'a [DigestItem],
+        board_url: &'a str,
+    }
 }
 
 /// Enqueues today's digests that have not gone out yet; returns how many.
@@ -95,29 +86,21 @@ pub async fn enqueue_digests(
             .collect();
         let today_text = crate::french::french_date(Some(today));
         let board_url = format!("{public_url}/");
-        let html = DigestHtml {
+        let bodies = DigestBody {
             organisation,
             name: &user.name,
             today: &today_text,
             items: &items,
             board_url: &board_url,
         }
-        .render()?;
-        let text = DigestText {
-            organisation,
-            name: &user.name,
-            today: &today_text,
-            items: &items,
-            board_url: &board_url,
-        }
-        .render()?;
+        .render_bodies()?;
         let message = NewMessage {
             kind: MailKind::Digest,
             cause_kind: "digest".into(),
             cause_id: Some(user.id),
             subject: format!("Vos relances du {today_text} ({})", items.len()),
-            body_text: text,
-            body_html: html,
+            body_text: bodies.text,
+            body_html: bodies.html,
             template_data: serde_json::json!({ "user": user.id, "day": today.to_string(), "targets": items.len() }),
             auto_submitted: true,
             ..Default::default()

@@ -2,7 +2,7 @@
 //! reminder (sent by the scheduler's survey reminders job, [`send_reminders`]). Each carries the invitation's
 //! signed link, so a reminder reuses the same link and a draft started from the first mail is kept.
 
-use askama::Template;
+use super::body::{MailBody, mail_body};
 
 use super::unsubscribe::{Purpose, UnsubscribeKey};
 use crate::config::Settings;
@@ -11,27 +11,17 @@ use crate::store::Store;
 use crate::store::outbox::NewMessage;
 use crate::store::survey::Survey;
 
-#[derive(Template)]
-#[template(path = "survey_invitation.html", config = "src/mail/askama.toml")]
-struct InvitationHtml<'a> {
-    subject: &'a str,
-    name: &'a str,
-    reminder: bool,
-    link: &'a str,
-    expires: &'a str,
-    organisation: &'a str,
-    preferences: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "survey_invitation.txt", config = "src/mail/askama.toml")]
-struct InvitationText<'a> {
-    name: &'a str,
-    reminder: bool,
-    link: &'a str,
-    expires: &'a str,
-    organisation: &'a str,
-    preferences: &'a str,
+mail_body! {
+    /// The fields of a survey invitation or its reminder (`survey_invitation.txt`, `survey_invitation.html`).
+    struct InvitationBody<'a> ("survey_invitation.txt", "survey_invitation.html") {
+        subject: &'a str,
+        name: &'a str,
+        reminder: bool,
+        link: &'a str,
+        expires: &'a str,
+        organisation: &'a str,
+        preferences: &'a str,
+    }
 }
 
 /// The invitation (or its reminder) of invitation `id` to `name`, valid until `expires_at`.
@@ -57,6 +47,16 @@ pub fn invitation_message(
     };
     let organisation = &settings.mail.from_name;
     let preferences = super::compose::preferences_link(&settings.server.public_url);
+    let bodies = InvitationBody {
+        subject: &subject,
+        name,
+        reminder,
+        link: &link,
+        expires: &expires,
+        organisation,
+        preferences: &preferences,
+    }
+    .render_bodies()?;
     Ok(NewMessage {
         kind: if reminder {
             MailKind::SurveyReminder
@@ -67,25 +67,8 @@ pub fn invitation_message(
         cause_id: Some(id),
         // Written by relais for each contact: auto-responders must not answer it (RFC 3834).
         auto_submitted: true,
-        body_html: InvitationHtml {
-            subject: &subject,
-            name,
-            reminder,
-            link: &link,
-            expires: &expires,
-            organisation,
-            preferences: &preferences,
-        }
-        .render()?,
-        body_text: InvitationText {
-            name,
-            reminder,
-            link: &link,
-            expires: &expires,
-            organisation,
-            preferences: &preferences,
-        }
-        .render()?,
+        body_html: bodies.html,
+        body_text: bodies.text,
         subject,
         template_data: serde_json::json!({ "invitation": id, "reminder": reminder }),
         ..Default::default()
