@@ -182,22 +182,16 @@ pub async fn fill(
                     political_colour: PoliticalColour::ALL
                         .choose(&mut rng)
                         .copied()
-                        .unwrap_or(PoliticalColour::Unknown)
-                        .as_str()
-                        .into(),
+                        .unwrap_or(PoliticalColour::Unknown),
                     political_nuance: None,
                     lead_source: LeadSource::ALL
                         .choose(&mut rng)
                         .copied()
-                        .unwrap_or(LeadSource::Other)
-                        .as_str()
-                        .into(),
+                        .unwrap_or(LeadSource::Other),
                     priority: Priority::ALL
                         .choose(&mut rng)
                         .copied()
-                        .unwrap_or(Priority::Normal)
-                        .as_str()
-                        .into(),
+                        .unwrap_or(Priority::Normal),
                     next_action: NEXT_ACTIONS
                         .choose(&mut rng)
                         .copied()

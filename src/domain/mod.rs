@@ -4,6 +4,7 @@
 //! these types first, so an invalid value cannot travel further into the store.
 
 pub mod email;
+pub mod list;
 pub mod mail_kind;
 pub mod nuance;
 pub mod pipeline;
@@ -13,6 +14,7 @@ pub mod scale;
 pub mod survey;
 
 pub use email::EmailAddress;
+pub use list::{ListKind, PostPolicy, ReplyTo};
 pub use nuance::PoliticalReading;
 pub use pipeline::{InteractionKind, LeadSource, PoliticalColour, Priority, Stage};
 pub use role::Role;
@@ -71,9 +73,81 @@ macro_rules! code_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        impl $name {
+            /// Reads a stored code exactly: no labels, no folding. A row holding anything else is refused,
+            /// so a code the enum does not know fails at the read instead of travelling on as text.
+            pub fn from_code(code: &str) -> Result<Self, $crate::domain::UnknownCode> {
+                match code {
+                    $($code => Ok($name::$variant),)+
+                    other => Err($crate::domain::UnknownCode {
+                        vocabulary: stringify!($name),
+                        code: other.to_string(),
+                    }),
+                }
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = $crate::domain::UnknownCode;
+            fn try_from(code: &str) -> Result<Self, Self::Error> {
+                $name::from_code(code)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = $crate::domain::UnknownCode;
+            fn try_from(code: String) -> Result<Self, Self::Error> {
+                $name::from_code(&code)
+            }
+        }
+
+        // Stored as its text code on either database: read through `&str`, bound as `&str`.
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $name
+        where
+            str: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as sqlx::Type<DB>>::type_info()
+            }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let code = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
+                Ok($name::from_code(code)?)
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $name
+        where
+            &'q str: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut DB::ArgumentBuffer<'q>,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&'q str as sqlx::Encode<'q, DB>>::encode(self.as_str(), buf)
+            }
+        }
     };
 }
 pub(crate) use code_enum;
+
+/// A stored code that its closed vocabulary does not know: the database holds a value the code cannot read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {vocabulary} code {code:?}")]
+pub struct UnknownCode {
+    /// The enum's name (`Stage`, `ListKind`…).
+    pub vocabulary: &'static str,
+    pub code: String,
+}
 
 /// Folds a text for lenient comparison: lowercase, accents removed, punctuation and spaces dropped.
 pub fn fold(text: &str) -> String {

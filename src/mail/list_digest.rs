@@ -8,6 +8,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use crate::config::Settings;
+use crate::domain::ListKind;
 use crate::store::Store;
 use crate::store::outbox::NewMessage;
 
@@ -53,7 +54,7 @@ pub async fn send_list_digests(
     let period = format!("liste-{}", moment.format("%Y-%m-%dT%H:%M:%SZ"));
     let mut sent = 0;
     for list in store.all_lists().await? {
-        if list.kind != "discussion" {
+        if list.kind != ListKind::Discussion {
             continue;
         }
         let posts = store
