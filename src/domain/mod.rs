@@ -240,6 +240,45 @@ mod tests {
         assert_eq!(fold("En discussion"), fold("en-discussion"));
     }
 
+    /// The database, the API (serde) and `from_code` must agree on every code, or a row written by one
+    /// would be refused by another.
+    #[test]
+    fn stored_codes_serde_codes_and_from_code_agree() {
+        fn check<T>(
+            all: &[T],
+            code: fn(T) -> &'static str,
+            read: fn(&str) -> Result<T, UnknownCode>,
+        ) where
+            T: Copy + PartialEq + std::fmt::Debug + serde::Serialize,
+        {
+            for value in all {
+                assert_eq!(serde_json::to_value(value).unwrap(), code(*value));
+                assert_eq!(read(code(*value)), Ok(*value));
+            }
+        }
+        check(Stage::ALL, Stage::as_str, Stage::from_code);
+        check(Scale::ALL, Scale::as_str, Scale::from_code);
+        check(
+            PoliticalColour::ALL,
+            PoliticalColour::as_str,
+            PoliticalColour::from_code,
+        );
+        check(LeadSource::ALL, LeadSource::as_str, LeadSource::from_code);
+        check(Priority::ALL, Priority::as_str, Priority::from_code);
+        check(
+            InteractionKind::ALL,
+            InteractionKind::as_str,
+            InteractionKind::from_code,
+        );
+        check(ListKind::ALL, ListKind::as_str, ListKind::from_code);
+        check(PostPolicy::ALL, PostPolicy::as_str, PostPolicy::from_code);
+        check(ReplyTo::ALL, ReplyTo::as_str, ReplyTo::from_code);
+        assert_eq!(
+            Priority::from_code("urgent").unwrap_err().to_string(),
+            "unknown Priority code \"urgent\""
+        );
+    }
+
     #[test]
     fn loose_ignores_plural_and_feminine_endings() {
         assert_eq!(loose("Contactées"), loose("contacte"));
