@@ -210,22 +210,16 @@ impl Filling {
             political_colour: PoliticalColour::ALL
                 .choose(rng)
                 .copied()
-                .unwrap_or(PoliticalColour::Unknown)
-                .as_str()
-                .into(),
+                .unwrap_or(PoliticalColour::Unknown),
             political_nuance: None,
             lead_source: LeadSource::ALL
                 .choose(rng)
                 .copied()
-                .unwrap_or(LeadSource::Other)
-                .as_str()
-                .into(),
+                .unwrap_or(LeadSource::Other),
             priority: Priority::ALL
                 .choose(rng)
                 .copied()
-                .unwrap_or(Priority::Normal)
-                .as_str()
-                .into(),
+                .unwrap_or(Priority::Normal),
             next_action: NEXT_ACTIONS.choose(rng).copied().unwrap_or_default().into(),
             next_action_date: Some(self.today + chrono::Duration::days(due_in)),
             has_squats: true,

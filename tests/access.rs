@@ -32,7 +32,7 @@ async fn snapshot(app: &common::TestApp, target: i64) -> Snapshot {
         .unwrap()
         .expect("target exists");
     Snapshot {
-        stage: t.stage.clone(),
+        stage: t.stage.as_str().to_string(),
         fields: t.fields(),
         updated_at: t.updated_at,
         stage_changes: app

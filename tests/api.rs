@@ -136,7 +136,7 @@ both_backends!(
         }
         assert_eq!(target_count(&app).await, 1);
         let target = app.store.target(Scope::All, id).await.unwrap().unwrap();
-        assert_eq!(target.stage, "identified");
+        assert_eq!(target.stage.as_str(), "identified");
         assert_eq!(target.next_action, "");
         assert!(
             app.store
@@ -356,7 +356,8 @@ both_backends!(
                 .await
                 .unwrap()
                 .unwrap()
-                .stage,
+                .stage
+                .as_str(),
             "identified"
         );
 

@@ -194,11 +194,11 @@ async fn a_person_imports_a_spreadsheet_and_drags_a_card_to_member() {
             .find(|t| t.official_code.as_deref() == Some(code))
             .unwrap_or_else(|| panic!("{code} imported: {targets:?}"))
     };
-    assert_eq!(stage_of("13055").stage, "contacted");
-    assert_eq!(stage_of("42218").stage, "identified");
+    assert_eq!(stage_of("13055").stage.as_str(), "contacted");
+    assert_eq!(stage_of("42218").stage.as_str(), "identified");
     let lyon = stage_of("69123");
     assert_eq!(lyon.name, "Lyon");
-    assert_eq!(lyon.stage, "member", "Lyon moved on the board");
+    assert_eq!(lyon.stage.as_str(), "member", "Lyon moved on the board");
     let history = app
         .store
         .stage_history(Scope::All, lyon.id)
@@ -206,7 +206,10 @@ async fn a_person_imports_a_spreadsheet_and_drags_a_card_to_member() {
         .expect("stage history");
     let latest = history.first().expect("a stage change for Lyon");
     assert_eq!(
-        (latest.from_stage.as_deref(), latest.to_stage.as_str()),
+        (
+            latest.from_stage.map(|s| s.as_str()),
+            latest.to_stage.as_str()
+        ),
         (Some("identified"), "member"),
         "the move is recorded: {history:?}"
     );
@@ -359,10 +362,10 @@ async fn an_archived_post_with_scripts_runs_nothing() {
         list_key: "echanges".into(),
         name: "Échanges".into(),
         description: String::new(),
-        kind: "discussion".into(),
+        kind: relais::domain::ListKind::Discussion,
         subject_prefix: String::new(),
-        reply_to: "list".into(),
-        post_policy: "members".into(),
+        reply_to: relais::domain::ReplyTo::List,
+        post_policy: relais::domain::PostPolicy::Members,
         archive: "public".into(),
         max_bytes: 1 << 20,
         personalized: true,

@@ -164,7 +164,7 @@ async fn xlsx_with_a_numeric_insee_code_and_a_date_cell() {
                 .unwrap();
             assert_eq!(target.name, "L'Abergement-Clémenciat");
             assert_eq!(
-                (target.stage.as_str(), target.scale.as_deref()),
+                (target.stage.as_str(), target.scale.map(|s| s.as_str())),
                 ("in_discussion", Some("rural_commune"))
             );
             assert_eq!(
@@ -273,7 +273,7 @@ async fn semicolon_csv_with_bom_blank_lines_owner_and_several_emails() {
             (
                 metropole.owner_id,
                 metropole.political_colour.as_str(),
-                metropole.scale.as_deref()
+                metropole.scale.map(|s| s.as_str())
             ),
             (Some(owner), "green", Some("metropole"))
         );
@@ -468,7 +468,8 @@ async fn duplicates_are_skipped_or_update_only_given_values() {
             ("Relancé en mai", "Appeler")
         );
         assert_eq!(
-            lyon.political_colour, "green",
+            lyon.political_colour.as_str(),
+            "green",
             "an empty cell does not erase the colour"
         );
         let mut names: Vec<String> = store
@@ -1068,7 +1069,7 @@ async fn assert_rows_match_plan(raw: &Raw, plan: &ImportPlan, actor: &Actor, vil
                 departement_code: o.departement_code.clone(),
                 region_code: o.region_code.clone(),
                 population: o.population,
-                scale: o.scale.clone(),
+                scale: o.scale.map(|s| s.as_str().to_string()),
                 website: String::new(),
                 notes: String::new(),
                 search_text: relais::domain::search_text(&[&o.name, code]),
@@ -1090,9 +1091,9 @@ async fn assert_rows_match_plan(raw: &Raw, plan: &ImportPlan, actor: &Actor, vil
             declined_reason: String::new(),
             on_hold_until: None,
             owner_id: f.owner_id,
-            political_colour: f.political_colour.clone(),
-            lead_source: f.lead_source.clone(),
-            priority: f.priority.clone(),
+            political_colour: f.political_colour.as_str().to_string(),
+            lead_source: f.lead_source.as_str().to_string(),
+            priority: f.priority.as_str().to_string(),
             next_action: f.next_action.clone(),
             next_action_date: f.next_action_date,
             has_squats: f.has_squats,

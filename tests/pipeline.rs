@@ -88,7 +88,12 @@ both_backends!(
         let moves: Vec<(Option<String>, String)> = history
             .iter()
             .rev()
-            .map(|c| (c.from_stage.clone(), c.to_stage.clone()))
+            .map(|c| {
+                (
+                    c.from_stage.map(|s| s.as_str().to_string()),
+                    c.to_stage.as_str().to_string(),
+                )
+            })
             .collect();
         assert_eq!(
             moves,
@@ -136,7 +141,8 @@ both_backends!(
                 .await
                 .unwrap()
                 .unwrap()
-                .stage,
+                .stage
+                .as_str(),
             "identified"
         );
         assert_eq!(
@@ -236,7 +242,8 @@ both_backends!(
                 .await
                 .unwrap()
                 .unwrap()
-                .lead_source,
+                .lead_source
+                .as_str(),
             "known_to_collective"
         );
     }

@@ -164,7 +164,7 @@ both_backends!(
             for (code, ..) in ROWS {
                 let target = target(&app, code).await;
                 let mut fields = target.fields();
-                fields.political_colour = "unknown".into();
+                fields.political_colour = relais::domain::PoliticalColour::Unknown;
                 fields.political_nuance = None;
                 app.store
                     .update_target(Scope::All, target.id, &fields, &Actor::command_line(), 1)

@@ -321,9 +321,9 @@ mod the_export_holds_every_record_and_erasure_leaves_no_personal_data {
             organisation: relais::store::organisations::NewOrganisation::from_referential(entry),
             stage: Stage::Identified,
             fields: relais::store::targets::TargetFields {
-                political_colour: "unknown".into(),
-                lead_source: "other".into(),
-                priority: "normal".into(),
+                political_colour: relais::domain::PoliticalColour::Unknown,
+                lead_source: relais::domain::LeadSource::Other,
+                priority: relais::domain::Priority::Normal,
                 notes: format!("Contact principal : {NAME}"),
                 ..Default::default()
             },

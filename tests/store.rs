@@ -41,9 +41,9 @@ async fn add_target(store: &Store, code: &str) -> i64 {
         organisation: relais::store::organisations::NewOrganisation::from_referential(entry),
         stage: Stage::Identified,
         fields: relais::store::targets::TargetFields {
-            political_colour: "unknown".into(),
-            lead_source: "other".into(),
-            priority: "normal".into(),
+            political_colour: relais::domain::PoliticalColour::Unknown,
+            lead_source: relais::domain::LeadSource::Other,
+            priority: relais::domain::Priority::Normal,
             ..Default::default()
         },
         contacts: vec![relais::store::people::NewPerson {
@@ -86,7 +86,7 @@ store_test!(
         assert!(store.target(relay, lyon).await.unwrap().is_none());
         assert!(store.target(Scope::All, lyon).await.unwrap().is_some());
         let counts = store.count_by_stage(relay).await.unwrap();
-        assert_eq!(counts, vec![("identified".to_string(), 1)]);
+        assert_eq!(counts, vec![(Stage::Identified, 1)]);
         assert_eq!(
             store.search_people(relay, "", 50, 0).await.unwrap().len(),
             1
@@ -120,7 +120,13 @@ store_test!(
             Err(StoreError::NotFound)
         ));
         assert_eq!(
-            store.target(Scope::All, lyon).await.unwrap().unwrap().stage,
+            store
+                .target(Scope::All, lyon)
+                .await
+                .unwrap()
+                .unwrap()
+                .stage
+                .as_str(),
             "identified"
         );
     }
@@ -266,11 +272,7 @@ store_test!(
         let mut history = store.stage_history(Scope::All, id).await.unwrap();
         history.sort_by_key(|c| c.id);
         for pair in history.windows(2) {
-            assert_eq!(
-                pair[1].from_stage.as_deref(),
-                Some(pair[0].to_stage.as_str()),
-                "{history:?}"
-            );
+            assert_eq!(pair[1].from_stage, Some(pair[0].to_stage), "{history:?}");
         }
         let current = store.target(Scope::All, id).await.unwrap().unwrap().stage;
         assert_eq!(history.last().unwrap().to_stage, current);
@@ -386,7 +388,7 @@ store_test!(
             .unwrap()
             .fields();
         fields.next_action_date = Some(today() - chrono::Duration::days(2));
-        fields.political_colour = "green".into();
+        fields.political_colour = relais::domain::PoliticalColour::Green;
         store
             .update_target(Scope::All, lyon, &fields, &Actor::command_line(), NOW)
             .await
@@ -409,14 +411,14 @@ store_test!(
         assert!(
             cells
                 .iter()
-                .any(|c| c.scale.as_deref() == Some("large_city")
-                    && c.political_colour == "green"
+                .any(|c| c.scale.map(|s| s.as_str()) == Some("large_city")
+                    && c.political_colour.as_str() == "green"
                     && c.total == 1)
         );
         assert!(
             cells
                 .iter()
-                .any(|c| c.scale.as_deref() == Some("rural_commune") && c.total == 1)
+                .any(|c| c.scale.map(|s| s.as_str()) == Some("rural_commune") && c.total == 1)
         );
         let activity = store.recent_activity(Scope::All, 10).await.unwrap();
         assert_eq!(activity.len(), 2, "two creations recorded as stage changes");
@@ -546,7 +548,7 @@ store_test!(
             .await
             .unwrap()
             .expect("found");
-        assert_eq!(dossier.target.stage, "member");
+        assert_eq!(dossier.target.stage.as_str(), "member");
         assert_eq!(dossier.contacts.len(), 2);
         let summaries: Vec<(&str, usize)> = dossier
             .interactions

@@ -91,7 +91,7 @@ mod invitations_answers_reminders_and_results {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(lyon.stage, "survey_sent");
+        assert_eq!(lyon.stage.as_str(), "survey_sent");
 
         // Lyon keeps a draft, then sends a wrong value (refused, nothing lost), then a valid answer.
         let link = survey_link(&app, "maire@69123.example.org").await;
@@ -200,7 +200,7 @@ mod invitations_answers_reminders_and_results {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(lyon.stage, "survey_answered");
+        assert_eq!(lyon.stage.as_str(), "survey_answered");
         let interactions = app
             .store
             .interactions(relais::store::Scope::All, targets[0])

@@ -37,26 +37,11 @@ code_enum! {
     }
 }
 
-impl MailKind {
-    /// The kind stored under `code`, compared exactly (stored codes are never labels).
-    pub fn from_code(code: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|kind| kind.as_str() == code)
-    }
-}
-
 /// A placeholder for messages built but never enqueued (a dispatch recorded without mail); every enqueued
 /// message names its kind.
 impl Default for MailKind {
     fn default() -> Self {
         MailKind::Test
-    }
-}
-
-impl TryFrom<String> for MailKind {
-    type Error = String;
-
-    fn try_from(code: String) -> Result<Self, String> {
-        Self::from_code(&code).ok_or_else(|| format!("unknown mail kind {code:?}"))
     }
 }
 
@@ -69,7 +54,7 @@ impl PartialEq<&str> for MailKind {
 /// The French name of a stored kind. Rows written before a kind was renamed or dropped keep their code: it
 /// reads "Autre courrier" rather than the code, and never fails the page.
 pub fn mail_kind_label(code: &str) -> &'static str {
-    MailKind::from_code(code).map_or("Autre courrier", MailKind::label)
+    MailKind::from_code(code).ok().map_or("Autre courrier", MailKind::label)
 }
 
 code_enum! {
@@ -84,24 +69,6 @@ code_enum! {
     }
 }
 
-impl DeliveryState {
-    /// The state stored under `code`, compared exactly.
-    pub fn from_code(code: &str) -> Option<Self> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|state| state.as_str() == code)
-    }
-}
-
-impl TryFrom<String> for DeliveryState {
-    type Error = String;
-
-    fn try_from(code: String) -> Result<Self, String> {
-        Self::from_code(&code).ok_or_else(|| format!("unknown delivery state {code:?}"))
-    }
-}
-
 impl PartialEq<&str> for DeliveryState {
     fn eq(&self, code: &&str) -> bool {
         self.as_str() == *code
@@ -110,7 +77,7 @@ impl PartialEq<&str> for DeliveryState {
 
 /// The French name of a stored delivery state ("inconnu" for a code relais never writes).
 pub fn delivery_state_label(code: &str) -> &'static str {
-    DeliveryState::from_code(code).map_or("inconnu", DeliveryState::label)
+    DeliveryState::from_code(code).ok().map_or("inconnu", DeliveryState::label)
 }
 
 /// A delivery's last server reply as the person it concerns may read it: the folder transport's reply names
@@ -155,7 +122,7 @@ mod tests {
             );
         }
         // A label is for people: the database never holds one.
-        assert_eq!(MailKind::from_code("Message de liste"), None);
+        assert!(MailKind::from_code("Message de liste").is_err());
         assert!(MailKind::try_from("something_new".to_string()).is_err());
         assert!(DeliveryState::try_from("lost".to_string()).is_err());
         assert!(DeliveryState::Sent == "sent" && DeliveryState::Queued != "sent");

@@ -5,6 +5,7 @@
 
 pub mod email;
 pub mod inbound;
+pub mod list;
 pub mod mail_kind;
 pub mod nuance;
 pub mod pipeline;
@@ -14,6 +15,7 @@ pub mod scale;
 pub mod survey;
 
 pub use email::EmailAddress;
+pub use list::{ListKind, PostPolicy, ReplyTo};
 pub use nuance::PoliticalReading;
 pub use pipeline::{InteractionKind, LeadSource, PoliticalColour, Priority, Stage};
 pub use role::Role;
@@ -72,9 +74,81 @@ macro_rules! code_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        impl $name {
+            /// Reads a stored code exactly: no labels, no folding. A row holding anything else is refused,
+            /// so a code the enum does not know fails at the read instead of travelling on as text.
+            pub fn from_code(code: &str) -> Result<Self, $crate::domain::UnknownCode> {
+                match code {
+                    $($code => Ok($name::$variant),)+
+                    other => Err($crate::domain::UnknownCode {
+                        vocabulary: stringify!($name),
+                        code: other.to_string(),
+                    }),
+                }
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = $crate::domain::UnknownCode;
+            fn try_from(code: &str) -> Result<Self, Self::Error> {
+                $name::from_code(code)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = $crate::domain::UnknownCode;
+            fn try_from(code: String) -> Result<Self, Self::Error> {
+                $name::from_code(&code)
+            }
+        }
+
+        // Stored as its text code on either database: read through `&str`, bound as `&str`.
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $name
+        where
+            str: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as sqlx::Type<DB>>::type_info()
+            }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $name
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let code = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
+                Ok($name::from_code(code)?)
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $name
+        where
+            &'q str: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut DB::ArgumentBuffer<'q>,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&'q str as sqlx::Encode<'q, DB>>::encode(self.as_str(), buf)
+            }
+        }
     };
 }
 pub(crate) use code_enum;
+
+/// A stored code that its closed vocabulary does not know: the database holds a value the code cannot read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {vocabulary} code {code:?}")]
+pub struct UnknownCode {
+    /// The enum's name (`Stage`, `ListKind`…).
+    pub vocabulary: &'static str,
+    pub code: String,
+}
 
 /// Folds a text for lenient comparison: lowercase, accents removed, punctuation and spaces dropped.
 pub fn fold(text: &str) -> String {
@@ -165,6 +239,45 @@ mod tests {
     fn fold_ignores_case_accents_and_punctuation() {
         assert_eq!(fold("Élu·e / Contact"), "eluecontact");
         assert_eq!(fold("En discussion"), fold("en-discussion"));
+    }
+
+    /// The database, the API (serde) and `from_code` must agree on every code, or a row written by one
+    /// would be refused by another.
+    #[test]
+    fn stored_codes_serde_codes_and_from_code_agree() {
+        fn check<T>(
+            all: &[T],
+            code: fn(T) -> &'static str,
+            read: fn(&str) -> Result<T, UnknownCode>,
+        ) where
+            T: Copy + PartialEq + std::fmt::Debug + serde::Serialize,
+        {
+            for value in all {
+                assert_eq!(serde_json::to_value(value).unwrap(), code(*value));
+                assert_eq!(read(code(*value)), Ok(*value));
+            }
+        }
+        check(Stage::ALL, Stage::as_str, Stage::from_code);
+        check(Scale::ALL, Scale::as_str, Scale::from_code);
+        check(
+            PoliticalColour::ALL,
+            PoliticalColour::as_str,
+            PoliticalColour::from_code,
+        );
+        check(LeadSource::ALL, LeadSource::as_str, LeadSource::from_code);
+        check(Priority::ALL, Priority::as_str, Priority::from_code);
+        check(
+            InteractionKind::ALL,
+            InteractionKind::as_str,
+            InteractionKind::from_code,
+        );
+        check(ListKind::ALL, ListKind::as_str, ListKind::from_code);
+        check(PostPolicy::ALL, PostPolicy::as_str, PostPolicy::from_code);
+        check(ReplyTo::ALL, ReplyTo::as_str, ReplyTo::from_code);
+        assert_eq!(
+            Priority::from_code("urgent").unwrap_err().to_string(),
+            "unknown Priority code \"urgent\""
+        );
     }
 
     #[test]

@@ -459,10 +459,10 @@ pub(super) fn target_fields(
     );
     TargetFields {
         owner_id: cells.owner(owners),
-        political_colour: political_colour.as_str().into(),
+        political_colour,
         political_nuance,
-        lead_source: source.unwrap_or(LeadSource::Other).as_str().into(),
-        priority: priority.unwrap_or(Priority::Normal).as_str().into(),
+        lead_source: source.unwrap_or(LeadSource::Other),
+        priority: priority.unwrap_or(Priority::Normal),
         next_action: cells.get(Field::NextAction).to_string(),
         next_action_date: cells.date(Field::NextActionDate),
         has_squats: cells.yes_no(Field::HasSquats).unwrap_or(false),

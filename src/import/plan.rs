@@ -367,7 +367,7 @@ fn organisation_of(entry: &Entry) -> NewOrganisation {
         departement_code: entry.departement.clone(),
         region_code: entry.region.clone(),
         population: entry.population,
-        scale: Some(Scale::of(entry.kind, entry.population).as_str().into()),
+        scale: Some(Scale::of(entry.kind, entry.population)),
         ..NewOrganisation::default()
     }
 }

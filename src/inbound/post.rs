@@ -13,6 +13,7 @@ use super::identity::DmarcPolicy;
 use crate::domain::EmailAddress;
 use crate::domain::inbound::{InboundKind, InboundState};
 use crate::domain::mail_kind::MailKind;
+use crate::domain::{PostPolicy, ReplyTo};
 use crate::mail::list_copy::Footer;
 use crate::store::discussion::{DiscussionList, NewPost};
 use crate::store::inbound::InboundOutcome;
@@ -417,7 +418,7 @@ impl Inbound {
         if !header(message, "Approved").is_empty() {
             hold.push("en-tête Approved présent".to_string());
         }
-        if list.post_policy == "moderated" {
+        if list.post_policy == PostPolicy::Moderated {
             hold.push("liste modérée : chaque message est relu".to_string());
         }
         hold
@@ -538,13 +539,13 @@ impl Inbound {
         if rewrite {
             // DMARC's "munge": the author stays visible and reachable, the From is the list's.
             headers.push(("X-Original-From".to_string(), original.clone()));
-            if list.reply_to == "sender" {
+            if list.reply_to == ReplyTo::Sender {
                 headers.push(("Reply-To".into(), original));
             } else {
                 headers.push(("Reply-To".into(), mailbox("", &list_address)?));
                 headers.push(("Cc".into(), original));
             }
-        } else if list.reply_to != "sender" {
+        } else if list.reply_to != ReplyTo::Sender {
             headers.push(("Reply-To".into(), mailbox("", &list_address)?));
         }
         // The thread headers as the author wrote them: a copy is the same message, not a reply to it.

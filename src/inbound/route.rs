@@ -12,6 +12,7 @@
 //!   sent out ([`super::post`]).
 
 use super::bounce_report::Severity;
+use crate::domain::ListKind;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -126,7 +127,7 @@ impl Inbound {
             Destination::Unsubscribe(token) => self.unsubscribe(&token).await,
             Destination::List { key, command: None } => {
                 match self.store.discussion_list(&key).await? {
-                    Some(list) if list.kind == "discussion" => {
+                    Some(list) if list.kind == ListKind::Discussion => {
                         self.list_post(&list, claimed.message_id, &raw).await
                     }
                     _ => {
@@ -441,7 +442,7 @@ impl Inbound {
                     format!("aide de {} envoyée à {from}", list.name),
                 ))
             }
-            None if list.kind == "announce" => Ok(outcome(
+            None if list.kind == ListKind::Announce => Ok(outcome(
                 InboundKind::Post,
                 InboundState::Refused,
                 format!(

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Settings;
 use crate::domain::mail_kind::MailKind;
+use crate::domain::ListKind;
 use crate::store::Store;
 use crate::store::outbox::{ListHeaders, NewMessage};
 
@@ -54,7 +55,7 @@ pub async fn send_list_digests(
     let period = format!("liste-{}", moment.format("%Y-%m-%dT%H:%M:%SZ"));
     let mut sent = 0;
     for list in store.all_lists().await? {
-        if list.kind != "discussion" {
+        if list.kind != ListKind::Discussion {
             continue;
         }
         let posts = store

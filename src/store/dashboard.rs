@@ -3,13 +3,14 @@
 use chrono::NaiveDate;
 
 use super::{Scope, Store, StoreResult, scope_filter, with_db};
+use crate::domain::{PoliticalColour, Scale, Stage};
 
 /// Targets counted by région, scale, political colour and whether they are members.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct DiversityCell {
     pub region_code: Option<String>,
-    pub scale: Option<String>,
-    pub political_colour: String,
+    pub scale: Option<Scale>,
+    pub political_colour: PoliticalColour,
     pub members: i64,
     pub total: i64,
 }
@@ -70,7 +71,7 @@ impl Store {
     }
 
     /// Number of targets per stage.
-    pub async fn count_by_stage(&self, scope: Scope) -> StoreResult<Vec<(String, i64)>> {
+    pub async fn count_by_stage(&self, scope: Scope) -> StoreResult<Vec<(Stage, i64)>> {
         let sql = format!(
             "SELECT t.stage, COUNT(*) FROM targets t JOIN organisations o ON o.id = t.organisation_id
              WHERE {} GROUP BY t.stage",

@@ -6,6 +6,7 @@ use super::audit::{self, Actor};
 use super::outbox::{NewMessage, NewRecipient, enqueue};
 use super::{Store, StoreError, StoreResult, Tx, with_db, with_tx};
 use crate::domain::EmailAddress;
+use crate::domain::{ListKind, PostPolicy, ReplyTo};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DiscussionList {
@@ -13,12 +14,10 @@ pub struct DiscussionList {
     pub list_key: String,
     pub name: String,
     pub description: String,
-    pub kind: String,
+    pub kind: ListKind,
     pub subject_prefix: String,
-    /// `list` or `sender`.
-    pub reply_to: String,
-    /// `members` or `moderated`.
-    pub post_policy: String,
+    pub reply_to: ReplyTo,
+    pub post_policy: PostPolicy,
     /// `public`, `members` or `staff`.
     pub archive: String,
     pub max_bytes: i64,
@@ -111,8 +110,8 @@ impl Store {
         .bind(&list.name)
         .bind(&list.description)
         .bind(&list.subject_prefix)
-        .bind(&list.reply_to)
-        .bind(&list.post_policy)
+        .bind(list.reply_to.as_str())
+        .bind(list.post_policy.as_str())
         .bind(&list.archive)
         .bind(list.max_bytes)
         .bind(now)

@@ -15,7 +15,7 @@ use super::audit::{self, Actor};
 use super::people::{NewPerson, insert_person};
 use super::targets::{NewTarget, TargetFields, insert_target, update_target_fields};
 use super::{Store, StoreError, StoreResult, Tx, with_db, with_tx};
-use crate::domain::fold;
+use crate::domain::{LeadSource, PoliticalColour, Priority, fold};
 
 #[path = "import_batch.rs"]
 mod import_batch;
@@ -99,10 +99,10 @@ impl ImportLine<'_> {
 type FieldsRow = (
     i64,
     Option<i64>,
-    String,
+    PoliticalColour,
     Option<String>,
-    String,
-    String,
+    LeadSource,
+    Priority,
     String,
     Option<NaiveDate>,
     bool,
@@ -284,15 +284,13 @@ async fn update_from_row(
                 .political_nuance
                 .clone_from(&imported.political_nuance);
         }
-        after
-            .political_colour
-            .clone_from(&imported.political_colour);
+        after.political_colour = imported.political_colour;
     }
     if given.lead_source {
-        after.lead_source.clone_from(&imported.lead_source);
+        after.lead_source = imported.lead_source;
     }
     if given.priority {
-        after.priority.clone_from(&imported.priority);
+        after.priority = imported.priority;
     }
     if given.next_action {
         after.next_action.clone_from(&imported.next_action);

@@ -357,7 +357,7 @@ async fn organisations(
             o.departement_code.as_deref().into(),
             o.region_code.as_deref().into(),
             o.population.into(),
-            o.scale.as_deref().into(),
+            o.scale.map(crate::domain::Scale::as_str).into(),
             o.website.as_str().into(),
             o.notes.as_str().into(),
             search_text.into(),

@@ -11,6 +11,7 @@ use serde_json::json;
 use super::audit::{self, Actor};
 use super::discussion::{DiscussionList, Post};
 use super::{Store, StoreResult, with_db, with_tx};
+use crate::domain::{PostPolicy, ReplyTo};
 
 /// The consent ground recorded when the team re-subscribes someone who asked for it.
 pub const RESUBSCRIBE_GROUND: &str = "réabonnement par l'équipe à la demande de la personne";
@@ -21,10 +22,8 @@ pub struct ListSettings {
     pub name: String,
     pub description: String,
     pub subject_prefix: String,
-    /// `list` or `sender`.
-    pub reply_to: String,
-    /// `members` or `moderated`.
-    pub post_policy: String,
+    pub reply_to: ReplyTo,
+    pub post_policy: PostPolicy,
     /// `public`, `members` or `staff`.
     pub archive: String,
     pub max_bytes: i64,
@@ -38,8 +37,8 @@ impl ListSettings {
             name: list.name.clone(),
             description: list.description.clone(),
             subject_prefix: list.subject_prefix.clone(),
-            reply_to: list.reply_to.clone(),
-            post_policy: list.post_policy.clone(),
+            reply_to: list.reply_to,
+            post_policy: list.post_policy,
             archive: list.archive.clone(),
             max_bytes: list.max_bytes,
             personalized: list.personalized,
@@ -172,8 +171,8 @@ impl Store {
         .bind(&settings.name)
         .bind(&settings.description)
         .bind(&settings.subject_prefix)
-        .bind(&settings.reply_to)
-        .bind(&settings.post_policy)
+        .bind(settings.reply_to.as_str())
+        .bind(settings.post_policy.as_str())
         .bind(&settings.archive)
         .bind(settings.max_bytes)
         .bind(settings.personalized)

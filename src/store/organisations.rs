@@ -1,6 +1,7 @@
 //! Organisations: collectivities (from the referential), member associations and partners.
 
 use super::{Scope, Store, StoreError, StoreResult, Tx, scope_filter, with_db, with_tx};
+use crate::domain::Scale;
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct Organisation {
@@ -15,7 +16,7 @@ pub struct Organisation {
     pub departement_code: Option<String>,
     pub region_code: Option<String>,
     pub population: Option<i64>,
-    pub scale: Option<String>,
+    pub scale: Option<Scale>,
     pub website: String,
     pub notes: String,
     pub created_at: i64,
@@ -32,7 +33,7 @@ pub struct NewOrganisation {
     pub departement_code: Option<String>,
     pub region_code: Option<String>,
     pub population: Option<i64>,
-    pub scale: Option<String>,
+    pub scale: Option<Scale>,
     pub website: String,
     pub notes: String,
 }
@@ -73,7 +74,7 @@ pub(crate) async fn find_or_insert_organisation(
     .bind(&new.departement_code)
     .bind(&new.region_code)
     .bind(new.population)
-    .bind(&new.scale)
+    .bind(new.scale.map(Scale::as_str))
     .bind(&new.website)
     .bind(&new.notes)
     .bind(search_text)
@@ -190,11 +191,7 @@ impl NewOrganisation {
                     .map(str::to_string)
             }),
             population: entry.population,
-            scale: Some(
-                crate::domain::Scale::of(entry.kind, entry.population)
-                    .as_str()
-                    .into(),
-            ),
+            scale: Some(Scale::of(entry.kind, entry.population)),
             ..Default::default()
         }
     }

@@ -103,7 +103,7 @@ impl MailMessage {
 
     /// The message's kind, if its code is one relais still knows.
     pub fn mail_kind(&self) -> Option<MailKind> {
-        MailKind::from_code(&self.kind)
+        MailKind::from_code(&self.kind).ok()
     }
 }
 

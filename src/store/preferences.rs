@@ -23,7 +23,7 @@ pub struct OwnSubscription {
     pub list_id: i64,
     pub list_key: String,
     pub list_name: String,
-    pub list_kind: String,
+    pub list_kind: crate::domain::ListKind,
     pub name: String,
     pub state: String,
     pub mode: String,

@@ -18,8 +18,8 @@ pub struct MailingList {
     pub list_key: String,
     pub name: String,
     pub description: String,
-    /// `announce` (the newsletter: only staff write) or `discussion`.
-    pub kind: String,
+    /// The newsletter (only staff write) or a discussion list.
+    pub kind: crate::domain::ListKind,
 }
 
 /// A request from the public form, once its fields are valid.

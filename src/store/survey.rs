@@ -61,7 +61,7 @@ pub struct Invitable {
     pub address: String,
     pub target_id: i64,
     pub collectivity: String,
-    pub stage: String,
+    pub stage: Stage,
     pub invited: bool,
 }
 
@@ -451,13 +451,13 @@ async fn move_target(
     actor: &Actor,
     now: i64,
 ) -> StoreResult<()> {
-    let stage: String = with_tx!(tx, |c| sqlx::query_scalar(
+    let stage: Stage = with_tx!(tx, |c| sqlx::query_scalar(
         "SELECT stage FROM targets WHERE id = $1"
     )
     .bind(target_id)
     .fetch_one(c)
     .await)?;
-    if !from.iter().any(|s| s.as_str() == stage) {
+    if !from.contains(&stage) {
         return Ok(());
     }
     with_tx!(tx, |c| sqlx::query(
@@ -472,7 +472,7 @@ async fn move_target(
     super::targets::insert_stage_change(
         tx,
         target_id,
-        Some(&stage),
+        Some(stage),
         to,
         "recensement des attentes",
         actor,

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use super::organisations::{NewOrganisation, find_or_insert_organisation};
 use super::people::{NewPerson, insert_person};
 use super::{Scope, Store, StoreError, StoreResult, Tx, audit, scope_filter, with_db, with_tx};
-use crate::domain::Stage;
+use crate::domain::{LeadSource, PoliticalColour, Priority, Scale, Stage};
 
 /// A target as lists, the board and the API show it (its collectivity joined in).
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
@@ -20,17 +20,17 @@ pub struct Target {
     pub departement_code: Option<String>,
     pub region_code: Option<String>,
     pub population: Option<i64>,
-    pub scale: Option<String>,
-    pub stage: String,
+    pub scale: Option<Scale>,
+    pub stage: Stage,
     pub declined_reason: String,
     pub on_hold_until: Option<NaiveDate>,
     pub owner_id: Option<i64>,
     pub owner_name: Option<String>,
-    pub political_colour: String,
+    pub political_colour: PoliticalColour,
     /// The Ministry's nuance as staff wrote it ("Divers gauche", "LDVG"), if given.
     pub political_nuance: Option<String>,
-    pub lead_source: String,
-    pub priority: String,
+    pub lead_source: LeadSource,
+    pub priority: Priority,
     pub next_action: String,
     pub next_action_date: Option<NaiveDate>,
     pub has_squats: bool,
@@ -58,28 +58,45 @@ pub(crate) use {target_columns, target_from};
 const TARGET_SELECT: &str = concat!("SELECT ", target_columns!(), " FROM ", target_from!());
 
 /// The follow-up fields staff edit on a target.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct TargetFields {
     pub owner_id: Option<i64>,
-    pub political_colour: String,
+    pub political_colour: PoliticalColour,
     /// The nuance as written; when given, `political_colour` is the colour it maps to.
     pub political_nuance: Option<String>,
-    pub lead_source: String,
-    pub priority: String,
+    pub lead_source: LeadSource,
+    pub priority: Priority,
     pub next_action: String,
     pub next_action_date: Option<NaiveDate>,
     pub has_squats: bool,
     pub notes: String,
 }
 
+/// A target nobody has qualified yet: colour unknown, source "other", normal priority.
+impl Default for TargetFields {
+    fn default() -> Self {
+        TargetFields {
+            owner_id: None,
+            political_colour: PoliticalColour::Unknown,
+            political_nuance: None,
+            lead_source: LeadSource::Other,
+            priority: Priority::Normal,
+            next_action: String::new(),
+            next_action_date: None,
+            has_squats: false,
+            notes: String::new(),
+        }
+    }
+}
+
 impl Target {
     pub fn fields(&self) -> TargetFields {
         TargetFields {
             owner_id: self.owner_id,
-            political_colour: self.political_colour.clone(),
+            political_colour: self.political_colour,
             political_nuance: self.political_nuance.clone(),
-            lead_source: self.lead_source.clone(),
-            priority: self.priority.clone(),
+            lead_source: self.lead_source,
+            priority: self.priority,
             next_action: self.next_action.clone(),
             next_action_date: self.next_action_date,
             has_squats: self.has_squats,
@@ -220,8 +237,8 @@ impl TargetFilter {
 pub struct StageChange {
     pub id: i64,
     pub target_id: i64,
-    pub from_stage: Option<String>,
-    pub to_stage: String,
+    pub from_stage: Option<Stage>,
+    pub to_stage: Stage,
     pub reason: String,
     pub changed_at: i64,
     pub author_label: String,
@@ -286,9 +303,9 @@ pub(crate) async fn insert_target(
     .bind(organisation_id)
     .bind(new.stage.as_str())
     .bind(f.owner_id)
-    .bind(&f.political_colour)
-    .bind(&f.lead_source)
-    .bind(&f.priority)
+    .bind(f.political_colour.as_str())
+    .bind(f.lead_source.as_str())
+    .bind(f.priority.as_str())
     .bind(&f.next_action)
     .bind(f.next_action_date)
     .bind(f.has_squats)
@@ -327,7 +344,7 @@ pub(crate) async fn insert_target(
 pub(crate) async fn insert_stage_change(
     tx: &mut Tx,
     target_id: i64,
-    from: Option<&str>,
+    from: Option<Stage>,
     to: Stage,
     reason: &str,
     actor: &audit::Actor,
@@ -339,7 +356,7 @@ pub(crate) async fn insert_stage_change(
          VALUES ($1, $2, $3, $4, $5, $6, $7)"
     )
     .bind(target_id)
-    .bind(from)
+    .bind(from.map(Stage::as_str))
     .bind(to.as_str())
     .bind(reason)
     .bind(now)
@@ -390,9 +407,9 @@ pub(crate) async fn update_target_fields(
     )
     .bind(id)
     .bind(after.owner_id)
-    .bind(&after.political_colour)
-    .bind(&after.lead_source)
-    .bind(&after.priority)
+    .bind(after.political_colour.as_str())
+    .bind(after.lead_source.as_str())
+    .bind(after.priority.as_str())
     .bind(&after.next_action)
     .bind(after.next_action_date)
     .bind(after.has_squats)
@@ -604,11 +621,11 @@ impl Store {
             "SELECT stage FROM targets WHERE id = $1{}",
             tx.lock_clause()
         );
-        let from: String = with_tx!(&mut tx, |c| sqlx::query_scalar(&sql)
+        let from: Stage = with_tx!(&mut tx, |c| sqlx::query_scalar(&sql)
             .bind(id)
             .fetch_one(c)
             .await)?;
-        if from == change.to.as_str() {
+        if from == change.to {
             return Ok(());
         }
         let declined_reason = if change.to == Stage::Declined {
@@ -637,7 +654,7 @@ impl Store {
         insert_stage_change(
             &mut tx,
             id,
-            Some(&from),
+            Some(from),
             change.to,
             &change.reason,
             actor,
@@ -1082,5 +1099,42 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored code the enums do not know stops the read with an error naming the column and the code,
+    /// instead of reaching a page as text.
+    #[tokio::test]
+    async fn unknown_codes_in_a_row_are_refused() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        let row = |to_stage: &str| {
+            format!(
+                "SELECT 1 AS id, 2 AS target_id, NULL AS from_stage, '{to_stage}' AS to_stage, '' AS reason,
+                        0 AS changed_at, 'Camille' AS author_label"
+            )
+        };
+        let change: StageChange = sqlx::query_as(&row("on_hold"))
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!((change.from_stage, change.to_stage), (None, Stage::OnHold));
+        let error = sqlx::query_as::<_, StageChange>(&row("perdue"))
+            .fetch_one(&pool)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("to_stage"), "{error}");
+        assert!(error.contains("unknown Stage code \"perdue\""), "{error}");
+        // A French label is for people: a row must hold the code itself.
+        assert!(
+            sqlx::query_as::<_, StageChange>(&row("En pause"))
+                .fetch_one(&pool)
+                .await
+                .is_err()
+        );
     }
 }

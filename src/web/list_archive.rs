@@ -18,6 +18,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 use super::AppState;
 use super::auth::optional_session;
 use super::error::{WebError, WebResult};
+use crate::domain::ListKind;
 use crate::store::discussion::DiscussionList;
 
 pub fn router() -> Router<AppState> {
@@ -38,7 +39,7 @@ async fn readable(state: &AppState, headers: &HeaderMap, key: &str) -> WebResult
         .store
         .discussion_list(key)
         .await?
-        .filter(|l| l.kind == "discussion")
+        .filter(|l| l.kind == ListKind::Discussion)
         .ok_or(WebError::NotFound)?;
     if list.archive == "public" {
         return Ok(list);

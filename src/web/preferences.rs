@@ -18,8 +18,8 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::{WebError, WebResult};
 use super::subscribe::{form_is_genuine, form_proof};
-use crate::domain::EmailAddress;
 use crate::domain::mail_kind::MailKind;
+use crate::domain::{EmailAddress, ListKind};
 use crate::mail::unsubscribe::Purpose;
 use crate::store::outbox::{NewMessage, NewRecipient};
 use crate::store::preferences::OwnSubscription;
@@ -74,7 +74,7 @@ async fn open_archive(
         .store
         .discussion_list(&key)
         .await?
-        .filter(|l| l.kind == "discussion" && l.archive != "staff")
+        .filter(|l| l.kind == ListKind::Discussion && l.archive != "staff")
         .ok_or(WebError::NotFound)?;
     if !state.store.is_subscriber(list.id, &address).await? {
         return Err(WebError::SubscribersOnly);
@@ -253,7 +253,7 @@ async fn show(
         .all_lists()
         .await?
         .into_iter()
-        .filter(|l| l.kind == "discussion" && l.archive != "staff")
+        .filter(|l| l.kind == ListKind::Discussion && l.archive != "staff")
         .map(|l| l.id)
         .collect();
     let subscriptions = state
@@ -270,7 +270,7 @@ async fn show(
             active: s.state == "active" || s.state == "bouncing",
             state: state_label(&s.state),
             digest: s.mode == "digest",
-            digest_label: if s.list_kind == "announce" {
+            digest_label: if s.list_kind == ListKind::Announce {
                 "un récapitulatif par mois"
             } else {
                 "un résumé par jour"

@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 
 use super::auth::Session;
-use crate::domain::{InteractionKind, LeadSource, PoliticalColour, Priority, Scale, Stage};
+use crate::domain::{InteractionKind, Scale, Stage};
 use crate::referential::Referential;
 
 /// The part of every staff page around its content: who is logged in, what they may do, the CSRF token.
@@ -36,28 +36,13 @@ impl Chrome {
     }
 }
 
-pub fn stage_label(code: &str) -> &'static str {
-    Stage::parse(code).map_or("?", Stage::label)
-}
-
-pub fn colour_label(code: &str) -> &'static str {
-    PoliticalColour::parse(code).map_or("?", PoliticalColour::label)
-}
-
-pub fn source_label(code: &str) -> &'static str {
-    LeadSource::parse(code).map_or("?", LeadSource::label)
-}
-
-pub fn priority_label(code: &str) -> &'static str {
-    Priority::parse(code).map_or("?", Priority::label)
-}
-
 pub fn interaction_label(code: &str) -> &'static str {
     InteractionKind::parse(code).map_or("?", InteractionKind::label)
 }
 
-pub fn scale_label(code: Option<&str>) -> &'static str {
-    code.and_then(Scale::parse).map_or("—", Scale::label)
+/// The scale's label, or a dash when the collectivity has none (associations, partners).
+pub fn scale_label(scale: Option<Scale>) -> &'static str {
+    scale.map_or("—", Scale::label)
 }
 
 pub use crate::domain::mail_kind::{delivery_state_label, mail_kind_label};
@@ -127,24 +112,12 @@ use crate::store::organisations::Organisation;
 use crate::store::targets::{Interaction, LocalNeed, StageChange, Target};
 
 impl Target {
-    pub fn stage_label(&self) -> &'static str {
-        stage_label(&self.stage)
-    }
-    pub fn colour_label(&self) -> &'static str {
-        colour_label(&self.political_colour)
-    }
     /// The Ministry's nuance as recorded, or nothing.
     pub fn nuance_label(&self) -> &str {
         self.political_nuance.as_deref().unwrap_or("")
     }
-    pub fn source_label(&self) -> &'static str {
-        source_label(&self.lead_source)
-    }
-    pub fn priority_label(&self) -> &'static str {
-        priority_label(&self.priority)
-    }
     pub fn scale_label(&self) -> &'static str {
-        scale_label(self.scale.as_deref())
+        scale_label(self.scale)
     }
     pub fn departement_label(&self) -> String {
         departement_label(self.departement_code.as_deref())
@@ -181,11 +154,9 @@ impl Target {
 }
 
 impl StageChange {
+    /// The stage left, or a dash for the first stage of a target.
     pub fn from_label(&self) -> &'static str {
-        self.from_stage.as_deref().map_or("—", stage_label)
-    }
-    pub fn to_label(&self) -> &'static str {
-        stage_label(&self.to_stage)
+        self.from_stage.map_or("—", Stage::label)
     }
     pub fn when(&self) -> String {
         french_datetime(self.changed_at)
@@ -242,7 +213,7 @@ impl Organisation {
         population(self.population)
     }
     pub fn scale_label(&self) -> &'static str {
-        scale_label(self.scale.as_deref())
+        scale_label(self.scale)
     }
     pub fn code_label(&self) -> &str {
         self.official_code.as_deref().unwrap_or("—")
@@ -303,8 +274,10 @@ impl Activity {
         french_datetime(self.at)
     }
     pub fn describe(&self) -> String {
+        // The detail of a stage line is the stage's code (one column shared with the interactions' summaries).
         if self.kind == "stage" {
-            format!("passe à « {} »", stage_label(&self.detail))
+            let stage = Stage::from_code(&self.detail).map_or("?", Stage::label);
+            format!("passe à « {stage} »")
         } else {
             format!("{} : {}", interaction_label(&self.kind), self.detail)
         }

@@ -335,9 +335,9 @@ impl TestApp {
             organisation: relais::store::organisations::NewOrganisation::from_referential(entry),
             stage: relais::domain::Stage::Identified,
             fields: relais::store::targets::TargetFields {
-                political_colour: "unknown".into(),
-                lead_source: "other".into(),
-                priority: "normal".into(),
+                political_colour: relais::domain::PoliticalColour::Unknown,
+                lead_source: relais::domain::LeadSource::Other,
+                priority: relais::domain::Priority::Normal,
                 ..Default::default()
             },
             contacts: vec![relais::store::people::NewPerson {

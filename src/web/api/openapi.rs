@@ -28,6 +28,9 @@ use crate::web::AppState;
             crate::store::organisations::Organisation, crate::store::people::Person, crate::store::targets::Target,
             crate::store::targets::StageChange, crate::store::targets::Interaction,
             crate::store::targets::TargetSort, ApiErrorBody,
+            // The closed vocabularies the targets carry, each one schema of its codes.
+            crate::domain::Stage, crate::domain::Scale, crate::domain::PoliticalColour,
+            crate::domain::LeadSource, crate::domain::Priority,
         ),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable),
     ),

@@ -513,9 +513,7 @@ fn apply_fields(input: &TargetInput, mut fields: TargetFields) -> ApiResult<Targ
             LeadSource::parse,
             LeadSource::ALL,
             LeadSource::as_str,
-        )?
-        .as_str()
-        .into();
+        )?;
     }
     if let Some(v) = &input.priority {
         fields.priority = parse_code(
@@ -524,9 +522,7 @@ fn apply_fields(input: &TargetInput, mut fields: TargetFields) -> ApiResult<Targ
             Priority::parse,
             Priority::ALL,
             Priority::as_str,
-        )?
-        .as_str()
-        .into();
+        )?;
     }
     if input.owner_id.is_some() {
         fields.owner_id = input.owner_id;
@@ -588,20 +584,20 @@ fn apply_political(input: &TargetInput, fields: &mut TargetFields) -> ApiResult<
             ));
         }
         (_, Some(Some((text, nuance)))) => {
-            fields.political_colour = nuance.colour.as_str().into();
+            fields.political_colour = nuance.colour;
             fields.political_nuance = Some(text.to_string());
         }
         (colour, Some(None)) => {
             if let Some(colour) = &colour {
-                fields.political_colour = colour.colour.as_str().into();
+                fields.political_colour = colour.colour;
             }
             fields.political_nuance = colour.and_then(|c| c.nuance);
         }
         (Some(colour), None) => {
-            if colour.nuance.is_some() || colour.colour.as_str() != fields.political_colour {
+            if colour.nuance.is_some() || colour.colour != fields.political_colour {
                 fields.political_nuance = colour.nuance;
             }
-            fields.political_colour = colour.colour.as_str().into();
+            fields.political_colour = colour.colour;
         }
         (None, None) => {}
     }
@@ -650,9 +646,9 @@ pub async fn create_target(
         Some(s) => parse_code("stage", s, Stage::parse, Stage::ALL, Stage::as_str)?,
     };
     let defaults = TargetFields {
-        political_colour: "unknown".into(),
-        lead_source: "other".into(),
-        priority: "normal".into(),
+        political_colour: PoliticalColour::Unknown,
+        lead_source: LeadSource::Other,
+        priority: Priority::Normal,
         ..Default::default()
     };
     let new = NewTarget {

@@ -13,12 +13,13 @@ use axum::routing::get;
 use serde_json::Value;
 
 use super::inbound::day;
+use crate::domain::Stage;
 use crate::french::paris_midnight;
 use crate::store::audit::{AuditEntry, AuditFilter};
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::WebResult;
-use crate::web::view::{Chrome, french_datetime, interaction_label, stage_label};
+use crate::web::view::{Chrome, french_datetime, interaction_label};
 
 const PAGE_SIZE: i64 = 50;
 
@@ -327,6 +328,11 @@ fn field_name(field: &str) -> &'static str {
         "strip_executables" => "le retrait des programmes joints",
         _ => "un autre champ",
     }
+}
+
+/// A stage as an audit entry's details recorded it (JSON text, possibly older than today's codes).
+fn stage_label(code: &str) -> &'static str {
+    Stage::parse(code).map_or("?", Stage::label)
 }
 
 fn changed_fields(details: &Value) -> Vec<&'static str> {

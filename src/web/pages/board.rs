@@ -13,7 +13,7 @@ use crate::store::targets::{Target, TargetSort};
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::WebResult;
-use crate::web::view::{self, Chrome};
+use crate::web::view::Chrome;
 
 /// Cards shown per column; beyond it the column links to the filtered list.
 const CARDS_PER_COLUMN: i64 = 200;
@@ -34,7 +34,7 @@ pub struct Column {
 struct BoardPage {
     chrome: Chrome,
     columns: Vec<Column>,
-    stages: Vec<(String, String, bool)>,
+    stages: &'static [Stage],
 }
 
 async fn board(
@@ -66,7 +66,7 @@ async fn board(
     let page = BoardPage {
         chrome: Chrome::new(&session, "board", "Tableau des étapes"),
         columns,
-        stages: view::options(Stage::ALL, Stage::as_str, Stage::label, ""),
+        stages: Stage::ALL,
     };
     Ok(Html(page.render()?))
 }

@@ -16,7 +16,7 @@ use crate::store::dashboard::{Activity, DiversityCell, Engagement, FollowUps};
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::WebResult;
-use crate::web::view::{self, Chrome};
+use crate::web::view::Chrome;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/", get(dashboard))
@@ -66,7 +66,7 @@ struct DashboardPage<'a> {
 
 /// The dashboard's aggregates for one scope and day.
 pub struct DashboardData {
-    counts: Vec<(String, i64)>,
+    counts: Vec<(Stage, i64)>,
     cells: Vec<DiversityCell>,
     follow_ups: Vec<FollowUps>,
     activity: Vec<Activity>,
@@ -104,7 +104,7 @@ async fn dashboard(session: Session, State(state): State<AppState>) -> WebResult
     let count_of = |stage: Stage| {
         counts
             .iter()
-            .find(|(s, _)| s == stage.as_str())
+            .find(|(s, _)| *s == stage)
             .map_or(0, |(_, n)| *n)
     };
     let total: i64 = counts.iter().map(|(_, n)| n).sum();
@@ -177,14 +177,12 @@ fn matrix(
                 .map(|scale| {
                     let here: Vec<&&DiversityCell> = in_region
                         .iter()
-                        .filter(|c| c.scale.as_deref() == Some(scale.as_str()))
+                        .filter(|c| c.scale == Some(*scale))
                         .collect();
                     let n: i64 = here.iter().map(|c| count(c)).sum();
                     let colours = here
                         .iter()
-                        .map(|c| {
-                            format!("{} : {}", view::colour_label(&c.political_colour), count(c))
-                        })
+                        .map(|c| format!("{} : {}", c.political_colour.label(), count(c)))
                         .collect::<Vec<_>>()
                         .join(", ");
                     (n, colours)
@@ -203,7 +201,7 @@ fn matrix(
         .map(|colour| {
             let n = cells
                 .iter()
-                .filter(|c| c.political_colour == colour.as_str())
+                .filter(|c| c.political_colour == *colour)
                 .map(count)
                 .sum();
             (colour.label(), n)

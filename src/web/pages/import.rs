@@ -73,7 +73,8 @@ impl PreviewPage {
     /// What a new or duplicate row will write, in the words of the targets page: the stage, each contact
     /// (function, addresses, phones), the next action and its date, the political colour and the notes.
     pub fn creates(row: &crate::import::PlannedRow) -> Vec<String> {
-        use crate::web::view::{colour_label, french_date};
+        use crate::domain::PoliticalColour;
+        use crate::web::view::french_date;
         let Some(target) = &row.new_target else {
             return Vec::new();
         };
@@ -104,11 +105,8 @@ impl PreviewPage {
             }
             (true, None) => {}
         }
-        if fields.political_colour != "unknown" && !fields.political_colour.is_empty() {
-            parts.push(format!(
-                "couleur : {}",
-                colour_label(&fields.political_colour)
-            ));
+        if fields.political_colour != PoliticalColour::Unknown {
+            parts.push(format!("couleur : {}", fields.political_colour.label()));
         }
         if !fields.notes.is_empty() {
             parts.push(format!("notes : {}", fields.notes));

@@ -11,7 +11,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::domain::EmailAddress;
+use crate::domain::{EmailAddress, ListKind};
 use crate::store::bounce_score::THRESHOLD;
 use crate::store::discussion::{DiscussionList, Post};
 use crate::store::list_admin::{ListSubscriber, Resubscribed, Standing};
@@ -189,7 +189,7 @@ async fn discussion(state: &AppState, key: &str) -> WebResult<DiscussionList> {
         .store
         .discussion_list(key)
         .await?
-        .filter(|l| l.kind == "discussion")
+        .filter(|l| l.kind == ListKind::Discussion)
         .ok_or(WebError::NotFound)
 }
 
@@ -305,7 +305,7 @@ pub(super) async fn subscribe(
         list_key: list.list_key.clone(),
         name: list.name.clone(),
         description: list.description.clone(),
-        kind: list.kind.clone(),
+        kind: list.kind,
     };
     let now = state.clock.now_millis();
     let mut report = BulkReport {

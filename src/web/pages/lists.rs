@@ -15,8 +15,8 @@ use axum::response::{Html, Response};
 use axum::routing::{get, post};
 
 use crate::domain::EmailAddress;
-use crate::domain::Role;
 use crate::domain::mail_kind::MailKind;
+use crate::domain::{ListKind, PostPolicy, ReplyTo, Role};
 use crate::store::discussion::{DiscussionList, NewPost, Post};
 use crate::store::list_admin::ListSettings;
 use crate::store::outbox::NewRecipient;
@@ -145,8 +145,8 @@ impl ListForm {
             name: list.name.clone(),
             description: list.description.clone(),
             subject_prefix: list.subject_prefix.clone(),
-            reply_to: list.reply_to.clone(),
-            post_policy: list.post_policy.clone(),
+            reply_to: list.reply_to.as_str().into(),
+            post_policy: list.post_policy.as_str().into(),
             archive: list.archive.clone(),
             max_kb: (list.max_bytes / 1024).to_string(),
             copies: if list.personalized {
@@ -189,10 +189,13 @@ impl ListForm {
             );
         }
         let choice = |value: &str, allowed: &[&str]| allowed.contains(&value);
-        if !choice(&self.reply_to, &["list", "sender"]) {
+        // The form sends the stored codes themselves: a label is not accepted here.
+        let reply_to = ReplyTo::from_code(&self.reply_to).ok();
+        if reply_to.is_none() {
             errors.push("Choisissez où vont les réponses : à la liste ou à l'auteur.".into());
         }
-        if !choice(&self.post_policy, &["members", "moderated"]) {
+        let post_policy = PostPolicy::from_code(&self.post_policy).ok();
+        if post_policy.is_none() {
             errors.push(
                 "Choisissez qui écrit : les abonné·es, ou tout message relu par l'équipe.".into(),
             );
@@ -230,15 +233,16 @@ impl ListForm {
                 0
             }
         };
-        if !errors.is_empty() {
+        let (Some(reply_to), Some(post_policy), true) = (reply_to, post_policy, errors.is_empty())
+        else {
             return Err(errors);
-        }
+        };
         Ok(ListSettings {
             name: name.to_string(),
             description: description.to_string(),
             subject_prefix: prefix.to_string(),
-            reply_to: self.reply_to.clone(),
-            post_policy: self.post_policy.clone(),
+            reply_to,
+            post_policy,
             archive: self.archive.clone(),
             max_bytes: max_kb * 1024,
             personalized: self.copies != "shared",
@@ -283,7 +287,7 @@ async fn create(
         list_key: key.clone(),
         name: settings.name,
         description: settings.description,
-        kind: "discussion".into(),
+        kind: ListKind::Discussion,
         subject_prefix: settings.subject_prefix,
         reply_to: settings.reply_to,
         post_policy: settings.post_policy,
@@ -441,7 +445,7 @@ async fn decide(
             )));
         }
     };
-    if !form.back.is_empty() && form.back == list.list_key && list.kind == "discussion" {
+    if !form.back.is_empty() && form.back == list.list_key && list.kind == ListKind::Discussion {
         let shown = Shown {
             notice: done,
             ..Shown::default()

@@ -46,7 +46,7 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> WebResult<Html<String>> {
     session.require_staff()?;
-    let kind = MailKind::from_code(&query.kind);
+    let kind = MailKind::from_code(&query.kind).ok();
     let page = ListPage {
         chrome: Chrome::new(&session, "mail", "Courriers envoyés"),
         messages: state

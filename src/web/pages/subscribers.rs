@@ -84,7 +84,7 @@ async fn page(session: &Session, state: &AppState, notice: String) -> WebResult<
     let count_of = |stage: Stage| {
         counts
             .iter()
-            .find(|(code, _)| code == stage.as_str())
+            .find(|(code, _)| *code == stage)
             .map_or(0, |(_, n)| *n)
     };
     let question = |targets: i64, which: &str| {

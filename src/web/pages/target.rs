@@ -120,24 +120,29 @@ async fn render(
         history: dossier.history,
         needs: dossier.needs,
         membership: dossier.membership,
-        stages: view::options(Stage::ALL, Stage::as_str, Stage::label, &target.stage),
+        stages: view::options(
+            Stage::ALL,
+            Stage::as_str,
+            Stage::label,
+            target.stage.as_str(),
+        ),
         colours: view::options(
             PoliticalColour::ALL,
             PoliticalColour::as_str,
             PoliticalColour::label,
-            &target.political_colour,
+            target.political_colour.as_str(),
         ),
         sources: view::options(
             LeadSource::ALL,
             LeadSource::as_str,
             LeadSource::label,
-            &target.lead_source,
+            target.lead_source.as_str(),
         ),
         priorities: view::options(
             Priority::ALL,
             Priority::as_str,
             Priority::label,
-            &target.priority,
+            target.priority.as_str(),
         ),
         kinds: view::options(
             InteractionKind::ALL,
@@ -344,16 +349,12 @@ impl Validate for FollowUpForm {
             crate::domain::nuance::from_form(&self.political_colour, &self.political_nuance)?;
         Ok(TargetFields {
             owner_id: self.owner.trim().parse().ok(),
-            political_colour: colour.as_str().into(),
+            political_colour: colour,
             political_nuance,
             lead_source: LeadSource::parse(&self.lead_source)
-                .ok_or("Source inconnue.")?
-                .as_str()
-                .into(),
+                .ok_or("Source inconnue.")?,
             priority: Priority::parse(&self.priority)
-                .ok_or("Priorité inconnue.")?
-                .as_str()
-                .into(),
+                .ok_or("Priorité inconnue.")?,
             next_action: self.next_action.trim().into(),
             next_action_date,
             has_squats: self.has_squats.is_some(),
