@@ -65,6 +65,8 @@ pub struct InboundRow {
     pub subject: String,
     pub size: i64,
     pub recipient: String,
+    /// Codes of [`InboundKind`] and [`InboundState`], kept as text: a recipient not yet routed has no kind,
+    /// and the page reads a code it does not know as a failure rather than failing.
     pub kind: String,
     pub state: String,
     pub outcome: String,

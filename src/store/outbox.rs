@@ -586,6 +586,7 @@ impl Store {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MessageSummary {
     pub id: i64,
+    /// The stored code, as in [`MailMessage::kind`]: an old one reads "Autre courrier".
     pub kind: String,
     pub subject: String,
     pub created_at: i64,
