@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use askama::Template;
+use crate::mail::body::{MailBody, mail_body};
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
@@ -35,20 +35,13 @@ pub fn dkim(command: DkimCommand, settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[derive(askama::Template)]
-#[template(path = "test.html", config = "src/mail/askama.toml")]
-struct TestHtml<'a> {
-    organisation: &'a str,
-    public_url: &'a str,
-    to: &'a str,
-}
-
-#[derive(askama::Template)]
-#[template(path = "test.txt", config = "src/mail/askama.toml")]
-struct TestText<'a> {
-    organisation: &'a str,
-    public_url: &'a str,
-    to: &'a str,
+mail_body! {
+    /// The fields of `relais mail test`'s message (`test.txt`, `test.html`).
+    struct TestBody<'a> ("test.txt", "test.html") {
+        organisation: &'a str,
+        public_url: &'a str,
+        to: &'a str,
+    }
 }
 
 #[derive(Args, Debug)]
@@ -115,23 +108,19 @@ pub async fn send_test(
     clock: &Clock,
 ) -> anyhow::Result<()> {
     let to = EmailAddress::parse(&args.to).map_err(anyhow::Error::msg)?;
+    let bodies = TestBody {
+        organisation: &settings.mail.from_name,
+        public_url: &settings.server.public_url,
+        to: to.as_str(),
+    }
+    .render_bodies()?;
     let message = NewMessage {
         kind: MailKind::Test,
         cause_kind: "send_test".into(),
         cause_id: None,
         subject: "Essai de configuration de relais".into(),
-        body_text: TestText {
-            organisation: &settings.mail.from_name,
-            public_url: &settings.server.public_url,
-            to: to.as_str(),
-        }
-        .render()?,
-        body_html: TestHtml {
-            organisation: &settings.mail.from_name,
-            public_url: &settings.server.public_url,
-            to: to.as_str(),
-        }
-        .render()?,
+        body_text: bodies.text,
+        body_html: bodies.html,
         template_data: serde_json::json!({ "to": to.as_str() }),
         auto_submitted: true,
         ..Default::default()

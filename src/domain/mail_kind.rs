@@ -54,7 +54,9 @@ impl PartialEq<&str> for MailKind {
 /// The French name of a stored kind. Rows written before a kind was renamed or dropped keep their code: it
 /// reads "Autre courrier" rather than the code, and never fails the page.
 pub fn mail_kind_label(code: &str) -> &'static str {
-    MailKind::from_code(code).ok().map_or("Autre courrier", MailKind::label)
+    MailKind::from_code(code)
+        .ok()
+        .map_or("Autre courrier", MailKind::label)
 }
 
 code_enum! {
@@ -77,7 +79,9 @@ impl PartialEq<&str> for DeliveryState {
 
 /// The French name of a stored delivery state ("inconnu" for a code relais never writes).
 pub fn delivery_state_label(code: &str) -> &'static str {
-    DeliveryState::from_code(code).ok().map_or("inconnu", DeliveryState::label)
+    DeliveryState::from_code(code)
+        .ok()
+        .map_or("inconnu", DeliveryState::label)
 }
 
 /// A delivery's last server reply as the person it concerns may read it: the folder transport's reply names

@@ -4,7 +4,7 @@
 //! word. Every answer is `Auto-Submitted: auto-generated`; whether it may be sent at all is
 //! [`crate::inbound::replies`]'s call.
 
-use askama::Template;
+use super::body::{MailBody, mail_body};
 
 use crate::domain::mail_kind::MailKind;
 use crate::store::outbox::NewMessage;
@@ -28,56 +28,39 @@ pub struct Answer {
     pub closing: Vec<String>,
 }
 
-#[derive(Template)]
-#[template(path = "answer.html", config = "src/mail/askama.toml")]
-struct AnswerHtml<'a> {
-    title: &'a str,
-    paragraphs: &'a [String],
-    items: &'a [String],
-    link: &'a str,
-    link_label: &'a str,
-    closing: &'a [String],
-    organisation: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "answer.txt", config = "src/mail/askama.toml")]
-struct AnswerText<'a> {
-    paragraphs: &'a [String],
-    items: &'a [String],
-    link: &'a str,
-    link_label: &'a str,
-    closing: &'a [String],
-    organisation: &'a str,
+mail_body! {
+    /// The fields of an automatic answer to a person (`answer.txt`, `answer.html`).
+    struct AnswerBody<'a> ("answer.txt", "answer.html") {
+        title: &'a str,
+        paragraphs: &'a [String],
+        items: &'a [String],
+        link: &'a str,
+        link_label: &'a str,
+        closing: &'a [String],
+        organisation: &'a str,
+    }
 }
 
 impl Answer {
     /// The message, both bodies rendered, signed by `organisation`.
     pub fn message(&self, organisation: &str) -> Result<NewMessage, askama::Error> {
+        let bodies = AnswerBody {
+            title: &self.title,
+            paragraphs: &self.paragraphs,
+            items: &self.items,
+            link: &self.link,
+            link_label: &self.link_label,
+            closing: &self.closing,
+            organisation,
+        }
+        .render_bodies()?;
         Ok(NewMessage {
             kind: self.kind,
             cause_kind: self.cause_kind.into(),
             cause_id: self.cause_id,
             subject: self.subject.clone(),
-            body_html: AnswerHtml {
-                title: &self.title,
-                paragraphs: &self.paragraphs,
-                items: &self.items,
-                link: &self.link,
-                link_label: &self.link_label,
-                closing: &self.closing,
-                organisation,
-            }
-            .render()?,
-            body_text: AnswerText {
-                paragraphs: &self.paragraphs,
-                items: &self.items,
-                link: &self.link,
-                link_label: &self.link_label,
-                closing: &self.closing,
-                organisation,
-            }
-            .render()?,
+            body_html: bodies.html,
+            body_text: bodies.text,
             template_data: serde_json::json!({ "title": self.title }),
             auto_submitted: true,
             ..Default::default()

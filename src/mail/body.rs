@@ -76,3 +76,37 @@ macro_rules! mail_body {
     };
 }
 pub(crate) use mail_body;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    mail_body! {
+        struct ConfirmFields<'a> ("subscribe_confirm.txt", "subscribe_confirm.html") {
+            list: &'a str,
+            link: &'a str,
+            hours: i64,
+            organisation: &'a str,
+        }
+    }
+
+    #[test]
+    fn both_bodies_render_from_the_same_fields_and_only_the_html_is_escaped() {
+        let bodies = ConfirmFields {
+            list: "la lettre <du club>",
+            link: "https://relais.example/abonnement/confirmer/abc",
+            hours: 48,
+            organisation: "Club & co",
+        }
+        .render_bodies()
+        .unwrap();
+        for body in [&bodies.text, &bodies.html] {
+            assert!(body.contains("https://relais.example/abonnement/confirmer/abc"));
+            assert!(body.contains("48"));
+        }
+        assert!(bodies.text.contains("la lettre <du club>"), "{}", bodies.text);
+        assert!(bodies.text.contains("Club & co"));
+        assert!(!bodies.html.contains("<du club>"), "{}", bodies.html);
+        assert!(bodies.html.contains("Club &#38; co") || bodies.html.contains("Club &amp; co"));
+    }
+}

@@ -4,12 +4,12 @@
 //! post's text — once per list and scheduled time (`newsletter_digests`, keyed by that time, so a schedule
 //! that runs several times a day loses nothing); no mail when there are no posts.
 
-use askama::Template;
+use super::body::{MailBody, mail_body};
 use chrono::{DateTime, Utc};
 
 use crate::config::Settings;
-use crate::domain::mail_kind::MailKind;
 use crate::domain::ListKind;
+use crate::domain::mail_kind::MailKind;
 use crate::store::Store;
 use crate::store::outbox::{ListHeaders, NewMessage};
 
@@ -21,24 +21,15 @@ struct DigestPost {
     text: String,
 }
 
-#[derive(Template)]
-#[template(path = "list_digest.html", config = "src/mail/askama.toml")]
-struct DigestHtml<'a> {
-    list: &'a str,
-    posts: &'a [DigestPost],
-    address: &'a str,
-    preferences: &'a str,
-    organisation: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "list_digest.txt", config = "src/mail/askama.toml")]
-struct DigestText<'a> {
-    list: &'a str,
-    posts: &'a [DigestPost],
-    address: &'a str,
-    preferences: &'a str,
-    organisation: &'a str,
+mail_body! {
+    /// The fields of a discussion list's daily digest (`list_digest.txt`, `list_digest.html`).
+    struct ListDigestBody<'a> ("list_digest.txt", "list_digest.html") {
+        list: &'a str,
+        posts: &'a [DigestPost],
+        address: &'a str,
+        preferences: &'a str,
+        organisation: &'a str,
+    }
 }
 
 /// Sends the digests due at `moment` (a time of the schedule) covering `[since, moment)`; returns how many
@@ -92,6 +83,14 @@ pub async fn send_list_digests(
             let preferences = super::compose::preferences_link(&settings.server.public_url);
             let address = format!("{}@{}", list.list_key, settings.mail.domain());
             let organisation = &settings.mail.from_name;
+            let bodies = ListDigestBody {
+                list: &list.name,
+                posts: &shown,
+                address: &address,
+                preferences: &preferences,
+                organisation,
+            }
+            .render_bodies()?;
             Some(NewMessage {
                 kind: MailKind::ListDigest,
                 cause_kind: "list_digest".into(),
@@ -100,22 +99,8 @@ pub async fn send_list_digests(
                     list.name,
                     crate::french::count(posts.len(), "message", "messages")
                 ),
-                body_text: DigestText {
-                    list: &list.name,
-                    posts: &shown,
-                    address: &address,
-                    preferences: &preferences,
-                    organisation,
-                }
-                .render()?,
-                body_html: DigestHtml {
-                    list: &list.name,
-                    posts: &shown,
-                    address: &address,
-                    preferences: &preferences,
-                    organisation,
-                }
-                .render()?,
+                body_text: bodies.text,
+                body_html: bodies.html,
                 template_data: serde_json::json!({ "list": list.list_key, "posts": posts.len() }),
                 list: Some(ListHeaders {
                     key: list.list_key.clone(),

@@ -4,7 +4,7 @@
 //! occurrences of a series ([`occurrences`]). When each goes out is the scheduler's meetings job
 //! (`crate::scheduler::meetings`); the staff pages render the minutes through the same functions.
 
-use askama::Template;
+use super::body::{MailBody, mail_body};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Timelike, Utc};
 
 use super::calendar::{self, Invitation, Method, Person};
@@ -155,24 +155,23 @@ pub struct ShownItem {
     pub resources: Vec<Resource>,
 }
 
-#[derive(Template)]
-#[template(path = "meeting.html", config = "src/mail/askama.toml")]
-struct MeetingHtml<'a> {
-    heading: &'a str,
-    intro: &'a str,
-    cancelled: bool,
-    when: &'a str,
-    theme: &'a str,
-    video_url: &'a str,
-    items: &'a [ShownItem],
-    yes_url: &'a str,
-    no_url: &'a str,
-    maybe_url: &'a str,
-    /// Whether the mail carries the calendar part (not the day-before reminder).
-    with_calendar: bool,
-    organisation: &'a str,
-    /// The reader's preferences page (their data, their subscriptions), one link per copy.
-    preferences: &'a str,
+mail_body! {
+    /// The fields of a meeting's mail: agenda, invitation, update, cancellation, reminder (`meeting.txt`, `meeting.html`).
+    struct MeetingBody<'a> ("meeting.txt", "meeting.html") {
+        heading: &'a str,
+        intro: &'a str,
+        cancelled: bool,
+        when: &'a str,
+        theme: &'a str,
+        video_url: &'a str,
+        items: &'a [ShownItem],
+        yes_url: &'a str,
+        no_url: &'a str,
+        maybe_url: &'a str,
+        with_calendar: bool,
+        organisation: &'a str,
+        preferences: &'a str,
+    }
 }
 
 /// A flagged item of the minutes as mails show it.
@@ -182,48 +181,17 @@ pub struct ShownFlag {
     pub body: String,
 }
 
-#[derive(Template)]
-#[template(path = "meeting_minutes.html", config = "src/mail/askama.toml")]
-struct MinutesHtml<'a> {
-    heading: &'a str,
-    minutes_html: &'a str,
-    flagged: &'a [ShownFlag],
-    flagged_heading: &'a str,
-    organisation: &'a str,
-    /// The reader's preferences page (their data, their subscriptions), one link per copy.
-    preferences: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "meeting_minutes.txt", config = "src/mail/askama.toml")]
-struct MinutesText<'a> {
-    heading: &'a str,
-    minutes: &'a str,
-    flagged: &'a [ShownFlag],
-    flagged_heading: &'a str,
-    organisation: &'a str,
-    /// The reader's preferences page (their data, their subscriptions), one link per copy.
-    preferences: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "meeting.txt", config = "src/mail/askama.toml")]
-struct MeetingText<'a> {
-    heading: &'a str,
-    intro: &'a str,
-    cancelled: bool,
-    when: &'a str,
-    theme: &'a str,
-    video_url: &'a str,
-    items: &'a [ShownItem],
-    yes_url: &'a str,
-    no_url: &'a str,
-    maybe_url: &'a str,
-    /// Whether the mail carries the calendar part (not the day-before reminder).
-    with_calendar: bool,
-    organisation: &'a str,
-    /// The reader's preferences page (their data, their subscriptions), one link per copy.
-    preferences: &'a str,
+mail_body! {
+    /// The fields of a meeting's minutes, to members or relayed (`meeting_minutes.txt`, `meeting_minutes.html`).
+    struct MinutesBody<'a> ("meeting_minutes.txt", "meeting_minutes.html") {
+        heading: &'a str,
+        minutes_html: &'a str,
+        flagged: &'a [ShownFlag],
+        flagged_heading: &'a str,
+        organisation: &'a str,
+        preferences: &'a str,
+        minutes: &'a str,
+    }
 }
 
 fn at_millis(millis: i64) -> DateTime<Utc> {
@@ -487,7 +455,7 @@ pub async fn meeting_message(
     let organisation = &settings.mail.from_name;
     let cancelled = step == "cancel";
     let preferences = super::compose::preferences_link(&settings.server.public_url);
-    let html = MeetingHtml {
+    let bodies = MeetingBody {
         heading: &heading,
         intro: &intro,
         cancelled,
@@ -502,23 +470,7 @@ pub async fn meeting_message(
         organisation,
         preferences: &preferences,
     }
-    .render()?;
-    let text = MeetingText {
-        heading: &heading,
-        intro: &intro,
-        cancelled,
-        when: &when,
-        theme: &meeting.theme,
-        video_url: &series.video_url,
-        items: &items,
-        yes_url: &yes_url,
-        no_url: &no_url,
-        maybe_url: &maybe_url,
-        with_calendar: step != "reminder",
-        organisation,
-        preferences: &preferences,
-    }
-    .render()?;
+    .render_bodies()?;
     let kind = match step {
         "agenda" => MailKind::MeetingAgenda,
         "invitation" => MailKind::MeetingInvitation,
@@ -547,8 +499,8 @@ pub async fn meeting_message(
         cause_kind: "meeting".into(),
         cause_id: Some(meeting.id),
         subject,
-        body_text: text,
-        body_html: html,
+        body_text: bodies.text,
+        body_html: bodies.html,
         template_data: serde_json::json!({
             "meeting": meeting.id,
             "step": step,
@@ -602,6 +554,16 @@ pub async fn minutes_message(
     let flagged_heading = "Bonnes pratiques et points de blocage";
     let organisation = &settings.mail.from_name;
     let preferences = super::compose::preferences_link(&settings.server.public_url);
+    let bodies = MinutesBody {
+        heading: &heading,
+        minutes_html: &minutes_html,
+        flagged: &flagged,
+        flagged_heading,
+        organisation,
+        preferences: &preferences,
+        minutes: &minutes,
+    }
+    .render_bodies()?;
     let mut message = NewMessage {
         kind: if relay {
             MailKind::MeetingRelay
@@ -611,24 +573,8 @@ pub async fn minutes_message(
         cause_kind: "meeting".into(),
         cause_id: Some(meeting.id),
         subject,
-        body_html: MinutesHtml {
-            heading: &heading,
-            minutes_html: &minutes_html,
-            flagged: &flagged,
-            flagged_heading,
-            organisation,
-            preferences: &preferences,
-        }
-        .render()?,
-        body_text: MinutesText {
-            heading: &heading,
-            minutes: &minutes,
-            flagged: &flagged,
-            flagged_heading,
-            organisation,
-            preferences: &preferences,
-        }
-        .render()?,
+        body_html: bodies.html,
+        body_text: bodies.text,
         template_data: serde_json::json!({ "meeting": meeting.id, "relay": relay }),
         auto_submitted: true,
         ..Default::default()

@@ -2,7 +2,7 @@
 //! in an item is shown as text, never passed through) and kept as written for the text part; list headers
 //! and the one-click unsubscribe come from the outbox like every list mail.
 
-use askama::Template;
+use super::body::{MailBody, mail_body};
 use pulldown_cmark::{Event, Options, Parser, html};
 
 use crate::domain::mail_kind::MailKind;
@@ -21,28 +21,17 @@ pub struct ShownItem {
     pub body_html: String,
 }
 
-#[derive(Template)]
-#[template(path = "newsletter.html", config = "src/mail/askama.toml")]
-pub struct IssueHtml<'a> {
-    pub list: &'a str,
-    pub title: &'a str,
-    pub items: &'a [ShownItem],
-    pub archive_url: &'a str,
-    pub subscribe_url: &'a str,
-    pub preferences_url: &'a str,
-    pub organisation: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "newsletter.txt", config = "src/mail/askama.toml")]
-pub struct IssueText<'a> {
-    pub list: &'a str,
-    pub title: &'a str,
-    pub items: &'a [ShownItem],
-    pub archive_url: &'a str,
-    pub subscribe_url: &'a str,
-    pub preferences_url: &'a str,
-    pub organisation: &'a str,
+mail_body! {
+    /// The fields of a newsletter issue (`newsletter.txt`, `newsletter.html`).
+    struct IssueBody<'a> ("newsletter.txt", "newsletter.html") {
+        list: &'a str,
+        title: &'a str,
+        items: &'a [ShownItem],
+        archive_url: &'a str,
+        subscribe_url: &'a str,
+        preferences_url: &'a str,
+        organisation: &'a str,
+    }
 }
 
 /// Markdown to HTML; HTML written in the Markdown is escaped.
@@ -160,7 +149,7 @@ pub fn issue_message(
     let subscribe_url = format!("{public_url}/abonnement");
     // Each copy gets its recipient's own link (see `compose::fill_placeholder`).
     let preferences_url = super::compose::preferences_link(public_url);
-    let html = IssueHtml {
+    let bodies = IssueBody {
         list: &list.name,
         title: &issue.title,
         items: &shown,
@@ -169,24 +158,14 @@ pub fn issue_message(
         preferences_url: &preferences_url,
         organisation,
     }
-    .render()?;
-    let text = IssueText {
-        list: &list.name,
-        title: &issue.title,
-        items: &shown,
-        archive_url: &archive_url,
-        subscribe_url: &subscribe_url,
-        preferences_url: &preferences_url,
-        organisation,
-    }
-    .render()?;
+    .render_bodies()?;
     Ok(NewMessage {
         kind: MailKind::Newsletter,
         cause_kind: "newsletter_issue".into(),
         cause_id: Some(issue.id),
         subject: format!("{} : {}", list.name, issue.title),
-        body_text: text,
-        body_html: html,
+        body_text: bodies.text,
+        body_html: bodies.html,
         template_data: serde_json::json!({ "issue": issue.id }),
         auto_submitted: false,
         list: Some(ListHeaders {
@@ -205,24 +184,15 @@ pub struct DigestEntry {
     pub url: String,
 }
 
-#[derive(Template)]
-#[template(path = "newsletter_digest.html", config = "src/mail/askama.toml")]
-struct DigestHtml<'a> {
-    list: &'a str,
-    period: &'a str,
-    issues: &'a [DigestEntry],
-    preferences_url: &'a str,
-    organisation: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "newsletter_digest.txt", config = "src/mail/askama.toml")]
-struct DigestText<'a> {
-    list: &'a str,
-    period: &'a str,
-    issues: &'a [DigestEntry],
-    preferences_url: &'a str,
-    organisation: &'a str,
+mail_body! {
+    /// The fields of the newsletter's monthly summary (`newsletter_digest.txt`, `newsletter_digest.html`).
+    struct SummaryBody<'a> ("newsletter_digest.txt", "newsletter_digest.html") {
+        list: &'a str,
+        period: &'a str,
+        issues: &'a [DigestEntry],
+        preferences_url: &'a str,
+        organisation: &'a str,
+    }
 }
 
 /// The monthly summary of `list` for subscribers who chose it: the issues sent in `period` (`2027-01`,
@@ -244,27 +214,21 @@ pub fn summary_message(
         })
         .collect();
     let preferences_url = super::compose::preferences_link(public_url);
+    let bodies = SummaryBody {
+        list: &list.name,
+        period: period_label,
+        issues: &entries,
+        preferences_url: &preferences_url,
+        organisation,
+    }
+    .render_bodies()?;
     Ok(NewMessage {
         kind: MailKind::NewsletterDigest,
         cause_kind: "newsletter_digest".into(),
         cause_id: None,
         subject: format!("{} : le récapitulatif de {period_label}", list.name),
-        body_html: DigestHtml {
-            list: &list.name,
-            period: period_label,
-            issues: &entries,
-            preferences_url: &preferences_url,
-            organisation,
-        }
-        .render()?,
-        body_text: DigestText {
-            list: &list.name,
-            period: period_label,
-            issues: &entries,
-            preferences_url: &preferences_url,
-            organisation,
-        }
-        .render()?,
+        body_html: bodies.html,
+        body_text: bodies.text,
         template_data: serde_json::json!({ "period": period, "issues": issues.len() }),
         auto_submitted: false,
         list: Some(ListHeaders {

@@ -2,7 +2,7 @@
 //! `<list>-join` by mail (`inbound/route.rs`): a pending request and a link that expires after
 //! [`CONFIRM_HOURS`].
 
-use askama::Template;
+use super::body::{MailBody, mail_body};
 
 use crate::domain::mail_kind::MailKind;
 use crate::store::outbox::NewMessage;
@@ -13,22 +13,14 @@ pub const CONFIRM_HOURS: i64 = 48;
 /// The version of the consent wording of `subscribe.html`, kept with each consent; change it with the text.
 pub const WORDING_VERSION: &str = "2026-11";
 
-#[derive(Template)]
-#[template(path = "subscribe_confirm.txt", config = "src/mail/askama.toml")]
-struct ConfirmText<'a> {
-    list: &'a str,
-    link: &'a str,
-    hours: i64,
-    organisation: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "subscribe_confirm.html", config = "src/mail/askama.toml")]
-struct ConfirmHtml<'a> {
-    list: &'a str,
-    link: &'a str,
-    hours: i64,
-    organisation: &'a str,
+mail_body! {
+    /// The fields of a subscription's confirmation request (`subscribe_confirm.txt`, `subscribe_confirm.html`).
+    struct ConfirmBody<'a> ("subscribe_confirm.txt", "subscribe_confirm.html") {
+        list: &'a str,
+        link: &'a str,
+        hours: i64,
+        organisation: &'a str,
+    }
 }
 
 /// A pending subscription of `address` to `list` and the mail whose link confirms it (expiring after
@@ -47,24 +39,19 @@ pub fn confirmation_request(
         settings.server.public_url
     );
     let organisation = &settings.mail.from_name;
+    let bodies = ConfirmBody {
+        list: &list.name,
+        link: &link,
+        hours: CONFIRM_HOURS,
+        organisation,
+    }
+    .render_bodies()?;
     let confirmation = NewMessage {
         kind: MailKind::SubscriptionConfirmation,
         cause_kind: "subscription".into(),
         subject: format!("Confirmez votre abonnement : {}", list.name),
-        body_text: ConfirmText {
-            list: &list.name,
-            link: &link,
-            hours: CONFIRM_HOURS,
-            organisation,
-        }
-        .render()?,
-        body_html: ConfirmHtml {
-            list: &list.name,
-            link: &link,
-            hours: CONFIRM_HOURS,
-            organisation,
-        }
-        .render()?,
+        body_text: bodies.text,
+        body_html: bodies.html,
         template_data: serde_json::json!({ "list": list.list_key }),
         auto_submitted: true,
         ..Default::default()

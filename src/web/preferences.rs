@@ -7,6 +7,7 @@
 //! `/preferences` alone asks for an address and sends the link there, for people who no longer have a mail
 //! at hand; it answers the same whether the address is known or not, so it tells nobody who is subscribed.
 
+use crate::mail::body::{MailBody, mail_body};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
@@ -140,18 +141,12 @@ struct PreferencesPage {
     state: PreferencesState,
 }
 
-#[derive(Template)]
-#[template(path = "preferences_link.txt", config = "src/mail/askama.toml")]
-struct LinkText<'a> {
-    link: &'a str,
-    organisation: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "preferences_link.html", config = "src/mail/askama.toml")]
-struct LinkHtml<'a> {
-    link: &'a str,
-    organisation: &'a str,
+mail_body! {
+    /// The fields of the mail carrying a person's preferences link (`preferences_link.txt`, `preferences_link.html`).
+    struct LinkBody<'a> ("preferences_link.txt", "preferences_link.html") {
+        link: &'a str,
+        organisation: &'a str,
+    }
 }
 
 fn page(status: StatusCode, state: PreferencesState) -> WebResult<Response> {
@@ -489,20 +484,17 @@ async fn send_link(
         let public_url = &state.settings.server.public_url;
         let link = crate::mail::compose::preferences_link(public_url);
         let organisation = &state.settings.mail.from_name;
+        let bodies = LinkBody {
+            link: &link,
+            organisation,
+        }
+        .render_bodies()?;
         let message = NewMessage {
             kind: MailKind::PreferencesLink,
             cause_kind: "preferences".into(),
             subject: "Votre lien vers vos préférences".into(),
-            body_text: LinkText {
-                link: &link,
-                organisation,
-            }
-            .render()?,
-            body_html: LinkHtml {
-                link: &link,
-                organisation,
-            }
-            .render()?,
+            body_text: bodies.text,
+            body_html: bodies.html,
             auto_submitted: true,
             ..Default::default()
         };

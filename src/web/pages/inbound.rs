@@ -118,8 +118,12 @@ async fn list(
     session.require_staff()?;
     let mut errors = Vec::new();
     let mut filter = InboundFilter {
-        kind: InboundKind::from_code(&query.kind).ok().map(|k| k.as_str().to_string()),
-        state: InboundState::from_code(&query.state).ok().map(|s| s.as_str().to_string()),
+        kind: InboundKind::from_code(&query.kind)
+            .ok()
+            .map(|k| k.as_str().to_string()),
+        state: InboundState::from_code(&query.state)
+            .ok()
+            .map(|s| s.as_str().to_string()),
         ..InboundFilter::default()
     };
     let lists = state.store.all_lists().await?;

@@ -351,10 +351,8 @@ impl Validate for FollowUpForm {
             owner_id: self.owner.trim().parse().ok(),
             political_colour: colour,
             political_nuance,
-            lead_source: LeadSource::parse(&self.lead_source)
-                .ok_or("Source inconnue.")?,
-            priority: Priority::parse(&self.priority)
-                .ok_or("Priorité inconnue.")?,
+            lead_source: LeadSource::parse(&self.lead_source).ok_or("Source inconnue.")?,
+            priority: Priority::parse(&self.priority).ok_or("Priorité inconnue.")?,
             next_action: self.next_action.trim().into(),
             next_action_date,
             has_squats: self.has_squats.is_some(),
