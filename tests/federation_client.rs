@@ -101,7 +101,8 @@ async fn spawn_peer(keys: HashMap<String, PublicKey>) -> Peer {
             "/stream",
             get(|| async {
                 // Chunked, with no Content-Length: only counting the bytes as they come can stop it.
-                let chunks = (0..64).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b'y'; 64 * 1024])));
+                let chunks =
+                    (0..64).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b'y'; 64 * 1024])));
                 Body::from_stream(futures::stream::iter(chunks))
             }),
         )
@@ -146,15 +147,37 @@ async fn loopback_is_refused_by_default_and_allowed_when_configured() {
     let peer = spawn_peer(HashMap::new()).await;
     let port = peer.port;
     let guarded = client(false, &[]);
-    assert_refused(guarded.fetch(&url(&format!("http://127.0.0.1:{port}/actor")), None).await, "IPv4 literal");
-    assert_refused(guarded.fetch(&url(&format!("https://[::1]:{port}/actor")), None).await, "IPv6 literal");
-    assert_refused(guarded.fetch(&url(&format!("https://localhost:{port}/actor")), None).await, "a name for loopback");
-    assert_refused(guarded.fetch(&url("https://10.0.0.1/actor"), None).await, "a private address");
+    assert_refused(
+        guarded
+            .fetch(&url(&format!("http://127.0.0.1:{port}/actor")), None)
+            .await,
+        "IPv4 literal",
+    );
+    assert_refused(
+        guarded
+            .fetch(&url(&format!("https://[::1]:{port}/actor")), None)
+            .await,
+        "IPv6 literal",
+    );
+    assert_refused(
+        guarded
+            .fetch(&url(&format!("https://localhost:{port}/actor")), None)
+            .await,
+        "a name for loopback",
+    );
+    assert_refused(
+        guarded.fetch(&url("https://10.0.0.1/actor"), None).await,
+        "a private address",
+    );
     assert!(matches!(
         guarded.fetch(&url("http://cglu.example/actor"), None).await,
         Err(ClientError::BadUrl(_))
     ));
-    assert_eq!(peer.hits.load(Ordering::SeqCst), 0, "nothing reached the peer");
+    assert_eq!(
+        peer.hits.load(Ordering::SeqCst),
+        0,
+        "nothing reached the peer"
+    );
 
     let open = client(true, &[]);
     let fetched = open
@@ -162,7 +185,10 @@ async fn loopback_is_refused_by_default_and_allowed_when_configured() {
         .await
         .unwrap();
     assert_eq!(fetched.json().unwrap()["type"], "Group");
-    assert_eq!(fetched.content_type.as_deref(), Some("application/activity+json"));
+    assert_eq!(
+        fetched.content_type.as_deref(),
+        Some("application/activity+json")
+    );
 }
 
 #[tokio::test]
@@ -171,12 +197,28 @@ async fn redirects_are_checked_again_and_counted() {
     let origin: SocketAddr = ([127, 0, 0, 1], peer.port).into();
     // origin.test is the administrator's own mapping to loopback; where it redirects is not.
     let guarded = client(false, &[("origin.test", origin)]);
-    let fetched = guarded.fetch(&url("http://origin.test/actor"), None).await.unwrap();
+    let fetched = guarded
+        .fetch(&url("http://origin.test/actor"), None)
+        .await
+        .unwrap();
     assert_eq!(fetched.json().unwrap()["type"], "Group");
-    assert_refused(guarded.fetch(&url("http://origin.test/to-loopback"), None).await, "to 127.0.0.1");
-    assert_refused(guarded.fetch(&url("http://origin.test/to-localhost"), None).await, "to localhost");
+    assert_refused(
+        guarded
+            .fetch(&url("http://origin.test/to-loopback"), None)
+            .await,
+        "to 127.0.0.1",
+    );
+    assert_refused(
+        guarded
+            .fetch(&url("http://origin.test/to-localhost"), None)
+            .await,
+        "to localhost",
+    );
 
-    let fetched = guarded.fetch(&url("http://origin.test/hop/3"), None).await.unwrap();
+    let fetched = guarded
+        .fetch(&url("http://origin.test/hop/3"), None)
+        .await
+        .unwrap();
     assert_eq!(fetched.url.path(), "/hop/0");
     assert!(matches!(
         guarded.fetch(&url("http://origin.test/hop/4"), None).await,
@@ -190,11 +232,22 @@ async fn answers_past_the_cap_are_cut_with_a_clear_error() {
     let open = client(true, &[]);
     for path in ["big", "stream"] {
         let error = open
-            .fetch(&url(&format!("http://127.0.0.1:{}/{path}", peer.port)), None)
+            .fetch(
+                &url(&format!("http://127.0.0.1:{}/{path}", peer.port)),
+                None,
+            )
             .await
             .unwrap_err();
-        assert!(matches!(error, ClientError::TooLarge { limit: LIMIT, .. }), "{path}: {error:?}");
-        assert!(error.to_string().contains("coupée : plus de 1048576 octets"), "{error}");
+        assert!(
+            matches!(error, ClientError::TooLarge { limit: LIMIT, .. }),
+            "{path}: {error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("coupée : plus de 1048576 octets"),
+            "{error}"
+        );
     }
 }
 
@@ -208,21 +261,35 @@ async fn a_signed_delivery_is_verified_by_the_peer_and_refusals_are_reported() {
     let inbox = url("http://cglu.test/inbox");
     let body = br#"{"type":"Follow","actor":"https://club.test/g/club"}"#;
 
-    let delivery = client.post_signed(&inbox, body, &key, KEY_ID).await.unwrap();
+    let delivery = client
+        .post_signed(&inbox, body, &key, KEY_ID)
+        .await
+        .unwrap();
     assert_eq!(delivery.status, 202, "{}", delivery.excerpt);
     assert!(delivery.accepted());
     assert!(delivery.excerpt.contains(KEY_ID), "{}", delivery.excerpt);
 
     let impostor = ActorKey::generate().unwrap();
-    let delivery = client.post_signed(&inbox, body, &impostor, KEY_ID).await.unwrap();
+    let delivery = client
+        .post_signed(&inbox, body, &impostor, KEY_ID)
+        .await
+        .unwrap();
     assert_eq!(delivery.status, 401);
     assert!(delivery.refused() && !delivery.accepted());
-    assert!(delivery.excerpt.contains("signature invalide"), "{}", delivery.excerpt);
+    assert!(
+        delivery.excerpt.contains("signature invalide"),
+        "{}",
+        delivery.excerpt
+    );
 
     let delivery = client
         .post_signed(&inbox, body, &key, "https://club.test/other#main-key")
         .await
         .unwrap();
     assert_eq!(delivery.status, 401);
-    assert!(delivery.excerpt.contains("key_unavailable"), "{}", delivery.excerpt);
+    assert!(
+        delivery.excerpt.contains("key_unavailable"),
+        "{}",
+        delivery.excerpt
+    );
 }

@@ -24,7 +24,10 @@ const BODY: &[u8] = br#"{"@context":"https://www.w3.org/ns/activitystreams","typ
 
 /// Runs `tests/federation/apsig_check.py COMMAND` with `input`; its JSON answer and whether it exited 0.
 fn apsig(command: &str, input: Value) -> (Value, bool) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/federation/apsig_check.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/federation/apsig_check.py"
+    );
     let mut child = Command::new("python3")
         .arg(script)
         .arg(command)
@@ -69,7 +72,12 @@ fn headers_from_json(fields: &Value) -> HeaderMap {
     headers
 }
 
-fn request<'a>(method: &'a Method, path: &'a str, headers: &'a HeaderMap, body: &'a [u8]) -> IncomingRequest<'a> {
+fn request<'a>(
+    method: &'a Method,
+    path: &'a str,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+) -> IncomingRequest<'a> {
     IncomingRequest {
         method,
         scheme: "https",
@@ -111,7 +119,10 @@ fn apsig_verifies_what_relais_signs() {
     // apsig's refusals show its check is real: another body, another key.
     let (answer, valid) = check(br#"{"type":"Delete"}"#, key.public_pem());
     assert!(!valid, "{answer}");
-    assert!(answer["error"].as_str().unwrap().contains("Digest"), "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("Digest"),
+        "{answer}"
+    );
     let other = ActorKey::generate().unwrap();
     let (answer, valid) = check(BODY, other.public_pem());
     assert!(!valid, "{answer}");

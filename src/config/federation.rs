@@ -49,7 +49,9 @@ impl FederationSettings {
             r.check(
                 "federation.resolve",
                 parsed.is_some(),
-                &format!("{host} = \"{address}\" is not an address such as 127.0.0.1:8701 or 127.0.0.1"),
+                &format!(
+                    "{host} = \"{address}\" is not an address such as 127.0.0.1:8701 or 127.0.0.1"
+                ),
             );
             if let Some(parsed) = parsed {
                 resolve.insert(host.to_ascii_lowercase(), parsed);
@@ -127,7 +129,10 @@ mod tests {
         ));
         let federation = Settings::from_figment(figment).unwrap().federation;
         assert!(federation.allow_private_addresses);
-        assert_eq!(federation.resolve["cglu.test"].to_string(), "127.0.0.1:8701");
+        assert_eq!(
+            federation.resolve["cglu.test"].to_string(),
+            "127.0.0.1:8701"
+        );
         assert_eq!(federation.resolve["club.test"].to_string(), "[::1]:0");
 
         let figment = Figment::from(Toml::string(DEFAULTS)).merge(Toml::string(

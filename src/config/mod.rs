@@ -85,8 +85,8 @@ fn is_known_key(key: &str) -> bool {
         schedule::KEYS,
         federation::KEYS,
     ]
-        .iter()
-        .any(|keys| keys.contains(&key))
+    .iter()
+    .any(|keys| keys.contains(&key))
 }
 
 /// Why a key that relais once read is refused now, so an old configuration is fixed, not just trimmed.

@@ -200,7 +200,10 @@ mod tests {
         .unwrap();
         assert_eq!(parameters.key_id, "https://a.example/actor#main-key");
         assert_eq!(parameters.algorithm.as_deref(), Some("hs2019"));
-        assert_eq!(parameters.headers, ["(request-target)", "(created)", "host"]);
+        assert_eq!(
+            parameters.headers,
+            ["(request-target)", "(created)", "host"]
+        );
         assert_eq!(parameters.signature, [0, 1, 2]);
         assert_eq!(parameters.created, Some(1618884473));
     }

@@ -103,10 +103,8 @@ pub struct FederationClient {
 
 impl FederationClient {
     pub fn new(settings: &FederationSettings, clock: Clock) -> anyhow::Result<FederationClient> {
-        let resolver = GuardedResolver::new(
-            settings.allow_private_addresses,
-            settings.resolve.clone(),
-        );
+        let resolver =
+            GuardedResolver::new(settings.allow_private_addresses, settings.resolve.clone());
         let http = reqwest::Client::builder()
             .dns_resolver(Arc::new(resolver.clone()))
             .redirect(reqwest::redirect::Policy::none())

@@ -69,7 +69,10 @@ impl ActorKey {
 
     /// The private key as PKCS#8 PEM, to keep.
     pub fn private_pem(&self) -> String {
-        let pem = self.key.private_key_to_pem_pkcs8().expect("an RSA key encodes");
+        let pem = self
+            .key
+            .private_key_to_pem_pkcs8()
+            .expect("an RSA key encodes");
         String::from_utf8(pem).expect("PEM is ASCII")
     }
 
@@ -99,7 +102,12 @@ pub struct PublicKey {
 
 impl std::fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PublicKey({:?}, {} bits)", self.key.id(), self.key.bits())
+        write!(
+            f,
+            "PublicKey({:?}, {} bits)",
+            self.key.id(),
+            self.key.bits()
+        )
     }
 }
 
@@ -170,7 +178,10 @@ mod tests {
     fn a_generated_key_round_trips_through_pem_and_signs() {
         let key = ActorKey::generate().unwrap();
         let private = key.private_pem();
-        assert!(private.starts_with("-----BEGIN PRIVATE KEY-----"), "{private}");
+        assert!(
+            private.starts_with("-----BEGIN PRIVATE KEY-----"),
+            "{private}"
+        );
         let public = key.public_pem();
         assert!(public.starts_with("-----BEGIN PUBLIC KEY-----"), "{public}");
         let again = ActorKey::from_pem(&private).unwrap();
@@ -191,7 +202,10 @@ mod tests {
         assert!(PublicKey::from_pem(&pem).unwrap_err().contains("1024 bits"));
         let private = String::from_utf8(short.private_key_to_pem_pkcs8().unwrap()).unwrap();
         assert!(ActorKey::from_pem(&private).is_err());
-        assert!(PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").is_err());
+        assert!(
+            PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+                .is_err()
+        );
     }
 
     #[test]

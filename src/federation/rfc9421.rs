@@ -212,7 +212,9 @@ fn signature_base(
     let mut identifiers: Vec<String> = Vec::with_capacity(items.len());
     for (item, item_parameters) in items {
         let Bare::String(name) = item else {
-            return Err(SignatureError::BadSyntax("composant non chaîne".to_string()));
+            return Err(SignatureError::BadSyntax(
+                "composant non chaîne".to_string(),
+            ));
         };
         let identifier = serialize_bare(item) + &serialize_parameters(item_parameters);
         if identifiers.contains(&identifier) {
@@ -340,7 +342,10 @@ pub fn sign_request(
     let parameters: Parameters = vec![
         ("created".to_string(), Bare::Integer(now.timestamp())),
         ("keyid".to_string(), Bare::String(key_id.to_string())),
-        ("alg".to_string(), Bare::String("rsa-v1_5-sha256".to_string())),
+        (
+            "alg".to_string(),
+            Bare::String("rsa-v1_5-sha256".to_string()),
+        ),
     ];
     let target = target_of(url);
     let request = IncomingRequest {

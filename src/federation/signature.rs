@@ -228,13 +228,12 @@ pub async fn verify_request<L: KeyLookup>(
     keys: &L,
 ) -> Result<Verified, SignatureError> {
     let pending = prepare(request, policy, now)?;
-    let key = keys
-        .public_key(pending.key_id())
-        .await
-        .map_err(|reason| SignatureError::KeyUnavailable {
+    let key = keys.public_key(pending.key_id()).await.map_err(|reason| {
+        SignatureError::KeyUnavailable {
             key_id: pending.key_id().to_string(),
             reason,
-        })?;
+        }
+    })?;
     pending.check(&key)
 }
 
@@ -339,7 +338,9 @@ pub(super) fn check_digest(value: &str, body: &[u8]) -> Result<(), SignatureErro
             .decode(encoded.trim())
             .map_err(|_| SignatureError::BadSyntax(format!("Digest {algorithm} non base64")))?;
         if given != expected {
-            return Err(SignatureError::DigestMismatch(format!("Digest {algorithm}")));
+            return Err(SignatureError::DigestMismatch(format!(
+                "Digest {algorithm}"
+            )));
         }
         checked += 1;
     }

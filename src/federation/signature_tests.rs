@@ -108,7 +108,10 @@ fn a_signed_get_covers_the_request_line_host_and_date() {
 fn a_tampered_body_is_a_digest_mismatch() {
     let headers = signed_post(BODY);
     let error = refusal(&received(&headers, br#"{"type":"Delete"}"#), now());
-    assert!(matches!(error, SignatureError::DigestMismatch(_)), "{error}");
+    assert!(
+        matches!(error, SignatureError::DigestMismatch(_)),
+        "{error}"
+    );
     assert_eq!(error.code(), "digest_mismatch");
 }
 
@@ -118,14 +121,20 @@ fn a_changed_header_or_target_breaks_the_signature() {
     set(&mut headers, "content-type", "text/plain");
     let error = refusal(&received(&headers, BODY), now());
     assert_eq!(error, SignatureError::BadSignature(KEY_ID.to_string()));
-    assert_eq!(error.to_string(), format!("signature invalide pour la clé {KEY_ID}"));
+    assert_eq!(
+        error.to_string(),
+        format!("signature invalide pour la clé {KEY_ID}")
+    );
 
     let headers = signed_post(BODY);
     let elsewhere = IncomingRequest {
         path_and_query: "/inbox",
         ..received(&headers, BODY)
     };
-    assert!(matches!(refusal(&elsewhere, now()), SignatureError::BadSignature(_)));
+    assert!(matches!(
+        refusal(&elsewhere, now()),
+        SignatureError::BadSignature(_)
+    ));
 
     // A digest recomputed for a new body leaves the signature over the old digest.
     let mut headers = signed_post(BODY);
@@ -158,8 +167,15 @@ fn dates_outside_the_window_are_stale() {
     assert!(prepare(&request, &policy, now() - TimeDelta::minutes(50)).is_ok());
     for at in [now() + TimeDelta::hours(13), now() - TimeDelta::hours(2)] {
         let error = refusal(&request, at);
-        assert!(matches!(error, SignatureError::StaleDate(_)), "{at}: {error}");
-        assert!(error.to_string().starts_with("date de signature hors de la fenêtre"));
+        assert!(
+            matches!(error, SignatureError::StaleDate(_)),
+            "{at}: {error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with("date de signature hors de la fenêtre")
+        );
     }
     let mut unreadable = signed_post(BODY);
     set(&mut unreadable, "date", "hier");
@@ -194,10 +210,10 @@ fn signatures_that_leave_out_required_headers_are_refused() {
         ("(request-target) host digest", "date"),
     ] {
         let mut headers = signed_post(BODY);
-        let value = headers["signature"].to_str().unwrap().replace(
-            "(request-target) host date digest content-type",
-            covered,
-        );
+        let value = headers["signature"]
+            .to_str()
+            .unwrap()
+            .replace("(request-target) host date digest content-type", covered);
         set(&mut headers, "signature", &value);
         assert_eq!(
             refusal(&received(&headers, BODY), now()),
@@ -211,7 +227,10 @@ fn signatures_that_leave_out_required_headers_are_refused() {
 fn unsigned_and_unknown_schemes_are_told_apart() {
     let mut headers = signed_post(BODY);
     let value = headers.remove("signature").unwrap();
-    assert_eq!(refusal(&received(&headers, BODY), now()), SignatureError::Unsigned);
+    assert_eq!(
+        refusal(&received(&headers, BODY), now()),
+        SignatureError::Unsigned
+    );
     assert_eq!(SignatureError::Unsigned.code(), "unsigned");
 
     // The Authorization form some servers send is the same signature.
@@ -220,7 +239,10 @@ fn unsigned_and_unknown_schemes_are_told_apart() {
     let pending = prepare(&received(&headers, BODY), &VerifyPolicy::default(), now()).unwrap();
     pending.check(&KEY.public_key()).unwrap();
     set(&mut headers, "authorization", "Bearer abc");
-    assert_eq!(refusal(&received(&headers, BODY), now()), SignatureError::Unsigned);
+    assert_eq!(
+        refusal(&received(&headers, BODY), now()),
+        SignatureError::Unsigned
+    );
 
     let mut headers = signed_post(BODY);
     let value = headers["signature"]
@@ -250,8 +272,7 @@ fn hs2019_with_created_and_expires_verifies_as_lemmy_signs_it() {
     .map(String::from)
     .to_vec();
     let request = received(&headers, BODY);
-    let string =
-        cavage::signing_string(&request, &covered, Some(created), Some(expires)).unwrap();
+    let string = cavage::signing_string(&request, &covered, Some(created), Some(expires)).unwrap();
     let signature = STANDARD.encode(KEY.sign_rsa_sha256(string.as_bytes()).unwrap());
     let value = format!(
         "keyId=\"{KEY_ID}\",algorithm=\"hs2019\",created={created},expires={expires},headers=\"{}\",signature=\"{signature}\"",
@@ -281,7 +302,10 @@ fn digests_and_dates_have_their_published_forms() {
     assert!(check_digest("MD5=abc", body).is_err());
     let at = Utc.with_ymd_and_hms(2021, 4, 20, 2, 7, 55).unwrap();
     assert_eq!(http_date(at), "Tue, 20 Apr 2021 02:07:55 GMT");
-    assert_eq!(parse_http_date("Tue, 20 Apr 2021 02:07:55 GMT").unwrap(), at);
+    assert_eq!(
+        parse_http_date("Tue, 20 Apr 2021 02:07:55 GMT").unwrap(),
+        at
+    );
 }
 
 #[tokio::test]
@@ -290,12 +314,16 @@ async fn verify_request_looks_the_key_up() {
     let request = received(&headers, BODY);
     let mut keys = HashMap::new();
     let policy = VerifyPolicy::default();
-    let error = verify_request(&request, &policy, now(), &keys).await.unwrap_err();
+    let error = verify_request(&request, &policy, now(), &keys)
+        .await
+        .unwrap_err();
     assert_eq!(
         error.to_string(),
         format!("clé {KEY_ID} indisponible : clé inconnue")
     );
     keys.insert(KEY_ID.to_string(), KEY.public_key());
-    let verified = verify_request(&request, &policy, now(), &keys).await.unwrap();
+    let verified = verify_request(&request, &policy, now(), &keys)
+        .await
+        .unwrap();
     assert_eq!(verified.scheme, Scheme::Cavage);
 }

@@ -114,9 +114,7 @@ impl Parser<'_> {
             return Err(self.unexpected("une clé"));
         }
         Ok(self
-            .take_while(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.*".contains(&b)
-            })
+            .take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.*".contains(&b))
             .to_string())
     }
 
@@ -213,10 +211,8 @@ impl Parser<'_> {
                 Ok(Bare::Integer(if negative { -value } else { value }))
             }
             Some(b) if b.is_ascii_alphabetic() || b == b'*' => Ok(Bare::Token(
-                self.take_while(|b| {
-                    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~:/".contains(&b)
-                })
-                .to_string(),
+                self.take_while(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~:/".contains(&b))
+                    .to_string(),
             )),
             _ => Err(self.unexpected("une valeur")),
         }
@@ -246,7 +242,10 @@ pub(super) fn serialize_parameters(parameters: &Parameters) -> String {
 }
 
 /// The canonical form of an inner list with its parameters.
-pub(super) fn serialize_inner_list(items: &[(Bare, Parameters)], parameters: &Parameters) -> String {
+pub(super) fn serialize_inner_list(
+    items: &[(Bare, Parameters)],
+    parameters: &Parameters,
+) -> String {
     let items: Vec<String> = items
         .iter()
         .map(|(item, item_parameters)| {
