@@ -107,6 +107,7 @@ async fn spawn_peer(keys: HashMap<String, PublicKey>) -> Peer {
             }),
         )
         .route("/inbox", post(inbox))
+        .route("/moved", post(|| async { Redirect::permanent("/inbox") }))
         .with_state(peer.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     peer
@@ -292,4 +293,55 @@ async fn a_signed_delivery_is_verified_by_the_peer_and_refusals_are_reported() {
         "{}",
         delivery.excerpt
     );
+
+    // A delivery follows no redirect: the signature names the inbox it was made for.
+    let moved = url("http://cglu.test/moved");
+    let delivery = client
+        .post_signed(&moved, body, &key, KEY_ID)
+        .await
+        .unwrap();
+    assert_eq!(delivery.status, 308);
+    assert!(delivery.refused());
+}
+
+#[tokio::test]
+async fn a_silent_peer_times_out() {
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut settings = FederationSettings {
+        allow_private_addresses: true,
+        resolve: BTreeMap::new(),
+        connect_timeout_seconds: 1,
+        timeout_seconds: 1,
+        max_response_bytes: LIMIT,
+        max_redirects: 0,
+        signature_max_age_minutes: 720,
+        signature_max_future_minutes: 60,
+    };
+    let silent = FederationClient::new(&settings, Clock::system()).unwrap();
+    let started = std::time::Instant::now();
+    let error = silent
+        .fetch(&url(&format!("http://127.0.0.1:{port}/actor")), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ClientError::Timeout(_)), "{error:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+
+    // And no redirect at all when none is allowed.
+    let peer = spawn_peer(HashMap::new()).await;
+    settings.timeout_seconds = 10;
+    let strict = FederationClient::new(&settings, Clock::system()).unwrap();
+    assert!(matches!(
+        strict
+            .fetch(&url(&format!("http://127.0.0.1:{}/hop/1", peer.port)), None)
+            .await,
+        Err(ClientError::TooManyRedirects(0))
+    ));
 }

@@ -84,9 +84,10 @@ impl Delivery {
         (200..300).contains(&self.status)
     }
 
-    /// 4xx but 408 and 429: the peer refused it, and sending it again would not change that.
+    /// A redirect (deliveries follow none), or 4xx but 408 and 429: the peer refused it, and sending it
+    /// again would not change that. Anything else (5xx, 408, 429) is worth another try later.
     pub fn refused(&self) -> bool {
-        (400..500).contains(&self.status) && ![408, 429].contains(&self.status)
+        (300..500).contains(&self.status) && ![408, 429].contains(&self.status)
     }
 }
 

@@ -24,6 +24,7 @@ use url::Url;
 
 use super::keys::{ActorKey, Algorithm, PublicKey};
 use super::{cavage, rfc9421};
+use crate::config::FederationSettings;
 
 /// The media type of ActivityPub bodies.
 pub const ACTIVITY_JSON: &str = "application/activity+json";
@@ -92,6 +93,15 @@ impl Default for VerifyPolicy {
         VerifyPolicy {
             max_age: TimeDelta::hours(12),
             max_future: TimeDelta::hours(1),
+        }
+    }
+}
+
+impl From<&FederationSettings> for VerifyPolicy {
+    fn from(settings: &FederationSettings) -> Self {
+        VerifyPolicy {
+            max_age: TimeDelta::minutes(settings.signature_max_age_minutes),
+            max_future: TimeDelta::minutes(settings.signature_max_future_minutes),
         }
     }
 }

@@ -327,3 +327,13 @@ async fn verify_request_looks_the_key_up() {
         .unwrap();
     assert_eq!(verified.scheme, Scheme::Cavage);
 }
+
+#[test]
+fn the_configured_window_defaults_to_the_default_policy() {
+    let settings =
+        crate::config::Settings::for_tests("sqlite://unused.db", std::path::Path::new("data"));
+    assert_eq!(
+        VerifyPolicy::from(&settings.federation),
+        VerifyPolicy::default()
+    );
+}

@@ -18,8 +18,9 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The ranges that are not the public Internet: unspecified, loopback, private, shared (CGNAT), link-local,
-/// unique-local, multicast, broadcast and reserved, documentation and benchmarking, and the IPv6 forms that
-/// embed or translate IPv4 (checked again on the embedded address).
+/// unique-local, multicast, broadcast and reserved, documentation and benchmarking. IPv6's `::/96` holds the
+/// unspecified and loopback addresses and the deprecated IPv4-compatible ones; the IPv4-mapped and NAT64
+/// forms are judged on the IPv4 address they carry.
 static REFUSED: LazyLock<Vec<IpNet>> = LazyLock::new(|| {
     [
         "0.0.0.0/8",
@@ -37,8 +38,7 @@ static REFUSED: LazyLock<Vec<IpNet>> = LazyLock::new(|| {
         "203.0.113.0/24",
         "224.0.0.0/4",
         "240.0.0.0/4",
-        "::/128",
-        "::1/128",
+        "::/96",
         "100::/64",
         "2001:db8::/32",
         "3fff::/20",
@@ -154,6 +154,7 @@ mod tests {
             "203.0.113.99",
             "::",
             "::1",
+            "::127.0.0.1",
             "fe80::1",
             "fd12:3456::1",
             "ff02::1",
