@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod export;
+pub mod federation;
 pub mod french;
 pub mod import;
 pub mod inbound;

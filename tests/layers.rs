@@ -1,7 +1,7 @@
 //! The layers of `src/` point one way: the domain and settings know nothing above them, the store knows
-//! only them, mail builds on the store, inbound mail and the import on mail and the store, the web on all
-//! of these, and the command line on everything. A `crate::…` path that points up is a failure naming the
-//! file and the line, so a circle cannot come back unnoticed.
+//! only them, mail builds on the store, inbound mail, federation and the import on mail and the store, the
+//! web on all of these, and the command line on everything. A `crate::…` path that points up is a failure
+//! naming the file and the line, so a circle cannot come back unnoticed.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +11,8 @@ fn layer_of(module: &str) -> Option<u8> {
         "clock" | "french" | "security" | "referential" | "domain" | "config" => 0,
         "store" => 1,
         "export" | "demo" | "mail" => 2,
-        "inbound" | "import" | "scheduler" => 3,
+        // federation turns received activities into records of the store, as inbound does with mail.
+        "inbound" | "import" | "scheduler" | "federation" => 3,
         "web" => 4,
         "app" | "cli" | "lib" | "main" | "build" => 5,
         _ => return None,

@@ -4,13 +4,16 @@
 //!
 //! One file per group of sections, each with its keys and the checks of their values: `service.rs`
 //! (server, database, log, security, pipeline), `mail.rs` (mail, smtp, dkim), `inbound.rs`, `schedule.rs`
-//! (newsletter, meetings). This module reads them in order and refuses unknown or replaced keys.
+//! (newsletter, meetings), `federation.rs`. This module reads them in order and refuses unknown or replaced
+//! keys.
 
+pub mod federation;
 pub mod inbound;
 pub mod mail;
 pub mod schedule;
 pub mod service;
 
+pub use federation::FederationSettings;
 pub use inbound::{DmarcRewrite, InboundSettings};
 pub use mail::{MailSettings, SmtpSecurity, SmtpSettings, TransportKind};
 pub use schedule::{MeetingSettings, NewsletterSettings};
@@ -40,6 +43,7 @@ pub struct Settings {
     pub newsletter: NewsletterSettings,
     pub meetings: MeetingSettings,
     pub inbound: InboundSettings,
+    pub federation: FederationSettings,
 }
 
 /// All the problems found in a configuration, one line each.
@@ -74,9 +78,15 @@ impl Reader {
 
 /// Every key relais reads, section by section.
 fn is_known_key(key: &str) -> bool {
-    [service::KEYS, mail::KEYS, inbound::KEYS, schedule::KEYS]
-        .iter()
-        .any(|keys| keys.contains(&key))
+    [
+        service::KEYS,
+        mail::KEYS,
+        inbound::KEYS,
+        schedule::KEYS,
+        federation::KEYS,
+    ]
+    .iter()
+    .any(|keys| keys.contains(&key))
 }
 
 /// Why a key that relais once read is refused now, so an old configuration is fixed, not just trimmed.
@@ -150,6 +160,7 @@ impl Settings {
         let newsletter = NewsletterSettings::read(&mut r);
         let meetings = MeetingSettings::read(&mut r);
         let inbound = InboundSettings::read(&mut r);
+        let federation = FederationSettings::read(&mut r);
         if !r.errors.is_empty() {
             return Err(ConfigError(r.errors));
         }
@@ -164,6 +175,7 @@ impl Settings {
             newsletter,
             meetings,
             inbound,
+            federation,
         })
     }
 
