@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::domain::Stage;
-use crate::store::preferences::ErasureRequest;
+use crate::store::erasure::ErasureRequest;
 use crate::store::subscriptions::{ContactSelection, MailingList, SubscriberRow};
 use crate::web::AppState;
 use crate::web::archive::newsletter_list;
