@@ -320,19 +320,10 @@ pub fn sign_request(
     key_id: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<HeaderMap> {
-    let mut headers = HeaderMap::new();
-    headers.insert(http::header::HOST, HeaderValue::from_str(&host_of(url)?)?);
-    headers.insert(http::header::DATE, HeaderValue::from_str(&http_date(now))?);
+    let mut headers =
+        super::signature::unsigned_headers(url, now, body, "content-digest", content_digest_header)?;
     let mut components = vec!["@method", "@target-uri", "date"];
-    if let Some((content_type, bytes)) = body {
-        headers.insert(
-            HeaderName::from_static("content-digest"),
-            HeaderValue::from_str(&content_digest_header(bytes))?,
-        );
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_str(content_type)?,
-        );
+    if body.is_some() {
         components.extend(["content-digest", "content-type"]);
     }
     let items: Vec<(Bare, Parameters)> = components

@@ -247,6 +247,31 @@ pub async fn verify_request<L: KeyLookup>(
     pending.check(&key)
 }
 
+/// The headers both signing forms send before their signature: `Host`, `Date`, and for a body its digest
+/// (in the header `digest_name`, valued by `digest`) and its `Content-Type`.
+pub(super) fn unsigned_headers(
+    url: &Url,
+    now: DateTime<Utc>,
+    body: Option<(&str, &[u8])>,
+    digest_name: &'static str,
+    digest: fn(&[u8]) -> String,
+) -> anyhow::Result<HeaderMap> {
+    let mut headers = HeaderMap::new();
+    headers.insert(http::header::HOST, HeaderValue::from_str(&host_of(url)?)?);
+    headers.insert(http::header::DATE, HeaderValue::from_str(&http_date(now))?);
+    if let Some((content_type, bytes)) = body {
+        headers.insert(
+            HeaderName::from_static(digest_name),
+            HeaderValue::from_str(&digest(bytes))?,
+        );
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_str(content_type)?,
+        );
+    }
+    Ok(headers)
+}
+
 /// Signs an outgoing request the draft-cavage way Mastodon and Mobilizon check: returns the headers to send
 /// (`Host`, `Date`, for a body `Digest` and `Content-Type`, and `Signature`). A body is signed over
 /// `(request-target) host date digest content-type`, a GET over `(request-target) host date`.
@@ -258,19 +283,9 @@ pub fn sign_request(
     key_id: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<HeaderMap> {
-    let mut headers = HeaderMap::new();
-    headers.insert(http::header::HOST, HeaderValue::from_str(&host_of(url)?)?);
-    headers.insert(http::header::DATE, HeaderValue::from_str(&http_date(now))?);
+    let mut headers = unsigned_headers(url, now, body, "digest", digest_header)?;
     let mut covered = vec!["(request-target)", "host", "date"];
-    if let Some((content_type, bytes)) = body {
-        headers.insert(
-            HeaderName::from_static("digest"),
-            HeaderValue::from_str(&digest_header(bytes))?,
-        );
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_str(content_type)?,
-        );
+    if body.is_some() {
         covered.extend(["digest", "content-type"]);
     }
     let covered: Vec<String> = covered.into_iter().map(String::from).collect();
