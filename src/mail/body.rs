@@ -104,7 +104,11 @@ mod tests {
             assert!(body.contains("https://relais.example/abonnement/confirmer/abc"));
             assert!(body.contains("48"));
         }
-        assert!(bodies.text.contains("la lettre <du club>"), "{}", bodies.text);
+        assert!(
+            bodies.text.contains("la lettre <du club>"),
+            "{}",
+            bodies.text
+        );
         assert!(bodies.text.contains("Club & co"));
         assert!(!bodies.html.contains("<du club>"), "{}", bodies.html);
         assert!(bodies.html.contains("Club &#38; co") || bodies.html.contains("Club &amp; co"));

@@ -16,12 +16,13 @@ use chrono::{DateTime, Duration, Utc};
 use crate::domain::recurrence;
 use crate::french::{french_day, french_span, paris_local};
 use crate::mail::meetings::{ASSOCIATIONS, minutes_message, occurrences};
+use crate::store::meeting_agenda::{AgendaItem, NewAgendaItem};
 use crate::store::meeting_attendees::{Attendee, Audience, Dispatch};
-use crate::store::meetings::{
-    AgendaItem, Meeting, MeetingChange, NewAgendaItem, NewSeries, Resource, Series, SeriesCounts,
-    SeriesEdited,
-};
+use crate::store::meeting_series::{NewSeries, Series, SeriesCounts};
+use crate::store::meeting_series_edit::SeriesEdited;
+use crate::store::meetings::{Meeting, MeetingChange};
 use crate::store::minutes::MinutesItem;
+use crate::store::resources::Resource;
 use crate::store::subscriptions::ContactSelection;
 use crate::web::AppState;
 use crate::web::auth::Session;
