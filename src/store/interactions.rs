@@ -1,4 +1,4 @@
-//! Interactions with a target (calls, meetings, mails), with the people of its collectivity involved:
+//! Interactions with a target (mails, calls, letters, meetings...), with the people of its collectivity involved:
 //! logged, read newest first, corrected or deleted, each change audited.
 
 use chrono::NaiveDate;
