@@ -10,10 +10,10 @@ use rand::{Rng, SeedableRng};
 use crate::domain::{InteractionKind, LeadSource, PoliticalColour, Priority, Stage};
 use crate::referential::{CollectivityKind, Entry, Referential};
 use crate::store::audit::Actor;
+use crate::store::interactions::{NewInteraction, insert_interaction};
 use crate::store::people::NewPerson;
-use crate::store::targets::{
-    NewInteraction, NewTarget, StageMove, TargetFields, insert_interaction, insert_target,
-};
+use crate::store::stage_changes::StageMove;
+use crate::store::targets::{NewTarget, TargetFields, insert_target};
 use crate::store::{Store, StoreResult, Tx};
 
 /// How much to create.
@@ -233,7 +233,7 @@ impl Filling {
         let (candidates, _) = store
             .list_targets(
                 crate::store::Scope::All,
-                &crate::store::targets::TargetFilter {
+                &crate::store::target_list::TargetFilter {
                     stage: Some("survey_answered".into()),
                     ..Default::default()
                 },

@@ -6,7 +6,8 @@ mod common;
 
 use relais::domain::Role;
 use relais::store::Scope;
-use relais::store::targets::{TargetFields, TargetFilter, TargetSort};
+use relais::store::target_list::{TargetFilter, TargetSort};
+use relais::store::targets::TargetFields;
 
 const LYON: &str = "69123";
 const MARSEILLE: &str = "13055";

@@ -50,7 +50,7 @@ async fn target_count(app: &common::TestApp) -> i64 {
         .list_targets(
             Scope::All,
             &Default::default(),
-            relais::store::targets::TargetSort::Name,
+            relais::store::target_list::TargetSort::Name,
             1,
             0,
         )

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use relais::domain::Role;
 use relais::store::Scope;
-use relais::store::targets::{TargetFilter, TargetSort};
+use relais::store::target_list::{TargetFilter, TargetSort};
 
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -448,7 +448,7 @@ async fn confirmations_state_the_consequence_and_a_mistake_is_corrected() {
         .record_interaction(
             Scope::All,
             target,
-            &relais::store::targets::NewInteraction {
+            &relais::store::interactions::NewInteraction {
                 kind: "phone_call".into(),
                 occurred_on: app.clock.today(),
                 summary: "Appel au cabinet".into(),

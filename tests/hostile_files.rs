@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::{Backend, TestApp};
 use relais::domain::Role;
 use relais::store::Scope;
-use relais::store::targets::{TargetFilter, TargetSort};
+use relais::store::target_list::{TargetFilter, TargetSort};
 
 /// An XLSX of two cells, A1 and XFD1048576: its `dimension` tag, and its real extent, span the whole sheet.
 fn far_corners_xlsx() -> Vec<u8> {

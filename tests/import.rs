@@ -14,7 +14,7 @@ use relais::import::{
 use relais::referential::{CollectivityKind, Referential};
 use relais::store::accounts::NewUser;
 use relais::store::audit::Actor;
-use relais::store::targets::{TargetFilter, TargetSort};
+use relais::store::target_list::{TargetFilter, TargetSort};
 use relais::store::{Scope, Store};
 use sqlx::Connection;
 

@@ -179,7 +179,7 @@ mod lmtp_replies_and_routing {
         let series = app
             .store
             .create_series(
-                &relais::store::meetings::NewSeries {
+                &relais::store::meeting_series::NewSeries {
                     title: "Réunion du club".into(),
                     rrule: "FREQ=MONTHLY;INTERVAL=2;BYDAY=1TU".into(),
                     first_start: "2026-12-01T14:00".into(),

@@ -357,7 +357,7 @@ mod the_export_holds_every_record_and_erasure_leaves_no_personal_data {
             .record_interaction(
                 relais::store::Scope::All,
                 target,
-                &relais::store::targets::NewInteraction {
+                &relais::store::interactions::NewInteraction {
                     kind: "meeting".into(),
                     occurred_on: app.clock.today(),
                     summary: format!("Rencontre avec {NAME} sur la résorption des bidonvilles"),
@@ -386,7 +386,7 @@ mod the_export_holds_every_record_and_erasure_leaves_no_personal_data {
         let series = app
             .store
             .create_series(
-                &relais::store::meetings::NewSeries {
+                &relais::store::meeting_series::NewSeries {
                     title: "Réunion du club".into(),
                     rrule: "FREQ=MONTHLY;INTERVAL=2;BYDAY=1TU".into(),
                     first_start: "2026-12-01T14:00".into(),

@@ -6,7 +6,8 @@ mod common;
 use common::{Backend, TestDatabase};
 use relais::domain::{Role, Stage};
 use relais::store::audit::Actor;
-use relais::store::targets::{StageMove, TargetFilter};
+use relais::store::stage_changes::StageMove;
+use relais::store::target_list::TargetFilter;
 use relais::store::{Scope, Store, StoreError};
 
 /// Runs a store test on each backend with a fresh, migrated database.
@@ -516,7 +517,7 @@ store_test!(
         let everyone: Vec<i64> = contacts.iter().map(|p| p.id).collect();
         assert!(everyone.contains(&second));
         for (day, people) in [(10, everyone.clone()), (12, vec![])] {
-            let new = relais::store::targets::NewInteraction {
+            let new = relais::store::interactions::NewInteraction {
                 kind: "meeting".into(),
                 occurred_on: chrono::NaiveDate::from_ymd_opt(2026, 11, day).unwrap(),
                 summary: format!("Échange du {day}"),
@@ -609,7 +610,7 @@ store_test!(
             .list_targets(
                 Scope::All,
                 &TargetFilter::default(),
-                relais::store::targets::TargetSort::NextActionDate,
+                relais::store::target_list::TargetSort::NextActionDate,
                 50,
                 0,
             )

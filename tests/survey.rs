@@ -240,7 +240,7 @@ mod invitations_answers_reminders_and_results {
         let series = app
             .store
             .create_series(
-                &relais::store::meetings::NewSeries {
+                &relais::store::meeting_series::NewSeries {
                     title: "Réunion du club".into(),
                     rrule: "FREQ=MONTHLY;INTERVAL=2;BYDAY=1TU".into(),
                     first_start: "2027-02-02T14:00".into(),

@@ -17,8 +17,7 @@ use url::Url;
 use super::keys::{ActorKey, Algorithm};
 use super::signature::{
     IncomingRequest, PendingSignature, Scheme, SignatureError, VerifyPolicy, check_expires,
-    check_time, content_digest_header, hash_body, host_of, http_date, moment, parse_http_date,
-    target_of,
+    check_time, content_digest_header, hash_body, moment, parse_http_date, target_of,
 };
 use super::structured_fields::{
     Bare, Member, Parameters, parse_dictionary, serialize_bare, serialize_inner_list,
@@ -320,8 +319,13 @@ pub fn sign_request(
     key_id: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<HeaderMap> {
-    let mut headers =
-        super::signature::unsigned_headers(url, now, body, "content-digest", content_digest_header)?;
+    let mut headers = super::signature::unsigned_headers(
+        url,
+        now,
+        body,
+        "content-digest",
+        content_digest_header,
+    )?;
     let mut components = vec!["@method", "@target-uri", "date"];
     if body.is_some() {
         components.extend(["content-digest", "content-type"]);

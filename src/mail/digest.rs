@@ -12,7 +12,7 @@ use crate::domain::mail_kind::MailKind;
 use crate::store::Store;
 use crate::store::follow_up_digest::claim_digest_day;
 use crate::store::outbox::{NewMessage, NewRecipient, enqueue};
-use crate::store::targets::{TargetFilter, TargetSort};
+use crate::store::target_list::{TargetFilter, TargetSort};
 
 /// Most follow-ups listed in one digest (the dashboard has the rest).
 const MAX_ITEMS: i64 = 100;

@@ -14,8 +14,10 @@ use crate::config::Settings;
 use crate::domain::mail_kind::MailKind;
 use crate::french::{french_day, french_span};
 use crate::store::Store;
-use crate::store::meetings::{Meeting, Resource, Series};
+use crate::store::meeting_series::Series;
+use crate::store::meetings::Meeting;
 use crate::store::outbox::{ListHeaders, NewMessage};
+use crate::store::resources::Resource;
 
 /// The member associations' list, where flagged items of the minutes are relayed.
 pub const ASSOCIATIONS: &str = "associations";

@@ -8,9 +8,12 @@
 
 use chrono::NaiveDate;
 
+use super::interactions::Interaction;
+use super::local_needs::LocalNeed;
 use super::memberships::Membership;
 use super::people::{Person, person_select};
-use super::targets::{Interaction, LocalNeed, StageChange, Target, target_columns, target_from};
+use super::stage_changes::StageChange;
+use super::targets::{Target, target_columns, target_from};
 use super::{Scope, Store, StoreResult, scope_filter, with_db};
 
 /// A target with everything its page shows.

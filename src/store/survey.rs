@@ -469,7 +469,7 @@ async fn move_target(
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
-    super::targets::insert_stage_change(
+    super::stage_changes::insert_stage_change(
         tx,
         target_id,
         Some(stage),

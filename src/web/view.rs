@@ -108,8 +108,11 @@ use crate::store::accounts::AccessRow;
 use crate::store::api_tokens::ApiToken;
 use crate::store::audit::AuditEntry;
 use crate::store::dashboard::Activity;
+use crate::store::interactions::Interaction;
+use crate::store::local_needs::LocalNeed;
 use crate::store::organisations::Organisation;
-use crate::store::targets::{Interaction, LocalNeed, StageChange, Target};
+use crate::store::stage_changes::StageChange;
+use crate::store::targets::Target;
 
 impl Target {
     /// The Ministry's nuance as recorded, or nothing.

@@ -26,8 +26,8 @@ use crate::web::AppState;
     components(
         schemas(
             crate::store::organisations::Organisation, crate::store::people::Person, crate::store::targets::Target,
-            crate::store::targets::StageChange, crate::store::targets::Interaction,
-            crate::store::targets::TargetSort, ApiErrorBody,
+            crate::store::stage_changes::StageChange, crate::store::interactions::Interaction,
+            crate::store::target_list::TargetSort, ApiErrorBody,
             // The closed vocabularies the targets carry, each one schema of its codes.
             crate::domain::Stage, crate::domain::Scale, crate::domain::PoliticalColour,
             crate::domain::LeadSource, crate::domain::Priority,

@@ -16,12 +16,12 @@ use crate::domain::{
     Stage,
 };
 use crate::referential::{CollectivityKind, Referential};
+use crate::store::interactions::{Interaction, NewInteraction};
 use crate::store::organisations::{NewOrganisation, Organisation};
 use crate::store::people::{NewPerson, Person};
-use crate::store::targets::{
-    Interaction, NewInteraction, NewTarget, StageChange, StageMove, Target, TargetFields,
-    TargetFilter, TargetSort,
-};
+use crate::store::stage_changes::{StageChange, StageMove};
+use crate::store::target_list::{TargetFilter, TargetSort};
+use crate::store::targets::{NewTarget, Target, TargetFields};
 use crate::web::AppState;
 
 pub fn router() -> Router<AppState> {

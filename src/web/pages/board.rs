@@ -9,7 +9,8 @@ use axum::routing::get;
 
 use super::targets::ListQuery;
 use crate::domain::Stage;
-use crate::store::targets::{Target, TargetSort};
+use crate::store::target_list::TargetSort;
+use crate::store::targets::Target;
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::WebResult;

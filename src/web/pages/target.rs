@@ -9,12 +9,13 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::domain::{InteractionKind, LeadSource, PoliticalColour, Priority, Stage};
+use crate::store::interactions::{Interaction, InteractionEdit, NewInteraction};
+use crate::store::local_needs::LocalNeed;
 use crate::store::memberships::Membership;
 use crate::store::people::{NewPerson, Person};
-use crate::store::targets::{
-    Interaction, InteractionEdit, LocalNeed, NewInteraction, StageChange, StageMove, Target,
-    TargetFields, TargetFootprint,
-};
+use crate::store::stage_changes::{StageChange, StageMove};
+use crate::store::target_deletion::TargetFootprint;
+use crate::store::targets::{Target, TargetFields};
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};

@@ -15,7 +15,7 @@ use relais::domain::mail_kind::MailKind;
 use relais::inbound::Inbound;
 use relais::store::Store;
 use relais::store::discussion::DiscussionList;
-use relais::store::meetings::NewSeries;
+use relais::store::meeting_series::NewSeries;
 use relais::store::outbox::{ListHeaders, NewMessage, NewRecipient};
 
 /// `mail.from_address`'s domain: every address relais accepts is on it.

@@ -4,7 +4,8 @@
 use axum::extract::{Form, Path, State};
 use axum::response::Response;
 
-use crate::store::meetings::{Meeting, NewAgendaItem};
+use crate::store::meeting_agenda::NewAgendaItem;
+use crate::store::meetings::Meeting;
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};

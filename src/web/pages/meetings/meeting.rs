@@ -8,9 +8,11 @@ use chrono::Duration;
 
 use crate::french::{french_day, french_span, paris_local};
 use crate::mail::meetings::ASSOCIATIONS;
+use crate::store::meeting_agenda::AgendaItem;
 use crate::store::meeting_attendees::{Attendee, Dispatch};
-use crate::store::meetings::{AgendaItem, Meeting, MeetingChange, Resource};
+use crate::store::meetings::{Meeting, MeetingChange};
 use crate::store::minutes::MinutesItem;
+use crate::store::resources::Resource;
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};

@@ -7,7 +7,8 @@ use axum::response::{Html, Response};
 
 use crate::domain::recurrence;
 use crate::french::french_span;
-use crate::store::meetings::{Meeting, Resource};
+use crate::store::meetings::Meeting;
+use crate::store::resources::Resource;
 use crate::web::AppState;
 use crate::web::auth::Session;
 use crate::web::error::{WebError, WebResult};
