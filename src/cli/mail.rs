@@ -5,17 +5,16 @@
 
 use std::time::Duration;
 
-use crate::mail::body::{MailBody, mail_body};
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::EmailAddress;
-use crate::domain::mail_kind::{DeliveryState, MailKind};
+use crate::domain::mail_kind::DeliveryState;
 use crate::mail::worker::Deliverer;
 use crate::store::Store;
-use crate::store::outbox::{NewMessage, NewRecipient};
+use crate::store::outbox::NewRecipient;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum DkimCommand {
@@ -33,15 +32,6 @@ pub fn dkim(command: DkimCommand, settings: &Settings) -> anyhow::Result<()> {
         crate::mail::dkim::generate(&settings.data_dir, &selector, settings.mail.domain())?;
     print!("{report}");
     Ok(())
-}
-
-mail_body! {
-    /// The fields of `relais mail test`'s message (`test.txt`, `test.html`).
-    struct TestBody<'a> ("test.txt", "test.html") {
-        organisation: &'a str,
-        public_url: &'a str,
-        to: &'a str,
-    }
 }
 
 #[derive(Args, Debug)]
@@ -108,23 +98,7 @@ pub async fn send_test(
     clock: &Clock,
 ) -> anyhow::Result<()> {
     let to = EmailAddress::parse(&args.to).map_err(anyhow::Error::msg)?;
-    let bodies = TestBody {
-        organisation: &settings.mail.from_name,
-        public_url: &settings.server.public_url,
-        to: to.as_str(),
-    }
-    .render_bodies()?;
-    let message = NewMessage {
-        kind: MailKind::Test,
-        cause_kind: "send_test".into(),
-        cause_id: None,
-        subject: "Essai de configuration de relais".into(),
-        body_text: bodies.text,
-        body_html: bodies.html,
-        template_data: serde_json::json!({ "to": to.as_str() }),
-        auto_submitted: true,
-        ..Default::default()
-    };
+    let message = crate::mail::short_messages::test_message(settings, &to)?;
     let recipient = NewRecipient {
         address: to.clone(),
         name: String::new(),

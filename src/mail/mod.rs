@@ -17,6 +17,7 @@ pub mod newsletter;
 pub mod notice;
 pub mod recorder;
 pub mod relay_gate;
+pub mod short_messages;
 pub mod smtp;
 pub mod subscription;
 pub mod survey;

@@ -7,7 +7,6 @@
 //! `/preferences` alone asks for an address and sends the link there, for people who no longer have a mail
 //! at hand; it answers the same whether the address is known or not, so it tells nobody who is subscribed.
 
-use crate::mail::body::{MailBody, mail_body};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
@@ -19,10 +18,9 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::{WebError, WebResult};
 use super::subscribe::{form_is_genuine, form_proof};
-use crate::domain::mail_kind::MailKind;
 use crate::domain::{EmailAddress, ListKind};
 use crate::mail::unsubscribe::Purpose;
-use crate::store::outbox::{NewMessage, NewRecipient};
+use crate::store::outbox::NewRecipient;
 use crate::store::preferences::OwnSubscription;
 
 /// The mails whose link opens a person's data (export, erasure): sent at the address's own request.
@@ -139,14 +137,6 @@ enum PreferencesState {
 #[template(path = "preferences.html", config = "src/web/askama.toml")]
 struct PreferencesPage {
     state: PreferencesState,
-}
-
-mail_body! {
-    /// The fields of the mail carrying a person's preferences link (`preferences_link.txt`, `preferences_link.html`).
-    struct LinkBody<'a> ("preferences_link.txt", "preferences_link.html") {
-        link: &'a str,
-        organisation: &'a str,
-    }
 }
 
 fn page(status: StatusCode, state: PreferencesState) -> WebResult<Response> {
@@ -481,23 +471,8 @@ async fn send_link(
         .may_send_preferences_link(address.as_str(), now - LINK_MAIL_EVERY_MS)
         .await?
     {
-        let public_url = &state.settings.server.public_url;
-        let link = crate::mail::compose::preferences_link(public_url);
-        let organisation = &state.settings.mail.from_name;
-        let bodies = LinkBody {
-            link: &link,
-            organisation,
-        }
-        .render_bodies()?;
-        let message = NewMessage {
-            kind: MailKind::PreferencesLink,
-            cause_kind: "preferences".into(),
-            subject: "Votre lien vers vos préférences".into(),
-            body_text: bodies.text,
-            body_html: bodies.html,
-            auto_submitted: true,
-            ..Default::default()
-        };
+        let message = crate::mail::short_messages::preferences_link_message(&state.settings)?;
+
         let recipient = NewRecipient {
             address: address.clone(),
             name: String::new(),
