@@ -158,7 +158,8 @@ async fn killed_in_the_middle_and_restarted(backend: Backend) {
         "killed in the middle ({at_kill} sent)"
     );
     let mut second = serve(&database.url, data.path(), &sink);
-    wait_until_all_sent(&store, id, Duration::from_secs(120)).await;
+    // A bound against a send that never completes, not a speed goal: generous for a loaded machine.
+    wait_until_all_sent(&store, id, Duration::from_secs(300)).await;
     second.kill().unwrap();
     second.wait().unwrap();
     let counts = sink.counts();
@@ -194,7 +195,8 @@ async fn two_processes_on_one_postgres_database_send_each_copy_exactly_once() {
     let mut first = serve(&database.url, one.path(), &sink);
     let mut second = serve(&database.url, two.path(), &sink);
     let id = enqueue_send(&store).await;
-    wait_until_all_sent(&store, id, Duration::from_secs(120)).await;
+    // A bound against a send that never completes, not a speed goal: generous for a loaded machine.
+    wait_until_all_sent(&store, id, Duration::from_secs(300)).await;
     for child in [&mut first, &mut second] {
         child.kill().unwrap();
         child.wait().unwrap();
