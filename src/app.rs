@@ -48,6 +48,9 @@ impl Application {
         let unsubscribe = deliverer.unsubscribe.clone();
         let settings = Arc::new(settings);
         let inbound = crate::inbound::Inbound::new(store.clone(), settings.clone(), clock.clone());
+        let federation =
+            crate::federation::Federation::new(store.clone(), settings.clone(), clock.clone())
+                .await?;
         let state = AppState {
             store,
             settings,
@@ -60,6 +63,7 @@ impl Application {
             subscribe_form_key: Arc::default(),
             inbound,
             form_budget: Arc::default(),
+            federation,
         };
         Ok(Application {
             listener,
@@ -98,6 +102,7 @@ impl Application {
             store.clone(),
             self.state.settings.clone(),
             self.state.clock.clone(),
+            self.state.federation.clone(),
         )?;
         let scheduler = tokio::spawn(crate::scheduler::run_until_stopped(jobs, stop.clone()));
         let inbound = self.state.inbound.clone();

@@ -113,6 +113,11 @@ async fn spawn_peer(keys: HashMap<String, PublicKey>) -> Peer {
     peer
 }
 
+/// The built-in `[federation]` settings.
+fn defaults() -> FederationSettings {
+    relais::config::Settings::for_tests("sqlite://unused", std::path::Path::new(".")).federation
+}
+
 fn client(allow_private: bool, resolve: &[(&str, SocketAddr)]) -> FederationClient {
     let settings = FederationSettings {
         allow_private_addresses: allow_private,
@@ -126,6 +131,7 @@ fn client(allow_private: bool, resolve: &[(&str, SocketAddr)]) -> FederationClie
         max_redirects: 3,
         signature_max_age_minutes: 720,
         signature_max_future_minutes: 60,
+        ..defaults()
     };
     FederationClient::new(&settings, Clock::system()).unwrap()
 }
@@ -324,6 +330,7 @@ async fn a_silent_peer_times_out() {
         max_redirects: 0,
         signature_max_age_minutes: 720,
         signature_max_future_minutes: 60,
+        ..defaults()
     };
     let silent = FederationClient::new(&settings, Clock::system()).unwrap();
     let started = std::time::Instant::now();

@@ -22,15 +22,25 @@ async fn run(backend: common::Backend) {
     let now = app.clock.now();
     assert_eq!(now, at("2026-11-23T09:00:00Z"));
     let mut settings = relais::config::Settings::for_tests("sqlite://unused", app.data_dir());
-    let jobs = Context::new(
+    let federation = relais::federation::Federation::new(
         app.store.clone(),
         Arc::new(settings.clone()),
         app.clock.clone(),
     )
+    .await
+    .expect("federation starts");
+    let jobs = Context::new(
+        app.store.clone(),
+        Arc::new(settings.clone()),
+        app.clock.clone(),
+        federation.clone(),
+    )
     .expect("the default schedules are valid");
 
     let mut due = Vec::new();
-    for (job, _) in JOBS {
+    // The federation job is due only when a delivery waits: none yet.
+    assert_eq!(Job::Federation.next_due(&jobs, now).await.unwrap(), None);
+    for (job, _) in JOBS.into_iter().filter(|(job, _)| *job != Job::Federation) {
         let next = job
             .next_due(&jobs, now)
             .await
@@ -58,6 +68,7 @@ async fn run(backend: common::Backend) {
         Job::ListDigest,
         Job::BounceWarnings,
         Job::SurveyReminders,
+        Job::Federation,
         Job::Housekeeping,
     ] {
         assert_eq!(
@@ -72,7 +83,13 @@ async fn run(backend: common::Backend) {
     // at start: it does not catch up.
     settings.mail.digest_schedule = String::new();
     settings.newsletter.list_digest_schedule = String::new();
-    let unset = Context::new(app.store.clone(), Arc::new(settings), app.clock.clone()).unwrap();
+    let unset = Context::new(
+        app.store.clone(),
+        Arc::new(settings),
+        app.clock.clone(),
+        federation,
+    )
+    .unwrap();
     assert_eq!(
         Job::FollowUpDigest.next_due(&unset, now).await.unwrap(),
         None

@@ -6,6 +6,14 @@ use std::net::{IpAddr, SocketAddr};
 use super::Reader;
 
 pub(super) const KEYS: &[&str] = &[
+    "federation.group_name",
+    "federation.network_name",
+    "federation.network_summary",
+    "federation.retry_minutes",
+    "federation.give_up_hours",
+    "federation.delivery_concurrency",
+    "federation.max_inbox_kb",
+    "federation.inbox_per_minute",
     "federation.allow_private_addresses",
     "federation.resolve",
     "federation.connect_timeout_seconds",
@@ -19,6 +27,21 @@ pub(super) const KEYS: &[&str] = &[
 /// The `[federation]` section.
 #[derive(Debug, Clone)]
 pub struct FederationSettings {
+    /// The network's `Group` actor's name: `acct:club@host`.
+    pub group_name: String,
+    /// The network's public name and summary, shown to partners.
+    pub network_name: String,
+    pub network_summary: String,
+    /// Minutes before each new try of a failed delivery; the last repeats.
+    pub retry_minutes: Vec<i64>,
+    /// After this long, a delivery not made is marked failed.
+    pub give_up_hours: i64,
+    /// Deliveries made at the same time.
+    pub delivery_concurrency: usize,
+    /// Largest activity the inbox reads, in bytes.
+    pub max_inbox_bytes: usize,
+    /// Activities one partner host may post a minute.
+    pub inbox_per_minute: u32,
     /// Whether fetches and deliveries may reach loopback, private and reserved addresses (tests only).
     pub allow_private_addresses: bool,
     /// Host names answered by a fixed address instead of the DNS (port 0: the URL's or the scheme's).
@@ -63,7 +86,37 @@ impl FederationSettings {
             (16..=65_536).contains(&max_response_kb),
             "must be between 16 and 65536",
         );
+        let group_name: String = r.get("federation.group_name");
+        r.check(
+            "federation.group_name",
+            !group_name.is_empty()
+                && group_name.len() <= 64
+                && group_name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'),
+            "must be 1 to 64 lower-case letters, digits, - or _",
+        );
+        let retry_minutes: Vec<i64> = r.get("federation.retry_minutes");
+        r.check(
+            "federation.retry_minutes",
+            !retry_minutes.is_empty() && retry_minutes.iter().all(|m| (1..=24 * 60).contains(m)),
+            "must list at least one interval, each between 1 and 1440 minutes",
+        );
+        let max_inbox_kb: u64 = r.get("federation.max_inbox_kb");
+        r.check(
+            "federation.max_inbox_kb",
+            (16..=4096).contains(&max_inbox_kb),
+            "must be between 16 and 4096",
+        );
         let federation = FederationSettings {
+            group_name,
+            network_name: r.get("federation.network_name"),
+            network_summary: r.get("federation.network_summary"),
+            retry_minutes,
+            give_up_hours: r.get("federation.give_up_hours"),
+            delivery_concurrency: r.get("federation.delivery_concurrency"),
+            max_inbox_bytes: (max_inbox_kb * 1024) as usize,
+            inbox_per_minute: r.get("federation.inbox_per_minute"),
             allow_private_addresses: r.get("federation.allow_private_addresses"),
             resolve,
             connect_timeout_seconds: r.get("federation.connect_timeout_seconds"),
@@ -83,6 +136,21 @@ impl FederationSettings {
             (1..=300).contains(&federation.timeout_seconds)
                 && federation.timeout_seconds >= federation.connect_timeout_seconds,
             "must be between 1 and 300, and at least connect_timeout_seconds",
+        );
+        r.check(
+            "federation.give_up_hours",
+            (1..=24 * 30).contains(&federation.give_up_hours),
+            "must be between 1 and 720",
+        );
+        r.check(
+            "federation.delivery_concurrency",
+            (1..=256).contains(&federation.delivery_concurrency),
+            "must be between 1 and 256",
+        );
+        r.check(
+            "federation.inbox_per_minute",
+            federation.inbox_per_minute >= 1,
+            "must be at least 1",
         );
         r.check(
             "federation.max_redirects",

@@ -17,13 +17,32 @@
 //! - [`ssrf`] and [`client`]: the only way relais reaches a peer, which refuses private and reserved
 //!   addresses, caps answers and times out.
 //!
-//! This module sits at the layer of `inbound` (it will turn received activities into records of the
-//! store); the web layer serves its routes, never the reverse.
+//! - [`urls`], [`documents`], [`objects`], [`activities`]: the addresses and the JSON of what travels;
+//! - [`service`]: the [`service::Federation`] handle (keys, client, the outbox's one entry, `send`);
+//! - [`publish`]: what staff marked public goes out as Create/Update/Delete (run by the scheduler);
+//! - [`peers`]: staff's actions (follow, accept, refuse, join) and fetching partners' actors and facts;
+//! - [`inbox`] and [`receive`]: the gate every received activity passes, then what each does;
+//! - [`delivery`]: the federation job's emptying of the durable outbox.
+//!
+//! This module sits at the layer of `inbound` (it turns received activities into records of the store);
+//! the web layer serves its routes, never the reverse.
 
+pub mod activities;
 mod cavage;
 pub mod client;
+pub mod delivery;
+pub mod documents;
+pub mod inbox;
 pub mod keys;
+pub mod objects;
+pub mod peers;
+pub mod publish;
+mod receive;
 pub mod rfc9421;
+pub mod service;
 pub mod signature;
 pub mod ssrf;
 mod structured_fields;
+pub mod urls;
+
+pub use service::Federation;

@@ -9,6 +9,7 @@
 //! catch up after downtime, is in `docs/ARCHITECTURE.md`.
 
 pub mod bounce_warnings;
+pub mod federation;
 pub mod follow_up_digest;
 pub mod housekeeping;
 pub mod list_digest;
@@ -36,11 +37,18 @@ pub struct Context {
     pub newsletter: newsletter::NewsletterSchedule,
     /// `mail.digest_schedule`, when set and valid (the settings refuse an invalid one).
     pub follow_up_digest: Option<cron::Schedule>,
+    /// Publishing to partners and delivering to their inboxes.
+    pub federation: crate::federation::Federation,
 }
 
 impl Context {
     /// Parses the schedules; an invalid `[newsletter]` schedule stops relais at start.
-    pub fn new(store: Store, settings: Arc<Settings>, clock: Clock) -> anyhow::Result<Context> {
+    pub fn new(
+        store: Store,
+        settings: Arc<Settings>,
+        clock: Clock,
+        federation: crate::federation::Federation,
+    ) -> anyhow::Result<Context> {
         let newsletter = newsletter::NewsletterSchedule::from_settings(&settings)?;
         let follow_up_digest = settings.mail.digest_schedule.parse().ok();
         Ok(Context {
@@ -49,6 +57,7 @@ impl Context {
             clock,
             newsletter,
             follow_up_digest,
+            federation,
         })
     }
 }
@@ -62,6 +71,7 @@ pub enum Job {
     ListDigest,
     BounceWarnings,
     SurveyReminders,
+    Federation,
     Housekeeping,
 }
 
@@ -102,7 +112,7 @@ const fn timing(
 /// Every job relais runs, at a glance: how each runs, and (at the end of its line) when it is next due on the
 /// clock. What each does and its claim: the first lines of its file, and `docs/ARCHITECTURE.md`.
 #[rustfmt::skip]
-pub const JOBS: [(Job, Timing); 7] = [
+pub const JOBS: [(Job, Timing); 8] = [
     //                            catch_up recheck       retry     woken by changes
     (Job::Newsletter,      timing(true,    FIVE_MINUTES, None,     false)), // its dates, reminders, summaries
     (Job::Meetings,        timing(true,    FIVE_MINUTES, A_SECOND, true)),  // agendas, reminders; 6 h at most
@@ -110,6 +120,7 @@ pub const JOBS: [(Job, Timing); 7] = [
     (Job::ListDigest,      timing(true,    FIVE_MINUTES, None,     false)), // newsletter.list_digest_schedule
     (Job::BounceWarnings,  timing(true,    FIVE_MINUTES, A_SECOND, false)), // every hour
     (Job::SurveyReminders, timing(true,    FIVE_MINUTES, A_SECOND, true)),  // oldest reminder; 6 h at most
+    (Job::Federation,      timing(true,    FIVE_MINUTES, A_SECOND, true)),  // next delivery retry
     (Job::Housekeeping,    timing(true,    AN_HOUR,      None,     false)), // every hour
 ];
 
@@ -123,6 +134,7 @@ impl Job {
             Job::ListDigest => "list digest",
             Job::BounceWarnings => "bounce warnings",
             Job::SurveyReminders => "survey reminders",
+            Job::Federation => "federation",
             Job::Housekeeping => "housekeeping",
         }
     }
@@ -140,6 +152,7 @@ impl Job {
             Job::ListDigest => said(list_digest::try_list_digest(ctx, now).await?),
             Job::BounceWarnings => said(bounce_warnings::try_bounce_warnings(ctx, now).await?),
             Job::SurveyReminders => said(survey_reminders::try_survey_reminders(ctx, now).await?),
+            Job::Federation => said(federation::try_federation(ctx).await?),
             Job::Housekeeping => said(housekeeping::try_housekeeping(ctx, now).await?),
         })
     }
@@ -157,6 +170,7 @@ impl Job {
             Job::ListDigest => list_digest::next_due(ctx, now),
             Job::BounceWarnings => Some(bounce_warnings::next_due(now)),
             Job::SurveyReminders => Some(survey_reminders::next_due(ctx, now).await?),
+            Job::Federation => federation::next_due(ctx).await?,
             Job::Housekeeping => Some(housekeeping::next_due(now)),
         })
     }

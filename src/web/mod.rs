@@ -11,6 +11,7 @@ pub mod budget;
 pub mod cache;
 pub mod client;
 pub mod error;
+pub mod federation;
 pub mod flash;
 pub mod forms;
 pub mod list_archive;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub inbound: crate::inbound::Inbound,
     /// What each client may still make the public forms mail this hour.
     pub form_budget: Arc<budget::ClientBudget>,
+    /// Federation with partner networks: actors, keys, the outbox of activities, the inbox's gate.
+    pub federation: crate::federation::Federation,
 }
 
 /// The whole HTTP application.
@@ -74,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .merge(resources::router())
         .merge(list_archive::router())
         .merge(archive::router())
+        .merge(federation::router(&state))
         .merge(pages::password_router())
         .merge(pages::router(state.clone()))
         .nest("/api/v1", api::router())

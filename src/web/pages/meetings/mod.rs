@@ -69,6 +69,7 @@ async fn run_meetings_job(state: &AppState) -> WebResult<()> {
         state.store.clone(),
         state.settings.clone(),
         state.clock.clone(),
+        state.federation.clone(),
     )
     .map_err(|e| WebError::Internal(e.to_string()))?;
     crate::scheduler::meetings::try_meetings(&jobs, state.clock.now())
