@@ -640,3 +640,16 @@ impl Store {
         })?)
     }
 }
+
+impl Store {
+    /// Every member collectivity with whether it agreed to be named to partners: (organisation id, name,
+    /// consent), by name.
+    pub async fn members_and_consent(&self) -> StoreResult<Vec<(i64, String, bool)>> {
+        Ok(with_db!(&self.db, |p| sqlx::query_as(
+            "SELECT o.id, o.name, m.federation_consent FROM memberships m
+             JOIN organisations o ON o.id = m.organisation_id ORDER BY o.name, o.id"
+        )
+        .fetch_all(p)
+        .await)?)
+    }
+}

@@ -14,6 +14,7 @@ mod list_page;
 mod lists;
 mod mail;
 mod meetings;
+mod networks;
 mod newsletter;
 mod subscribers;
 mod survey;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(lists::router())
         .merge(subscribers::router())
         .merge(newsletter::router())
+        .merge(networks::router())
         .merge(meetings::router())
         .merge(survey::router())
         .merge(audit::router())

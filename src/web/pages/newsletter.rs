@@ -200,6 +200,8 @@ struct IssuePage {
     dates: Vec<(i64, String)>,
     /// Subscribers an issue sent now reaches.
     audience: i64,
+    /// Marked public: partner networks receive it once sent.
+    public: bool,
     categories: &'static [(&'static str, &'static str)],
 }
 
@@ -280,6 +282,7 @@ async fn show_issue(
         dates: next_dates(&state, 8)?,
         audience: state.store.issue_audience(list.id).await?,
         categories: &CATEGORIES,
+        public: state.store.is_public("article", id).await?.unwrap_or(false),
     };
     Ok(Html(page.render()?))
 }

@@ -46,6 +46,10 @@ struct MeetingPage {
     suggestions: Vec<(String, f64, String)>,
     /// The minutes as read (Markdown rendered, raw HTML shown as text): the meeting's archive.
     minutes_html: String,
+    /// Marked public: partner networks that follow the club receive it.
+    public: bool,
+    /// Participants from partner networks (their Join).
+    remote: Vec<crate::store::federation_objects::RemoteParticipant>,
 }
 
 impl MeetingPage {
@@ -184,6 +188,8 @@ pub(super) async fn show(
         associations: state.store.list_recipients(ASSOCIATIONS).await?.len(),
         suggestions: suggestions(&state).await?,
         minutes_html: crate::mail::newsletter::markdown_html(&meeting.minutes),
+        public: state.store.is_public("event", id).await?.unwrap_or(false),
+        remote: state.store.remote_participants(id).await?,
         meeting,
     };
     Ok(Html(page.render()?))

@@ -50,6 +50,20 @@ struct OverviewPage {
     upcoming: Vec<MeetingLine>,
     past: Vec<MeetingLine>,
     resources: Vec<Resource>,
+    /// Sheets marked public.
+    public_sheets: Vec<i64>,
+    /// Partners' events to come, with the partner's name.
+    partner_events: Vec<(crate::store::federation_objects::RemoteObject, String)>,
+}
+
+impl OverviewPage {
+    fn public_sheet(&self, id: &i64) -> bool {
+        self.public_sheets.contains(id)
+    }
+
+    fn when(&self, millis: &i64) -> String {
+        crate::web::view::french_datetime(*millis)
+    }
 }
 
 pub(super) async fn overview(
@@ -85,8 +99,38 @@ pub(super) async fn overview(
         upcoming,
         past,
         resources: state.store.resources().await?,
+        public_sheets: state.store.public_sources("document").await?,
+        partner_events: partner_events(&state, now).await?,
     };
     Ok(Html(page.render()?))
+}
+
+/// Partners' events of the coming year, each with its partner's name.
+async fn partner_events(
+    state: &AppState,
+    now: i64,
+) -> WebResult<Vec<(crate::store::federation_objects::RemoteObject, String)>> {
+    let partners = state.store.partners().await?;
+    Ok(state
+        .store
+        .remote_events_between(now, now + 366 * 86_400_000)
+        .await?
+        .into_iter()
+        .map(|event| {
+            let name = partners
+                .iter()
+                .find(|p| p.id == event.partner_id)
+                .map(|p| {
+                    if p.name.is_empty() {
+                        p.host.clone()
+                    } else {
+                        p.name.clone()
+                    }
+                })
+                .unwrap_or_default();
+            (event, name)
+        })
+        .collect())
 }
 
 #[derive(serde::Deserialize)]
