@@ -235,7 +235,7 @@ impl Store {
     pub async fn consenting_members(&self) -> StoreResult<Vec<ConsentingMember>> {
         Ok(with_db!(&self.db, |p| {
             sqlx::query_as(
-            "SELECT o.id AS organisation_id, o.name, o.collectivity_kind, o.official_code, m.joined_on
+            "SELECT o.id AS organisation_id, o.name, o.collectivity_kind, o.official_code, CAST(m.joined_on AS TEXT) AS joined_on
              FROM memberships m JOIN organisations o ON o.id = m.organisation_id
              WHERE m.federation_consent ORDER BY o.name, o.id"
         )
@@ -631,7 +631,7 @@ impl Store {
         Ok(with_db!(&self.db, |p| {
             sqlx::query_as(
             "SELECT o.id AS organisation_id, o.name, o.collectivity_kind, o.official_code,
-                    COALESCE(m.joined_on, '') AS joined_on
+                    COALESCE(CAST(m.joined_on AS TEXT), '') AS joined_on
              FROM organisations o LEFT JOIN memberships m ON m.organisation_id = o.id WHERE o.id = $1"
         )
         .bind(id)
