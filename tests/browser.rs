@@ -347,6 +347,81 @@ async fn a_staff_member_builds_an_agenda_and_sees_when_it_goes_out() {
     app.stop().await;
 }
 
+/// The Réseaux page in Chromium: a partner's follow request accepted, its event joined and shown in the
+/// calendar with its name, its article relayed to the newsletter, a meeting previewed and made public.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staff_member_accepts_a_partner_and_sees_its_event_in_the_calendar() {
+    check_prerequisites();
+    let app = common::TestApp::spawn(common::Backend::Sqlite).await;
+    let email = "nora.reseaux@cndh.example";
+    app.create_user(email, Role::Staff, &[]).await;
+    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&screenshots).expect("screenshot folder");
+    let store = &app.store;
+    let now = app.clock.now_millis();
+    // A partner network that asked to follow the club, with an event and an article it published.
+    let actor = "https://cglu.example/g/inclusion";
+    let partner = store
+        .allow_partner("cglu.example", "Commission CGLU", actor, "https://cglu.example/inbox", now)
+        .await
+        .unwrap();
+    let follow = serde_json::json!({"type": "Follow", "id": "https://cglu.example/follows/1",
+        "actor": actor, "object": "http://127.0.0.1/g/club"});
+    store
+        .set_their_follow(partner, "pending", "https://cglu.example/follows/1", actor, &follow.to_string())
+        .await
+        .unwrap();
+    for (kind, url, name, starts) in [
+        ("event", "https://cglu.example/events/1", "Commission inclusion sociale", Some(now + 10 * 86_400_000)),
+        ("article", "https://cglu.example/articles/1", "Retour d'expérience de Barcelone", None),
+    ] {
+        let object = relais::store::federation_objects::RemoteObject {
+            partner_id: partner,
+            object_url: url.into(),
+            kind: kind.into(),
+            attributed_to: actor.into(),
+            name: name.into(),
+            summary: "Un temps d'échange entre villes.".into(),
+            starts_at: starts,
+            ends_at: starts.map(|s| s + 7_200_000),
+            ..Default::default()
+        };
+        store.save_remote_object(&object, now).await.unwrap();
+    }
+    let series = relais::store::meeting_series::NewSeries {
+        title: "Réunion du club".into(),
+        rrule: "FREQ=MONTHLY;INTERVAL=2;BYDAY=1TU".into(),
+        first_start: "2026-12-01T14:00".into(),
+        duration_minutes: 120,
+        video_url: "https://visio.example/club".into(),
+        invite_members: true,
+        invite_staff: true,
+    };
+    let series = store.create_series(&series, now).await.unwrap();
+    let starts = chrono::DateTime::parse_from_rfc3339("2026-12-01T13:00:00Z").unwrap().timestamp_millis();
+    store
+        .add_occurrences(series, &[(starts, starts + 7_200_000)], "relais.test", now)
+        .await
+        .unwrap();
+    let meeting = store.meetings_from(now, 1).await.unwrap().remove(0);
+    let run = run_script(
+        "networks.mjs",
+        &[&app.url(""), email, common::PASSWORD, &meeting.id.to_string()],
+        &screenshots,
+    )
+    .await;
+    run.assert_passed("networks.mjs", &screenshots);
+    // What the browser did is in the database.
+    let partner = store.partner(partner).await.unwrap().unwrap();
+    assert_eq!(partner.their_follow, "accepted");
+    let event = store.remote_object_by_url("https://cglu.example/events/1").await.unwrap().unwrap();
+    assert_eq!(event.join_state, "pending");
+    assert_eq!(event.join_message, "Marie Dupont (Ville de Lyon)");
+    assert_eq!(store.is_public("event", meeting.id).await.unwrap(), Some(true));
+    assert!(store.unassigned_items().await.unwrap().iter().any(|i| i.title.starts_with("Retour d'expérience")));
+    app.stop().await;
+}
+
 /// A hostile post in a public archive, opened in Chromium, runs nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_archived_post_with_scripts_runs_nothing() {
@@ -761,6 +836,8 @@ async fn every_page_passes_axe_and_shows_no_internal_code() {
         format!("/courriers/{}", message.id),
         format!("/lettre/numeros/{issue}"),
         format!("/reunions/{}", meeting.id),
+        "/reseaux".to_string(),
+        format!("/reseaux/apercu/event/{}", meeting.id),
     ])
     .collect();
     let public_pages = vec![

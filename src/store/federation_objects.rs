@@ -653,3 +653,35 @@ impl Store {
         .await)?)
     }
 }
+
+/// A target that partner networks count among their members.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MemberElsewhere {
+    pub target_id: i64,
+    pub name: String,
+    pub network_name: String,
+    pub since: String,
+}
+
+impl Store {
+    /// Targets in `scope` that allowed partners list as members, by name (the dashboard's panel).
+    pub async fn targets_member_elsewhere(
+        &self,
+        scope: super::Scope,
+    ) -> StoreResult<Vec<MemberElsewhere>> {
+        let sql = format!(
+            "SELECT t.id AS target_id, o.name, m.network_name, m.since
+             FROM federation_remote_memberships m
+             JOIN federation_partners f ON f.id = m.partner_id
+             JOIN organisations o ON o.official_code = m.official_code
+             JOIN targets t ON t.organisation_id = o.id
+             WHERE f.allowed AND m.official_code <> '' AND {}
+             ORDER BY o.name, m.network_name LIMIT 50",
+            super::scope_filter!("1")
+        );
+        Ok(with_db!(&self.db, |p| sqlx::query_as(&sql)
+            .bind(scope.relay_user())
+            .fetch_all(p)
+            .await)?)
+    }
+}

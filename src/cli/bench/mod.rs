@@ -8,6 +8,8 @@
 //! - `bench send` (`send.rs`) empties the outbox into Postfix's `smtp-sink`, in one process or several.
 //! - `bench newsletter` (`newsletter.rs`) sends one issue to N subscribers into `smtp-sink`.
 //! - `bench list` (`list.rs`) posts to a discussion list over LMTP and times each post's copies.
+//! - `bench federation` (`federation.rs`) delivers one Event to N partner inboxes on a verifying loopback
+//!   receiver, then posts signed activities to relais' inbox.
 //!
 //! `harness.rs` holds what they share: a temporary workspace, Postfix's sink, sending settings, CPU and
 //! memory readings, and the machine's own baselines printed beside every figure.
@@ -31,6 +33,7 @@ use crate::store::audit::Actor;
 use crate::store::import::DuplicatePolicy;
 use harness::{tempfile_dir, workspace};
 
+mod federation;
 mod harness;
 mod list;
 mod newsletter;
@@ -52,6 +55,9 @@ pub enum BenchCommand {
     /// Posts to a discussion list, received over LMTP and redistributed into Postfix's `smtp-sink`: time
     /// from the end of DATA to the last copy accepted (p50, p99), and copies per second.
     List(list::ListArgs),
+    /// One Event to N partner inboxes on a loopback receiver that verifies each signature (deliveries per
+    /// second, p99), then signed activities verified per second at relais' inbox.
+    Federation(federation::FederationArgs),
 }
 
 #[derive(Args, Debug)]
@@ -99,6 +105,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Send(args) => send::send(args).await,
         BenchCommand::Newsletter(args) => newsletter::newsletter(args).await,
         BenchCommand::List(args) => list::list(args).await,
+        BenchCommand::Federation(args) => federation::federation(args).await,
     }
 }
 

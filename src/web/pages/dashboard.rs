@@ -62,6 +62,8 @@ struct DashboardPage<'a> {
     engagement: &'a [Engagement],
     /// `YYYY-MM-DD`, for the link to the overdue follow-ups.
     today: String,
+    /// Targets that partner networks list as members: (target id, name, "network depuis year").
+    elsewhere: Vec<(i64, String, String)>,
 }
 
 /// The dashboard's aggregates for one scope and day.
@@ -146,6 +148,19 @@ async fn dashboard(session: Session, State(state): State<AppState>) -> WebResult
         engagement: &data.engagement,
         activity: &data.activity,
         today: state.clock.today().format("%Y-%m-%d").to_string(),
+        elsewhere: state
+            .store
+            .targets_member_elsewhere(scope)
+            .await?
+            .into_iter()
+            .map(|m| {
+                let network = match crate::french::year_of(&m.since) {
+                    Some(year) => format!("{} depuis {year}", m.network_name),
+                    None => m.network_name,
+                };
+                (m.target_id, m.name, network)
+            })
+            .collect(),
     };
     Ok(Html(page.render()?))
 }

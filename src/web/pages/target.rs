@@ -67,6 +67,8 @@ struct TargetPage {
     error: Option<String>,
     /// What deleting the target would remove, for writers only.
     footprint: Option<TargetFootprint>,
+    /// Partner networks this collectivity is a member of, as they published it: "network since date".
+    elsewhere: Vec<String>,
 }
 
 impl TargetPage {
@@ -114,6 +116,19 @@ async fn render(
     } else {
         None
     };
+    let elsewhere = match &target.official_code {
+        Some(code) if !code.is_empty() => state
+            .store
+            .remote_memberships_of(code)
+            .await?
+            .iter()
+            .map(|fact| match crate::french::year_of(&fact.since) {
+                Some(year) => format!("{} depuis {year}", fact.network_name),
+                None => fact.network_name.clone(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     let page = TargetPage {
         chrome: Chrome::new(session, "targets", target.name.clone()),
         contacts: dossier.contacts,
@@ -159,6 +174,7 @@ async fn render(
         target,
         error,
         footprint,
+        elsewhere,
     };
     Ok(Html(page.render()?))
 }
