@@ -181,8 +181,9 @@ pub fn paris_midnight(day: NaiveDate) -> Option<i64> {
 /// The year of a date written `YYYY-MM-DD` (or just `YYYY`), when it reads as one.
 pub fn year_of(date: &str) -> Option<&str> {
     let year = date.get(..4)?;
-    (year.chars().all(|c| c.is_ascii_digit()) && (date.len() == 4 || date.as_bytes().get(4) == Some(&b'-')))
-        .then_some(year)
+    (year.chars().all(|c| c.is_ascii_digit())
+        && (date.len() == 4 || date.as_bytes().get(4) == Some(&b'-')))
+    .then_some(year)
 }
 
 #[cfg(test)]
@@ -243,4 +244,3 @@ mod tests {
         );
     }
 }
-

@@ -362,18 +362,40 @@ async fn a_staff_member_accepts_a_partner_and_sees_its_event_in_the_calendar() {
     // A partner network that asked to follow the club, with an event and an article it published.
     let actor = "https://cglu.example/g/inclusion";
     let partner = store
-        .allow_partner("cglu.example", "Commission CGLU", actor, "https://cglu.example/inbox", now)
+        .allow_partner(
+            "cglu.example",
+            "Commission CGLU",
+            actor,
+            "https://cglu.example/inbox",
+            now,
+        )
         .await
         .unwrap();
     let follow = serde_json::json!({"type": "Follow", "id": "https://cglu.example/follows/1",
         "actor": actor, "object": "http://127.0.0.1/g/club"});
     store
-        .set_their_follow(partner, "pending", "https://cglu.example/follows/1", actor, &follow.to_string())
+        .set_their_follow(
+            partner,
+            "pending",
+            "https://cglu.example/follows/1",
+            actor,
+            &follow.to_string(),
+        )
         .await
         .unwrap();
     for (kind, url, name, starts) in [
-        ("event", "https://cglu.example/events/1", "Commission inclusion sociale", Some(now + 10 * 86_400_000)),
-        ("article", "https://cglu.example/articles/1", "Retour d'expérience de Barcelone", None),
+        (
+            "event",
+            "https://cglu.example/events/1",
+            "Commission inclusion sociale",
+            Some(now + 10 * 86_400_000),
+        ),
+        (
+            "article",
+            "https://cglu.example/articles/1",
+            "Retour d'expérience de Barcelone",
+            None,
+        ),
     ] {
         let object = relais::store::federation_objects::RemoteObject {
             partner_id: partner,
@@ -398,7 +420,9 @@ async fn a_staff_member_accepts_a_partner_and_sees_its_event_in_the_calendar() {
         invite_staff: true,
     };
     let series = store.create_series(&series, now).await.unwrap();
-    let starts = chrono::DateTime::parse_from_rfc3339("2026-12-01T13:00:00Z").unwrap().timestamp_millis();
+    let starts = chrono::DateTime::parse_from_rfc3339("2026-12-01T13:00:00Z")
+        .unwrap()
+        .timestamp_millis();
     store
         .add_occurrences(series, &[(starts, starts + 7_200_000)], "relais.test", now)
         .await
@@ -406,7 +430,12 @@ async fn a_staff_member_accepts_a_partner_and_sees_its_event_in_the_calendar() {
     let meeting = store.meetings_from(now, 1).await.unwrap().remove(0);
     let run = run_script(
         "networks.mjs",
-        &[&app.url(""), email, common::PASSWORD, &meeting.id.to_string()],
+        &[
+            &app.url(""),
+            email,
+            common::PASSWORD,
+            &meeting.id.to_string(),
+        ],
         &screenshots,
     )
     .await;
@@ -414,11 +443,25 @@ async fn a_staff_member_accepts_a_partner_and_sees_its_event_in_the_calendar() {
     // What the browser did is in the database.
     let partner = store.partner(partner).await.unwrap().unwrap();
     assert_eq!(partner.their_follow, "accepted");
-    let event = store.remote_object_by_url("https://cglu.example/events/1").await.unwrap().unwrap();
+    let event = store
+        .remote_object_by_url("https://cglu.example/events/1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(event.join_state, "pending");
     assert_eq!(event.join_message, "Marie Dupont (Ville de Lyon)");
-    assert_eq!(store.is_public("event", meeting.id).await.unwrap(), Some(true));
-    assert!(store.unassigned_items().await.unwrap().iter().any(|i| i.title.starts_with("Retour d'expérience")));
+    assert_eq!(
+        store.is_public("event", meeting.id).await.unwrap(),
+        Some(true)
+    );
+    assert!(
+        store
+            .unassigned_items()
+            .await
+            .unwrap()
+            .iter()
+            .any(|i| i.title.starts_with("Retour d'expérience"))
+    );
     app.stop().await;
 }
 

@@ -507,13 +507,18 @@ mod two_networks_follow_publish_join_and_refuse_intruders {
         assert_eq!(fact.code_scheme, "FR-INSEE-COG");
         // Lyon is a target of the CGLU too: its page and the dashboard say where else it is a member.
         let lyon_at_cglu = cglu.add_target("69123").await;
-        let target_page = cglu_staff.get_text(&format!("/targets/{lyon_at_cglu}")).await;
+        let target_page = cglu_staff
+            .get_text(&format!("/targets/{lyon_at_cglu}"))
+            .await;
         assert!(
             target_page.contains("Membre aussi de : Réseau club depuis 2026"),
             "{target_page}"
         );
         let dashboard = cglu_staff.get_text("/").await;
-        assert!(dashboard.contains("Membres aussi de réseaux partenaires"), "{dashboard}");
+        assert!(
+            dashboard.contains("Membres aussi de réseaux partenaires"),
+            "{dashboard}"
+        );
 
         // Cancelling the meeting withdraws it: Delete at the CGLU, 410 Gone at its address.
         post_ok(

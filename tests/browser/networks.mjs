@@ -76,13 +76,13 @@ try {
 
   step("preview a meeting, then make it public");
   await page.goto(url(`/reunions/${meetingId}`));
-  const switchForm = page.locator("#networks + p .public-switch");
-  await Promise.all([page.waitForURL((u) => u.pathname.startsWith("/reseaux/apercu/")), page.locator("#networks + p").getByRole("link", { name: "Aperçu" }).click()]);
+  const switchForm = page.locator("#meeting-networks .public-switch");
+  await Promise.all([page.waitForURL((u) => u.pathname.startsWith("/reseaux/apercu/")), page.locator("#meeting-networks").getByRole("link", { name: "Aperçu" }).click()]);
   const preview = await page.locator("main").innerText();
   check(preview.includes("pas publique") && preview.includes("\"type\": \"Event\""), "the preview shows the Event");
   await page.goBack();
   await Promise.all([page.waitForLoadState("load"), switchForm.getByRole("button", { name: "Rendre public pour les réseaux" }).click()]);
-  const status = await page.locator("#networks + p").innerText();
+  const status = await page.locator("#meeting-networks").innerText();
   check(status.includes("Public pour les réseaux"), `the meeting is public: ${status}`);
 
   step("the page at phone width");
