@@ -718,6 +718,19 @@ mod two_networks_follow_publish_join_and_refuse_intruders {
                 .count(),
             1
         );
+        // Larger than federation.max_inbox_kb: refused before anything is read into an activity.
+        let huge = format!("{{\"padding\": \"{}\"}}", "x".repeat(300 * 1024));
+        let oversized = signed(
+            &client,
+            &club,
+            Method::POST,
+            &inbox,
+            Some(&huge),
+            &cglu_key,
+            &cglu_key_id,
+        )
+        .await;
+        assert_eq!(oversized.status(), 413);
         // Signed by the CGLU's key but claiming another actor.
         let impostor = activity.replace("/g/cglu\"", "/g/autre\"");
         let claimed = signed(

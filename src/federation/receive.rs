@@ -20,6 +20,7 @@ use super::objects::{first_url, read_member, read_remote};
 use super::service::{Federation, Signer};
 use super::urls::host_of_str;
 use crate::store::federation::Partner;
+use crate::store::federation_objects::RemoteJoin;
 
 type Applied = Result<String, InboxAnswer>;
 
@@ -89,8 +90,10 @@ impl Federation {
         }
         let actor = first_url(&follow["actor"]);
         let id = follow["id"].as_str().unwrap_or_default();
-        if partner.actor_url.is_empty() || partner.inbox_url.is_empty() {
-            if let Ok(Some(known)) = self.store().remote_actor(&actor).await {
+        if (partner.actor_url.is_empty() || partner.inbox_url.is_empty())
+            && let Ok(Some(known)) = self.store().remote_actor(&actor).await
+        {
+            {
                 let inbox = if known.shared_inbox_url.is_empty() {
                     known.inbox_url.clone()
                 } else {
@@ -250,10 +253,16 @@ impl Federation {
             .contains(&meeting_id);
         let now = self.clock().now_millis();
         let state = if open { "accepted" } else { "rejected" };
+        let participant = RemoteJoin {
+            meeting_id,
+            partner_id: partner.id,
+            join_id,
+            actor_url: &actor,
+            message: &message,
+            state,
+        };
         self.store()
-            .record_remote_participant(
-                meeting_id, partner.id, join_id, &actor, &message, state, now,
-            )
+            .record_remote_participant(&participant, now)
             .await
             .map_err(internal)?;
         let kind = if open { "Accept" } else { "Reject" };

@@ -60,6 +60,18 @@ pub struct RemoteParticipant {
     pub responded_at: i64,
 }
 
+/// A partner's Join of one of relais' meetings, as recorded.
+#[derive(Debug, Clone)]
+pub struct RemoteJoin<'a> {
+    pub meeting_id: i64,
+    pub partner_id: i64,
+    pub join_id: &'a str,
+    pub actor_url: &'a str,
+    pub message: &'a str,
+    /// `accepted`, `rejected` or `left`.
+    pub state: &'a str,
+}
+
 /// A membership fact a partner published.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct RemoteMembership {
@@ -410,12 +422,7 @@ impl Store {
     /// Records a partner's participant in a meeting (a Join, or its Leave by the same id).
     pub async fn record_remote_participant(
         &self,
-        meeting_id: i64,
-        partner_id: i64,
-        join_id: &str,
-        actor_url: &str,
-        message: &str,
-        state: &str,
+        participant: &RemoteJoin<'_>,
         now: i64,
     ) -> StoreResult<()> {
         with_db!(&self.db, |p| {
@@ -427,12 +434,12 @@ impl Store {
                  message = CASE WHEN excluded.message = '' THEN meeting_remote_participants.message
                                 ELSE excluded.message END"
         )
-        .bind(meeting_id)
-        .bind(partner_id)
-        .bind(join_id)
-        .bind(actor_url)
-        .bind(message)
-        .bind(state)
+        .bind(participant.meeting_id)
+        .bind(participant.partner_id)
+        .bind(participant.join_id)
+        .bind(participant.actor_url)
+        .bind(participant.message)
+        .bind(participant.state)
         .bind(now)
         .execute(p)
         .await
