@@ -520,6 +520,57 @@ mod two_networks_follow_publish_join_and_refuse_intruders {
             "{dashboard}"
         );
 
+        // Lyon joins the CGLU too, with a representative: the club's event is relayed to it by mail.
+        post_ok(
+            &cglu_staff,
+            &format!("/targets/{lyon_at_cglu}/stage"),
+            &[("stage", "member")],
+        )
+        .await;
+        let organisation_at_cglu = cglu
+            .store
+            .target(Scope::All, lyon_at_cglu)
+            .await
+            .unwrap()
+            .unwrap()
+            .organisation_id;
+        let contact = cglu
+            .store
+            .people_of_organisation(Scope::All, organisation_at_cglu)
+            .await
+            .unwrap()[0]
+            .id
+            .to_string();
+        post_ok(
+            &cglu_staff,
+            &format!("/targets/{lyon_at_cglu}/membership"),
+            &[
+                ("joined_on", "23/11/2026"),
+                ("themes", ""),
+                ("representatives", &contact),
+            ],
+        )
+        .await;
+        post_ok(
+            &cglu_staff,
+            &format!("/reseaux/evenements/{}/relayer", event.id),
+            &[],
+        )
+        .await;
+        let relayed = common::lists::messages_of_kind(&cglu, "partner_event").await;
+        assert_eq!(relayed.len(), 1, "one relay mail");
+        let message = cglu.store.mail_message(relayed[0]).await.unwrap().unwrap();
+        assert_eq!(
+            message.subject,
+            "Réseau club : Réunion du club : Scolarisation"
+        );
+        assert!(
+            message
+                .body_text
+                .contains("Réseau club, réseau partenaire du club, organise")
+        );
+        assert_eq!(cglu.store.deliveries_of(relayed[0]).await.unwrap().len(), 1);
+
         // Cancelling the meeting withdraws it: Delete at the CGLU, 410 Gone at its address.
         post_ok(
             &club_staff,

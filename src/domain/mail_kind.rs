@@ -33,6 +33,7 @@ code_enum! {
         PasswordLink => "password_link", "Lien de mot de passe";
         PasswordReset => "password_reset", "Nouveau mot de passe";
         AccountInvitation => "account_invitation", "Création de compte";
+        PartnerEvent => "partner_event", "Réseaux — événement d'un partenaire relayé";
         Test => "test", "Courrier de test";
     }
 }

@@ -44,7 +44,7 @@ pub fn answer(urls: &Urls, kind: &str, actor: &str, answered: &Value, to: &str) 
 }
 
 /// `Create`, `Update` or `Delete` of one of relais' objects, to the Group's followers. The id is made from
-/// the object and the hash of what changed, so two instances on one database make the same activity.
+/// the object's uuid and `version` (what was sent and when), so each sending has its own.
 pub fn about_object(urls: &Urls, kind: &str, object: &Value, version: &str) -> Value {
     let object_id = object["id"].as_str().unwrap_or_default();
     let uuid = object_id.rsplit('/').next().unwrap_or_default();

@@ -235,3 +235,48 @@ pub fn tombstone(id: &str, kind: &str, deleted: &str) -> Value {
         "deleted": deleted,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webfinger_answers_for_the_group_and_the_instance_only() {
+        let urls = Urls::new("https://club.example", "club").unwrap();
+        let group = webfinger(&urls, "acct:club@club.example").unwrap();
+        assert_eq!(group["links"][1]["href"], "https://club.example/g/club");
+        assert_eq!(
+            group["links"][1]["properties"]["https://www.w3.org/ns/activitystreams#type"],
+            "Group"
+        );
+        let relay = webfinger(&urls, "acct:relay@CLUB.example").unwrap();
+        assert_eq!(relay["links"][1]["href"], "https://club.example/relay");
+        assert!(
+            webfinger(&urls, "acct:marie@club.example").is_none(),
+            "no person is found"
+        );
+        assert!(webfinger(&urls, "acct:club@autre.example").is_none());
+        assert!(
+            webfinger(&urls, "https://club.example/g/club").is_some(),
+            "by the actor's URL too"
+        );
+    }
+
+    #[test]
+    fn the_group_names_every_collection_mobilizon_refreshes() {
+        let urls = Urls::new("https://club.example", "club").unwrap();
+        let group = group_actor(&urls, "Club", "Réseau", "PEM");
+        for part in [
+            "members",
+            "resources",
+            "posts",
+            "todos",
+            "discussions",
+            "events",
+        ] {
+            assert!(group["endpoints"][part].is_string(), "{part}");
+        }
+        assert_eq!(group["publicKey"]["owner"], group["id"]);
+        assert!(!group.to_string().contains("null"));
+    }
+}

@@ -390,3 +390,30 @@ pub fn read_actor(document: &Value, partner_id: i64, now: i64) -> Result<RemoteA
         fetched_at: now,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_actor_must_own_the_key_it_publishes() {
+        let actor = json!({"id": "https://cglu.example/g/c", "type": "Group", "name": "CGLU",
+            "inbox": "https://cglu.example/g/c/inbox", "endpoints": {"sharedInbox": "https://cglu.example/inbox"},
+            "publicKey": {"id": "https://cglu.example/g/c#main-key", "owner": "https://cglu.example/g/c",
+                          "publicKeyPem": "PEM"}});
+        let read = read_actor(&actor, 7, 1).unwrap();
+        assert_eq!(read.shared_inbox_url, "https://cglu.example/inbox");
+        assert_eq!(read.key_id, "https://cglu.example/g/c#main-key");
+        let mut stolen = actor.clone();
+        stolen["publicKey"]["owner"] = json!("https://cglu.example/g/autre");
+        assert!(
+            read_actor(&stolen, 7, 1)
+                .unwrap_err()
+                .contains("appartient")
+        );
+        let mut keyless = actor;
+        keyless.as_object_mut().unwrap().remove("publicKey");
+        assert!(read_actor(&keyless, 7, 1).is_err());
+    }
+}

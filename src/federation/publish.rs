@@ -46,16 +46,24 @@ impl Federation {
                     continue;
                 };
                 let hash = content_hash(&object);
-                let verb = match out {
-                    None => "Create",
-                    Some(k) if k.sent_hash != hash => "Update",
+                let (verb, previous) = match out {
+                    None => ("Create", None),
+                    Some(k) if k.sent_hash != hash => ("Update", Some(k.sent_hash.as_str())),
                     Some(_) => continue,
                 };
-                let activity = activities::about_object(self.urls(), verb, &object, &hash);
-                let label = label(verb, kind, &object);
-                self.send_to_followers(&activity, &label).await?;
-                self.store()
-                    .record_published(kind, *source_id, &uuid, &hash, now)
+                if !self
+                    .store()
+                    .claim_publication(kind, *source_id, &uuid, previous, &hash, now)
+                    .await?
+                {
+                    // Another instance sent it meanwhile.
+                    continue;
+                }
+                // The moment makes the id new when an object comes back as it was (published, withdrawn,
+                // published again): partners would take the same id for a replay.
+                let version = format!("{}-{now}", &hash[..8]);
+                let activity = activities::about_object(self.urls(), verb, &object, &version);
+                self.send_to_followers(&activity, &label(verb, kind, &object))
                     .await?;
                 if verb == "Create" {
                     report.created += 1;
@@ -67,13 +75,18 @@ impl Federation {
                 if public.contains(&gone.source_id) {
                     continue;
                 }
+                if !self
+                    .store()
+                    .claim_withdrawal(kind, gone.source_id, now)
+                    .await?
+                {
+                    continue;
+                }
                 let id = self.urls().object(kind, &gone.uuid);
                 let object = serde_json::json!({"id": id, "type": type_of(kind)});
-                let activity = activities::about_object(self.urls(), "Delete", &object, "retrait");
+                let version = format!("retrait-{now}");
+                let activity = activities::about_object(self.urls(), "Delete", &object, &version);
                 self.send_to_followers(&activity, &format!("Retrait : {}", type_label(kind)))
-                    .await?;
-                self.store()
-                    .record_withdrawn(kind, gone.source_id, now)
                     .await?;
                 report.deleted += 1;
             }

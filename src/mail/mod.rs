@@ -15,6 +15,7 @@ pub mod list_digest;
 pub mod meetings;
 pub mod newsletter;
 pub mod notice;
+pub mod partner_event;
 pub mod recorder;
 pub mod relay_gate;
 pub mod short_messages;

@@ -140,49 +140,70 @@ impl Store {
         })?)
     }
 
-    /// Records that an object went out with `hash` (a first publication, again after a withdrawal, or an
-    /// update); its uuid stays the one given the first time.
-    pub async fn record_published(
+    /// Claims the publication of an object with `hash`: its first (under `uuid`), again after a withdrawal,
+    /// or an update from `previous` (the hash last sent). True for the one instance whose statement changed
+    /// the row: only that one sends the activity, so two instances never send it twice, nor under two uuids.
+    pub async fn claim_publication(
         &self,
         kind: &str,
         source_id: i64,
         uuid: &str,
+        previous: Option<&str>,
         hash: &str,
         now: i64,
-    ) -> StoreResult<()> {
-        with_db!(&self.db, |p| {
-            sqlx::query(
-            "INSERT INTO federation_objects (uuid, kind, source_id, sent_hash, published_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $5)
-             ON CONFLICT (kind, source_id) DO UPDATE SET sent_hash = excluded.sent_hash,
-                 updated_at = excluded.updated_at, withdrawn_at = NULL"
-        )
-        .bind(uuid)
-        .bind(kind)
-        .bind(source_id)
-        .bind(hash)
-        .bind(now)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected())
-        })?;
-        Ok(())
+    ) -> StoreResult<bool> {
+        let changed = match previous {
+            None => with_db!(&self.db, |p| {
+                sqlx::query(
+                "INSERT INTO federation_objects (uuid, kind, source_id, sent_hash, published_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (kind, source_id) DO UPDATE
+                 SET sent_hash = excluded.sent_hash, updated_at = excluded.updated_at, withdrawn_at = NULL
+                 WHERE federation_objects.withdrawn_at IS NOT NULL"
+            )
+            .bind(uuid)
+            .bind(kind)
+            .bind(source_id)
+            .bind(hash)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+            })?,
+            Some(previous) => with_db!(&self.db, |p| sqlx::query(
+                "UPDATE federation_objects SET sent_hash = $4, updated_at = $5
+                 WHERE kind = $1 AND source_id = $2 AND sent_hash = $3 AND withdrawn_at IS NULL"
+            )
+            .bind(kind)
+            .bind(source_id)
+            .bind(previous)
+            .bind(hash)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?,
+        };
+        Ok(changed > 0)
     }
 
-    /// Marks an object withdrawn: its URL answers 410 Gone from now on.
-    pub async fn record_withdrawn(&self, kind: &str, source_id: i64, now: i64) -> StoreResult<()> {
-        with_db!(&self.db, |p| {
-            sqlx::query(
-            "UPDATE federation_objects SET withdrawn_at = $3, sent_hash = '' WHERE kind = $1 AND source_id = $2"
+    /// Claims the withdrawal of an object: from now on its URL answers 410 Gone. True for the one instance
+    /// whose statement withdrew it (which sends the Delete).
+    pub async fn claim_withdrawal(
+        &self,
+        kind: &str,
+        source_id: i64,
+        now: i64,
+    ) -> StoreResult<bool> {
+        Ok(with_db!(&self.db, |p| sqlx::query(
+            "UPDATE federation_objects SET withdrawn_at = $3, sent_hash = ''
+             WHERE kind = $1 AND source_id = $2 AND withdrawn_at IS NULL"
         )
         .bind(kind)
         .bind(source_id)
         .bind(now)
         .execute(p)
         .await
-        .map(|r| r.rows_affected())
-        })?;
-        Ok(())
+        .map(|r| r.rows_affected()))?
+            > 0)
     }
 
     /// Marks a meeting, a newsletter issue or a sheet public or not. `table` is one of the three.
@@ -690,5 +711,35 @@ impl Store {
             .bind(scope.relay_user())
             .fetch_all(p)
             .await)?)
+    }
+}
+
+impl Store {
+    /// The representatives of member collectivities, one address each: who a partner's event is relayed to.
+    pub async fn member_representative_recipients(
+        &self,
+    ) -> StoreResult<Vec<super::outbox::NewRecipient>> {
+        let rows: Vec<(String, String, i64)> = with_db!(&self.db, |p| {
+            sqlx::query_as(
+            "SELECT DISTINCT e.address, p.full_name, p.id
+             FROM membership_representatives r
+             JOIN people p ON p.id = r.person_id
+             JOIN (SELECT person_id, LOWER(MIN(email)) AS address FROM person_emails GROUP BY person_id) e
+               ON e.person_id = p.id
+             ORDER BY p.id"
+        )
+        .fetch_all(p)
+        .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(address, name, person_id)| {
+                Some(super::outbox::NewRecipient {
+                    address: crate::domain::EmailAddress::parse(&address).ok()?,
+                    name,
+                    person_id: Some(person_id),
+                })
+            })
+            .collect())
     }
 }

@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/reseaux/evenements/{id}/participer", post(join))
         .route("/reseaux/evenements/{id}/se-desister", post(leave))
         .route("/reseaux/objets/{id}/vers-la-lettre", post(to_newsletter))
+        .route("/reseaux/evenements/{id}/relayer", post(relay_by_mail))
 }
 
 #[derive(Template)]
@@ -55,6 +56,8 @@ struct NetworksPage {
     articles: Vec<RemoteObject>,
     members: Vec<(i64, String, bool)>,
     facts: Vec<RemoteMembership>,
+    /// Representatives of member collectivities: who a relayed event is mailed to.
+    representatives: usize,
 }
 
 impl NetworksPage {
@@ -107,6 +110,14 @@ impl NetworksPage {
         }
     }
 
+    /// The question asked before relaying an event by mail, with how many people receive it.
+    fn relay_question(&self, name: &str) -> String {
+        format!(
+            "Envoyer « {name} » par courriel à {} des collectivités membres ?",
+            crate::french::count(self.representatives, "représentant·e", "représentant·es")
+        )
+    }
+
     fn join_label(&self, state: &str) -> &'static str {
         match state {
             "pending" => "participation demandée",
@@ -146,6 +157,7 @@ async fn page(session: Session, State(state): State<AppState>) -> WebResult<Html
         articles: store.remote_objects("article", 20).await?,
         members: store.members_and_consent().await?,
         facts: store.remote_memberships().await?,
+        representatives: store.member_representative_recipients().await?.len(),
     };
     Ok(Html(page.render()?))
 }
@@ -510,4 +522,45 @@ async fn to_newsletter(
     Ok(back(
         "Ajouté aux éléments de la prochaine lettre : relisez-le sur la page Lettre.",
     ))
+}
+
+/// Mails a partner's event to the representatives of the member collectivities, in one action.
+async fn relay_by_mail(
+    session: Session,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    session.require_staff()?;
+    let event = state
+        .store
+        .remote_object(id)
+        .await?
+        .filter(|o| o.kind == "event" && o.deleted_at.is_none())
+        .ok_or(WebError::NotFound)?;
+    let partner = state
+        .store
+        .partner(event.partner_id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let network = if partner.name.is_empty() {
+        partner.host
+    } else {
+        partner.name
+    };
+    let recipients = state.store.member_representative_recipients().await?;
+    if recipients.is_empty() {
+        return Err(WebError::BadRequest(
+            "Aucune collectivité membre n'a de représentant·e avec une adresse : personne à qui relayer.".into(),
+        ));
+    }
+    let message =
+        crate::mail::partner_event::partner_event_message(&state.settings, &network, &event)
+            .map_err(|e| WebError::Internal(e.to_string()))?;
+    let now = state.clock.now_millis();
+    state.store.enqueue_mail(&message, &recipients, now).await?;
+    state.store.set_remote_relayed(id, now).await?;
+    Ok(back(&format!(
+        "Événement relayé par courriel à {}.",
+        crate::french::count(recipients.len(), "représentant·e", "représentant·es")
+    )))
 }
