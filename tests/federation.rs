@@ -11,22 +11,14 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{Backend, Staff, TestApp};
+use common::federation::{free_port, post_ok};
+use common::{Backend, TestApp};
 use http::Method;
 use relais::domain::Role;
 use relais::federation::keys::ActorKey;
 use relais::federation::signature::{ACTIVITY_JSON, sign_request};
 use relais::store::Scope;
 use url::Url;
-
-/// A port free now, for an instance whose public URL must name it before it starts.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The settings of one of the two networks: its name, port and group, and both hosts resolved locally.
 fn network(
@@ -61,18 +53,6 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("never happened: {what}");
-}
-
-async fn post_ok(staff: &Staff, path: &str, fields: &[(&str, &str)]) {
-    let response = staff.post_form(path, fields).await;
-    let status = response.status();
-    let location = response
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_string());
-    let body = response.text().await.unwrap_or_default();
-    assert_eq!(status, 303, "POST {path}: {body}");
-    assert!(!location.unwrap_or_default().starts_with("/login"));
 }
 
 /// A client that reaches both host names on loopback.

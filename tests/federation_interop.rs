@@ -10,31 +10,20 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{Backend, Staff, TestApp};
+use common::federation::{free_port, post_ok};
+use common::{Backend, TestApp};
 use relais::domain::Role;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn post_ok(staff: &Staff, path: &str, fields: &[(&str, &str)]) {
-    let response = staff.post_form(path, fields).await;
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
-    assert_eq!(status, 303, "POST {path}: {body}");
-}
-
 /// The peer process and what it prints.
 struct Peer {
     child: Child,
     lines: Lines<BufReader<ChildStdout>>,
+    /// Lines read but not yet awaited: the peer prints what it receives as it comes, so a delivery may be
+    /// printed before the answer to the peer's own request.
+    unread: Vec<Value>,
 }
 
 impl Peer {
@@ -53,7 +42,11 @@ impl Peer {
             .spawn()
             .expect("python3 runs");
         let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut peer = Peer { child, lines };
+        let mut peer = Peer {
+            child,
+            lines,
+            unread: Vec::new(),
+        };
         let ready = peer.next(|line| line["event"] == "ready").await;
         assert_eq!(ready["actor"], format!("http://peer.test:{port}/actor"));
         peer
@@ -70,6 +63,9 @@ impl Peer {
 
     /// The next line the peer prints that `wanted` accepts (30 s at most, a liveness bound).
     async fn next(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
+        if let Some(index) = self.unread.iter().position(&wanted) {
+            return self.unread.remove(index);
+        }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let line = tokio::time::timeout_at(deadline, self.lines.next_line())
@@ -81,6 +77,7 @@ impl Peer {
             if wanted(&parsed) {
                 return parsed;
             }
+            self.unread.push(parsed);
         }
     }
 }
@@ -129,7 +126,9 @@ mod an_independent_peer_follows_receives_and_joins {
             .unwrap();
         assert_eq!(partner.their_follow, "pending");
         post_ok(&staff, &format!("/reseaux/{}/accepter", partner.id), &[]).await;
-        let accept = peer.next(|l| l["event"] == "received").await;
+        let accept = peer
+            .next(|l| l["event"] == "received" && l["object_type"] == "Follow")
+            .await;
         assert_eq!(accept["type"], "Accept");
         assert_eq!(accept["object_type"], "Follow");
         assert_eq!(

@@ -69,7 +69,10 @@ impl Federation {
         } else {
             Signer::Group
         };
-        let (key, key_id) = self.signer(signer);
+        let (key, key_id) = match self.signer(signer).await {
+            Ok(signer) => signer,
+            Err(error) => return self.retry(delivery, None, error.to_string()),
+        };
         let result = match Url::parse(&delivery.inbox_url) {
             Ok(inbox) => self
                 .client()

@@ -136,14 +136,15 @@ pub fn application_actor(urls: &Urls, name: &str, public_key_pem: &str) -> Value
 
 /// The WebFinger answer for `acct:<group>@host` or `acct:relay@host`; `None` for anyone else.
 pub fn webfinger(urls: &Urls, resource: &str) -> Option<Value> {
+    // An actor's URL is also a resource WebFinger may be asked for.
+    let actors = [(urls.group(), "Group"), (urls.application(), "Application")];
+    if let Some((id, kind)) = actors.iter().find(|(id, _)| id == resource) {
+        return Some(finger(id, kind, resource));
+    }
     let account = resource.strip_prefix("acct:").unwrap_or(resource);
     let (user, host) = account.rsplit_once('@')?;
     if !host.eq_ignore_ascii_case(urls.host()) {
-        // An actor URL is also a resource WebFinger may be asked for.
-        return [(urls.group(), "Group"), (urls.application(), "Application")]
-            .into_iter()
-            .find(|(id, _)| id == resource)
-            .map(|(id, kind)| finger(urls, &id, kind, resource));
+        return None;
     }
     let (id, kind) = if user == urls.group_name() {
         (urls.group(), "Group")
@@ -152,15 +153,10 @@ pub fn webfinger(urls: &Urls, resource: &str) -> Option<Value> {
     } else {
         return None;
     };
-    Some(finger(
-        urls,
-        &id,
-        kind,
-        &format!("acct:{user}@{}", urls.host()),
-    ))
+    Some(finger(&id, kind, &format!("acct:{user}@{}", urls.host())))
 }
 
-fn finger(_urls: &Urls, id: &str, kind: &str, subject: &str) -> Value {
+fn finger(id: &str, kind: &str, subject: &str) -> Value {
     json!({
         "subject": subject,
         "aliases": [id],

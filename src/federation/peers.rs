@@ -91,7 +91,7 @@ impl Federation {
 
     /// Fetches an actor (signed by the Group) and keeps it with its key, for the partner of its host.
     pub async fn fetch_actor(&self, url: &Url, partner_id: i64) -> Result<RemoteActor, PeerError> {
-        let (key, key_id) = self.signer(Signer::Group);
+        let (key, key_id) = self.signer(Signer::Group).await?;
         let document = self
             .client()
             .fetch(url, Some((key, &key_id)))
@@ -293,7 +293,7 @@ impl Federation {
         let Ok(actor_url) = Url::parse(&partner.actor_url) else {
             return Ok(0);
         };
-        let (key, key_id) = self.signer(Signer::Group);
+        let (key, key_id) = self.signer(Signer::Group).await?;
         let actor = self
             .client()
             .fetch(&actor_url, Some((key, &key_id)))
@@ -315,11 +315,7 @@ impl Federation {
             .map_err(|e| PeerError::Unreachable(e.to_string()))?
             .json()
             .map_err(|e| PeerError::Unreachable(e.to_string()))?;
-        let network = if partner.name.is_empty() {
-            &partner.host
-        } else {
-            &partner.name
-        };
+        let network = partner.display_name();
         let facts: Vec<_> = list(
             collection
                 .get("orderedItems")

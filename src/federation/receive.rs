@@ -202,7 +202,7 @@ impl Federation {
         if host_of_str(&url).as_deref() != Some(partner.host.as_str()) {
             return Ok("annonce d'un objet d'un autre hôte ignorée".into());
         }
-        let (key, key_id) = self.signer(Signer::Group);
+        let (key, key_id) = self.signer(Signer::Group).await.map_err(internal)?;
         let fetched = self
             .client()
             .fetch(&parsed, Some((key, &key_id)))
@@ -289,11 +289,7 @@ impl Federation {
         if host_of_str(&target).as_deref() != Some(partner.host.as_str()) {
             return Ok(format!("{kind} ignoré"));
         }
-        let network = if partner.name.is_empty() {
-            &partner.host
-        } else {
-            &partner.name
-        };
+        let network = partner.display_name();
         let Some(fact) = read_member(partner.id, network, &activity["object"]) else {
             return Ok(format!("{kind} ignoré"));
         };

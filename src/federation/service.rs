@@ -44,31 +44,21 @@ struct Inner {
     clock: Clock,
     client: FederationClient,
     urls: Urls,
-    group_key: ActorKey,
-    application_key: ActorKey,
+    /// The Group's and the Application's keys, read (or made) the first time one is needed: an instance
+    /// that never federates never pays for making them.
+    keys: tokio::sync::OnceCell<(ActorKey, ActorKey)>,
     /// When each partner host posted to the inbox in the last minute.
     inbox_budget: Mutex<HashMap<String, VecDeque<i64>>>,
 }
 
 impl Federation {
-    /// Reads (or makes, the first time) the actors' keys and builds the client.
+    /// Builds the client; the actors' keys are read (or made) when first needed.
     pub async fn new(
         store: Store,
         settings: Arc<Settings>,
         clock: Clock,
     ) -> anyhow::Result<Federation> {
         let urls = Urls::new(&settings.server.public_url, &settings.federation.group_name)?;
-        let generate = || Ok(ActorKey::generate()?.private_pem());
-        let group_key = ActorKey::from_pem(
-            &store
-                .actor_key_pem("federation_group_key", generate)
-                .await?,
-        )?;
-        let application_key = ActorKey::from_pem(
-            &store
-                .actor_key_pem("federation_application_key", generate)
-                .await?,
-        )?;
         let client = FederationClient::new(&settings.federation, clock.clone())?;
         Ok(Federation(Arc::new(Inner {
             store,
@@ -76,10 +66,30 @@ impl Federation {
             clock,
             client,
             urls,
-            group_key,
-            application_key,
+            keys: tokio::sync::OnceCell::new(),
             inbox_budget: Mutex::default(),
         })))
+    }
+
+    /// The Group's and the Application's keys, kept in the database (made by the first instance to ask).
+    async fn keys(&self) -> anyhow::Result<&(ActorKey, ActorKey)> {
+        self.0
+            .keys
+            .get_or_try_init(|| async {
+                let store = &self.0.store;
+                let generate = || Ok(ActorKey::generate()?.private_pem());
+                let group = store
+                    .actor_key_pem("federation_group_key", generate)
+                    .await?;
+                let application = store
+                    .actor_key_pem("federation_application_key", generate)
+                    .await?;
+                anyhow::Ok((
+                    ActorKey::from_pem(&group)?,
+                    ActorKey::from_pem(&application)?,
+                ))
+            })
+            .await
     }
 
     pub fn urls(&self) -> &Urls {
@@ -103,11 +113,12 @@ impl Federation {
     }
 
     /// The key and key id of an actor of relais.
-    pub fn signer(&self, signer: Signer) -> (&ActorKey, String) {
-        match signer {
-            Signer::Group => (&self.0.group_key, self.0.urls.group_key_id()),
-            Signer::Application => (&self.0.application_key, self.0.urls.application_key_id()),
-        }
+    pub async fn signer(&self, signer: Signer) -> anyhow::Result<(&ActorKey, String)> {
+        let (group, application) = self.keys().await?;
+        Ok(match signer {
+            Signer::Group => (group, self.0.urls.group_key_id()),
+            Signer::Application => (application, self.0.urls.application_key_id()),
+        })
     }
 
     /// The network's name as partners see it.
@@ -115,22 +126,24 @@ impl Federation {
         &self.0.settings.federation.network_name
     }
 
-    pub fn group_document(&self) -> Value {
+    pub async fn group_document(&self) -> anyhow::Result<Value> {
         let settings = &self.0.settings.federation;
-        documents::group_actor(
+        let (group, _) = self.keys().await?;
+        Ok(documents::group_actor(
             &self.0.urls,
             &settings.network_name,
             &settings.network_summary,
-            &self.0.group_key.public_pem(),
-        )
+            &group.public_pem(),
+        ))
     }
 
-    pub fn application_document(&self) -> Value {
-        documents::application_actor(
+    pub async fn application_document(&self) -> anyhow::Result<Value> {
+        let (_, application) = self.keys().await?;
+        Ok(documents::application_actor(
             &self.0.urls,
             &self.0.settings.federation.network_name,
-            &self.0.application_key.public_pem(),
-        )
+            &application.public_pem(),
+        ))
     }
 
     /// Queues `activity` for each partner's inbox (allowed partners only), signed by the Group.

@@ -54,6 +54,17 @@ pub struct Received {
     pub received_at: i64,
 }
 
+impl Partner {
+    /// How staff and mails name the partner: its network's name, or its host while the name is unknown.
+    pub fn display_name(&self) -> &str {
+        if self.name.is_empty() {
+            &self.host
+        } else {
+            &self.name
+        }
+    }
+}
+
 const PARTNER_COLUMNS: &str = "id, host, name, actor_url, inbox_url, allowed, our_follow, our_follow_id, \
      their_follow, their_follow_id, their_follow_actor, their_follow_body, last_received_at, created_at";
 

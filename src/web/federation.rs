@@ -116,14 +116,20 @@ async fn host_meta(State(state): State<AppState>) -> Response {
 }
 
 async fn application(State(state): State<AppState>) -> Response {
-    activity_json(StatusCode::OK, &state.federation.application_document())
+    match state.federation.application_document().await {
+        Ok(document) => activity_json(StatusCode::OK, &document),
+        Err(error) => answer(InboxAnswer::refused(500, "internal", error.to_string())),
+    }
 }
 
 async fn group(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     if name != state.federation.urls().group_name() {
         return answer(InboxAnswer::refused(404, "unknown_actor", "acteur inconnu"));
     }
-    activity_json(StatusCode::OK, &state.federation.group_document())
+    match state.federation.group_document().await {
+        Ok(document) => activity_json(StatusCode::OK, &document),
+        Err(error) => answer(InboxAnswer::refused(500, "internal", error.to_string())),
+    }
 }
 
 /// Checks that an allowed partner signed a GET.

@@ -3,6 +3,7 @@
 //! log in like a person would.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod federation;
 pub mod lists;
 pub mod newsletter;
 pub mod sink;

@@ -69,13 +69,7 @@ impl NetworksPage {
         self.partners
             .iter()
             .find(|p| p.id == *id)
-            .map(|p| {
-                if p.name.is_empty() {
-                    p.host.clone()
-                } else {
-                    p.name.clone()
-                }
-            })
+            .map(|p| p.display_name().to_string())
             .unwrap_or_default()
     }
 
@@ -197,11 +191,7 @@ async fn follow(
         .follow(&form.handle)
         .await
         .map_err(peer_error)?;
-    let name = if partner.name.is_empty() {
-        partner.host
-    } else {
-        partner.name
-    };
+    let name = partner.display_name().to_string();
     Ok(back(&format!(
         "Demande d'abonnement envoyée à {name} ; son hôte est sur la liste des partenaires autorisés."
     )))
@@ -483,11 +473,7 @@ async fn to_newsletter(
         .partner(object.partner_id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let network = if partner.name.is_empty() {
-        partner.host
-    } else {
-        partner.name
-    };
+    let network = partner.display_name().to_string();
     let mut body = String::new();
     if let Some(starts) = object.starts_at {
         body.push_str(&format!(
@@ -542,11 +528,7 @@ async fn relay_by_mail(
         .partner(event.partner_id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let network = if partner.name.is_empty() {
-        partner.host
-    } else {
-        partner.name
-    };
+    let network = partner.display_name().to_string();
     let recipients = state.store.member_representative_recipients().await?;
     if recipients.is_empty() {
         return Err(WebError::BadRequest(

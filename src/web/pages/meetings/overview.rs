@@ -120,13 +120,7 @@ async fn partner_events(
             let name = partners
                 .iter()
                 .find(|p| p.id == event.partner_id)
-                .map(|p| {
-                    if p.name.is_empty() {
-                        p.host.clone()
-                    } else {
-                        p.name.clone()
-                    }
-                })
+                .map(|p| p.display_name().to_string())
                 .unwrap_or_default();
             (event, name)
         })
